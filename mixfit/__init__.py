@@ -1,0 +1,38 @@
+"""mixfit: finite mixture fitting. ``fit`` data, read the ``FitResult``, ``score`` new points.
+
+The core imports numpy, scipy and pydantic only; the REST service and the workers run it.
+"""
+
+__version__ = "0.1.0"
+
+from .errors import FitError  # noqa: E402
+from .fit import assemble, fit, prepare, run  # noqa: E402
+from .schema import (  # noqa: E402
+    BetaFitRequest,
+    FitRequest,
+    FitResult,
+    GaussianFitRequest,
+    KResult,
+    Model,
+    ScoreRequest,
+    ScoreResult,
+)
+from .scoring import score  # noqa: E402
+
+__all__ = [
+    "BetaFitRequest",
+    "FitError",
+    "FitRequest",
+    "FitResult",
+    "GaussianFitRequest",
+    "KResult",
+    "Model",
+    "ScoreRequest",
+    "ScoreResult",
+    "__version__",
+    "assemble",
+    "fit",
+    "prepare",
+    "run",
+    "score",
+]

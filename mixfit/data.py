@@ -1,0 +1,130 @@
+"""Turning user data into validated float64 arrays, and the scaling the engine works in."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import FitError
+from .schema import MAX_ABS, MAX_DIM
+
+
+def as_points(data: object, weights: object | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Validate data (and weights) and return them as float64 arrays.
+
+    Parameters
+    ----------
+    data : array-like of shape (n,) or (n, d)
+    weights : array-like of shape (n,), optional
+        Non-negative per-point weights (counts).
+
+    Returns
+    -------
+    X : ndarray of shape (n, d)
+    w : ndarray of shape (n,) or None
+    """
+    try:
+        X = np.asarray(data, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise FitError(
+            "data must be a list of numbers or a list of equally long rows of numbers"
+        ) from exc
+    if X.ndim == 1:
+        X = X[:, None]
+    if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
+        raise FitError(f"data must have shape (n,) or (n, d) with n, d >= 1; got {X.shape}")
+    if X.shape[1] > MAX_DIM:
+        raise FitError(f"data has {X.shape[1]} dimensions; mixfit fits at most {MAX_DIM}")
+    bad = ~np.isfinite(X)
+    if bad.any():
+        raise FitError(
+            f"data contain {int(bad.any(axis=1).sum())} point(s) with NaN or infinite values; "
+            "remove or impute them"
+        )
+    big = np.abs(X) > MAX_ABS
+    if big.any():
+        raise FitError(
+            f"{int(big.any(axis=1).sum())} point(s) exceed {MAX_ABS:g} in magnitude; "
+            "rescale the data (variances would overflow)"
+        )
+    w = None
+    if weights is not None:
+        w = np.asarray(weights, dtype=np.float64).reshape(-1)
+        if w.shape[0] != X.shape[0]:
+            raise FitError(f"weights has {w.shape[0]} entries but data has {X.shape[0]} points")
+        if not np.all(np.isfinite(w)) or np.any(w < 0):
+            raise FitError("weights must be finite and non-negative")
+        if not np.any(w > 0):
+            raise FitError("weights must not all be zero")
+        if np.all(w == 1.0):
+            w = None
+    return np.ascontiguousarray(X), w
+
+
+def data_hash(X: np.ndarray, w: np.ndarray | None) -> str:
+    """SHA-256 of the float64 bytes of the data (and weights), as a hex string."""
+    h = hashlib.sha256()
+    h.update(np.asarray(X.shape, dtype=np.int64).tobytes())
+    h.update(np.ascontiguousarray(X, dtype=np.float64).tobytes())
+    if w is not None:
+        h.update(b"weights")
+        h.update(np.ascontiguousarray(w, dtype=np.float64).tobytes())
+    return h.hexdigest()
+
+
+def check_fit_size(X: np.ndarray, w: np.ndarray | None, k_max: int) -> None:
+    """Raise FitError when the data cannot support ``k_max`` components."""
+    n = X.shape[0]
+    support = n if w is None else int(np.count_nonzero(w))
+    if support < k_max:
+        raise FitError(
+            f"{support} point(s) cannot fit {k_max} components; "
+            f"ask for k <= {support} or send more data"
+        )
+    pts = X if w is None else X[w > 0]
+    distinct = np.unique(pts, axis=0).shape[0]
+    if distinct == 1:
+        raise FitError("data are constant (every point is the same); a mixture needs spread")
+    if distinct < k_max:
+        raise FitError(
+            f"data have only {distinct} distinct values, fewer than k={k_max} components; "
+            f"ask for k <= {distinct}"
+        )
+
+
+@dataclass(frozen=True)
+class Scaling:
+    """Affine map z = (x - center) / scale the engine fits in (one scalar scale keeps every
+    covariance structure intact). ``log_jacobian`` is d * ln(scale), subtracted per unit weight."""
+
+    center: np.ndarray
+    scale: float
+
+    @classmethod
+    def identity(cls, d: int) -> Scaling:
+        return cls(np.zeros(d), 1.0)
+
+    @classmethod
+    def standardize(cls, X: np.ndarray, w: np.ndarray | None) -> Scaling:
+        """Center at the weighted mean; scale by the overall weighted standard deviation."""
+        big = float(np.max(np.abs(X)))
+        Xs = X / big  # avoids overflow in the squares for values near MAX_ABS
+        mean = np.average(Xs, axis=0, weights=w)
+        var = np.average((Xs - mean) ** 2, axis=0, weights=w).mean()
+        scale = float(np.sqrt(var)) * big
+        if not np.isfinite(scale) or scale <= 0:
+            scale = 1.0
+        return cls(mean * big, scale)
+
+    @property
+    def d(self) -> int:
+        return self.center.shape[0]
+
+    @property
+    def log_jacobian(self) -> float:
+        return self.d * float(np.log(self.scale))
+
+    def forward(self, X: np.ndarray) -> np.ndarray:
+        return (X - self.center) / self.scale

@@ -1,0 +1,23 @@
+"""The registry of mixture families: adding a family touches one file plus its import here."""
+
+from __future__ import annotations
+
+from .base import Family
+
+FAMILIES: dict[str, type[Family]] = {}
+
+
+def register(cls: type[Family]) -> type[Family]:
+    """Class decorator adding a family to the registry under ``cls.name``."""
+    FAMILIES[cls.name] = cls
+    return cls
+
+
+def get_family(name: str) -> type[Family]:
+    """The family class registered as ``name``."""
+    return FAMILIES[name]
+
+
+from . import beta, gaussian  # noqa: E402,F401  (registration side effect)
+
+__all__ = ["FAMILIES", "Family", "get_family", "register"]

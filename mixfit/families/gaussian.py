@@ -1,0 +1,213 @@
+"""Gaussian mixtures, 1-D and d-dimensional, with scikit-learn's covariance types.
+
+In 1-D ``tied`` means one variance shared by all components (mclust "E", normalmixEM's
+``arbvar = FALSE``); every other type means free variances (mclust "V"). In d dimensions ``full``,
+``diag``, ``spherical`` and ``tied`` have scikit-learn's meanings. Variances are floored at
+``floor`` (relative to the data's variance); full and tied covariances get ``floor * I`` added,
+like scikit-learn's ``reg_covar``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from scipy.linalg import solve_triangular
+
+from ..data import Scaling
+from ..errors import FitError
+from ..schema import GaussianParams
+from . import register
+from .base import Events, Family, ParamArrays, Reevaluate, label_sums
+
+LOG_2PI = float(np.log(2.0 * np.pi))
+
+
+@register
+class Gaussian(Family):
+    """Gaussian components. Parameters: ``mean`` (S, K, d) and either ``var`` (S, K, d) for the
+    diagonal types (and every 1-D fit) or ``cov`` (S, K, d, d) for ``full`` and ``tied``."""
+
+    name = "gaussian"
+
+    def __init__(self, request: Any, d: int) -> None:
+        super().__init__(request, d)
+        cov = request.covariance
+        self.dense = d > 1 and cov in ("full", "tied")
+        self.tied = cov == "tied"
+        self.spherical = d > 1 and cov == "spherical"
+        self._iu = np.triu_indices(d)
+        self.lagged = request.variance_update == "normalmixem"
+        if self.lagged and d > 1:
+            raise FitError("variance_update='normalmixem' reproduces a 1-D algorithm; use 'exact'")
+
+    # -- engine interface ------------------------------------------------------------------------
+    def statistics(self, Z: np.ndarray) -> np.ndarray:
+        if self.dense:
+            i, j = self._iu
+            return np.column_stack([Z, Z[:, i] * Z[:, j]])
+        return np.column_stack([Z, Z * Z])
+
+    def base_measure(self, Z: np.ndarray) -> float:
+        return -0.5 * self.d * LOG_2PI
+
+    def natural(self, params: ParamArrays) -> tuple[np.ndarray, np.ndarray]:
+        mean = params["mean"]
+        if not self.dense:
+            prec = 1.0 / params["var"]
+            eta = np.concatenate([mean * prec, -0.5 * prec], axis=-1)
+            log_partition = 0.5 * np.sum(mean * mean * prec + np.log(params["var"]), axis=-1)
+            return eta, log_partition
+        cov = params["cov"]
+        chol = np.linalg.cholesky(cov)
+        prec = np.linalg.inv(cov)
+        logdet = 2.0 * np.sum(np.log(np.diagonal(chol, axis1=-2, axis2=-1)), axis=-1)
+        eta_x = np.einsum("skij,skj->ski", prec, mean)
+        i, j = self._iu
+        eta_xx = np.where(i == j, -0.5, -1.0) * prec[..., i, j]
+        log_partition = 0.5 * (np.einsum("ski,ski->sk", mean, eta_x) + logdet)
+        return np.concatenate([eta_x, eta_xx], axis=-1), log_partition
+
+    def maximize(
+        self,
+        stats: np.ndarray,
+        previous: ParamArrays | None,
+        floor: float,
+        reevaluate: Reevaluate | None = None,
+    ) -> tuple[ParamArrays, Events]:
+        d = self.d
+        counts = np.maximum(stats[..., 0], 1e-300)
+        mean = stats[..., 1 : 1 + d] / counts[..., None]
+        events: Events = []
+        out: ParamArrays = {}
+        shift = None
+        if self.lagged and previous is not None:
+            if self.tied:
+                # normalmixEM (equal variances): residuals about the previous means,
+                # i.e. var + (new mean - old mean)^2.
+                shift = mean - previous["mean"]
+            elif reevaluate is not None:
+                # normalmixEM (free variances) runs an ECM: after the weights and means it
+                # re-runs the E-step, then updates weights and variances about the new means.
+                logw = np.log(counts / counts.sum(axis=1, keepdims=True))
+                _, stats = reevaluate({"mean": mean, "var": previous["var"]}, logw)
+                counts = np.maximum(stats[..., 0], 1e-300)
+                out["logw"] = np.log(counts / counts.sum(axis=1, keepdims=True))
+                second = stats[..., 1 + d :] / counts[..., None]
+                first = stats[..., 1 : 1 + d] / counts[..., None]
+                shift = first - mean  # var about `mean` = E[x^2] - first^2 + (first - mean)^2
+                mean_for_var = first
+        if not self.dense:
+            if shift is not None and "logw" in out:
+                var = second - mean_for_var * mean_for_var + shift * shift
+            else:
+                var = stats[..., 1 + d :] / counts[..., None] - mean * mean
+                if shift is not None:
+                    var = var + shift * shift
+            if self.tied:
+                pooled = np.sum(var * counts[..., None], axis=1) / counts.sum(axis=1)[:, None]
+                var = np.broadcast_to(pooled[:, None, :], var.shape).copy()
+            elif self.spherical:
+                var = np.broadcast_to(var.mean(axis=-1, keepdims=True), var.shape).copy()
+            low = var < floor
+            if low.any():
+                for s, k in zip(*np.nonzero(low.any(axis=-1)), strict=True):
+                    events.append((int(s), int(k), "variance_floor", "variance floored"))
+                var = np.maximum(var, floor)
+            return {**out, "mean": mean, "var": var}, events
+        i, j = self._iu
+        second = np.empty(stats.shape[:2] + (d, d))
+        second[..., i, j] = stats[..., 1 + d :]
+        second[..., j, i] = stats[..., 1 + d :]
+        cov = second / counts[..., None, None] - mean[..., :, None] * mean[..., None, :]
+        if shift is not None:
+            cov = cov + shift[..., :, None] * shift[..., None, :]
+        if self.tied:
+            pooled = (
+                np.sum(cov * counts[..., None, None], axis=1) / counts.sum(axis=1)[:, None, None]
+            )
+            cov = np.broadcast_to(pooled[:, None], cov.shape).copy()
+        low = np.diagonal(cov, axis1=-2, axis2=-1).min(axis=-1) < floor
+        for s, k in zip(*np.nonzero(low), strict=True):
+            events.append((int(s), int(k), "variance_floor", "a variance fell below the floor"))
+        cov += floor * np.eye(d)
+        return {"mean": mean, "cov": cov}, events
+
+    def initial(
+        self, Z: np.ndarray, w: np.ndarray | None, labels: np.ndarray, k: int, floor: float
+    ) -> ParamArrays:
+        stats = label_sums(self.statistics(Z), w, labels, k)
+        params, _ = self.maximize(stats, None, floor)
+        return params
+
+    def n_params(self, k: int) -> int:
+        d = self.d
+        if self.dense:
+            cov = d * (d + 1) // 2 * (1 if self.tied else k)
+        elif d == 1:
+            cov = 1 if self.tied else k
+        else:
+            cov = k if self.spherical else k * d
+        return (k - 1) + k * d + cov
+
+    # -- JSON --------------------------------------------------------------------------------------
+    def to_json(self, params: ParamArrays, weights: np.ndarray, scaling: Scaling) -> GaussianParams:
+        s = scaling.scale
+        means = scaling.center + s * params["mean"]
+        if self.d == 1:
+            sds = s * np.sqrt(params["var"][:, 0])
+            return GaussianParams(
+                weights=weights.tolist(), means=means[:, 0].tolist(), sds=sds.tolist()
+            )
+        if self.dense:
+            covs = params["cov"] * s * s
+        else:
+            covs = np.stack([np.diag(v) for v in params["var"]]) * s * s
+        return GaussianParams(
+            weights=weights.tolist(), means=means.tolist(), covariances=covs.tolist()
+        )
+
+    def from_json(self, params: Any, scaling: Scaling) -> tuple[ParamArrays, np.ndarray]:
+        weights = np.asarray(params.weights, dtype=float)
+        k = weights.shape[0]
+        means = np.asarray(params.means, dtype=float).reshape(k, -1)
+        if means.shape[1] != self.d:
+            raise FitError(
+                f"start means have dimension {means.shape[1]} but the data have {self.d}"
+            )
+        s = scaling.scale
+        mean = (means - scaling.center) / s
+        if self.d == 1:
+            sds = np.broadcast_to(np.asarray(params.sds, dtype=float), (k,))
+            var = (sds / s) ** 2
+            if self.tied:
+                var = np.full(k, var.mean())
+            return {"mean": mean[None], "var": var[None, :, None]}, weights
+        covs = np.asarray(params.covariances, dtype=float) / (s * s)
+        for c, cov in enumerate(covs):
+            if not np.allclose(cov, cov.T) or np.any(np.linalg.eigvalsh(cov) <= 0):
+                raise FitError(f"start covariance {c} is not symmetric positive definite")
+        if self.dense:
+            return {"mean": mean[None], "cov": covs[None]}, weights
+        var = np.diagonal(covs, axis1=-2, axis2=-1).copy()
+        if self.spherical:
+            var[:] = var.mean(axis=-1, keepdims=True)
+        return {"mean": mean[None], "var": var[None]}, weights
+
+    def log_pdf(self, params: Any, X: np.ndarray) -> np.ndarray:
+        k = len(params.weights)
+        means = np.asarray(params.means, dtype=float).reshape(k, -1)
+        if self.d == 1:
+            sds = np.asarray(params.sds, dtype=float)
+            z = (X[:, 0][None, :] - means) / sds[:, None]
+            return -0.5 * z * z - np.log(sds)[:, None] - 0.5 * LOG_2PI
+        out = np.empty((k, X.shape[0]))
+        for c, cov in enumerate(np.asarray(params.covariances, dtype=float)):
+            chol = np.linalg.cholesky(cov)
+            y = solve_triangular(chol, (X - means[c]).T, lower=True)
+            out[c] = (
+                -0.5 * np.sum(y * y, axis=0)
+                - np.sum(np.log(np.diag(chol)))
+                - 0.5 * self.d * LOG_2PI
+            )
+        return out

@@ -1,0 +1,168 @@
+"""Entry points: ``fit`` (data + options) and the pieces the workers call one by one."""
+
+from __future__ import annotations
+
+import platform
+from typing import Any
+
+import numpy as np
+import scipy
+from scipy.special import logsumexp
+
+from . import __version__
+from .data import Scaling, as_points, check_fit_size, data_hash
+from .em import Problem, Progress, run_k
+from .errors import FitError
+from .estep import Batch
+from .families import get_family
+from .schema import FitRequest, FitResult, KResult, Model, ReferenceDensity
+
+EXACT_REFERENCE_MAX = 5000  # up to this many points the p-values use every training point
+REFERENCE_LEVELS = 2048
+
+
+def parse_request(options: dict[str, Any]) -> Any:
+    """Validate fit options with the ``FitRequest`` model; returns the family's request model."""
+    return FitRequest.model_validate(options).root
+
+
+def fit(data: Any, **options: Any) -> FitResult:
+    """Fit finite mixtures to ``data`` for every requested K and select one.
+
+    Parameters
+    ----------
+    data : array-like of shape (n,) or (n, d)
+    **options
+        Exactly the fields of ``FitRequest`` (``family``, ``k``, ``n_starts``, ``init``, ``tol``,
+        ``tol_type``, ``max_iter``, ``criterion``, ``seed``, ``weights``, ...).
+
+    Returns
+    -------
+    FitResult
+
+    Raises
+    ------
+    FitError
+        When the data or options cannot be fitted; the message says what to change.
+    pydantic.ValidationError
+        When an option is not valid for ``FitRequest``.
+    """
+    weights = options.pop("weights", None)
+    if "data" in options or "dataset_id" in options:
+        raise FitError("pass the data as the first argument; dataset_id is for the REST service")
+    request = parse_request(options)
+    return run(request, data, weights)
+
+
+def run(
+    request: Any, data: Any, weights: Any = None, progress: Progress | None = None
+) -> FitResult:
+    """Fit a validated request: prepare, fit every K, select."""
+    problem = prepare(request, data, weights)
+    results = [run_k(problem, k, progress) for k in request.k_values()]
+    return assemble(problem, results)
+
+
+def prepare(request: Any, data: Any, weights: Any = None) -> Problem:
+    """Validate the data for the request and lay it out for the engine."""
+    X, w = as_points(data, weights)
+    family = get_family(request.family)(request, X.shape[1])
+    X, moved = family.prepare(X)
+    check_fit_size(X, w, max(request.k_values()))
+    scaling = Scaling.standardize(X, w) if family.standardize else Scaling.identity(X.shape[1])
+    Z = scaling.forward(X)
+    n_eff = float(X.shape[0] if w is None else w.sum())
+    base = family.base_measure(Z)
+    base_total = (
+        base * n_eff
+        if np.isscalar(base)
+        else float(np.dot(base, w) if w is not None else base.sum())
+    )
+    z_var = float(np.average((Z - np.average(Z, axis=0, weights=w)) ** 2, axis=0, weights=w).mean())
+    mean_weight = n_eff / X.shape[0]
+    seed = request.seed
+    if seed is None:
+        seed = int(np.random.SeedSequence().generate_state(1, dtype=np.uint64)[0]) & (2**63 - 1)
+    return Problem(
+        family=family,
+        request=request,
+        X=X,
+        w=w,
+        Z=Z,
+        scaling=scaling,
+        batch=Batch(family.statistics(Z), w),
+        constant=base_total - n_eff * scaling.log_jacobian,
+        n_eff=n_eff,
+        floor=request.var_floor * z_var,
+        min_count=max(2.0, X.shape[1] + 1.0) * mean_weight,
+        seed=seed,
+        moved=moved,
+    )
+
+
+def _criterion(result: KResult, criterion: str) -> float:
+    return getattr(result, criterion)
+
+
+def assemble(problem: Problem, results: list[KResult]) -> FitResult:
+    """Select K by the request's criterion and build the result with its scoring model."""
+    request = problem.request
+    ok = [r for r in results if r.status == "ok"]
+    if not ok:
+        raise FitError("; ".join(r.message or f"k={r.k} failed" for r in results))
+    chosen = min(ok, key=lambda r: (_criterion(r, request.criterion), r.k))
+    family = problem.family
+    model = Model(
+        family=request.family,
+        k=chosen.k,
+        d=problem.d,
+        covariance=getattr(request, "covariance", None),
+        boundary=getattr(request, "boundary", None),
+        n_train=problem.n_eff,
+        params=chosen.params,
+        reference=reference_density(
+            mixture_log_density(family, chosen.params, problem.X), problem.w
+        ),
+    )
+    return FitResult(
+        family=request.family,
+        criterion=request.criterion,
+        k_selected=chosen.k,
+        n=problem.n,
+        d=problem.d,
+        n_effective=problem.n_eff,
+        boundary_moved=problem.moved,
+        results=sorted(results, key=lambda r: r.k),
+        model=model,
+        seed=problem.seed,
+        data_hash=data_hash(problem.X, problem.w),
+        versions={
+            "mixfit": __version__,
+            "numpy": np.__version__,
+            "scipy": scipy.__version__,
+            "python": platform.python_version(),
+        },
+        options=request.model_dump(mode="json", exclude={"data", "weights", "dataset_id"}),
+    )
+
+
+def mixture_log_density(family: Any, params: Any, X: np.ndarray) -> np.ndarray:
+    """Mixture log-density of shape (n,) at data-space points X of shape (n, d)."""
+    with np.errstate(divide="ignore"):
+        logw = np.log(np.asarray(params.weights, dtype=float))
+    return logsumexp(family.log_pdf(params, X) + logw[:, None], axis=0)
+
+
+def reference_density(log_density: np.ndarray, w: np.ndarray | None) -> ReferenceDensity:
+    """The training log-densities' weighted ECDF: every point up to ``EXACT_REFERENCE_MAX``,
+    otherwise ``REFERENCE_LEVELS`` quantiles, denser in the lower tail where anomalies live."""
+    order = np.argsort(log_density, kind="stable")
+    values = log_density[order]
+    cum = np.cumsum(np.ones(values.shape[0]) if w is None else w[order])
+    probs = cum / cum[-1]
+    if values.shape[0] <= EXACT_REFERENCE_MAX:
+        return ReferenceDensity(values=values.tolist(), probs=probs.tolist(), exact=True)
+    tail = np.geomspace(1.0 / values.shape[0], 0.02, REFERENCE_LEVELS // 4)
+    grid = np.unique(np.concatenate([tail, np.linspace(0.02, 1.0, REFERENCE_LEVELS - tail.size)]))
+    idx = np.searchsorted(probs, grid, side="left").clip(0, values.shape[0] - 1)
+    return ReferenceDensity(values=values[idx].tolist(), probs=probs[idx].tolist(), exact=False)

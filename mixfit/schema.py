@@ -1,0 +1,422 @@
+"""The one request/result schema, shared by the core, the REST service, the client and the CLI.
+
+Every model forbids unknown fields and non-finite floats, so a request that validates here is a
+request the core can run. Names follow one ladder: ``FitRequest`` -> ``FitResult`` (whose
+``model`` is a ``Model``), ``ScoreRequest`` -> ``ScoreResult``.
+
+Caps (documented in the README, enforced here so every face of mixfit shares them):
+``MAX_K`` components, ``MAX_STARTS`` starts, ``MAX_ITER`` iterations, ``MAX_DIM`` dimensions and
+``MAX_ABS`` for the magnitude of any data value.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    RootModel,
+    Tag,
+    field_validator,
+    model_validator,
+)
+
+MAX_K = 20
+MAX_STARTS = 200
+MAX_ITER = 10_000
+MAX_DIM = 16
+MAX_ABS = 1e150
+
+Family = Literal["gaussian", "beta"]
+CovarianceType = Literal["full", "diag", "spherical", "tied"]
+BoundaryPolicy = Literal["reject", "squeeze", "clip"]
+InitMethod = Literal["kmeans++", "kmeans", "quantile", "random"]
+BetaInitMethod = Literal["kmeans++", "kmeans", "quantile", "random", "moments"]
+Criterion = Literal["bic", "aic", "icl"]
+TolType = Literal["absolute", "relative", "per_sample"]
+
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+PositiveFloat = Annotated[float, Field(gt=0.0)]
+NonNegativeFloat = Annotated[float, Field(ge=0.0)]
+ComponentCount = Annotated[int, Field(ge=1, le=MAX_K)]
+Vector = list[float]
+Matrix = list[list[float]]
+
+
+class Schema(BaseModel):
+    """Base of every mixfit model: unknown fields and NaN/Infinity are errors."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+def _check_weights(weights: list[float]) -> list[float]:
+    total = sum(weights)
+    if abs(total - 1.0) > 1e-6:
+        raise ValueError(f"start weights must sum to 1 (they sum to {total:.6g})")
+    return weights
+
+
+class KRange(Schema):
+    """An inclusive range of component counts."""
+
+    min: ComponentCount
+    max: ComponentCount
+
+    @model_validator(mode="after")
+    def _ordered(self) -> KRange:
+        if self.min > self.max:
+            raise ValueError(f"k.min ({self.min}) must not exceed k.max ({self.max})")
+        return self
+
+
+KSpec = (
+    ComponentCount | Annotated[list[ComponentCount], Field(min_length=1, max_length=MAX_K)] | KRange
+)
+
+
+class GaussianStart(Schema):
+    """Explicit start values for a Gaussian mixture (one start, K = len(weights)).
+
+    1-D: ``means`` and ``sds`` (standard deviations, normalmixEM's ``sigma``; one value means equal
+    variances). d-dim: ``means`` as K rows of d and ``covariances`` as K d-by-d matrices.
+    """
+
+    weights: Annotated[list[Probability], Field(min_length=1, max_length=MAX_K)]
+    means: Vector | Matrix
+    sds: list[PositiveFloat] | None = None
+    covariances: list[Matrix] | None = None
+
+    _weights_sum = field_validator("weights")(_check_weights)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> GaussianStart:
+        k = len(self.weights)
+        if len(self.means) != k:
+            raise ValueError(f"means has {len(self.means)} entries but weights has {k}")
+        one_d = all(isinstance(m, float | int) for m in self.means)
+        if one_d:
+            if self.sds is None or self.covariances is not None:
+                raise ValueError(
+                    "1-D start values need 'sds' (standard deviations), not 'covariances'"
+                )
+            if len(self.sds) not in (1, k):
+                raise ValueError(f"sds needs 1 or {k} values, got {len(self.sds)}")
+        else:
+            if self.covariances is None or self.sds is not None:
+                raise ValueError("d-dimensional start values need 'covariances', not 'sds'")
+            d = len(self.means[0])
+            if any(len(row) != d for row in self.means):
+                raise ValueError("every start mean must have the same dimension")
+            if len(self.covariances) != k or any(
+                len(c) != d or any(len(r) != d for r in c) for c in self.covariances
+            ):
+                raise ValueError(f"covariances must be {k} matrices of shape {d}x{d}")
+        return self
+
+
+class BetaStart(Schema):
+    """Explicit start values for a beta mixture (one start, K = len(weights))."""
+
+    weights: Annotated[list[Probability], Field(min_length=1, max_length=MAX_K)]
+    alphas: list[PositiveFloat]
+    betas: list[PositiveFloat]
+
+    _weights_sum = field_validator("weights")(_check_weights)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> BetaStart:
+        k = len(self.weights)
+        if len(self.alphas) != k or len(self.betas) != k:
+            raise ValueError(f"alphas and betas need {k} values each, like weights")
+        return self
+
+
+class FitOptions(Schema):
+    """Options shared by every family; ``data``, ``weights`` or ``dataset_id`` carry the data."""
+
+    data: Vector | Matrix | None = Field(
+        None, description="Inline data: a list of numbers (1-D) or a list of rows (d-dim)."
+    )
+    weights: list[NonNegativeFloat] | None = Field(
+        None, description="Optional per-point weights (counts) for binned or deduplicated data."
+    )
+    dataset_id: Annotated[str, Field(pattern=r"^[0-9a-f]{16,64}$")] | None = Field(
+        None, description="An uploaded dataset to fit instead of inline data (REST only)."
+    )
+    k: KSpec = Field(
+        default_factory=lambda: KRange(min=1, max=5),
+        description="Component counts to fit: an int, a list, or {min, max}. Default 1..5.",
+    )
+    n_starts: Annotated[int, Field(ge=1, le=MAX_STARTS)] | None = Field(
+        None, description="Starts per K. Default 10 (1 with explicit start values)."
+    )
+    tol: Annotated[float, Field(gt=0.0, le=1e6)] = Field(
+        1e-8, description="Stop when the log-likelihood gain of an iteration is at most this."
+    )
+    tol_type: TolType = Field(
+        "relative",
+        description="absolute: gain <= tol (normalmixEM's epsilon); relative: gain <= tol*|LL|; "
+        "per_sample: gain <= tol*n (scikit-learn's tol).",
+    )
+    max_iter: Annotated[int, Field(ge=1, le=MAX_ITER)] = 1000
+    criterion: Criterion = Field("bic", description="How K is selected (lower is better).")
+    seed: Annotated[int, Field(ge=0, le=2**63 - 1)] | None = Field(
+        None, description="Seed for every start's own recorded seed; None draws one and records it."
+    )
+    keep_path: bool = Field(False, description="Return the best start's parameters per iteration.")
+    var_floor: Annotated[float, Field(gt=0.0, le=1.0)] = Field(
+        1e-6, description="Variance floor relative to the data's variance."
+    )
+    init: Any = "kmeans++"  # each family narrows this
+
+    @model_validator(mode="after")
+    def _data_shape(self) -> FitOptions:
+        if self.data is not None:
+            if len(self.data) == 0:
+                raise ValueError("data is empty")
+            if isinstance(self.data[0], list):
+                d = len(self.data[0])
+                if d == 0 or any(len(row) != d for row in self.data):
+                    raise ValueError("data rows must all have the same, non-zero length")
+            if self.weights is not None and len(self.weights) != len(self.data):
+                raise ValueError(
+                    f"weights has {len(self.weights)} entries but data has {len(self.data)} points"
+                )
+            if self.dataset_id is not None:
+                raise ValueError("give either inline data or a dataset_id, not both")
+        return self
+
+    @property
+    def explicit_start(self) -> GaussianStart | BetaStart | None:
+        """The explicit start values, if ``init`` holds them."""
+        return self.init if isinstance(self.init, GaussianStart | BetaStart) else None
+
+    def k_values(self) -> list[int]:
+        """The sorted, distinct component counts this request fits."""
+        if self.explicit_start is not None:
+            return [len(self.explicit_start.weights)]
+        return self._requested_k()
+
+    def starts_per_k(self) -> int:
+        """How many starts each K gets."""
+        return 1 if self.explicit_start is not None else (self.n_starts or 10)
+
+    def _requested_k(self) -> list[int]:
+        if isinstance(self.k, int):
+            return [self.k]
+        if isinstance(self.k, KRange):
+            return list(range(self.k.min, self.k.max + 1))
+        return sorted(set(self.k))
+
+    def _check_explicit(self) -> None:
+        start = self.explicit_start
+        if start is None:
+            return
+        if self.n_starts not in (None, 1):
+            raise ValueError(
+                "explicit start values define exactly one start; drop n_starts or set it to 1"
+            )
+        k = len(start.weights)
+        if "k" in self.model_fields_set and self._requested_k() != [k]:
+            raise ValueError(f"k must be {k} (or omitted) with these start values")
+
+
+class GaussianFitRequest(FitOptions):
+    """Fit a Gaussian mixture. In 1-D, ``tied`` means equal variances (mclust E); the other
+    covariance types all mean free variances (mclust V)."""
+
+    family: Literal["gaussian"] = "gaussian"
+    covariance: CovarianceType = "full"
+    variance_update: Literal["exact", "normalmixem"] = Field(
+        "exact",
+        description="exact: the M-step's variances use the new means. normalmixem: use the "
+        "previous iteration's means, as mixtools::normalmixEM does (an ECM-like variant), to "
+        "reproduce its iterates from the same start.",
+    )
+    init: InitMethod | Annotated[list[InitMethod], Field(min_length=1)] | GaussianStart = Field(
+        "kmeans++",
+        description="An init method, a list cycled over starts, or explicit start values.",
+    )
+
+    @model_validator(mode="after")
+    def _explicit(self) -> GaussianFitRequest:
+        self._check_explicit()
+        return self
+
+
+class BetaFitRequest(FitOptions):
+    """Fit a beta mixture on (0, 1) with a maximum-likelihood M-step."""
+
+    family: Literal["beta"]
+    boundary: BoundaryPolicy = Field(
+        "reject",
+        description="Points at 0 or 1: reject (error), squeeze ((y(n-1)+0.5)/n, Smithson & "
+        "Verkuilen 2006) or clip (to [1e-6, 1-1e-6]).",
+    )
+    init: BetaInitMethod | Annotated[list[BetaInitMethod], Field(min_length=1)] | BetaStart = Field(
+        "kmeans++",
+        description="An init method, a list cycled over starts, or explicit start values.",
+    )
+
+    @model_validator(mode="after")
+    def _explicit(self) -> BetaFitRequest:
+        self._check_explicit()
+        return self
+
+
+def _family_tag(value: Any) -> str:
+    if isinstance(value, dict):
+        return value.get("family", "gaussian")
+    return getattr(value, "family", "gaussian")
+
+
+FitRequestUnion = Annotated[
+    Annotated[GaussianFitRequest, Tag("gaussian")] | Annotated[BetaFitRequest, Tag("beta")],
+    Discriminator(
+        _family_tag,
+        custom_error_type="unknown_family",
+        custom_error_message="family must be 'gaussian' or 'beta'",
+    ),
+]
+
+
+class FitRequest(RootModel[FitRequestUnion]):
+    """A fit request: one member per family, chosen by ``family`` (default ``gaussian``)."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Results
+
+
+class Event(Schema):
+    """Something that happened to one start during EM."""
+
+    iteration: int
+    kind: Literal["variance_floor", "precision_cap", "weight_collapse", "restart", "ll_decrease"]
+    component: int | None = None
+    detail: str
+
+
+class GaussianParams(Schema):
+    """Gaussian mixture parameters. 1-D: ``sds`` are standard deviations; d-dim: ``covariances``
+    are full K x d x d matrices whatever the covariance type."""
+
+    weights: Vector
+    means: Vector | Matrix
+    sds: Vector | None = None
+    covariances: list[Matrix] | None = None
+
+
+class BetaParams(Schema):
+    """Beta mixture parameters: component k has density x^(a-1) (1-x)^(b-1) / B(a, b)."""
+
+    weights: Vector
+    alphas: Vector
+    betas: Vector
+
+
+Params = GaussianParams | BetaParams
+
+
+class StartSummary(Schema):
+    """One start of one K: how it began, how it ended, and its log-likelihood per iteration."""
+
+    start: int
+    seed: int
+    init: str
+    status: Literal["converged", "max_iter", "collapsed"]
+    loglik: float | None
+    n_iter: int
+    restarts: int
+    trace: Vector = Field(description="Log-likelihood at the start values and after each M-step.")
+    events: list[Event]
+
+
+class KResult(Schema):
+    """Everything fitted for one K. Information criteria: lower is better."""
+
+    k: int
+    status: Literal["ok", "failed"]
+    message: str | None = None
+    loglik: float | None = None
+    n_params: int
+    bic: float | None = Field(None, description="-2 LL + p ln n (lower is better).")
+    aic: float | None = Field(None, description="-2 LL + 2 p (lower is better).")
+    icl: float | None = Field(
+        None, description="BIC + 2 x classification entropy (lower is better)."
+    )
+    converged: bool = False
+    n_iter: int = 0
+    best_start: int | None = None
+    params: Params | None = None
+    starts: list[StartSummary]
+    path: list[Params] | None = Field(
+        None, description="Best start's parameters at each iteration (keep_path only)."
+    )
+
+
+class ReferenceDensity(Schema):
+    """The training log-densities' distribution, for p-values: ECDF points (value, probability).
+
+    ``exact`` means every training point is represented (weighted ECDF); otherwise quantiles."""
+
+    values: Vector
+    probs: Vector
+    exact: bool
+
+
+class Model(Schema):
+    """A fitted mixture: what scoring needs."""
+
+    family: Family
+    k: int
+    d: int
+    covariance: CovarianceType | None = None
+    boundary: BoundaryPolicy | None = None
+    n_train: float = Field(description="Training sample size (sum of weights).")
+    params: Params
+    reference: ReferenceDensity
+
+
+class FitResult(Schema):
+    """The result of a fit: per-K results, the selection, and the selected model."""
+
+    family: Family
+    criterion: Criterion
+    k_selected: int
+    n: int
+    d: int
+    n_effective: float = Field(description="Sum of point weights (n when unweighted).")
+    boundary_moved: int = Field(0, description="Points moved off 0/1 by squeeze or clip.")
+    results: list[KResult]
+    model: Model
+    seed: int
+    data_hash: str
+    versions: dict[str, str]
+    options: dict[str, Any] = Field(description="The validated request, without the data.")
+
+
+class ScoreRequest(Schema):
+    """Points to score against a fitted model."""
+
+    points: Annotated[Vector, Field(min_length=1)] | Annotated[Matrix, Field(min_length=1)]
+    alpha: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.01
+    responsibilities: bool = False
+
+
+class ScoreResult(Schema):
+    """Per point: log-density, most responsible component, p-value and anomaly flag.
+
+    ``p_value`` is the share of training points whose log-density is at or below the point's;
+    ``is_anomaly`` is ``p_value < alpha``. Log-densities are clipped at -1e300."""
+
+    log_density: Vector
+    component: list[int]
+    p_value: Vector
+    is_anomaly: list[bool]
+    alpha: float
+    n_anomalies: int
+    responsibilities: list[Vector] | None = None
