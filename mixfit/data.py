@@ -84,7 +84,7 @@ def check_fit_size(X: np.ndarray, w: np.ndarray | None, k_max: int) -> None:
             f"ask for k <= {support} or send more data"
         )
     pts = X if w is None else X[w > 0]
-    distinct = np.unique(pts, axis=0).shape[0]
+    distinct = _distinct_rows(pts, k_max)
     if distinct == 1:
         raise FitError("data are constant (every point is the same); a mixture needs spread")
     if distinct < k_max:
@@ -92,6 +92,14 @@ def check_fit_size(X: np.ndarray, w: np.ndarray | None, k_max: int) -> None:
             f"data have only {distinct} distinct values, fewer than k={k_max} components; "
             f"ask for k <= {distinct}"
         )
+
+
+def _distinct_rows(X: np.ndarray, enough: int) -> int:
+    """Number of distinct rows, or any number >= ``enough`` once that many are certain."""
+    head = np.unique(X[: 64 * max(enough, 2)], axis=0).shape[0]
+    if head >= max(enough, 2):
+        return head
+    return np.unique(X, axis=0).shape[0]
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from scipy.special import entr
 from .data import Scaling
 from .estep import Batch
 from .families.base import Family, ParamArrays, take
-from .init import partition
+from .init import partition, subsample
 from .schema import Event, KResult, StartSummary
 
 MAX_RESTARTS = 3
@@ -108,22 +108,22 @@ class _Starts:
             params, weights = p.family.from_json(start, p.scaling)
             with np.errstate(divide="ignore"):
                 return params, np.log(weights)[None, :]
-        labels = np.stack(
-            [
-                partition(
-                    "kmeans++" if start is not None else self.method(s),
-                    p.Z,
-                    p.w,
-                    k,
-                    self.rngs[s],
-                    first=s < len(self.methods) and self.restarts[s] == 0,
-                )
-                for s in rows
-            ]
-        )
-        params = p.family.initial(p.Z, p.w, labels, k, p.floor)
-        counts = np.stack([np.bincount(lab, weights=p.w, minlength=k) for lab in labels])
-        return params, np.log(counts / counts.sum(axis=1, keepdims=True))
+        params, logws = [], []
+        for s in rows:
+            Zs, ws = subsample(p.Z, p.w, self.rngs[s])
+            labels = partition(
+                "kmeans++" if start is not None else self.method(s),
+                Zs,
+                ws,
+                k,
+                self.rngs[s],
+                first=s < len(self.methods) and self.restarts[s] == 0,
+            )
+            params.append(p.family.initial(Zs, ws, labels[None], k, p.floor))
+            counts = np.bincount(labels, weights=ws, minlength=k)
+            logws.append(np.log(counts / counts.sum()))
+        stacked = {name: np.concatenate([q[name] for q in params]) for name in params[0]}
+        return stacked, np.stack(logws)
 
     def log(self, s: int, iteration: int, kind: str, component: int | None, detail: str) -> None:
         key = (kind, component)

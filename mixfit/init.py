@@ -1,5 +1,9 @@
 """Start partitions: hard labels for each start, from which a family builds its start values.
 
+Starts are computed on a subsample of at most ``SUBSAMPLE`` points drawn by each start's own
+generator (all points when there are fewer): the first E-step then runs on all the data, so a
+start costs O(SUBSAMPLE) however large n is.
+
 Methods (each start draws from its own generator, so starts differ and reruns repeat):
 
 - ``kmeans++``: k-means++ seeding (D^2 sampling) on a subsample, then nearest-center labels.
@@ -26,6 +30,10 @@ def _sq_dist(X: np.ndarray, centers: np.ndarray) -> np.ndarray:
 
 
 def _nearest(X: np.ndarray, centers: np.ndarray) -> np.ndarray:
+    if X.shape[1] == 1:  # 1-D: a binary search among the midpoints of the sorted centers
+        order = np.argsort(centers[:, 0], kind="stable")
+        c = centers[order, 0]
+        return order[np.searchsorted((c[1:] + c[:-1]) / 2.0, X[:, 0], side="left")]
     return np.argmin(_sq_dist(X, centers), axis=1)
 
 
@@ -33,12 +41,16 @@ def _probabilities(w: np.ndarray | None, n: int) -> np.ndarray | None:
     return None if w is None else w / w.sum()
 
 
-def _subsample(X: np.ndarray, w: np.ndarray | None, rng: np.random.Generator):
+def subsample(
+    X: np.ndarray, w: np.ndarray | None, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """At most ``SUBSAMPLE`` points (drawn with probability proportional to weight, then
+    unweighted), or all points with their weights."""
     n = X.shape[0]
     if n <= SUBSAMPLE:
-        return X, (np.ones(n) if w is None else w)
+        return X, w
     idx = rng.choice(n, SUBSAMPLE, replace=False, p=_probabilities(w, n))
-    return X[idx], np.ones(SUBSAMPLE)
+    return X[np.sort(idx)], None
 
 
 def kmeans_pp_centers(X: np.ndarray, w: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
@@ -133,10 +145,10 @@ def partition(
     if k == 1:
         return np.zeros(n, dtype=np.intp)
     if method in ("kmeans++", "kmeans"):
-        sub, sub_w = _subsample(X, w, rng)
-        centers = kmeans_pp_centers(sub, sub_w, k, rng)
+        ones = np.ones(n) if w is None else w
+        centers = kmeans_pp_centers(X, ones, k, rng)
         if method == "kmeans":
-            centers = _lloyd(sub, sub_w, centers)
+            centers = _lloyd(X, ones, centers)
         labels = _nearest(X, centers)
     elif method == "random":
         nonzero = n if w is None else int(np.count_nonzero(w))

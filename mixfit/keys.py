@@ -1,0 +1,49 @@
+"""Every Redis key mixfit uses, built in one place (like rq's ``Job.key_for``).
+
+The service and the workers both import this module; neither spells a key inline, so a typo
+cannot split one resource over two keys. Ids are inserted as given: callers validate them first
+(the service's routes only accept lowercase hex ids).
+
+================================  ==========================================================
+key                                holds
+================================  ==========================================================
+``mixfit:dataset:{id}``            hash: float64 data ``x``, optional ``w``, ``n``, ``d``, summary
+``mixfit:fit:{id}``                hash: the fit's record (dataset, model id); outlives the RQ job
+                                   so an expired fit answers 410, not 404
+``mixfit:model:{id}``              hash: a fitted model's JSON and the fit it came from
+``mixfit:idem:{digest}``           string: the fit id for an ``Idempotency-Key`` (its SHA-256)
+``mixfit:tombstone:{kind}:{id}``   marker that a dataset or model existed (410 once it is gone)
+================================  ==========================================================
+
+RQ's own keys (``rq:job:{id}``, ``rq:results:{id}``, ...) are built by rq; the fit id is the RQ
+job id.
+"""
+
+from __future__ import annotations
+
+PREFIX = "mixfit"
+
+
+def dataset(dataset_id: str) -> str:
+    """Key of an uploaded dataset."""
+    return f"{PREFIX}:dataset:{dataset_id}"
+
+
+def fit(fit_id: str) -> str:
+    """Key of a fit's record (and tombstone)."""
+    return f"{PREFIX}:fit:{fit_id}"
+
+
+def model(model_id: str) -> str:
+    """Key of a fitted model."""
+    return f"{PREFIX}:model:{model_id}"
+
+
+def idempotency(digest: str) -> str:
+    """Key mapping an ``Idempotency-Key`` digest to a fit id."""
+    return f"{PREFIX}:idem:{digest}"
+
+
+def tombstone(kind: str, resource_id: str) -> str:
+    """Key marking that a ``kind`` ("dataset" or "model") once existed under ``resource_id``."""
+    return f"{PREFIX}:tombstone:{kind}:{resource_id}"
