@@ -3,8 +3,10 @@
 In 1-D ``tied`` means one variance shared by all components (mclust "E", normalmixEM's
 ``arbvar = FALSE``); every other type means free variances (mclust "V"). In d dimensions ``full``,
 ``diag``, ``spherical`` and ``tied`` have scikit-learn's meanings. Variances are floored at
-``floor`` (relative to the data's variance); full and tied covariances get ``floor * I`` added,
-like scikit-learn's ``reg_covar``.
+``floor`` (``var_floor`` times the data's variance). A full or tied covariance whose smallest
+eigenvalue falls below the floor is lifted by ``(floor - smallest) * I``; unlike
+scikit-learn's ``reg_covar``, nothing is added to a covariance that does not need it, so the
+M-step is the exact maximizer whenever the floor does not bind.
 """
 
 from __future__ import annotations
@@ -127,10 +129,12 @@ class Gaussian(Family):
                 np.sum(cov * counts[..., None, None], axis=1) / counts.sum(axis=1)[:, None, None]
             )
             cov = np.broadcast_to(pooled[:, None], cov.shape).copy()
-        low = np.diagonal(cov, axis1=-2, axis2=-1).min(axis=-1) < floor
+        smallest = np.linalg.eigvalsh(cov)[..., 0]
+        low = smallest < floor
         for s, k in zip(*np.nonzero(low), strict=True):
-            events.append((int(s), int(k), "variance_floor", "a variance fell below the floor"))
-        cov += floor * np.eye(d)
+            events.append((int(s), int(k), "variance_floor", "covariance lifted to the floor"))
+        if low.any():
+            cov[low] += (floor - smallest[low])[:, None, None] * np.eye(d)
         return {"mean": mean, "cov": cov}, events
 
     def initial(

@@ -1,0 +1,132 @@
+"""One contract, checked for every registered family and covariance type."""
+
+import numpy as np
+import pytest
+from scipy import stats
+
+import mixfit
+from mixfit.families import FAMILIES, get_family
+from mixfit.fit import mixture_log_density, parse_request, prepare
+
+from .conftest import beta_data, blobs, simulate
+
+CASES = [
+    ("gaussian", {"covariance": "full"}, "1d"),
+    ("gaussian", {"covariance": "tied"}, "1d"),
+    ("gaussian", {"covariance": "full", "variance_update": "normalmixem"}, "1d"),
+    ("gaussian", {"covariance": "full"}, "3d"),
+    ("gaussian", {"covariance": "diag"}, "3d"),
+    ("gaussian", {"covariance": "spherical"}, "3d"),
+    ("gaussian", {"covariance": "tied"}, "3d"),
+    ("beta", {}, "unit"),
+]
+IDS = [f"{f}-{'-'.join(o.values()) or 'default'}-{d}" for f, o, d in CASES]
+
+
+def data_for(kind: str) -> np.ndarray:
+    return {"1d": simulate(400, seed=3), "3d": blobs(500, 3, 3), "unit": beta_data(500)}[kind]
+
+
+def fit_case(family, options, kind, **extra):
+    return mixfit.fit(data_for(kind), family=family, seed=7, **options, **extra)
+
+
+def test_every_registered_family_is_covered():
+    assert {case[0] for case in CASES} == set(FAMILIES)
+
+
+def scipy_logpdf(family, p, X):
+    m = len(p.weights)
+    if family == "beta":
+        pairs = zip(p.alphas, p.betas, strict=True)
+        return np.stack([stats.beta(a, b).logpdf(X[:, 0]) for a, b in pairs])
+    if X.shape[1] == 1:
+        pairs = zip(p.means, p.sds, strict=True)
+        return np.stack([stats.norm(mu, sd).logpdf(X[:, 0]) for mu, sd in pairs])
+    return np.stack(
+        [stats.multivariate_normal(p.means[c], p.covariances[c]).logpdf(X) for c in range(m)]
+    )
+
+
+@pytest.mark.parametrize(("family", "options", "kind"), CASES, ids=IDS)
+def test_log_pdf_equals_scipy_stats(family, options, kind):
+    result = fit_case(family, options, kind, k=3, n_starts=2)
+    X = np.asarray(data_for(kind), dtype=float).reshape(len(data_for(kind)), -1)
+    fam = get_family(family)(parse_request({"family": family, **options}), X.shape[1])
+    params = next(r for r in result.results if r.k == 3).params
+    ours = fam.log_pdf(params, X)
+    np.testing.assert_allclose(ours, scipy_logpdf(family, params, X), rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize(("family", "options", "kind"), CASES, ids=IDS)
+def test_engine_log_likelihood_equals_direct_log_density(family, options, kind):
+    """The engine's natural-parameter E-step (in its scaled space) and the data-space density
+    must agree on the log-likelihood of the returned parameters."""
+    result = fit_case(family, options, kind, k=2, n_starts=3)
+    r = result.results[0]
+    problem = prepare(parse_request({"family": family, **options}), data_for(kind))
+    direct = mixture_log_density(problem.family, r.params, problem.X).sum()
+    assert r.loglik == pytest.approx(direct, rel=1e-9, abs=1e-8)
+
+
+@pytest.mark.parametrize(("family", "options", "kind"), CASES, ids=IDS)
+def test_log_likelihood_trace_never_falls(family, options, kind):
+    result = fit_case(family, options, kind, k=[2, 3, 4], n_starts=6, tol=1e-10, max_iter=300)
+    checked = 0
+    for r in result.results:
+        for start in r.starts:
+            trace = np.asarray(start.trace)
+            drops = np.diff(trace)
+            assert drops.min(initial=0.0) >= -1e-9 * (1 + np.abs(trace).max()), (r.k, start.start)
+            assert not any(e.kind == "ll_decrease" for e in start.events)
+            checked += len(trace)
+    assert checked > 100
+
+
+@pytest.mark.parametrize(("family", "options", "kind"), CASES, ids=IDS)
+def test_information_criteria_by_hand(family, options, kind):
+    result = fit_case(family, options, kind, k=[1, 2], n_starts=2)
+    n = result.n_effective
+    for r in result.results:
+        assert r.bic == pytest.approx(-2 * r.loglik + r.n_params * np.log(n), rel=1e-12)
+        assert r.aic == pytest.approx(-2 * r.loglik + 2 * r.n_params, rel=1e-12)
+        assert r.icl >= r.bic - 1e-9  # ICL adds twice a non-negative entropy
+    assert result.k_selected == min(result.results, key=lambda r: r.bic).k
+
+
+@pytest.mark.parametrize(
+    ("family", "options", "d", "k", "expected"),
+    [
+        ("gaussian", {"covariance": "full"}, 1, 3, 2 + 3 + 3),
+        ("gaussian", {"covariance": "tied"}, 1, 3, 2 + 3 + 1),
+        ("gaussian", {"covariance": "full"}, 3, 2, 1 + 6 + 2 * 6),
+        ("gaussian", {"covariance": "tied"}, 3, 2, 1 + 6 + 6),
+        ("gaussian", {"covariance": "diag"}, 3, 2, 1 + 6 + 6),
+        ("gaussian", {"covariance": "spherical"}, 3, 2, 1 + 6 + 2),
+        ("beta", {}, 1, 3, 2 + 6),
+    ],
+)
+def test_parameter_counts(family, options, d, k, expected):
+    fam = get_family(family)(parse_request({"family": family, **options}), d)
+    assert fam.n_params(k) == expected
+
+
+@pytest.mark.parametrize(("family", "options", "kind"), CASES, ids=IDS)
+def test_results_are_finite_and_weights_sum_to_one(family, options, kind):
+    result = fit_case(family, options, kind, k=[1, 2, 3], n_starts=3)
+    for r in result.results:
+        flat = np.concatenate(
+            [np.ravel(v) for v in r.params.model_dump().values() if v is not None]
+        )
+        assert np.all(np.isfinite(flat))
+        assert sum(r.params.weights) == pytest.approx(1.0, abs=1e-12)
+        assert all(np.isfinite(s.trace).all() for s in r.starts)
+
+
+@pytest.mark.parametrize(("family", "options", "kind"), CASES, ids=IDS)
+def test_model_round_trips_through_json(family, options, kind):
+    result = fit_case(family, options, kind, k=2, n_starts=2)
+    again = mixfit.FitResult.model_validate_json(result.model_dump_json())
+    assert again == result
+    points = data_for(kind)[:20]
+    assert mixfit.score(again.model, points) == mixfit.score(result.model, points)
