@@ -49,8 +49,12 @@ def newton_beta(
         h11 = polygamma(1, a) - tri_ab  # minus the Hessian: positive definite
         h22 = polygamma(1, b) - tri_ab
         det = h11 * h22 - tri_ab * tri_ab
-        da = (h22 * g1 + tri_ab * g2) / det
-        db = (h11 * g2 + tri_ab * g1) / det
+        with np.errstate(divide="ignore", invalid="ignore"):
+            da = (h22 * g1 + tri_ab * g2) / det
+            db = (h11 * g2 + tri_ab * g1) / det
+        # A flat objective (huge a, b: the precision cap's business) takes no step.
+        stuck = ~(np.isfinite(da) & np.isfinite(db))
+        da, db = np.where(stuck, 0.0, da), np.where(stuck, 0.0, db)
         f0 = _objective(a, b, s1, s2)
         step = np.ones_like(a)
         for _ in range(60):

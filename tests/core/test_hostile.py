@@ -1,0 +1,98 @@
+"""Ugly data: every case ends in a FitError that says what to change, or a documented result;
+never a NaN."""
+
+import numpy as np
+import pytest
+
+import mixfit
+from mixfit import FitError
+from mixfit.schema import MAX_ABS
+
+from .conftest import simulate
+
+
+def assert_finite(result: mixfit.FitResult) -> None:
+    text = result.model_dump_json()
+    assert "NaN" not in text and "Infinity" not in text
+
+
+@pytest.mark.parametrize(
+    ("data", "options", "message"),
+    [
+        ([3.0] * 50, {"k": 2}, "constant"),
+        ([1.0, 2.0], {"k": 3}, "2 point"),
+        ([1.0, 1.0, 2.0, 2.0], {"k": 3}, "only 2 distinct"),
+        ([1.0, np.nan, 2.0], {"k": 1}, "NaN"),
+        ([1.0, np.inf, 2.0], {"k": 1}, "NaN or infinite"),
+        ([1e300, -1e300, 5.0], {"k": 1}, "rescale"),
+        ([], {"k": 1}, "shape"),
+        ([[1.0, 2.0], [3.0]], {"k": 1}, "list"),
+        ([[[1.0]]], {"k": 1}, "shape"),
+        (np.zeros((5, 17)), {"k": 1}, "at most 16"),
+        ([0.2, 0.5, 1.2], {"k": 1, "family": "beta"}, "outside [0, 1]"),
+        ([[0.2, 0.3], [0.5, 0.1]], {"k": 1, "family": "beta"}, "univariate"),
+    ],
+)
+def test_bad_data_gets_a_fit_error_that_says_what_to_change(data, options, message):
+    with pytest.raises(FitError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        mixfit.fit(data, **options)
+
+
+def test_zero_weights_do_not_count_as_support():
+    with pytest.raises(FitError, match="1 point"):
+        mixfit.fit([1.0, 2.0, 3.0], weights=[0, 0, 5], k=2)
+    with pytest.raises(FitError, match="all be zero"):
+        mixfit.fit([1.0, 2.0, 3.0], weights=[0, 0, 0], k=1)
+
+
+def test_huge_but_allowed_values_fit_finitely():
+    x = simulate(300) * 1e140
+    result = mixfit.fit(x, k=[1, 2], seed=0)
+    assert_finite(result)
+    assert max(abs(m) for m in result.model.params.means) < MAX_ABS
+    ratio = np.asarray(result.model.params.means) / 1e140
+    assert np.sort(ratio) == pytest.approx([0, 4], abs=0.8)
+
+
+def test_tiny_scale_financial_returns_fit_in_log_space():
+    rng = np.random.default_rng(4)
+    x = np.concatenate([rng.normal(0, 1e-6, 500), rng.normal(0, 5e-6, 100)])
+    result = mixfit.fit(x, k=2, seed=0)
+    assert_finite(result)
+    sds = sorted(result.model.params.sds)
+    assert sds[0] == pytest.approx(1e-6, rel=0.2) and sds[1] == pytest.approx(5e-6, rel=0.3)
+
+
+def test_many_duplicates_hit_the_floor_and_say_so():
+    rng = np.random.default_rng(0)
+    x = np.concatenate([np.zeros(300), rng.normal(0, 1, 300)])
+    result = mixfit.fit(x, k=2, n_starts=4, seed=0)
+    assert_finite(result)
+    r = result.results[0]
+    assert min(result.model.params.sds) > 0
+    assert any(e.kind == "variance_floor" for s in r.starts for e in s.events)
+
+
+def test_too_many_components_for_the_data_collapse_and_are_reported():
+    x = np.array([0.0, 0.0, 0.0, 10.0, 10.0, 10.0, 5.0])
+    result = mixfit.fit(x, k=[1, 2, 3], n_starts=3, seed=0)
+    assert_finite(result)
+    assert result.k_selected in (1, 2, 3)
+    for r in result.results:
+        if r.status == "failed":
+            assert "collapsed" in r.message
+
+
+def test_all_k_failing_is_a_fit_error():
+    x = np.array([0.0] * 10 + [1.0])
+    with pytest.raises(FitError, match="collapsed"):
+        mixfit.fit(x, k=2, n_starts=2, seed=0)
+
+
+def test_two_dimensional_collinear_data_stays_finite():
+    t = np.linspace(0, 1, 200)
+    X = np.column_stack([t, 2 * t + 1])  # rank one
+    result = mixfit.fit(X, k=2, covariance="full", seed=0)
+    assert_finite(result)
+    r = result.results[0]
+    assert any(e.kind == "variance_floor" for s in r.starts for e in s.events)

@@ -1,0 +1,87 @@
+"""Property-based checks (hypothesis) and parameter recovery on the simulator's setup."""
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+import mixfit
+from mixfit import FitError
+
+from .conftest import simulate
+
+finite = st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(x=arrays(np.float64, st.integers(1, 60), elements=finite), k=st.integers(1, 4))
+def test_any_finite_data_gives_a_finite_result_or_a_fit_error(x, k):
+    try:
+        result = mixfit.fit(x, k=k, n_starts=2, seed=0, max_iter=200)
+    except FitError as exc:
+        assert str(exc)
+        return
+    for r in result.results:
+        if r.status == "failed":
+            continue
+        assert sum(r.params.weights) == pytest.approx(1.0)
+        values = np.concatenate([r.params.weights, r.params.means, r.params.sds, [r.loglik]])
+        assert np.all(np.isfinite(values)) and min(r.params.sds) > 0
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(20, 300))
+def test_permuting_the_data_changes_nothing(seed, n):
+    x = simulate(n, seed=seed % 1000)
+    perm = np.random.default_rng(seed).permutation(n)
+    start = {"weights": [0.5, 0.5], "means": [0.0, 4.0], "sds": [1.0, 1.0]}
+    a = mixfit.fit(x, init=start, tol=1e-10).results[0]
+    b = mixfit.fit(x[perm], init=start, tol=1e-10).results[0]
+    assert a.loglik == pytest.approx(b.loglik, rel=1e-10)
+    np.testing.assert_allclose(a.params.means, b.params.means, rtol=1e-5, atol=1e-8)
+    np.testing.assert_allclose(a.params.sds, b.params.sds, rtol=1e-5)
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    x=arrays(np.float64, st.integers(10, 80), elements=st.floats(0.001, 0.999)),
+    k=st.integers(1, 3),
+)
+def test_beta_weights_sum_to_one_and_parameters_are_positive(x, k):
+    try:
+        result = mixfit.fit(x, family="beta", k=k, n_starts=2, seed=0, max_iter=200)
+    except FitError:
+        return
+    for r in result.results:
+        if r.status == "ok":
+            assert sum(r.params.weights) == pytest.approx(1.0)
+            assert min(r.params.alphas) > 0 and min(r.params.betas) > 0
+            assert np.isfinite(r.loglik)
+
+
+def sorted_params(params):
+    order = np.argsort(params.means)
+    return (
+        np.asarray(params.weights)[order],
+        np.asarray(params.means)[order],
+        np.asarray(params.sds)[order],
+    )
+
+
+def test_recovery_on_the_simulator_setup():
+    """mu = (0, 4), sd = (1, 1.5), pi = (0.4, 0.6), n = 200 (the EM simulator's defaults)."""
+    result = mixfit.fit(simulate(200, seed=11), k={"min": 1, "max": 4}, seed=0)
+    assert result.k_selected == 2
+    w, mu, sd = sorted_params(result.model.params)
+    np.testing.assert_allclose(mu, [0, 4], atol=0.6)
+    np.testing.assert_allclose(sd, [1, 1.5], atol=0.5)
+    np.testing.assert_allclose(w, [0.4, 0.6], atol=0.12)
+
+
+def test_recovery_at_larger_n():
+    result = mixfit.fit(simulate(50_000, seed=12), k=2, seed=0)
+    w, mu, sd = sorted_params(result.model.params)
+    np.testing.assert_allclose(mu, [0, 4], atol=0.05)
+    np.testing.assert_allclose(sd, [1, 1.5], atol=0.04)
+    np.testing.assert_allclose(w, [0.4, 0.6], atol=0.015)

@@ -1,0 +1,80 @@
+"""Reproducibility, weights and the result's provenance."""
+
+import numpy as np
+import pytest
+
+import mixfit
+
+from .conftest import blobs, simulate
+
+
+def test_rerun_with_the_same_seed_is_bit_identical():
+    x = simulate(5000)
+    a = mixfit.fit(x, k=[1, 2, 3], seed=42)
+    b = mixfit.fit(x, k=[1, 2, 3], seed=42)
+    assert a.model_dump_json() == b.model_dump_json()
+
+
+def test_large_threaded_fit_is_bit_identical():
+    x = simulate(120_000, seed=2)  # above the threading threshold
+    a = mixfit.fit(x, k=2, n_starts=3, seed=1)
+    b = mixfit.fit(x, k=2, n_starts=3, seed=1)
+    assert a.model_dump_json() == b.model_dump_json()
+
+
+def test_unseeded_fit_records_a_seed_that_reproduces_it():
+    x = simulate(500)
+    first = mixfit.fit(x, k=2)
+    again = mixfit.fit(x, k=2, seed=first.seed)
+    assert first.results == again.results
+
+
+def test_every_start_has_its_own_recorded_seed():
+    r = mixfit.fit(simulate(300), k=[2, 3], n_starts=5, seed=1)
+    seeds = [s.seed for res in r.results for s in res.starts]
+    assert len(set(seeds)) == len(seeds)
+
+
+def test_seeds_of_one_k_do_not_depend_on_the_other_ks():
+    x = simulate(300)
+    alone = mixfit.fit(x, k=3, seed=9).results[0]
+    among = next(r for r in mixfit.fit(x, k=[1, 2, 3], seed=9).results if r.k == 3)
+    assert alone == among
+
+
+def test_provenance():
+    x = simulate(100)
+    r = mixfit.fit(x, k=1, seed=0)
+    assert set(r.versions) == {"mixfit", "numpy", "scipy", "python"}
+    assert len(r.data_hash) == 64
+    assert r.data_hash != mixfit.fit(x + 1, k=1, seed=0).data_hash
+    assert r.options["k"] == 1 and "data" not in r.options
+
+
+@pytest.mark.parametrize("covariance", ["full", "diag"])
+def test_weights_as_counts_equal_repeated_points(covariance):
+    X = np.round(blobs(300, 2, 2, seed=1), 1)
+    unique, counts = np.unique(X, axis=0, return_counts=True)
+    start = {
+        "weights": [0.5, 0.5],
+        "means": [X[:150].mean(0).tolist(), X[150:].mean(0).tolist()],
+        "covariances": [np.eye(2).tolist()] * 2,
+    }
+    options = dict(init=start, covariance=covariance, tol=1e-12, tol_type="absolute")
+    expanded = mixfit.fit(X, **options).results[0]
+    weighted = mixfit.fit(unique, weights=counts, **options).results[0]
+    assert weighted.loglik == pytest.approx(expanded.loglik, rel=1e-10)
+    np.testing.assert_allclose(weighted.params.means, expanded.params.means, rtol=1e-8)
+    assert mixfit.fit(unique, weights=counts, k=1).n_effective == X.shape[0]
+
+
+def test_per_iteration_path_on_request():
+    r = mixfit.fit(simulate(200), k=2, seed=0, keep_path=True).results[0]
+    assert len(r.path) == r.n_iter + 1
+    assert r.path[-1] == r.params
+    assert mixfit.fit(simulate(200), k=2, seed=0).results[0].path is None
+
+
+def test_start_methods_cycle_over_starts():
+    r = mixfit.fit(simulate(300), k=2, n_starts=4, init=["quantile", "random"], seed=0)
+    assert [s.init for s in r.results[0].starts] == ["quantile", "random"] * 2
