@@ -1,0 +1,88 @@
+"""mixfit's REST service: a Flask app factory, HTTP only.
+
+``create_app(test_config=None)`` follows Flask's tutorial: defaults (``DEFAULTS``), then every
+``MIXFIT_*`` environment variable (``MIXFIT_REDIS_URL`` -> ``REDIS_URL``; values are parsed as
+JSON when they can be, so ``MIXFIT_RESULT_TTL=60`` is an int), then ``test_config``. The Redis
+client and the RQ queue live in ``app.extensions["mixfit"]``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from flask.json.provider import DefaultJSONProvider
+from redis import Redis
+from rq import Queue
+from rq.serializers import JSONSerializer
+
+DEFAULTS: dict[str, Any] = {
+    # Where the queue and all state live.
+    "REDIS_URL": "redis://127.0.0.1:6379/0",
+    # The RQ queue fits go to (workers listen on the same name).
+    "QUEUE_NAME": "mixfit",
+    # Largest request body in bytes (413 above it).
+    "MAX_CONTENT_LENGTH": 32 * 1024 * 1024,
+    # Seconds a dataset is kept after its last upload or fit (0: until deleted).
+    "DATASET_TTL": 7 * 86400,
+    # Seconds a finished fit's result is kept, and a failed fit's error.
+    "RESULT_TTL": 86400,
+    "FAILURE_TTL": 7 * 86400,
+    # Seconds a model is kept (0: until deleted).
+    "MODEL_TTL": 0,
+    # Seconds a resource's tombstone outlives it: 410 instead of 404 meanwhile.
+    "TOMBSTONE_TTL": 30 * 86400,
+    # Seconds an Idempotency-Key is remembered.
+    "IDEMPOTENCY_TTL": 86400,
+    # Job timeout: MIN + SECONDS_PER_UNIT * n (d+1)^2 sum(K) starts max_iter, at most MAX.
+    "JOB_TIMEOUT_MIN": 60,
+    "JOB_TIMEOUT_MAX": 3600,
+    "JOB_SECONDS_PER_UNIT": 1e-6,
+    # Seconds a Redis command may take before the request fails with 503.
+    "REDIS_TIMEOUT": 10,
+    "OPENAPI_PATH": str(Path(__file__).resolve().parent.parent / "openapi.yaml"),
+}
+
+
+class StrictJSONProvider(DefaultJSONProvider):
+    """Flask's JSON, but a NaN or Infinity is an error instead of invalid JSON on the wire."""
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        kwargs.setdefault("allow_nan", False)
+        return super().dumps(obj, **kwargs)
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the app.
+
+    Parameters
+    ----------
+    test_config : dict, optional
+        Overrides applied last (tests point ``REDIS_URL`` at their own server).
+
+    Returns
+    -------
+    Flask
+    """
+    app = Flask(__name__, static_folder=None)
+    app.config.from_mapping(DEFAULTS)
+    app.config.from_prefixed_env("MIXFIT")
+    if test_config is not None:
+        app.config.from_mapping(test_config)
+    app.json = StrictJSONProvider(app)
+
+    timeout = float(app.config["REDIS_TIMEOUT"])
+    redis = Redis.from_url(
+        app.config["REDIS_URL"], socket_timeout=timeout, socket_connect_timeout=timeout
+    )
+    queue = Queue(app.config["QUEUE_NAME"], connection=redis, serializer=JSONSerializer)
+
+    from . import api, errors, pages
+    from .store import Clients
+
+    app.extensions["mixfit"] = Clients(redis=redis, queue=queue)
+    errors.register(app)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(pages.bp)
+    return app

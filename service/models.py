@@ -1,0 +1,202 @@
+"""The HTTP-only models: uploads, resource documents, errors, health.
+
+The fit and score payloads themselves are the core's models (``FitRequest``, ``FitResult``,
+``Model``, ``ScoreRequest``, ``ScoreResult``); these wrap them in REST documents. Every model here
+is also a component schema of openapi.yaml (``python -m service.openapi_gen`` regenerates them).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from mixfit.schema import (
+    MAX_ABS,
+    FitResult,
+    Matrix,
+    Model,
+    NonNegativeFloat,
+    Schema,
+    Vector,
+)
+
+HexId = str
+FitState = Literal["queued", "started", "finished", "failed", "canceled"]
+
+
+class Error(Schema):
+    """Every error answer: the HTTP status, what to change, and details (validation errors)."""
+
+    code: int = Field(description="The HTTP status code.")
+    message: str = Field(description="What went wrong and what to change.")
+    detail: Any = Field(
+        None,
+        description="Validation errors ({errors, error_count}: at most 50 listed, never the "
+        "input echoed back) or other structured detail; null when there is none.",
+    )
+
+
+class DatasetUpload(Schema):
+    """A dataset as JSON. CSV (``text/csv``) and ``.npy`` (``application/x-npy``) bodies are
+    accepted too."""
+
+    data: Vector | Matrix = Field(description="A list of numbers (1-D) or of equally long rows.")
+    weights: list[NonNegativeFloat] | None = Field(
+        None, description="Optional per-point weights (counts)."
+    )
+
+    @model_validator(mode="after")
+    def _shape(self) -> DatasetUpload:
+        if len(self.data) == 0:
+            raise ValueError("data is empty")
+        if isinstance(self.data[0], list):
+            d = len(self.data[0])
+            if d == 0 or any(len(row) != d for row in self.data):
+                raise ValueError("data rows must all have the same, non-zero length")
+        if self.weights is not None and len(self.weights) != len(self.data):
+            raise ValueError(
+                f"weights has {len(self.weights)} entries but data has {len(self.data)} points"
+            )
+        return self
+
+
+class DatasetSummary(Schema):
+    """Per-dimension weighted statistics of a dataset."""
+
+    n_effective: float = Field(description="Sum of the weights (n when unweighted).")
+    min: Vector
+    max: Vector
+    mean: Vector
+    sd: Vector
+
+
+class DatasetLinks(Schema):
+    self: str
+    fits: str = Field(description="Where to POST a fit of this dataset (with its dataset_id).")
+
+
+class Dataset(Schema):
+    """An uploaded dataset (its data are not echoed back). The id is the data's SHA-256."""
+
+    id: HexId
+    n: int
+    d: int
+    weighted: bool
+    summary: DatasetSummary
+    created_at: str
+    expires_in: int | None = Field(description="Seconds until it expires; null: never.")
+    links: DatasetLinks
+
+
+class KProgress(Schema):
+    """Live progress of one K: starts finished, iteration, best log-likelihood so far, and the
+    leading start's log-likelihood trace (its last values, from index ``trace_start``)."""
+
+    k: int
+    state: Literal["running", "done"]
+    starts_done: int
+    n_starts: int
+    iteration: int
+    best_loglik: float | None
+    trace: list[float | None]
+    trace_start: int
+
+
+class FitProgress(Schema):
+    """Progress of a running fit, written by the worker at most every 200 ms."""
+
+    k_values: list[int]
+    per_k: list[KProgress]
+
+
+class FitErrorInfo(Schema):
+    """Why a fit failed: ``FitError`` messages say what to change; other types are crashes
+    (``JobTimeoutException``, a killed worker, a bug)."""
+
+    type: str
+    message: str
+
+
+class FitLinks(Schema):
+    self: str
+    dataset: str
+    model: str | None = Field(description="The selected model, once the fit has finished.")
+
+
+class FitStatus(Schema):
+    """A fit: its state, live progress while it runs, the result or the error."""
+
+    id: HexId
+    status: FitState
+    created_at: str | None
+    started_at: str | None
+    ended_at: str | None
+    dataset_id: HexId
+    queue_position: int | None = Field(description="0 = next in line (queued fits only).")
+    progress: FitProgress | None
+    result: FitResult | None
+    model_id: HexId | None
+    error: FitErrorInfo | None
+    links: FitLinks
+
+
+class ModelLinks(Schema):
+    self: str
+    score: str
+    fit: str
+
+
+class ModelInfo(Schema):
+    """The selected model of a finished fit, with everything scoring needs."""
+
+    id: HexId
+    fit_id: HexId
+    created_at: str
+    expires_in: int | None = Field(description="Seconds until it expires; null: never.")
+    model: Model
+    links: ModelLinks
+
+
+class FamilyOption(Schema):
+    """A family-specific option and its allowed values."""
+
+    name: str
+    values: list[str]
+    default: str
+    description: str | None
+
+
+class FamilyInfo(Schema):
+    name: str
+    description: str
+    options: list[FamilyOption]
+
+
+class Families(Schema):
+    """The registered mixture families (``family`` in a FitRequest)."""
+
+    families: list[FamilyInfo]
+    max_abs: float = Field(MAX_ABS, description="Largest magnitude a data value may have.")
+    caps: dict[str, int] = Field(description="MAX_K, MAX_STARTS, MAX_ITER, MAX_DIM.")
+
+
+class Health(Schema):
+    status: Literal["ok"]
+
+
+class Ready(Schema):
+    status: Literal["ready"]
+    redis: Literal["ok"]
+    workers: int = Field(description="RQ workers listening on the fit queue.")
+
+
+class FitQuery(Schema):
+    """Query parameters of ``GET /v1/fits/{id}``."""
+
+    wait: float = Field(
+        0.0,
+        ge=0.0,
+        le=30.0,
+        description="Hold the answer until the fit ends or this many seconds pass (at most 30).",
+    )

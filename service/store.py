@@ -1,0 +1,440 @@
+"""What the views do with Redis and the queue: datasets, fits, models.
+
+Lookups ``abort_json(404, ...)`` for an id that never existed and ``410`` for one that existed and
+expired (or was deleted): a tombstone key outlives every resource by ``TOMBSTONE_TTL`` seconds
+(the fit's record in ``mixfit:fit:{id}`` is its tombstone). Keys come from ``mixfit.keys``; the
+worker is reached only through the queue, by the dotted name ``FIT_JOB``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+from flask import current_app
+from redis import Redis
+from rq import Queue
+from rq.command import send_stop_job_command
+from rq.exceptions import InvalidJobOperation, NoSuchJobError
+from rq.job import Job, JobStatus
+from rq.results import Result
+from rq.serializers import JSONSerializer
+
+import mixfit
+from mixfit import FitError, codec, keys
+from mixfit.data import as_points, data_hash
+
+from .errors import abort_json
+from .models import Dataset, DatasetLinks, DatasetSummary
+
+FIT_JOB = "worker.jobs.fit"
+FIT_ID = re.compile(r"^[0-9a-f]{32}$")
+DATASET_ID = re.compile(r"^[0-9a-f]{16,64}$")
+STATES = {
+    JobStatus.CREATED: "queued",
+    JobStatus.QUEUED: "queued",
+    JobStatus.DEFERRED: "queued",
+    JobStatus.SCHEDULED: "queued",
+    JobStatus.READY_TO_ENQUEUE: "queued",
+    JobStatus.RATE_LIMITED: "queued",
+    JobStatus.STARTED: "started",
+    JobStatus.FINISHED: "finished",
+    JobStatus.FAILED: "failed",
+    JobStatus.STOPPED: "canceled",
+    JobStatus.CANCELED: "canceled",
+}
+TERMINAL = {"finished", "failed", "canceled"}
+WAIT_SLICE = 0.5  # seconds one blocking read may take while a wait also watches for cancels
+STOP_GRACE = 5.0  # seconds DELETE waits for a stopped fit's worker to confirm
+
+
+@dataclass
+class Clients:
+    """What ``app.extensions["mixfit"]`` holds."""
+
+    redis: Redis
+    queue: Queue
+
+
+def clients() -> Clients:
+    return current_app.extensions["mixfit"]
+
+
+def _cfg(name: str) -> Any:
+    return current_app.config[name]
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.isoformat()
+
+
+def _ttl(redis: Redis, key: str) -> int | None:
+    ttl = redis.ttl(key)
+    return None if ttl is None or ttl < 0 else int(ttl)
+
+
+def _expire_args(ttl: int) -> dict[str, int]:
+    return {"ex": ttl} if ttl > 0 else {}
+
+
+def _gone_or_missing(kind: str, resource_id: str, tombstone: str) -> None:
+    if clients().redis.exists(tombstone):
+        abort_json(410, f"{kind} {resource_id} has expired or was deleted")
+    abort_json(404, f"no {kind} with id {resource_id}")
+
+
+# -- datasets ---------------------------------------------------------------------------------
+
+
+def summarize(X: np.ndarray, w: np.ndarray | None) -> DatasetSummary:
+    """Per-dimension weighted min, max, mean and standard deviation."""
+    mean = np.average(X, axis=0, weights=w)
+    var = np.average((X - mean) ** 2, axis=0, weights=w)
+    return DatasetSummary(
+        n_effective=float(X.shape[0] if w is None else w.sum()),
+        min=X.min(axis=0).tolist(),
+        max=X.max(axis=0).tolist(),
+        mean=mean.tolist(),
+        sd=np.sqrt(var).tolist(),
+    )
+
+
+def _dataset_doc(dataset_id: str, fields: dict[bytes, bytes], ttl: int | None) -> Dataset:
+    return Dataset(
+        id=dataset_id,
+        n=int(fields[b"n"]),
+        d=int(fields[b"d"]),
+        weighted=b"w" in fields,
+        summary=DatasetSummary.model_validate_json(fields[b"summary"]),
+        created_at=fields[b"created_at"].decode(),
+        expires_in=ttl,
+        links=DatasetLinks(self=f"/v1/datasets/{dataset_id}", fits="/v1/fits"),
+    )
+
+
+def put_dataset(X: np.ndarray, w: np.ndarray | None) -> tuple[Dataset, bool]:
+    """Store a dataset under its content hash; ``(document, created)``.
+
+    Uploading the same data again refreshes its expiry and creates nothing.
+    """
+    redis = clients().redis
+    dataset_id = data_hash(X, w)
+    key, tomb = keys.dataset(dataset_id), keys.tombstone("dataset", dataset_id)
+    ttl = int(_cfg("DATASET_TTL"))
+    created = not redis.exists(key)
+    pipe = redis.pipeline()
+    if created:
+        fields = codec.encode(X, w)
+        fields.update(summary=summarize(X, w).model_dump_json(), created_at=_now())
+        pipe.hset(key, mapping=fields)
+    _refresh(pipe, key, tomb, ttl)
+    pipe.execute()
+    return get_dataset(dataset_id), created
+
+
+def _refresh(pipe: Any, key: str, tomb: str, ttl: int) -> None:
+    if ttl > 0:
+        pipe.expire(key, ttl)
+        pipe.set(tomb, 1, ex=ttl + int(_cfg("TOMBSTONE_TTL")))
+    else:
+        pipe.persist(key)
+        pipe.set(tomb, 1)
+
+
+def get_dataset(dataset_id: str) -> Dataset:
+    """A dataset's document; 404 if unknown, 410 if expired or deleted."""
+    redis = clients().redis
+    key = keys.dataset(dataset_id)
+    if DATASET_ID.match(dataset_id):
+        fields = redis.hmget(key, ["n", "d", "summary", "created_at", "w"])
+        if fields[0] is not None:
+            names = [b"n", b"d", b"summary", b"created_at", b"w"]
+            present = {n: v for n, v in zip(names, fields, strict=True) if v is not None}
+            return _dataset_doc(dataset_id, present, _ttl(redis, key))
+    _gone_or_missing("dataset", dataset_id, keys.tombstone("dataset", dataset_id))
+    raise AssertionError  # unreachable: the call above aborts
+
+
+def delete_dataset(dataset_id: str) -> None:
+    """Delete a dataset; 404 if unknown, 410 if already gone. Queued fits of it will fail."""
+    if not (DATASET_ID.match(dataset_id) and clients().redis.delete(keys.dataset(dataset_id))):
+        _gone_or_missing("dataset", dataset_id, keys.tombstone("dataset", dataset_id))
+
+
+def load_dataset(dataset_id: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """The arrays of a dataset a fit refers to; 422 when it does not exist (any more)."""
+    redis = clients().redis
+    fields = redis.hgetall(keys.dataset(dataset_id))
+    if not fields:
+        if redis.exists(keys.tombstone("dataset", dataset_id)):
+            raise FitError(f"dataset {dataset_id} has expired or was deleted; upload it again")
+        raise FitError(f"dataset {dataset_id} does not exist; upload it with POST /v1/datasets")
+    return codec.decode(fields)
+
+
+# -- fits -------------------------------------------------------------------------------------
+
+
+def job_timeout(n: int, d: int, k_values: list[int], n_starts: int, max_iter: int) -> int:
+    """Seconds a fit may run: ``JOB_TIMEOUT_MIN`` plus ``JOB_SECONDS_PER_UNIT`` per unit of
+    worst-case work, n * (d + 1)^2 * sum(K) * starts * max_iter, capped at ``JOB_TIMEOUT_MAX``.
+
+    Measured on one core, a unit costs 2e-8 to 4e-7 s; the default 1e-6 leaves headroom."""
+    units = n * (d + 1) ** 2 * sum(k_values) * n_starts * max_iter
+    seconds = int(_cfg("JOB_TIMEOUT_MIN")) + units * float(_cfg("JOB_SECONDS_PER_UNIT"))
+    return int(min(seconds, int(_cfg("JOB_TIMEOUT_MAX"))))
+
+
+def body_digest(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
+
+
+def idempotent_fit(idem_key: str, digest: str) -> str | None:
+    """The fit already created for this ``Idempotency-Key``, if any; 409 when the key came with
+    a different body."""
+    stored = clients().redis.get(keys.idempotency(body_digest(idem_key.encode())))
+    if stored is None:
+        return None
+    fit_id, _, stored_digest = stored.decode().partition(":")
+    if stored_digest != digest:
+        abort_json(
+            409,
+            "this Idempotency-Key was used with a different request body; use a new key for a "
+            "new fit",
+        )
+    return fit_id
+
+
+def submit_fit(request: Any, idem_key: str | None, digest: str) -> tuple[str, bool]:
+    """Validate the data against the request, queue the fit; ``(fit id, replayed)``.
+
+    The data are checked here with the core's ``prepare`` (n < K, constant data, support of the
+    family, ...) so such errors are a 422 now instead of a failed fit later. Inline data are
+    stored as a dataset like an upload (same content-hash id).
+    """
+    redis, queue = clients().redis, clients().queue
+    if request.dataset_id is not None:
+        X, w = load_dataset(request.dataset_id)
+        dataset_id = request.dataset_id
+    else:
+        if request.data is None:
+            raise FitError("send the data inline ('data') or refer to an upload ('dataset_id')")
+        X, w = as_points(request.data, request.weights)
+        dataset_id = None
+    mixfit.prepare(request, X, w)
+    if dataset_id is None:
+        dataset_id = put_dataset(X, w)[0].id
+    else:
+        pipe = redis.pipeline()
+        _refresh(
+            pipe,
+            keys.dataset(dataset_id),
+            keys.tombstone("dataset", dataset_id),
+            int(_cfg("DATASET_TTL")),
+        )
+        pipe.execute()
+
+    fit_id = uuid.uuid4().hex
+    if idem_key is not None:
+        idem = keys.idempotency(body_digest(idem_key.encode()))
+        ttl = int(_cfg("IDEMPOTENCY_TTL"))
+        if not redis.set(idem, f"{fit_id}:{digest}", nx=True, **_expire_args(ttl)):
+            existing = idempotent_fit(idem_key, digest)  # a concurrent twin won the race
+            if existing is not None:
+                return existing, True
+
+    result_ttl, failure_ttl = int(_cfg("RESULT_TTL")), int(_cfg("FAILURE_TTL"))
+    record_ttl = max(result_ttl, failure_ttl) + int(_cfg("TOMBSTONE_TTL"))
+    k_values, n_starts = request.k_values(), request.starts_per_k()
+    redis.hset(
+        keys.fit(fit_id),
+        mapping={"dataset_id": dataset_id, "created_at": _now(), "family": request.family},
+    )
+    redis.expire(keys.fit(fit_id), record_ttl)
+    options = request.model_dump(
+        mode="json", exclude_unset=True, exclude={"data", "weights", "dataset_id"}
+    )
+    queue.enqueue_call(
+        FIT_JOB,
+        kwargs={
+            "fit_id": fit_id,
+            "dataset_id": dataset_id,
+            "request": options,
+            "model_ttl": int(_cfg("MODEL_TTL")),
+            "tombstone_ttl": int(_cfg("TOMBSTONE_TTL")),
+        },
+        job_id=fit_id,
+        timeout=job_timeout(X.shape[0], X.shape[1], k_values, n_starts, request.max_iter),
+        result_ttl=result_ttl,
+        failure_ttl=failure_ttl,
+        description=f"fit {request.family} k={k_values} starts={n_starts} on {dataset_id}",
+    )
+    return fit_id, False
+
+
+def _fetch_job(fit_id: str) -> Job:
+    if FIT_ID.match(fit_id):
+        try:
+            return Job.fetch(fit_id, connection=clients().redis, serializer=JSONSerializer)
+        except NoSuchJobError:
+            if clients().redis.exists(keys.fit(fit_id)):
+                abort_json(410, f"fit {fit_id} has expired; its result is no longer kept")
+    abort_json(404, f"no fit with id {fit_id}")
+
+
+def _state(job: Job) -> str:
+    try:
+        return STATES.get(job.get_status(refresh=True), "queued")
+    except InvalidJobOperation:  # the job expired between two reads
+        abort_json(410, f"fit {job.id} has expired; its result is no longer kept")
+
+
+def _failure(job: Job) -> dict[str, str]:
+    """The domain error the job recorded, else the last line of the failure RQ recorded."""
+    error = job.get_meta(refresh=True).get("error")
+    if error:
+        return {"type": str(error["type"]), "message": str(error["message"])}
+    latest = job.latest_result()
+    text = (latest.exc_string if latest is not None else "") or "the fit failed"
+    last = [line for line in text.strip().splitlines() if line.strip()][-1].strip()
+    kind, sep, message = last.partition(": ")
+    if sep and re.fullmatch(r"[\w.]+", kind):
+        return {"type": kind.rsplit(".", 1)[-1], "message": message}
+    return {"type": "WorkerError", "message": last}
+
+
+def fit_status(fit_id: str, wait: float = 0.0) -> dict[str, Any]:
+    """The fit's document (a ``FitStatus``); waits up to ``wait`` seconds for it to end.
+
+    The wait blocks on the job's RQ result stream (a finish or failure wakes it at once) in
+    slices of ``WAIT_SLICE`` seconds, re-reading the status in between to notice a cancel.
+    """
+    job = _fetch_job(fit_id)
+    state = _state(job)
+    deadline = time.monotonic() + wait
+    while state not in TERMINAL:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        block_ms = max(1, int(min(remaining, WAIT_SLICE) * 1000))
+        clients().redis.xread({Result.get_key(fit_id): "0-0"}, count=1, block=block_ms)
+        state = _state(job)
+    return _describe(fit_id, job, state)
+
+
+def _describe(fit_id: str, job: Job, state: str) -> dict[str, Any]:
+    redis = clients().redis
+    if state != "queued":
+        job.refresh()
+    record = {k.decode(): v.decode() for k, v in redis.hgetall(keys.fit(fit_id)).items()}
+    dataset_id = record.get("dataset_id") or job.kwargs.get("dataset_id", "")
+    doc: dict[str, Any] = {
+        "id": fit_id,
+        "status": state,
+        "created_at": record.get("created_at") or _iso(job.created_at),
+        "started_at": _iso(job.started_at),
+        "ended_at": _iso(job.ended_at) if state in TERMINAL else None,
+        "dataset_id": dataset_id,
+        "queue_position": job.get_position() if state == "queued" else None,
+        "progress": None,
+        "result": None,
+        "model_id": None,
+        "error": None,
+    }
+    if state == "started":
+        doc["progress"] = job.get_meta(refresh=True).get("progress")
+    elif state == "finished":
+        value = job.return_value(refresh=True) or {}
+        doc["result"] = value.get("result")
+        doc["model_id"] = value.get("model_id")
+    elif state == "failed":
+        doc["error"] = _failure(job)
+    model_id = doc["model_id"]
+    doc["links"] = {
+        "self": f"/v1/fits/{fit_id}",
+        "dataset": f"/v1/datasets/{dataset_id}",
+        "model": f"/v1/models/{model_id}" if model_id else None,
+    }
+    return doc
+
+
+def cancel_fit(fit_id: str) -> dict[str, Any]:
+    """Cancel a queued fit, or stop a running one (its worker kills the work horse).
+
+    409 when the fit has already ended. A running fit that finishes before the stop reaches its
+    worker stays finished; the answer shows whichever state won.
+    """
+    job = _fetch_job(fit_id)
+    state = _state(job)
+    if state in TERMINAL:
+        abort_json(409, f"fit {fit_id} has already ended ({state}); nothing to cancel")
+    redis = clients().redis
+    try:
+        if state == "queued":
+            job.cancel()
+        else:
+            send_stop_job_command(redis, fit_id, serializer=JSONSerializer)
+    except InvalidJobOperation:
+        pass  # it changed state under us: report what it is now
+    deadline = time.monotonic() + STOP_GRACE
+    state = _state(job)
+    while state not in TERMINAL and time.monotonic() < deadline:
+        time.sleep(0.02)
+        state = _state(job)
+    return _describe(fit_id, job, state)
+
+
+# -- models -----------------------------------------------------------------------------------
+
+
+def _model_fields(model_id: str) -> dict[bytes, bytes]:
+    fields = clients().redis.hgetall(keys.model(model_id)) if FIT_ID.match(model_id) else {}
+    if not fields:
+        _gone_or_missing("model", model_id, keys.tombstone("model", model_id))
+    return fields
+
+
+def get_model(model_id: str) -> dict[str, Any]:
+    """A model's document (a ``ModelInfo``); 404 if unknown, 410 if expired or deleted."""
+    fields = _model_fields(model_id)
+    fit_id = fields[b"fit_id"].decode()
+    return {
+        "id": model_id,
+        "fit_id": fit_id,
+        "created_at": fields[b"created_at"].decode(),
+        "expires_in": _ttl(clients().redis, keys.model(model_id)),
+        "model": json.loads(fields[b"model"]),
+        "links": {
+            "self": f"/v1/models/{model_id}",
+            "score": f"/v1/models/{model_id}/score",
+            "fit": f"/v1/fits/{fit_id}",
+        },
+    }
+
+
+def delete_model(model_id: str) -> None:
+    """Delete a model; 404 if unknown, 410 if already gone."""
+    if not (FIT_ID.match(model_id) and clients().redis.delete(keys.model(model_id))):
+        _gone_or_missing("model", model_id, keys.tombstone("model", model_id))
+
+
+def score(model_id: str, request: mixfit.ScoreRequest) -> mixfit.ScoreResult:
+    """Score points against a stored model, in this process."""
+    fields = _model_fields(model_id)
+    model = mixfit.Model.model_validate_json(fields[b"model"])
+    return mixfit.score(model, request.points, request.alpha, request.responsibilities)

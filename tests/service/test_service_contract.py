@@ -1,0 +1,105 @@
+"""openapi.yaml is the contract: valid OpenAPI, the same routes as Flask, the same schemas as the
+pydantic models. And the house's import arrows hold."""
+
+from __future__ import annotations
+
+import ast
+import re
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from openapi_spec_validator import validate
+from openapi_spec_validator.readers import read_from_filename
+
+from service import create_app, openapi_gen
+
+ROOT = Path(__file__).resolve().parents[2]
+
+METHODS = {"get", "post", "put", "patch", "delete"}
+
+
+def test_openapi_is_valid() -> None:
+    spec, _ = read_from_filename(str(ROOT / "openapi.yaml"))
+    validate(spec)
+    assert spec["openapi"].startswith("3.1")
+
+
+def test_paths_equal_flask_url_map(contract) -> None:
+    spec = yaml.safe_load((ROOT / "openapi.yaml").read_text())
+    documented = {
+        (path, method) for path, item in spec["paths"].items() for method in item if method in METHODS
+    }
+    app = create_app({"REDIS_URL": "redis://127.0.0.1:1/0"})
+    routed = {
+        (contract.openapi_path(rule.rule), method.lower())
+        for rule in app.url_map.iter_rules()
+        for method in rule.methods
+        if method.lower() in METHODS
+    }
+    assert documented == routed
+
+
+def test_path_parameters_are_declared() -> None:
+    spec = yaml.safe_load((ROOT / "openapi.yaml").read_text())
+    params = spec["components"]["parameters"]
+    for path, item in spec["paths"].items():
+        declared = {params[p["$ref"].split("/")[-1]]["name"] for p in item.get("parameters", [])}
+        assert set(re.findall(r"{(\w+)}", path)) == declared, path
+
+
+def test_component_schemas_equal_pydantic_models() -> None:
+    spec = yaml.safe_load((ROOT / "openapi.yaml").read_text())
+    assert spec["components"]["schemas"] == openapi_gen.component_schemas()
+    assert spec["components"] == openapi_gen.components()
+
+
+def test_generator_check_reports_fresh_and_stale(tmp_path: Path) -> None:
+    assert openapi_gen.main(["--check"]) == 0
+    stale = tmp_path / "openapi.yaml"
+    stale.write_text((ROOT / "openapi.yaml").read_text().replace("title: ScoreResult", "title: X"))
+    assert openapi_gen.main(["--check", str(stale)]) == 1
+    assert openapi_gen.main([str(stale)]) == 0
+    assert stale.read_text() == (ROOT / "openapi.yaml").read_text()
+
+
+def test_every_operation_documents_its_errors() -> None:
+    spec = yaml.safe_load((ROOT / "openapi.yaml").read_text())
+    for path, item in spec["paths"].items():
+        for method, op in item.items():
+            if method not in METHODS:
+                continue
+            codes = set(op["responses"])
+            if path.startswith("/v1/") and path != "/v1/families":
+                assert "503" in codes, (method, path)
+            if "{" in path:
+                assert {"404", "410"} <= codes, (method, path)
+            if "requestBody" in op:
+                assert {"400", "413", "415", "422"} <= codes, (method, path)
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+@pytest.mark.parametrize(
+    ("package", "forbidden"),
+    [("service", {"worker"}), ("worker", {"service", "flask"}), ("mixfit", {"service", "worker"})],
+)
+def test_import_arrows(package: str, forbidden: set[str]) -> None:
+    for path in (ROOT / package).rglob("*.py"):
+        assert not (_imports(path) & forbidden), f"{path} imports {_imports(path) & forbidden}"
+
+
+def test_keys_and_codec_stay_small() -> None:
+    stdlib = set(sys.stdlib_module_names)
+    assert _imports(ROOT / "mixfit" / "keys.py") <= stdlib
+    assert _imports(ROOT / "mixfit" / "codec.py") <= stdlib | {"numpy"}

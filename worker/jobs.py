@@ -1,0 +1,205 @@
+"""RQ job functions. The service enqueues them by dotted name (``"worker.jobs.fit"``).
+
+Arguments and return values travel through RQ's JSON serializer, so they are plain JSON: ids, the
+validated request without its data, TTLs. The data itself is read from Redis
+(``mixfit.keys.dataset``) as binary float64.
+
+Failure policy: nothing here catches an exception to mark a fit done. A ``FitError`` (the
+domain error: its message says what to change) is recorded in the job's meta so the API can show
+it verbatim, then re-raised, and RQ marks the job FAILED. Anything else (a bug, a timeout, a killed
+work horse) also ends FAILED, and RQ keeps the reason.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from redis import Redis
+from rq import get_current_job
+from rq.job import Job
+
+from mixfit import FitError, FitRequest, assemble, codec, keys, prepare
+from mixfit.em import run_k
+
+PROGRESS_INTERVAL = 0.2  # seconds between job-meta writes
+TRACE_TAIL = 1000  # progress keeps at most this many trailing log-likelihood values per K
+
+
+def _finite(value: Any) -> float | None:
+    """JSON has no NaN or Infinity: non-finite numbers become null."""
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+class ProgressReporter:
+    """Keeps the per-K progress of a fit in ``job.meta["progress"]``, written at most every
+    ``PROGRESS_INTERVAL`` seconds (the engine calls it every EM iteration).
+
+    ``meta["progress"]`` is ``{"k_values": [...], "per_k": [{k, state, starts_done, n_starts,
+    iteration, best_loglik, trace, trace_start}, ...]}`` with one entry per K begun so far;
+    ``trace`` is the leading start's log-likelihood trace, its last ``TRACE_TAIL`` values from
+    index ``trace_start``.
+    """
+
+    def __init__(self, job: Job | None, k_values: list[int], n_starts: int) -> None:
+        self.job = job
+        self.per_k: dict[int, dict[str, Any]] = {}
+        self.k_values = k_values
+        self.n_starts = n_starts
+        self.last_write = -math.inf
+
+    def __call__(self, info: dict[str, Any]) -> None:
+        trace = list(info["trace"])  # the engine's list is live: copy it
+        start = max(0, len(trace) - TRACE_TAIL)
+        self.per_k[info["k"]] = {
+            "k": int(info["k"]),
+            "state": "running",
+            "starts_done": int(info["starts_done"]),
+            "n_starts": int(info["n_starts"]),
+            "iteration": int(info["iteration"]),
+            "best_loglik": _finite(info["best_loglik"]),
+            "trace": [_finite(v) for v in trace[start:]],
+            "trace_start": start,
+        }
+        self.flush()
+
+    def k_done(self, k: int) -> None:
+        """Mark one K as finished (written with the next flush)."""
+        entry = self.per_k.setdefault(
+            k,
+            {
+                "k": k,
+                "starts_done": self.n_starts,
+                "n_starts": self.n_starts,
+                "iteration": 0,
+                "best_loglik": None,
+                "trace": [],
+                "trace_start": 0,
+            },
+        )
+        entry["state"] = "done"
+        entry["starts_done"] = entry["n_starts"]
+        self.flush()
+
+    def flush(self, force: bool = False) -> None:
+        """Write the progress to the job's meta unless the last write is under 200 ms old."""
+        now = time.monotonic()
+        if self.job is None or (not force and now - self.last_write < PROGRESS_INTERVAL):
+            return
+        self.last_write = now
+        self.job.meta["progress"] = {
+            "k_values": self.k_values,
+            "per_k": [self.per_k[k] for k in sorted(self.per_k)],
+        }
+        self.job.save_meta()
+
+    def fail(self, exc: FitError) -> None:
+        """Record the domain error so the API can show its message."""
+        if self.job is None:
+            return
+        self.job.meta["error"] = {"type": type(exc).__name__, "message": str(exc)}
+        self.job.save_meta()
+
+
+def load_dataset(connection: Redis, dataset_id: str) -> tuple[Any, Any]:
+    """Read a dataset's float64 arrays from Redis.
+
+    Raises
+    ------
+    FitError
+        When the dataset was deleted or expired after the fit was queued.
+    """
+    fields = connection.hgetall(keys.dataset(dataset_id))
+    if not fields:
+        raise FitError(
+            f"dataset {dataset_id} no longer exists (deleted or expired after the fit was "
+            "queued); upload the data again and resubmit the fit"
+        )
+    return codec.decode(fields)
+
+
+def fit(
+    fit_id: str,
+    dataset_id: str,
+    request: dict[str, Any],
+    model_ttl: int = 0,
+    tombstone_ttl: int = 30 * 86400,
+) -> dict[str, Any]:
+    """Fit a dataset as the request asks; store the selected model under its own id.
+
+    Parameters
+    ----------
+    fit_id : str
+        The fit's id (also the RQ job id).
+    dataset_id : str
+        Key suffix of the data in Redis (``mixfit.keys.dataset``).
+    request : dict
+        The validated ``FitRequest`` as JSON, without data, weights or dataset_id.
+    model_ttl : int, default 0
+        Seconds the model is kept; 0 keeps it until deleted.
+    tombstone_ttl : int
+        Seconds a model's tombstone outlives it (so an expired model answers 410).
+
+    Returns
+    -------
+    dict
+        ``{"model_id": str, "result": FitResult JSON}``.
+
+    Raises
+    ------
+    FitError
+        When the data cannot be fitted as asked; recorded in ``job.meta["error"]`` first.
+    """
+    job = get_current_job()
+    if job is None:  # called outside a worker (tests, scripts): nothing to report to
+        raise RuntimeError("worker.jobs.fit runs inside an RQ worker")
+    connection = job.connection
+    req = FitRequest.model_validate(request).root
+    reporter = ProgressReporter(job, req.k_values(), req.starts_per_k())
+    try:
+        X, w = load_dataset(connection, dataset_id)
+        problem = prepare(req, X, w)
+        results = []
+        for k in req.k_values():
+            results.append(run_k(problem, k, reporter))
+            reporter.k_done(k)
+        result = assemble(problem, results)
+    except FitError as exc:
+        reporter.fail(exc)
+        raise
+    reporter.flush(force=True)
+    model_id = uuid.uuid4().hex
+    store_model(
+        connection, model_id, fit_id, result.model.model_dump_json(), model_ttl, tombstone_ttl
+    )
+    return {"model_id": model_id, "result": result.model_dump(mode="json")}
+
+
+def store_model(
+    connection: Redis,
+    model_id: str,
+    fit_id: str,
+    model_json: str,
+    model_ttl: int,
+    tombstone_ttl: int,
+) -> None:
+    """Store a fitted model under its own id and link it from the fit's record."""
+    pipe = connection.pipeline()
+    key, tomb = keys.model(model_id), keys.tombstone("model", model_id)
+    pipe.hset(key, mapping={"model": model_json, "fit_id": fit_id, "created_at": _now()})
+    pipe.set(tomb, fit_id)
+    if model_ttl > 0:
+        pipe.expire(key, model_ttl)
+        pipe.expire(tomb, model_ttl + tombstone_ttl)
+    pipe.hset(keys.fit(fit_id), "model_id", model_id)
+    pipe.execute()
