@@ -22,7 +22,7 @@ import numpy as np
 from scipy.special import entr
 
 from .data import Scaling
-from .estep import Batch
+from .estep import Batch, single_threaded_blas
 from .families.base import Family, ParamArrays, take
 from .init import partition, subsample
 from .schema import Event, KResult, StartSummary
@@ -147,6 +147,11 @@ def run_k(problem: Problem, k: int, progress: Progress | None = None) -> KResult
         Called after every iteration with a dict: ``k``, ``iteration``, ``starts_done``,
         ``n_starts``, ``best_loglik`` and ``trace`` (the leading start's trace so far).
     """
+    with single_threaded_blas():
+        return _run_k(problem, k, progress)
+
+
+def _run_k(problem: Problem, k: int, progress: Progress | None) -> KResult:
     fam, req = problem.family, problem.request
     st = _Starts(problem, k)
     active = np.arange(st.S)

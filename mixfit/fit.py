@@ -150,15 +150,25 @@ def mixture_log_density(family: Any, params: Any, X: np.ndarray) -> np.ndarray:
     """Mixture log-density of shape (n,) at data-space points X of shape (n, d)."""
     with np.errstate(divide="ignore"):
         logw = np.log(np.asarray(params.weights, dtype=float))
-    return logsumexp(family.log_pdf(params, X) + logw[:, None], axis=0)
+    joint = family.log_pdf(params, X) + logw[:, None]
+    top = joint.max(axis=0)
+    if not np.all(np.isfinite(top)):
+        return logsumexp(joint, axis=0)
+    joint -= top
+    np.exp(joint, out=joint)
+    return np.log(joint.sum(axis=0)) + top
 
 
 def reference_density(log_density: np.ndarray, w: np.ndarray | None) -> ReferenceDensity:
     """The training log-densities' weighted ECDF: every point up to ``EXACT_REFERENCE_MAX``,
     otherwise ``REFERENCE_LEVELS`` quantiles, denser in the lower tail where anomalies live."""
-    order = np.argsort(log_density, kind="stable")
-    values = log_density[order]
-    cum = np.cumsum(np.ones(values.shape[0]) if w is None else w[order])
+    if w is None:
+        values = np.sort(log_density)
+        cum = np.arange(1.0, values.shape[0] + 1.0)
+    else:
+        order = np.argsort(log_density, kind="stable")
+        values = log_density[order]
+        cum = np.cumsum(w[order])
     probs = cum / cum[-1]
     if values.shape[0] <= EXACT_REFERENCE_MAX:
         return ReferenceDensity(values=values.tolist(), probs=probs.tolist(), exact=True)
