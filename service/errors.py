@@ -64,8 +64,12 @@ def validation_details(exc: ValidationError) -> tuple[str, dict[str, Any]]:
     """Message and detail for a validation error, without the input."""
     errors = exc.errors(include_url=False, include_input=False)
     listed = [_jsonable(e) for e in errors[:MAX_LISTED_ERRORS]]
-    # Unions report every member's complaint; the most telling one is rarely a type mismatch.
-    telling = next((e for e in errors if e["type"] not in _TYPE_MISMATCH), errors[0])
+    # Unions report every member's complaint. The telling one is rarely a type mismatch; among
+    # mismatches, the deepest is from the member that matched the input furthest.
+    telling = next(
+        (e for e in errors if e["type"] not in _TYPE_MISMATCH),
+        max(errors, key=lambda e: len(e["loc"])),
+    )
     more = len(errors) - 1
     message = f"{_where(telling['loc'])}: {telling['msg']}"
     if more:

@@ -9,7 +9,7 @@ import functools
 from pathlib import Path
 
 import yaml
-from flask import Blueprint, Response, current_app, jsonify, render_template, send_file
+from flask import Blueprint, Response, current_app, jsonify, render_template
 from rq import Worker
 
 from .errors import error_response
@@ -57,7 +57,7 @@ def readyz() -> Response:
 @bp.get("/openapi.yaml")
 def openapi() -> Response:
     """The API contract."""
-    return send_file(openapi_path(), mimetype="application/yaml", max_age=0)
+    return Response(openapi_path().read_bytes(), mimetype="application/yaml")
 
 
 @bp.get("/docs")

@@ -91,9 +91,9 @@ class CheckedClient:
 
     def open(self, method: str, path: str, **kwargs: Any) -> Any:
         response = self.client.open(path, method=method, **kwargs)
-        self.contract.check(
-            method, path, response.status_code, response.mimetype, response.get_data()
-        )
+        body = response.get_data()
+        response.close()
+        self.contract.check(method, path, response.status_code, response.mimetype, body)
         return response
 
     def get(self, path: str, **kwargs: Any) -> Any:
@@ -139,3 +139,51 @@ def app(app_config: dict[str, Any]) -> Iterator[Any]:
 def client(app: Any, contract: Contract) -> CheckedClient:
     return CheckedClient(app.test_client(), contract)
 
+
+@pytest.fixture()
+def make_client(app_config: dict[str, Any], contract: Contract) -> Iterator[Any]:
+    """Build checked clients of apps with config overrides: ``make_client(REDIS_URL=...)``."""
+    from service import create_app
+
+    apps = []
+
+    def make(**overrides: Any) -> CheckedClient:
+        app = create_app({**app_config, **overrides})
+        apps.append(app)
+        return CheckedClient(app.test_client(), contract)
+
+    try:
+        yield make
+    finally:
+        for app in apps:
+            app.extensions["mixfit"].redis.close()
+
+
+def wait_for(client: CheckedClient, fit_id: str, seconds: float = 30) -> dict[str, Any]:
+    """Poll a fit with ?wait= until it ends (or ``seconds`` pass); returns its document."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while True:
+        doc = client.get(f"/v1/fits/{fit_id}?wait=10").get_json()
+        if doc["status"] in ("finished", "failed", "canceled") or time.monotonic() > deadline:
+            return doc
+
+
+@pytest.fixture()
+def finished_fit(client: CheckedClient, worker_proc: Any) -> dict[str, Any]:
+    """A small fit, run by the session's worker to the end."""
+    import numpy as np
+
+    rng = np.random.default_rng()
+    data = np.concatenate([rng.normal(0, 1, 40), rng.normal(6, 1, 40)]).tolist()
+    response = client.post("/v1/fits", json={"data": data, "k": {"min": 1, "max": 2}, "seed": 3})
+    assert response.status_code == 202, response.get_json()
+    doc = wait_for(client, response.get_json()["id"])
+    assert doc["status"] == "finished", doc
+    return doc
+
+
+@pytest.fixture()
+def poll() -> Any:
+    return wait_for

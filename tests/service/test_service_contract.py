@@ -29,7 +29,10 @@ def test_openapi_is_valid() -> None:
 def test_paths_equal_flask_url_map(contract) -> None:
     spec = yaml.safe_load((ROOT / "openapi.yaml").read_text())
     documented = {
-        (path, method) for path, item in spec["paths"].items() for method in item if method in METHODS
+        (path, method)
+        for path, item in spec["paths"].items()
+        for method in item
+        if method in METHODS
     }
     app = create_app({"REDIS_URL": "redis://127.0.0.1:1/0"})
     routed = {

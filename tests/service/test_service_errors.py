@@ -1,0 +1,330 @@
+"""One test per bad input: its status code and its message. Every answer is also checked against
+openapi.yaml by the client fixture."""
+
+from __future__ import annotations
+
+import io
+import uuid
+
+import numpy as np
+import pytest
+from rq.job import Job
+from rq.serializers import JSONSerializer
+
+from mixfit import keys
+
+JSON = {"Content-Type": "application/json"}
+GOOD = [0.1, 0.3, 0.2, 2.2, 2.5, 2.4, 2.6, 0.15]
+
+
+@pytest.fixture()
+def app_config(app_config):
+    """This module's app refuses bodies over 4 KiB (413)."""
+    return {**app_config, "MAX_CONTENT_LENGTH": 4096}
+
+
+def post_fit(client, body: str | bytes, **kwargs):
+    return client.post("/v1/fits", data=body, headers={**JSON, **kwargs.pop("headers", {})})
+
+
+# -- 400 -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("body", ['{"data": [1, 2', "", "{'data': [1]}", '{"data": [1,]}'])
+def test_malformed_json_is_400(client, body) -> None:
+    error = client.error(post_fit(client, body), 400)
+    assert error["message"].startswith("malformed JSON")
+
+
+def test_malformed_json_dataset_and_score_are_400(client) -> None:
+    response = client.post("/v1/datasets", data="[1, 2", headers=JSON)
+    assert client.error(response, 400)["message"].startswith("malformed JSON")
+
+
+def test_bad_idempotency_key_is_400(client) -> None:
+    response = post_fit(client, '{"data": [1, 2, 3]}', headers={"Idempotency-Key": "has space"})
+    assert "Idempotency-Key" in client.error(response, 400)["message"]
+
+
+# -- 422: the request model ------------------------------------------------------------------
+
+
+def test_unknown_field_is_422(client) -> None:
+    error = client.error(post_fit(client, '{"data": [1, 2, 3], "bogus": 1}'), 422)
+    assert error["message"] == "bogus: Extra inputs are not permitted"
+    assert error["detail"]["errors"][0]["type"] == "extra_forbidden"
+    assert "input" not in error["detail"]["errors"][0]
+
+
+@pytest.mark.parametrize("token", ["NaN", "Infinity", "-Infinity", "1e400"])
+def test_non_finite_data_is_422(client, token) -> None:
+    error = client.error(post_fit(client, f'{{"data": [1, {token}, 3]}}'), 422)
+    assert error["message"].startswith("data.1: Input should be a finite number")
+    assert error["detail"]["error_count"] >= 1
+
+
+def test_non_finite_option_is_422(client) -> None:
+    error = client.error(post_fit(client, '{"data": [1, 2, 3], "tol": NaN}'), 422)
+    assert error["message"] == "tol: Input should be a finite number"
+
+
+def test_non_finite_dataset_is_422(client) -> None:
+    response = client.post("/v1/datasets", data='{"data": [[1, 2], [Infinity, 3]]}', headers=JSON)
+    assert "finite number" in client.error(response, 422)["message"]
+
+
+def test_non_finite_csv_is_422(client) -> None:
+    response = client.post("/v1/datasets", data="x\n1\nnan\n3\n", content_type="text/csv")
+    assert "NaN or infinite" in client.error(response, 422)["message"]
+
+
+def test_ragged_rows_are_422(client) -> None:
+    error = client.error(post_fit(client, '{"data": [[1, 2], [3]]}'), 422)
+    assert "data rows must all have the same, non-zero length" in error["message"]
+
+
+def test_ragged_dataset_is_422(client) -> None:
+    response = client.post("/v1/datasets", data='{"data": [[1, 2], [3]]}', headers=JSON)
+    assert "same, non-zero length" in client.error(response, 422)["message"]
+
+
+def test_ragged_csv_is_422(client) -> None:
+    response = client.post("/v1/datasets", data="1,2\n3,4\n5\n", content_type="text/csv")
+    assert (
+        client.error(response, 422)["message"]
+        == "CSV line 3 has 1 values; expected 2 like the first"
+    )
+
+
+def test_three_dimensional_data_is_422(client) -> None:
+    error = client.error(post_fit(client, '{"data": [[[1]], [[2]]]}'), 422)
+    assert error["message"].startswith("data.0.0: Input should be a valid number")
+
+
+def test_wrong_weights_length_is_422(client) -> None:
+    error = client.error(post_fit(client, '{"data": [1, 2, 3], "weights": [1, 1]}'), 422)
+    assert "weights has 2 entries but data has 3 points" in error["message"]
+
+
+def test_wrong_score_dimension_is_422(client, finished_fit) -> None:
+    response = client.post(
+        f"/v1/models/{finished_fit['model_id']}/score", json={"points": [[1.0, 2.0]]}
+    )
+    assert client.error(response, 422)["message"] == (
+        "points have 2 dimension(s) but the model has 1"
+    )
+
+
+def test_nan_score_points_are_422(client, finished_fit) -> None:
+    response = client.post(
+        f"/v1/models/{finished_fit['model_id']}/score",
+        data='{"points": [1.0, NaN]}',
+        headers=JSON,
+    )
+    assert client.error(response, 422)["message"].startswith("points.1: Input should be a finite")
+
+
+def test_wait_out_of_range_is_422(client, finished_fit) -> None:
+    response = client.get(f"/v1/fits/{finished_fit['id']}?wait=31")
+    assert client.error(response, 422)["message"] == (
+        "wait: Input should be less than or equal to 30"
+    )
+
+
+# -- 422: the data do not fit the request (the core's FitError) ------------------------------
+
+
+def test_fewer_points_than_components_is_422(client) -> None:
+    error = client.error(post_fit(client, '{"data": [1.0, 2.0], "k": 3}'), 422)
+    assert (
+        error["message"] == "2 point(s) cannot fit 3 components; ask for k <= 2 or send more data"
+    )
+
+
+def test_constant_data_is_422(client) -> None:
+    error = client.error(post_fit(client, '{"data": [1.0, 1.0, 1.0], "k": 1}'), 422)
+    assert "data are constant" in error["message"]
+
+
+def test_values_outside_beta_support_are_422(client) -> None:
+    body = '{"family": "beta", "data": [0.2, 0.5, 1.5, 0.7], "k": 1}'
+    error = client.error(post_fit(client, body), 422)
+    assert "(0, 1)" in error["message"] or "outside" in error["message"]
+
+
+def test_unknown_family_is_422(client) -> None:
+    error = client.error(post_fit(client, '{"family": "poisson", "data": [1, 2]}'), 422)
+    assert error["message"] == "body: family must be 'gaussian' or 'beta'"
+
+
+def test_unknown_dataset_id_in_a_fit_is_422(client) -> None:
+    body = '{"dataset_id": "' + "ab" * 32 + '", "k": 1}'
+    error = client.error(post_fit(client, body), 422)
+    assert error["message"].startswith(f"dataset {'ab' * 32} does not exist")
+
+
+def test_no_data_is_422(client) -> None:
+    error = client.error(post_fit(client, '{"k": 2}'), 422)
+    assert "send the data inline" in error["message"]
+
+
+def test_pickled_npy_is_refused(client) -> None:
+    buffer = io.BytesIO()
+    np.save(buffer, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    response = client.post("/v1/datasets", data=buffer.getvalue(), content_type="application/x-npy")
+    assert "not a valid .npy file" in client.error(response, 422)["message"]
+
+
+def test_non_numeric_csv_cell_is_422(client) -> None:
+    response = client.post("/v1/datasets", data="x\n1\ntwo\n", content_type="text/csv")
+    assert client.error(response, 422)["message"] == "CSV line 3, column 1: 'two' is not a number"
+
+
+# -- 413, 415 --------------------------------------------------------------------------------
+
+
+def test_oversized_body_is_413(client) -> None:
+    body = '{"data": [' + ", ".join(["1.5"] * 2000) + "]}"
+    error = client.error(post_fit(client, body), 413)
+    assert "too large" in error["message"].lower() or "exceeds" in error["message"].lower()
+
+
+def test_oversized_dataset_is_413(client) -> None:
+    response = client.post("/v1/datasets", data="1\n" * 5000, content_type="text/csv")
+    client.error(response, 413)
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
+def test_fit_wrong_content_type_is_415(client, content_type) -> None:
+    headers = {"Content-Type": content_type} if content_type else {}
+    response = client.post("/v1/fits", data='{"data": [1, 2, 3]}', headers=headers)
+    error = client.error(response, 415)
+    assert error["message"].startswith("send the body as application/json (Content-Type)")
+
+
+def test_dataset_wrong_content_type_is_415(client) -> None:
+    response = client.post("/v1/datasets", data="<data/>", content_type="application/xml")
+    error = client.error(response, 415)
+    assert "application/json, text/csv, application/x-npy" in error["message"]
+
+
+def test_score_wrong_content_type_is_415(client) -> None:
+    response = client.post(f"/v1/models/{'0' * 32}/score", data="1,2", content_type="text/csv")
+    client.error(response, 415)
+
+
+# -- 404, 410 --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/v1/fits/{'0' * 32}",
+        f"/v1/models/{'0' * 32}",
+        f"/v1/datasets/{'0' * 64}",
+        "/v1/fits/not-an-id",
+        "/v1/models/NOTHEX",
+    ],
+)
+def test_unknown_id_is_404(client, path) -> None:
+    error = client.error(client.get(path), 404)
+    assert error["message"].startswith("no ") and "with id" in error["message"]
+
+
+@pytest.mark.parametrize(
+    "path", [f"/v1/fits/{'0' * 32}", f"/v1/models/{'0' * 32}", f"/v1/datasets/{'0' * 64}"]
+)
+def test_deleting_an_unknown_id_is_404(client, path) -> None:
+    client.error(client.delete(path), 404)
+
+
+def test_unknown_model_score_is_404(client) -> None:
+    response = client.post(f"/v1/models/{'0' * 32}/score", json={"points": [1.0]})
+    client.error(response, 404)
+
+
+def test_expired_fit_is_410(client, finished_fit, redis_client) -> None:
+    # What Redis does when RESULT_TTL runs out: the RQ job and its results go, the record stays.
+    Job.fetch(finished_fit["id"], connection=redis_client, serializer=JSONSerializer).delete()
+    error = client.error(client.get(f"/v1/fits/{finished_fit['id']}"), 410)
+    assert error["message"] == f"fit {finished_fit['id']} has expired; its result is no longer kept"
+    client.error(client.delete(f"/v1/fits/{finished_fit['id']}"), 410)
+
+
+def test_expired_model_is_410(client, finished_fit, redis_client) -> None:
+    model_id = finished_fit["model_id"]
+    redis_client.delete(keys.model(model_id))  # as MODEL_TTL running out would
+    error = client.error(client.get(f"/v1/models/{model_id}"), 410)
+    assert error["message"] == f"model {model_id} has expired or was deleted"
+    client.error(client.post(f"/v1/models/{model_id}/score", json={"points": [1.0]}), 410)
+
+
+def test_expired_dataset_is_410(client, redis_client) -> None:
+    data = np.random.default_rng().normal(size=20).tolist()
+    dataset = client.post("/v1/datasets", json={"data": data}).get_json()
+    redis_client.delete(keys.dataset(dataset["id"]))  # as DATASET_TTL running out would
+    error = client.error(client.get(f"/v1/datasets/{dataset['id']}"), 410)
+    assert error["message"] == f"dataset {dataset['id']} has expired or was deleted"
+    body = '{"dataset_id": "' + dataset["id"] + '", "k": 1}'
+    assert "has expired or was deleted" in client.error(post_fit(client, body), 422)["message"]
+
+
+# -- 409 -------------------------------------------------------------------------------------
+
+
+def test_cancelling_a_finished_fit_is_409(client, finished_fit) -> None:
+    error = client.error(client.delete(f"/v1/fits/{finished_fit['id']}"), 409)
+    assert error["message"] == (
+        f"fit {finished_fit['id']} has already ended (finished); nothing to cancel"
+    )
+
+
+def test_idempotency_key_with_another_body_is_409(client) -> None:
+    key = uuid.uuid4().hex
+    first = post_fit(client, '{"data": [1, 2, 3, 4], "k": 1}', headers={"Idempotency-Key": key})
+    assert first.status_code == 202
+    again = post_fit(client, '{"data": [1, 2, 3, 5], "k": 1}', headers={"Idempotency-Key": key})
+    assert "different request body" in client.error(again, 409)["message"]
+
+
+# -- 503 -------------------------------------------------------------------------------------
+
+
+def test_redis_unreachable_is_503(make_client) -> None:
+    from service.devstack import free_port
+
+    client = make_client(REDIS_URL=f"redis://127.0.0.1:{free_port()}/0", REDIS_TIMEOUT=1)
+    for response in (
+        client.get(f"/v1/fits/{'0' * 32}"),
+        client.post("/v1/datasets", json={"data": [1.0, 2.0]}),
+        post_fit(client, '{"data": [1, 2, 3], "k": 1}'),
+        client.get("/readyz"),
+    ):
+        error = client.error(response, 503)
+        assert error["message"] == "the queue store (Redis) is unavailable; retry later"
+
+
+def test_redis_full_is_503(make_client, tmp_path) -> None:
+    from redis import Redis
+
+    from service import devstack
+
+    proc, url = devstack.start_redis(tmp_path, port=devstack.free_port(), appendonly=False)
+    try:
+        admin = Redis.from_url(url)
+        admin.config_set("maxmemory-policy", "noeviction")
+        admin.config_set("maxmemory", 1)  # every write is now refused with OOM
+        admin.close()
+        client = make_client(REDIS_URL=url)
+        response = client.post("/v1/datasets", json={"data": [1.0, 2.0, 3.0]})
+        error = client.error(response, 503)
+        assert error["message"] == "the queue store (Redis) is full; retry later"
+    finally:
+        devstack.stop([proc])
+
+
+def test_healthz_needs_no_redis(make_client) -> None:
+    from service.devstack import free_port
+
+    client = make_client(REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")
+    assert client.get("/healthz").get_json() == {"status": "ok"}
