@@ -79,11 +79,13 @@ def _threshold(problem: Problem, ll: float) -> float:
 class _Starts:
     """Mutable state of the starts of one K."""
 
-    def __init__(self, problem: Problem, k: int) -> None:
+    def __init__(self, problem: Problem, k: int, indices: range | None = None) -> None:
         req = problem.request
         self.problem, self.k = problem, k
-        self.S = req.starts_per_k()
-        self.seeds = start_seeds(problem.seed, k, self.S)
+        every = start_seeds(problem.seed, k, req.starts_per_k())
+        self.index = list(indices if indices is not None else range(len(every)))
+        self.S = len(self.index)
+        self.seeds = [every[i] for i in self.index]
         self.rngs = [np.random.default_rng(s) for s in self.seeds]
         start = req.explicit_start
         if start is not None:
@@ -99,7 +101,7 @@ class _Starts:
         self.params, self.logw = self._initialize(np.arange(self.S))
 
     def method(self, s: int) -> str:
-        return self.methods[s % len(self.methods)]
+        return self.methods[self.index[s] % len(self.methods)]
 
     def _initialize(self, rows: np.ndarray) -> tuple[ParamArrays, np.ndarray]:
         p, k = self.problem, self.k
@@ -117,7 +119,7 @@ class _Starts:
                 ws,
                 k,
                 self.rngs[s],
-                first=s < len(self.methods) and self.restarts[s] == 0,
+                first=self.index[s] < len(self.methods) and self.restarts[s] == 0,
             )
             params.append(p.family.initial(Zs, ws, labels[None], k, p.floor))
             counts = np.bincount(labels, weights=ws, minlength=k)
@@ -135,25 +137,41 @@ class _Starts:
         )
 
 
-def run_k(problem: Problem, k: int, progress: Progress | None = None) -> KResult:
-    """Fit every start of one K and summarize them.
+def run_k(
+    problem: Problem, k: int, progress: Progress | None = None, starts: range | None = None
+) -> KResult:
+    """Fit the starts of one K and summarize them.
 
     Parameters
     ----------
     problem : Problem
     k : int
         Number of components.
+    starts : range, optional
+        Which of the request's starts to run (default: all). Every start has its own seed and
+        its arithmetic does not depend on the other starts in the batch, so
+        ``merge_k([run_k(p, k, starts=a), run_k(p, k, starts=b)])`` equals ``run_k(p, k)``.
     progress : callable, optional
         Called after every iteration with a dict: ``k``, ``iteration``, ``starts_done``,
         ``n_starts``, ``best_loglik`` and ``trace`` (the leading start's trace so far).
     """
     with single_threaded_blas():
-        return _run_k(problem, k, progress)
+        return _run_k(problem, k, progress, starts)
 
 
-def _run_k(problem: Problem, k: int, progress: Progress | None) -> KResult:
+def merge_k(parts: list[KResult]) -> KResult:
+    """One K's result from results over disjoint sets of its starts (fan-out)."""
+    starts = sorted((s for part in parts for s in part.starts), key=lambda s: s.start)
+    ok = [part for part in parts if part.status == "ok"]
+    if not ok:
+        return parts[0].model_copy(update={"starts": starts})
+    best = max(ok, key=lambda part: (part.loglik, -part.best_start))
+    return best.model_copy(update={"starts": starts})
+
+
+def _run_k(problem: Problem, k: int, progress: Progress | None, starts: range | None) -> KResult:
     fam, req = problem.family, problem.request
-    st = _Starts(problem, k)
+    st = _Starts(problem, k, starts)
     active = np.arange(st.S)
     keep_path = req.keep_path
     iteration = 0
@@ -275,7 +293,7 @@ def _summarize(problem: Problem, st: _Starts) -> KResult:
         ok = st.status[s] != "collapsed"
         starts.append(
             StartSummary(
-                start=s,
+                start=st.index[s],
                 seed=st.seeds[s],
                 init=st.method(s),
                 status=st.status[s],
@@ -299,7 +317,9 @@ def _summarize(problem: Problem, st: _Starts) -> KResult:
             n_params=n_params,
             starts=starts,
         )
-    best = max(candidates, key=lambda s: (s.loglik, -s.start)).start
+    best = max(
+        range(st.S), key=lambda s: (starts[s].loglik is not None, starts[s].loglik or 0.0, -s)
+    )
     params = take(st.params, best)
     weights = np.exp(st.logw[best])
     eta, log_partition = fam.natural(take(st.params, slice(best, best + 1)))
@@ -322,7 +342,7 @@ def _summarize(problem: Problem, st: _Starts) -> KResult:
         icl=bic + 2.0 * entropy,
         converged=starts[best].status == "converged",
         n_iter=starts[best].n_iter,
-        best_start=best,
+        best_start=st.index[best],
         params=fam.to_json(params, weights, problem.scaling),
         starts=starts,
         path=path,

@@ -23,6 +23,7 @@ except ImportError:  # pragma: no cover - mixfit works without it, only slower i
 
 _POOL: ThreadPoolExecutor | None = None
 _CELLS_PER_CHUNK = 1 << 17  # K*S*c values per chunk: a few hundred KB, cache-resident
+_STARTS_PER_CHUNK = 10  # chunk sizes are planned for this many starts
 _MIN_PARALLEL = 50_000
 
 
@@ -124,8 +125,10 @@ class Batch:
         self.TT[1:] = T.T
         self.TW = None if w is None else np.ascontiguousarray((self.TT * w).T)
 
-    def _chunks(self, rows: int) -> list[tuple[int, int]]:
-        size = max(1024, _CELLS_PER_CHUNK // max(rows, 1)) // 512 * 512
+    def _chunks(self, k: int) -> list[tuple[int, int]]:
+        # The chunking depends on K only, never on how many starts share the batch, so a
+        # start's arithmetic is the same whichever starts run beside it.
+        size = max(1024, _CELLS_PER_CHUNK // (k * _STARTS_PER_CHUNK)) // 512 * 512
         return [(a, min(a + size, self.n)) for a in range(0, self.n, size)]
 
     def _run(self, chunks: list, work) -> None:
@@ -156,7 +159,7 @@ class Batch:
         """
         S, K, m = eta.shape
         E = np.concatenate([bias[..., None], eta], axis=-1).transpose(1, 0, 2).reshape(K * S, 1 + m)
-        chunks = self._chunks(K * S)
+        chunks = self._chunks(K)
         ll_parts = np.empty((len(chunks), S))
         stat_parts = np.empty((len(chunks), K * S, 1 + m))
         size = chunks[0][1] - chunks[0][0]
