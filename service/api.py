@@ -70,10 +70,11 @@ def create_fit() -> Response:
         abort_json(400, "Idempotency-Key must be 1 to 255 visible ASCII characters")
     digest = store.body_digest(body)
     fit_id = store.idempotent_fit(key, digest) if key is not None else None
-    replayed = fit_id is not None
-    if fit_id is None:
-        fit_id, replayed = store.submit_fit(FitRequest.model_validate_json(body).root, key, digest)
-    response = _json(store.fit_status(fit_id), 202, f"/v1/fits/{fit_id}")
+    if fit_id is not None:
+        doc, replayed = store.fit_status(fit_id), True
+    else:
+        doc, replayed = store.submit_fit(FitRequest.model_validate_json(body).root, key, digest)
+    response = _json(doc, 202, doc["links"]["self"])
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return response

@@ -132,19 +132,24 @@ def put_dataset(X: np.ndarray, w: np.ndarray | None) -> tuple[Dataset, bool]:
 
     Uploading the same data again refreshes its expiry and creates nothing.
     """
+    dataset_id, created = store_dataset(X, w)
+    return get_dataset(dataset_id), created
+
+
+def store_dataset(X: np.ndarray, w: np.ndarray | None) -> tuple[str, bool]:
+    """Store a dataset unless it exists, refresh its expiry; ``(id, created)``."""
     redis = clients().redis
     dataset_id = data_hash(X, w)
     key, tomb = keys.dataset(dataset_id), keys.tombstone("dataset", dataset_id)
-    ttl = int(_cfg("DATASET_TTL"))
     created = not redis.exists(key)
     pipe = redis.pipeline()
     if created:
         fields = codec.encode(X, w)
         fields.update(summary=summarize(X, w).model_dump_json(), created_at=_now())
         pipe.hset(key, mapping=fields)
-    _refresh(pipe, key, tomb, ttl)
+    _refresh(pipe, key, tomb, int(_cfg("DATASET_TTL")))
     pipe.execute()
-    return get_dataset(dataset_id), created
+    return dataset_id, created
 
 
 def _refresh(pipe: Any, key: str, tomb: str, ttl: int) -> None:
@@ -220,8 +225,8 @@ def idempotent_fit(idem_key: str, digest: str) -> str | None:
     return fit_id
 
 
-def submit_fit(request: Any, idem_key: str | None, digest: str) -> tuple[str, bool]:
-    """Validate the data against the request, queue the fit; ``(fit id, replayed)``.
+def submit_fit(request: Any, idem_key: str | None, digest: str) -> tuple[dict[str, Any], bool]:
+    """Validate the data against the request, queue the fit; ``(its document, replayed)``.
 
     The data are checked here with the core's ``prepare`` (n < K, constant data, support of the
     family, ...) so such errors are a 422 now instead of a failed fit later. Inline data are
@@ -238,7 +243,7 @@ def submit_fit(request: Any, idem_key: str | None, digest: str) -> tuple[str, bo
         dataset_id = None
     mixfit.prepare(request, X, w)
     if dataset_id is None:
-        dataset_id = put_dataset(X, w)[0].id
+        dataset_id = store_dataset(X, w)[0]
     else:
         pipe = redis.pipeline()
         _refresh(
@@ -256,16 +261,17 @@ def submit_fit(request: Any, idem_key: str | None, digest: str) -> tuple[str, bo
         if not redis.set(idem, f"{fit_id}:{digest}", nx=True, **_expire_args(ttl)):
             existing = idempotent_fit(idem_key, digest)  # a concurrent twin won the race
             if existing is not None:
-                return existing, True
+                return fit_status(existing), True
 
     result_ttl, failure_ttl = int(_cfg("RESULT_TTL")), int(_cfg("FAILURE_TTL"))
     record_ttl = max(result_ttl, failure_ttl) + int(_cfg("TOMBSTONE_TTL"))
     k_values, n_starts = request.k_values(), request.starts_per_k()
-    redis.hset(
-        keys.fit(fit_id),
-        mapping={"dataset_id": dataset_id, "created_at": _now(), "family": request.family},
-    )
-    redis.expire(keys.fit(fit_id), record_ttl)
+    created_at = _now()
+    pipe = redis.pipeline()
+    record = {"dataset_id": dataset_id, "created_at": created_at, "family": request.family}
+    pipe.hset(keys.fit(fit_id), mapping=record)
+    pipe.expire(keys.fit(fit_id), record_ttl)
+    pipe.execute()
     options = request.model_dump(
         mode="json", exclude_unset=True, exclude={"data", "weights", "dataset_id"}
     )
@@ -284,7 +290,33 @@ def submit_fit(request: Any, idem_key: str | None, digest: str) -> tuple[str, bo
         failure_ttl=failure_ttl,
         description=f"fit {request.family} k={k_values} starts={n_starts} on {dataset_id}",
     )
-    return fit_id, False
+    return queued_document(fit_id, dataset_id, created_at), False
+
+
+def queued_document(fit_id: str, dataset_id: str, created_at: str) -> dict[str, Any]:
+    """The document of a fit just queued, without reading it back."""
+    return {
+        "id": fit_id,
+        "status": "queued",
+        "created_at": created_at,
+        "started_at": None,
+        "ended_at": None,
+        "dataset_id": dataset_id,
+        "queue_position": None,
+        "progress": None,
+        "result": None,
+        "model_id": None,
+        "error": None,
+        "links": _fit_links(fit_id, dataset_id, None),
+    }
+
+
+def _fit_links(fit_id: str, dataset_id: str, model_id: str | None) -> dict[str, Any]:
+    return {
+        "self": f"/v1/fits/{fit_id}",
+        "dataset": f"/v1/datasets/{dataset_id}",
+        "model": f"/v1/models/{model_id}" if model_id else None,
+    }
 
 
 def _fetch_job(fit_id: str) -> Job:
@@ -364,12 +396,7 @@ def _describe(fit_id: str, job: Job, state: str) -> dict[str, Any]:
         doc["model_id"] = value.get("model_id")
     elif state == "failed":
         doc["error"] = _failure(job)
-    model_id = doc["model_id"]
-    doc["links"] = {
-        "self": f"/v1/fits/{fit_id}",
-        "dataset": f"/v1/datasets/{dataset_id}",
-        "model": f"/v1/models/{model_id}" if model_id else None,
-    }
+    doc["links"] = _fit_links(fit_id, dataset_id, doc["model_id"])
     return doc
 
 

@@ -2,8 +2,9 @@
 
 It listens on ``MIXFIT_QUEUE_NAME`` (default ``mixfit``) of the Redis at ``MIXFIT_REDIS_URL``
 (default ``redis://127.0.0.1:6379/0``) with RQ's JSON serializer, the same the service enqueues
-with. The job module is imported before the worker starts, so every forked work horse begins
-with numpy, scipy and mixfit already loaded.
+with. The job module is imported and one tiny fit is run before the worker starts, so every
+forked work horse begins with numpy, scipy and mixfit loaded and warm. ``--inline`` (or
+``MIXFIT_WORKER_INLINE=1``) runs fits in the worker process itself: see ``InlineWorker``.
 """
 
 from __future__ import annotations
@@ -11,29 +12,59 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import Any
 
 from redis import Redis
 from rq import Queue, SimpleWorker, Worker
 from rq.serializers import JSONSerializer
 
-import worker.jobs  # noqa: F401  (preloaded so each forked horse starts warm)
+from worker import jobs  # preloaded so each forked horse starts warm
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 DEFAULT_QUEUE = "mixfit"
 
 
-def build_worker(
-    url: str, queue_name: str, name: str | None = None, simple: bool = False
-) -> Worker:
-    """An RQ worker on ``queue_name`` using the JSON serializer.
+class InlineWorker(SimpleWorker):
+    """Runs each fit in the worker process itself instead of a forked work horse.
 
-    ``simple`` runs jobs in the worker process itself (no fork per job): lower latency, but a
-    running fit can then not be stopped by ``DELETE /v1/fits/{id}``, only queued ones canceled.
+    About 10 ms less per fit (no fork, no copy-on-write faults), at the price of isolation: a fit
+    that crashes the interpreter takes the worker with it (RQ then fails the job as abandoned when
+    it cleans its registries). ``send_stop_job_command`` still stops a running fit: instead of
+    killing a horse, the fit is flagged and raises ``FitStopped`` at its next EM iteration, and
+    RQ marks it STOPPED as it does a killed horse's job.
     """
+
+    def kill_horse(self, sig: Any = None) -> None:
+        job_id = self._stopped_job_id or self.get_current_job_id()
+        if job_id:
+            jobs.request_stop(job_id)
+
+
+def build_worker(
+    url: str, queue_name: str, name: str | None = None, inline: bool = False
+) -> Worker:
+    """An RQ worker on ``queue_name`` using the JSON serializer: RQ's forking ``Worker`` (each
+    fit in its own work horse) or, with ``inline``, an ``InlineWorker``."""
     connection = Redis.from_url(url)
     queue = Queue(queue_name, connection=connection, serializer=JSONSerializer)
-    cls = SimpleWorker if simple else Worker
+    cls = InlineWorker if inline else Worker
     return cls([queue], connection=connection, serializer=JSONSerializer, name=name)
+
+
+def warm_up() -> None:
+    """Run one tiny fit in the worker process before it forks any horse.
+
+    Lazy set-up in the core and its libraries (threadpoolctl's scan of the loaded BLAS, scipy's
+    lazy imports, numpy's first-call caches) then happens once here instead of in every forked
+    horse; it cost about 40 ms per job. The fit is far below the size at which the core starts its
+    E-step thread pool, so no thread exists across the fork.
+    """
+    import numpy as np
+
+    import mixfit
+
+    x = np.linspace(0.0, 1.0, 40) ** 2
+    mixfit.fit(x, k=[1, 2], n_starts=2, seed=0)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,10 +74,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--queue", default=os.environ.get("MIXFIT_QUEUE_NAME", DEFAULT_QUEUE))
     parser.add_argument("--name", default=None, help="worker name (default: RQ's random id)")
     parser.add_argument("--burst", action="store_true", help="quit when the queue is empty")
-    parser.add_argument("--simple", action="store_true", help="run jobs without forking")
+    parser.add_argument(
+        "--inline",
+        action="store_true",
+        default=os.environ.get("MIXFIT_WORKER_INLINE", "") not in ("", "0"),
+        help="run fits in this process instead of a forked horse (faster, less isolated)",
+    )
     parser.add_argument("--log-level", default=os.environ.get("MIXFIT_WORKER_LOG_LEVEL", "INFO"))
     args = parser.parse_args(argv)
-    rq_worker = build_worker(args.url, args.queue, args.name, args.simple)
+    # One E-step thread per fit unless told otherwise: run one worker per core instead. (The
+    # core's BLAS thread limiting also costs ~25 ms per fit in a forked horse when it is on.)
+    os.environ.setdefault("MIXFIT_THREADS", "1")
+    warm_up()
+    rq_worker = build_worker(args.url, args.queue, args.name, args.inline)
     rq_worker.work(burst=args.burst, logging_level=args.log_level)
     return 0
 

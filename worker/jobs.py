@@ -28,6 +28,19 @@ from mixfit.em import run_k
 PROGRESS_INTERVAL = 0.2  # seconds between job-meta writes
 TRACE_TAIL = 1000  # progress keeps at most this many trailing log-likelihood values per K
 
+# Fits asked to stop while running in the worker process itself (``python -m worker --inline``);
+# filled from RQ's command thread, read by the progress callback at every EM iteration.
+_STOP_REQUESTS: set[str] = set()
+
+
+class FitStopped(Exception):
+    """Raised inside a fit that a stop-job command reached (RQ then marks the job STOPPED)."""
+
+
+def request_stop(job_id: str) -> None:
+    """Ask the fit running as ``job_id`` in this process to stop at its next EM iteration."""
+    _STOP_REQUESTS.add(job_id)
+
 
 def _finite(value: Any) -> float | None:
     """JSON has no NaN or Infinity: non-finite numbers become null."""
@@ -59,6 +72,8 @@ class ProgressReporter:
         self.last_write = -math.inf
 
     def __call__(self, info: dict[str, Any]) -> None:
+        if self.job is not None and self.job.id in _STOP_REQUESTS:
+            raise FitStopped(f"fit {self.job.id} was stopped at k={info['k']}")
         trace = list(info["trace"])  # the engine's list is live: copy it
         start = max(0, len(trace) - TRACE_TAIL)
         self.per_k[info["k"]] = {
@@ -177,6 +192,8 @@ def fit(
     except FitError as exc:
         reporter.fail(exc)
         raise
+    finally:
+        _STOP_REQUESTS.discard(job.id)
     reporter.flush(force=True)
     model_id = uuid.uuid4().hex
     store_model(

@@ -181,9 +181,10 @@ def idle(make_client):
 def test_queued_fit_and_its_cancel(idle, redis_client) -> None:
     data = np.random.default_rng().normal(size=5000).tolist()
     created = idle.post("/v1/fits", json={"data": data, "k": 2}).get_json()
-    assert created["status"] == "queued" and created["queue_position"] == 0
+    assert created["status"] == "queued"
     second = idle.post("/v1/fits", json={"data": data, "k": 3}).get_json()
-    assert second["queue_position"] == 1
+    assert idle.get(f"/v1/fits/{created['id']}").get_json()["queue_position"] == 0
+    assert idle.get(f"/v1/fits/{second['id']}").get_json()["queue_position"] == 1
 
     # The job carries ids and options as JSON, never pickle and never the data.
     raw = redis_client.hget(f"rq:job:{created['id']}", "data")
@@ -265,3 +266,31 @@ def test_pages_serve_locally(client) -> None:
     for external in ('src="http', "src='http", 'href="http', "@import", "cdn"):
         assert external not in page
     assert 'href="/docs"' in client.get("/").get_data(as_text=True)
+
+
+def test_inline_worker_runs_and_stops_fits(make_client, redis_url, poll) -> None:
+    """``python -m worker --inline`` runs fits without forking; a running fit still stops."""
+    from service import devstack
+
+    queue = f"mixfit-inline-{uuid.uuid4().hex}"
+    client = make_client(QUEUE_NAME=queue)
+    proc = devstack.start_worker(redis_url, queue, log_level="WARNING", extra=["--inline"])
+    try:
+        devstack.wait_workers(redis_url, queue)
+        body = {"data": [0.1, 0.2, 0.3, 5.0, 5.1, 5.2], "k": [1, 2]}
+        assert poll(client, client.post("/v1/fits", json=body).get_json()["id"])["status"] == (
+            "finished"
+        )
+        fit_id = client.post("/v1/fits", json={"data": long_fit_data(), **LONG_FIT}).get_json()[
+            "id"
+        ]
+        deadline = time.monotonic() + 60
+        while client.get(f"/v1/fits/{fit_id}").get_json()["status"] != "started":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert client.delete(f"/v1/fits/{fit_id}").get_json()["status"] == "canceled"
+        assert poll(client, client.post("/v1/fits", json=body).get_json()["id"])["status"] == (
+            "finished"
+        )
+    finally:
+        devstack.stop([proc])
