@@ -98,12 +98,12 @@ class _Starts:
         self.restarts = np.zeros(self.S, dtype=int)
         self.status = ["running"] * self.S
         self.paths: list[list[tuple[ParamArrays, np.ndarray]]] = [[] for _ in range(self.S)]
-        self.params, self.logw = self._initialize(np.arange(self.S))
+        self.params, self.logw = self.initialize(np.arange(self.S))
 
     def method(self, s: int) -> str:
         return self.methods[self.index[s] % len(self.methods)]
 
-    def _initialize(self, rows: np.ndarray) -> tuple[ParamArrays, np.ndarray]:
+    def initialize(self, rows: np.ndarray) -> tuple[ParamArrays, np.ndarray]:
         p, k = self.problem, self.k
         start = p.request.explicit_start
         if start is not None and self.restarts[rows[0]] == 0:
@@ -149,8 +149,9 @@ def run_k(
         Number of components.
     starts : range, optional
         Which of the request's starts to run (default: all). Every start has its own seed and
-        its arithmetic does not depend on the other starts in the batch, so
-        ``merge_k([run_k(p, k, starts=a), run_k(p, k, starts=b)])`` equals ``run_k(p, k)``.
+        the chunking does not depend on the other starts in the batch, so
+        ``merge_k([run_k(p, k, starts=a), run_k(p, k, starts=b)])`` equals ``run_k(p, k)`` up
+        to last-bit rounding (BLAS may block a batch differently by its size).
     progress : callable, optional
         Called after every iteration with a dict: ``k``, ``iteration``, ``starts_done``,
         ``n_starts``, ``best_loglik`` and ``trace`` (the leading start's trace so far).
@@ -261,7 +262,7 @@ def _m_step(problem: Problem, st: _Starts, active: np.ndarray, stats: np.ndarray
             st.status[s] = "collapsed"
     if retry:
         rows = np.asarray(retry)
-        params, logw = st._initialize(rows)
+        params, logw = st.initialize(rows)
         for name, value in params.items():
             st.params[name][rows] = value
         st.logw[rows] = logw
