@@ -266,16 +266,15 @@ def submit_fit(request: Any, idem_key: str | None, digest: str) -> tuple[dict[st
     result_ttl, failure_ttl = int(_cfg("RESULT_TTL")), int(_cfg("FAILURE_TTL"))
     record_ttl = max(result_ttl, failure_ttl) + int(_cfg("TOMBSTONE_TTL"))
     k_values, n_starts = request.k_values(), request.starts_per_k()
-    created_at = _now()
     pipe = redis.pipeline()
-    record = {"dataset_id": dataset_id, "created_at": created_at, "family": request.family}
+    record = {"dataset_id": dataset_id, "created_at": _now(), "family": request.family}
     pipe.hset(keys.fit(fit_id), mapping=record)
     pipe.expire(keys.fit(fit_id), record_ttl)
     pipe.execute()
     options = request.model_dump(
         mode="json", exclude_unset=True, exclude={"data", "weights", "dataset_id"}
     )
-    queue.enqueue_call(
+    job = queue.enqueue_call(
         FIT_JOB,
         kwargs={
             "fit_id": fit_id,
@@ -290,10 +289,10 @@ def submit_fit(request: Any, idem_key: str | None, digest: str) -> tuple[dict[st
         failure_ttl=failure_ttl,
         description=f"fit {request.family} k={k_values} starts={n_starts} on {dataset_id}",
     )
-    return queued_document(fit_id, dataset_id, created_at), False
+    return queued_document(fit_id, dataset_id, _iso(job.created_at)), False
 
 
-def queued_document(fit_id: str, dataset_id: str, created_at: str) -> dict[str, Any]:
+def queued_document(fit_id: str, dataset_id: str, created_at: str | None) -> dict[str, Any]:
     """The document of a fit just queued, without reading it back."""
     return {
         "id": fit_id,
@@ -338,7 +337,7 @@ def _state(job: Job) -> str:
 
 def _failure(job: Job) -> dict[str, str]:
     """The domain error the job recorded, else the last line of the failure RQ recorded."""
-    error = job.get_meta(refresh=True).get("error")
+    error = job.meta.get("error")
     if error:
         return {"type": str(error["type"]), "message": str(error["message"])}
     latest = job.latest_result()
@@ -350,6 +349,15 @@ def _failure(job: Job) -> dict[str, str]:
     return {"type": "WorkerError", "message": last}
 
 
+def _refreshed(job: Job) -> str:
+    """Re-read the whole job (one HGETALL) and return its state."""
+    try:
+        job.refresh()
+    except NoSuchJobError:
+        abort_json(410, f"fit {job.id} has expired; its result is no longer kept")
+    return STATES.get(job.get_status(refresh=False), "queued")
+
+
 def fit_status(fit_id: str, wait: float = 0.0) -> dict[str, Any]:
     """The fit's document (a ``FitStatus``); waits up to ``wait`` seconds for it to end.
 
@@ -357,28 +365,28 @@ def fit_status(fit_id: str, wait: float = 0.0) -> dict[str, Any]:
     slices of ``WAIT_SLICE`` seconds, re-reading the status in between to notice a cancel.
     """
     job = _fetch_job(fit_id)
-    state = _state(job)
+    state = STATES.get(job.get_status(refresh=False), "queued")
     deadline = time.monotonic() + wait
+    waited = False
     while state not in TERMINAL:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             break
         block_ms = max(1, int(min(remaining, WAIT_SLICE) * 1000))
         clients().redis.xread({Result.get_key(fit_id): "0-0"}, count=1, block=block_ms)
-        state = _state(job)
+        state, waited = _state(job), True
+    if waited:
+        state = _refreshed(job)
     return _describe(fit_id, job, state)
 
 
 def _describe(fit_id: str, job: Job, state: str) -> dict[str, Any]:
-    redis = clients().redis
-    if state != "queued":
-        job.refresh()
-    record = {k.decode(): v.decode() for k, v in redis.hgetall(keys.fit(fit_id)).items()}
-    dataset_id = record.get("dataset_id") or job.kwargs.get("dataset_id", "")
+    """The document of a job as last read (``Job.fetch`` or ``_refreshed``)."""
+    dataset_id = job.kwargs.get("dataset_id", "")
     doc: dict[str, Any] = {
         "id": fit_id,
         "status": state,
-        "created_at": record.get("created_at") or _iso(job.created_at),
+        "created_at": _iso(job.created_at),
         "started_at": _iso(job.started_at),
         "ended_at": _iso(job.ended_at) if state in TERMINAL else None,
         "dataset_id": dataset_id,
@@ -389,7 +397,7 @@ def _describe(fit_id: str, job: Job, state: str) -> dict[str, Any]:
         "error": None,
     }
     if state == "started":
-        doc["progress"] = job.get_meta(refresh=True).get("progress")
+        doc["progress"] = job.meta.get("progress")
     elif state == "finished":
         value = job.return_value(refresh=True) or {}
         doc["result"] = value.get("result")
@@ -423,7 +431,7 @@ def cancel_fit(fit_id: str) -> dict[str, Any]:
     while state not in TERMINAL and time.monotonic() < deadline:
         time.sleep(0.02)
         state = _state(job)
-    return _describe(fit_id, job, state)
+    return _describe(fit_id, job, _refreshed(job))
 
 
 # -- models -----------------------------------------------------------------------------------

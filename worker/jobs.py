@@ -66,45 +66,41 @@ class ProgressReporter:
 
     def __init__(self, job: Job | None, k_values: list[int], n_starts: int) -> None:
         self.job = job
-        self.per_k: dict[int, dict[str, Any]] = {}
         self.k_values = k_values
         self.n_starts = n_starts
+        self.latest: dict[int, dict[str, Any]] = {}  # the engine's last report per K
+        self.done: set[int] = set()
         self.last_write = -math.inf
 
     def __call__(self, info: dict[str, Any]) -> None:
         if self.job is not None and self.job.id in _STOP_REQUESTS:
             raise FitStopped(f"fit {self.job.id} was stopped at k={info['k']}")
-        trace = list(info["trace"])  # the engine's list is live: copy it
-        start = max(0, len(trace) - TRACE_TAIL)
-        self.per_k[info["k"]] = {
-            "k": int(info["k"]),
-            "state": "running",
-            "starts_done": int(info["starts_done"]),
-            "n_starts": int(info["n_starts"]),
-            "iteration": int(info["iteration"]),
-            "best_loglik": _finite(info["best_loglik"]),
-            "trace": [_finite(v) for v in trace[start:]],
-            "trace_start": start,
-        }
+        # Called every EM iteration: keep the report, build JSON only when a write is due.
+        self.latest[info["k"]] = info
         self.flush()
 
     def k_done(self, k: int) -> None:
         """Mark one K as finished (written with the next flush)."""
-        entry = self.per_k.setdefault(
-            k,
-            {
-                "k": k,
-                "starts_done": self.n_starts,
-                "n_starts": self.n_starts,
-                "iteration": 0,
-                "best_loglik": None,
-                "trace": [],
-                "trace_start": 0,
-            },
-        )
-        entry["state"] = "done"
-        entry["starts_done"] = entry["n_starts"]
+        self.done.add(k)
         self.flush()
+
+    def entry(self, k: int) -> dict[str, Any]:
+        """The JSON progress of one K."""
+        info = self.latest.get(k, {})
+        trace = list(info.get("trace", []))  # the engine's list is live: copy it
+        start = max(0, len(trace) - TRACE_TAIL)
+        done = k in self.done
+        n_starts = int(info.get("n_starts", self.n_starts))
+        return {
+            "k": k,
+            "state": "done" if done else "running",
+            "starts_done": n_starts if done else int(info.get("starts_done", 0)),
+            "n_starts": n_starts,
+            "iteration": int(info.get("iteration", 0)),
+            "best_loglik": _finite(info.get("best_loglik")),
+            "trace": [_finite(v) for v in trace[start:]],
+            "trace_start": start,
+        }
 
     def flush(self, force: bool = False) -> None:
         """Write the progress to the job's meta unless the last write is under 200 ms old."""
@@ -112,9 +108,10 @@ class ProgressReporter:
         if self.job is None or (not force and now - self.last_write < PROGRESS_INTERVAL):
             return
         self.last_write = now
+        ks = sorted(set(self.latest) | self.done)
         self.job.meta["progress"] = {
             "k_values": self.k_values,
-            "per_k": [self.per_k[k] for k in sorted(self.per_k)],
+            "per_k": [self.entry(k) for k in ks],
         }
         self.job.save_meta()
 

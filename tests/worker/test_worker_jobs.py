@@ -60,6 +60,7 @@ def test_keys_are_namespaced_and_distinct() -> None:
 
 class FakeJob:
     def __init__(self) -> None:
+        self.id = uuid.uuid4().hex
         self.meta: dict = {}
         self.saved: list[dict] = []
 
@@ -103,6 +104,17 @@ def test_progress_keeps_a_trace_tail(monkeypatch) -> None:
     )
     entry = job.saved[0]["progress"]["per_k"][0]
     assert entry["trace_start"] == 25 and entry["trace"] == trace[25:]
+
+
+def test_a_stop_request_raises_at_the_next_iteration() -> None:
+    job = FakeJob()
+    reporter = jobs.ProgressReporter(job, [3], 1)
+    info = {"k": 3, "iteration": 1, "starts_done": 0, "n_starts": 1, "best_loglik": 1.0}
+    reporter({**info, "trace": [1.0]})
+    jobs.request_stop(job.id)
+    with pytest.raises(jobs.FitStopped, match="was stopped at k=3"):
+        reporter({**info, "trace": [1.0, 2.0]})
+    jobs._STOP_REQUESTS.discard(job.id)
 
 
 def put(redis_client, X, w=None) -> str:
