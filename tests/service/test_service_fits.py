@@ -294,3 +294,32 @@ def test_inline_worker_runs_and_stops_fits(make_client, redis_url, poll) -> None
         )
     finally:
         devstack.stop([proc])
+
+
+def test_job_timeout_scales_with_the_work_and_is_capped(idle, redis_client) -> None:
+    from rq.job import Job
+    from rq.serializers import JSONSerializer
+
+    data = np.random.default_rng().normal(size=1000).tolist()
+    small = {"data": data, "k": [1, 2, 3], "n_starts": 5, "max_iter": 100}
+    big = {"data": data, "k": {"min": 1, "max": 20}, "n_starts": 200, "max_iter": 10000}
+    jobs = {}
+    for name, body in (("small", small), ("big", big)):
+        fit_id = idle.post("/v1/fits", json=body).get_json()["id"]
+        jobs[name] = Job.fetch(fit_id, connection=redis_client, serializer=JSONSerializer)
+    # 60 s + 1e-6 s * n (d+1)^2 sum(K) starts max_iter = 60 + 1e-6 * 1000 * 4 * 6 * 5 * 100
+    assert jobs["small"].timeout == 72
+    assert jobs["big"].timeout == 3600
+    assert (jobs["small"].result_ttl, jobs["small"].failure_ttl) == (86400, 7 * 86400)
+
+
+def test_wait_on_a_queued_fit_answers_queued(idle) -> None:
+    fit_id = idle.post("/v1/fits", json={"data": [0.1, 0.2, 3.0, 3.1], "k": 1}).get_json()["id"]
+    assert idle.get(f"/v1/fits/{fit_id}?wait=0.3").get_json()["status"] == "queued"
+
+
+def test_weighted_inline_fit(client, worker_proc, poll) -> None:
+    body = {"data": [0.1, 0.2, 0.3, 5.0, 5.1, 5.2], "weights": [3, 1, 2, 1, 4, 1], "k": [1, 2]}
+    doc = poll(client, client.post("/v1/fits", json=body).get_json()["id"])
+    assert doc["status"] == "finished" and doc["result"]["n_effective"] == 12.0
+    assert client.get(doc["links"]["dataset"]).get_json()["weighted"] is True
