@@ -163,12 +163,20 @@ def start_gunicorn(
         str(threads),
         "--graceful-timeout",
         "5",
-        "--no-control-socket",
+        *(["--no-control-socket"] if _gunicorn_has_control_socket() else []),
         "service:create_app()",
     ]
     return subprocess.Popen(
         args, cwd=ROOT, env=full_env, start_new_session=True, stdin=subprocess.DEVNULL
     )
+
+
+def _gunicorn_has_control_socket() -> bool:
+    """Gunicorn >= 25.1 opens a control socket in ~/.gunicorn; several stacks would share it."""
+    import gunicorn
+
+    major, minor = (int(part) for part in gunicorn.__version__.split(".")[:2])
+    return (major, minor) >= (25, 1)
 
 
 def wait_http(url: str, proc: subprocess.Popen | None = None, timeout: float = 30.0) -> None:

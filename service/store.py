@@ -259,9 +259,10 @@ def submit_fit(request: Any, idem_key: str | None, digest: str) -> tuple[dict[st
         idem = keys.idempotency(body_digest(idem_key.encode()))
         ttl = int(_cfg("IDEMPOTENCY_TTL"))
         if not redis.set(idem, f"{fit_id}:{digest}", nx=True, **_expire_args(ttl)):
-            existing = idempotent_fit(idem_key, digest)  # a concurrent twin won the race
+            # A concurrent twin (same key, same body) won the race and is queueing that fit now.
+            existing = idempotent_fit(idem_key, digest)
             if existing is not None:
-                return fit_status(existing), True
+                return queued_document(existing, dataset_id, None), True
 
     result_ttl, failure_ttl = int(_cfg("RESULT_TTL")), int(_cfg("FAILURE_TTL"))
     record_ttl = max(result_ttl, failure_ttl) + int(_cfg("TOMBSTONE_TTL"))
