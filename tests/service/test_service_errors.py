@@ -149,7 +149,13 @@ def test_constant_data_is_422(client) -> None:
 def test_values_outside_beta_support_are_422(client) -> None:
     body = '{"family": "beta", "data": [0.2, 0.5, 1.5, 0.7], "k": 1}'
     error = client.error(post_fit(client, body), 422)
-    assert "(0, 1)" in error["message"] or "outside" in error["message"]
+    assert error["message"] == "1 point(s) lie outside [0, 1]; the beta family's support is (0, 1)"
+
+
+def test_values_on_the_beta_boundary_are_422(client) -> None:
+    body = '{"family": "beta", "data": [0.2, 0.5, 1.0, 0.7], "k": 1}'
+    error = client.error(post_fit(client, body), 422)
+    assert "send boundary='squeeze' or boundary='clip'" in error["message"]
 
 
 def test_unknown_family_is_422(client) -> None:
