@@ -28,6 +28,8 @@ from .init import partition, subsample
 from .schema import Event, KResult, StartSummary
 
 MAX_RESTARTS = 3
+RUNNING, CONVERGED, MAX_ITER, COLLAPSED = range(4)
+STATUS_NAMES = ("running", "converged", "max_iter", "collapsed")
 DECREASE_NOISE = 1e-10
 
 Progress = Callable[[dict[str, Any]], None]
@@ -67,12 +69,12 @@ def start_seeds(root: int, k: int, n_starts: int) -> list[int]:
     return [int(s) & (2**63 - 1) for s in state]
 
 
-def _threshold(problem: Problem, ll: float) -> float:
+def _threshold(problem: Problem, ll: np.ndarray) -> np.ndarray | float:
     tol, kind = problem.request.tol, problem.request.tol_type
     if kind == "absolute":
         return tol
     if kind == "relative":
-        return tol * abs(ll)
+        return tol * np.abs(ll)
     return tol * problem.n_eff
 
 
@@ -96,7 +98,8 @@ class _Starts:
         self.events: list[list[Event]] = [[] for _ in range(self.S)]
         self.seen: list[set] = [set() for _ in range(self.S)]
         self.restarts = np.zeros(self.S, dtype=int)
-        self.status = ["running"] * self.S
+        self.status = np.full(self.S, RUNNING)
+        self.last = np.full(self.S, np.nan)  # each start's latest log-likelihood
         self.paths: list[list[tuple[ParamArrays, np.ndarray]]] = [[] for _ in range(self.S)]
         self.params, self.logw = self.initialize(np.arange(self.S))
 
@@ -174,37 +177,40 @@ def _run_k(problem: Problem, k: int, progress: Progress | None, starts: range | 
     fam, req = problem.family, problem.request
     st = _Starts(problem, k, starts)
     active = np.arange(st.S)
-    keep_path = req.keep_path
     iteration = 0
     while active.size:
         sub = take(st.params, active)
         eta, log_partition = fam.natural(sub)
         ll, stats = problem.batch.estep(eta, st.logw[active] - log_partition)
-        ll = ll + problem.constant
-        running = np.ones(active.size, dtype=bool)
-        for j, s in enumerate(active):
-            trace = st.traces[s]
-            value = float(ll[j])
-            if keep_path:
+        ll += problem.constant
+        if req.keep_path:
+            for s in active:
                 st.paths[s].append((take(st.params, s), np.exp(st.logw[s])))
-            if trace:
-                gain = value - trace[-1]
-                if gain < -DECREASE_NOISE * (1.0 + abs(value)):
-                    st.log(
-                        s, len(trace), "ll_decrease", None, f"log-likelihood fell by {-gain:.3g}"
-                    )
-                trace.append(value)
-                if gain <= _threshold(problem, value):
-                    st.status[s], running[j] = "converged", False
-                    continue
-            else:
-                trace.append(value)
-            if len(trace) - 1 >= req.max_iter:
-                st.status[s], running[j] = "max_iter", False
+        gain = ll - st.last[active]  # NaN for a start's first evaluation
+        with np.errstate(invalid="ignore"):
+            converged = gain <= _threshold(problem, ll)
+            fell = gain < -DECREASE_NOISE * (1.0 + np.abs(ll))
+        for s, value in zip(active.tolist(), ll.tolist(), strict=True):
+            st.traces[s].append(value)
+        st.last[active] = ll
+        for j in np.flatnonzero(fell):
+            s = active[j]
+            st.log(
+                s,
+                len(st.traces[s]) - 1,
+                "ll_decrease",
+                None,
+                f"log-likelihood fell by {-gain[j]:.3g}",
+            )
+        lengths = np.fromiter((len(st.traces[s]) for s in active), dtype=int, count=active.size)
+        exhausted = ~converged & (lengths - 1 >= req.max_iter)
+        st.status[active[converged]] = CONVERGED
+        st.status[active[exhausted]] = MAX_ITER
+        running = ~(converged | exhausted)
         active, stats = active[running], stats[running]
         if active.size:
             _m_step(problem, st, active, stats)
-            active = np.array([s for s in active if st.status[s] == "running"], dtype=int)
+            active = active[st.status[active] == RUNNING]
         iteration += 1
         if progress is not None:
             _report(st, progress, iteration)
@@ -259,7 +265,7 @@ def _m_step(problem: Problem, st: _Starts, active: np.ndarray, stats: np.ndarray
             )
             retry.append(s)
         else:
-            st.status[s] = "collapsed"
+            st.status[s] = COLLAPSED
     if retry:
         rows = np.asarray(retry)
         params, logw = st.initialize(rows)
@@ -268,11 +274,12 @@ def _m_step(problem: Problem, st: _Starts, active: np.ndarray, stats: np.ndarray
         st.logw[rows] = logw
         for s in retry:
             st.traces[s], st.paths[s], st.seen[s] = [], [], set()
+            st.last[s] = np.nan
 
 
 def _report(st: _Starts, progress: Progress, iteration: int) -> None:
-    done = sum(status != "running" for status in st.status)
-    finals = [(t[-1], s) for s, t in enumerate(st.traces) if t and st.status[s] != "collapsed"]
+    done = int(np.count_nonzero(st.status != RUNNING))
+    finals = [(t[-1], s) for s, t in enumerate(st.traces) if t and st.status[s] != COLLAPSED]
     best_ll, best = max(finals) if finals else (None, None)
     progress(
         {
@@ -291,13 +298,13 @@ def _summarize(problem: Problem, st: _Starts) -> KResult:
     k = st.k
     starts = []
     for s in range(st.S):
-        ok = st.status[s] != "collapsed"
+        ok = st.status[s] != COLLAPSED
         starts.append(
             StartSummary(
                 start=st.index[s],
                 seed=st.seeds[s],
                 init=st.method(s),
-                status=st.status[s],
+                status=STATUS_NAMES[st.status[s]],
                 loglik=st.traces[s][-1] if ok and st.traces[s] else None,
                 n_iter=max(len(st.traces[s]) - 1, 0),
                 restarts=int(st.restarts[s]),
