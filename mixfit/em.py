@@ -14,6 +14,7 @@ then marked ``collapsed`` and left out of the selection.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,7 @@ from .init import partition, subsample
 from .schema import Event, KResult, StartSummary
 
 MAX_RESTARTS = 3
+PROGRESS_INTERVAL = 0.2  # seconds between progress callbacks (and always after the last step)
 RUNNING, CONVERGED, MAX_ITER, COLLAPSED = range(4)
 STATUS_NAMES = ("running", "converged", "max_iter", "collapsed")
 DECREASE_NOISE = 1e-10
@@ -156,10 +158,11 @@ def run_k(
         ``merge_k([run_k(p, k, starts=a), run_k(p, k, starts=b)])`` equals ``run_k(p, k)`` up
         to last-bit rounding (BLAS may block a batch differently by its size).
     progress : callable, optional
-        Called after every iteration with a dict: ``k``, ``iteration``, ``starts_done``,
+        Called after the first iteration, then at most every ``PROGRESS_INTERVAL`` seconds, and
+        after the last, with a dict: ``k``, ``iteration``, ``starts_done``,
         ``n_starts``, ``best_loglik`` and ``trace`` (the leading start's trace so far).
     """
-    with single_threaded_blas():
+    with single_threaded_blas(problem.n):
         return _run_k(problem, k, progress, starts)
 
 
@@ -178,6 +181,7 @@ def _run_k(problem: Problem, k: int, progress: Progress | None, starts: range | 
     st = _Starts(problem, k, starts)
     active = np.arange(st.S)
     iteration = 0
+    next_report = 0.0
     while active.size:
         sub = take(st.params, active)
         eta, log_partition = fam.natural(sub)
@@ -212,8 +216,9 @@ def _run_k(problem: Problem, k: int, progress: Progress | None, starts: range | 
             _m_step(problem, st, active, stats)
             active = active[st.status[active] == RUNNING]
         iteration += 1
-        if progress is not None:
+        if progress is not None and (not active.size or time.monotonic() >= next_report):
             _report(st, progress, iteration)
+            next_report = time.monotonic() + PROGRESS_INTERVAL
     return _summarize(problem, st)
 
 

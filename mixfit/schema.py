@@ -46,6 +46,23 @@ Vector = list[float]
 Matrix = list[list[float]]
 
 
+def _shape_tag(value: Any) -> str:
+    """Points are rows (d-dim) when the first entry is a list, else numbers (1-D). Deciding
+    up front keeps errors to one shape: a NaN among a million numbers is one error, not a
+    million "not a list" errors from the other member of a union."""
+    if isinstance(value, list | tuple) and value and isinstance(value[0], list | tuple):
+        return "rows"
+    return "numbers"
+
+
+POINT_TAGS = ("numbers", "rows")  # the tags above, as they appear in validation error locations
+
+Points = Annotated[
+    Annotated[Vector, Tag("numbers")] | Annotated[Matrix, Tag("rows")],
+    Discriminator(_shape_tag),
+]
+
+
 class Schema(BaseModel):
     """Base of every mixfit model: unknown fields and NaN/Infinity are errors."""
 
@@ -137,7 +154,7 @@ class BetaStart(Schema):
 class FitOptions(Schema):
     """Options shared by every family; ``data``, ``weights`` or ``dataset_id`` carry the data."""
 
-    data: Vector | Matrix | None = Field(
+    data: Points | None = Field(
         None, description="Inline data: a list of numbers (1-D) or a list of rows (d-dim)."
     )
     weights: list[NonNegativeFloat] | None = Field(
@@ -402,7 +419,7 @@ class FitResult(Schema):
 class ScoreRequest(Schema):
     """Points to score against a fitted model."""
 
-    points: Annotated[Vector, Field(min_length=1)] | Annotated[Matrix, Field(min_length=1)]
+    points: Annotated[Points, Field(min_length=1)]
     alpha: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.01
     responsibilities: bool = False
 

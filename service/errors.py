@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException, default_exceptions
 
 from mixfit import FitError
+from mixfit.schema import POINT_TAGS
 
 MAX_LISTED_ERRORS = 50
 _TYPE_MISMATCH = {"list_type", "dict_type", "model_type", "float_type", "int_type", "string_type"}
@@ -55,7 +56,14 @@ def _where(loc: tuple) -> str:
     parts = [
         str(p)
         for i, p in enumerate(loc)
-        if not (isinstance(p, str) and ("[" in p or (i == 0 and p in ("gaussian", "beta"))))
+        if not (
+            isinstance(p, str)
+            and (
+                "[" in p
+                or (i == 0 and p in ("gaussian", "beta"))
+                or (i > 0 and p in POINT_TAGS and loc[i - 1] in ("data", "points"))
+            )
+        )
     ]
     return ".".join(parts) or "body"
 

@@ -66,7 +66,7 @@ def estep_per_start_iteration(x: np.ndarray, k: int) -> float:
     eta, log_partition = problem.family.natural(starts.params)
     bias = starts.logw - log_partition
     times = []
-    with single_threaded_blas():
+    with single_threaded_blas(len(x)):
         for _ in range(7):
             _, seconds = timed(lambda: problem.batch.estep(eta, bias))
             times.append(seconds / STARTS)
