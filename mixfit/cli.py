@@ -1,0 +1,581 @@
+"""The ``mixfit`` command: fit a CSV, score points, run the service.
+
+    mixfit fit data.csv --family beta --k 1-5 [--starts N --seed S --criterion bic]
+    mixfit score MODEL_ID_OR_FILE points.csv [--alpha 0.01]
+    mixfit serve
+
+Where a fit runs: on a server with ``--url URL`` (or the environment variable ``MIXFIT_API``, the
+same one the README's curl walkthrough uses), else in this process (``--local``, the default;
+``--local`` also overrides ``MIXFIT_API``). Both give the same ``FitResult``: the server runs the
+same core with the same options. ``--json`` prints it; ``--plot fit.png`` draws it (needs the
+``plot`` extra, matplotlib).
+
+CSV files follow the API's rules: UTF-8, comma-separated, blank lines and lines starting with
+``#`` skipped, a first row holding a non-number is a header, a header column named ``weight`` or
+``weights`` holds per-point weights; one other column is 1-D data, several are d-dimensional.
+``-`` reads standard input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import importlib.util
+import io
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+
+from .errors import FitError
+from .schema import FitResult, KResult, Model, ScoreResult
+
+WEIGHT_COLUMNS = ("weight", "weights")
+INIT_METHODS = ("kmeans++", "kmeans", "quantile", "random", "moments")
+
+
+class UsageError(Exception):
+    """A command line or input file that cannot run as given; the message says what to change."""
+
+
+# -- input -------------------------------------------------------------------------------------
+
+
+def _number(cell: str) -> float | None:
+    try:
+        return float(cell)
+    except ValueError:
+        return None
+
+
+def read_csv(path: str, stdin: TextIO | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Read data (and optional weights) from a CSV file, or from standard input for ``-``.
+
+    Parameters
+    ----------
+    path : str
+        A file name, or ``-`` for standard input.
+    stdin : file, optional
+        What ``-`` reads (default ``sys.stdin``).
+
+    Returns
+    -------
+    X : ndarray of shape (n,) or (n, d)
+        One column gives shape (n,), several give (n, d).
+    w : ndarray of shape (n,) or None
+        The ``weight``/``weights`` column, if the header names one.
+
+    Raises
+    ------
+    UsageError
+        For a missing file, an empty file, ragged rows or a cell that is not a number.
+    """
+    if path == "-":
+        text = (stdin or sys.stdin).read()
+    else:
+        try:
+            text = Path(path).read_text(encoding="utf-8-sig")
+        except OSError as exc:
+            raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+        except UnicodeDecodeError:
+            raise UsageError(f"{path} is not UTF-8 text") from None
+    rows = [
+        (line_no, row)
+        for line_no, row in enumerate(csv.reader(io.StringIO(text)), start=1)
+        if row and any(c.strip() for c in row) and not row[0].lstrip().startswith("#")
+    ]
+    if not rows:
+        raise UsageError(f"{path} has no data rows")
+    weight_col = None
+    if any(_number(c) is None for c in rows[0][1]):
+        names = [c.strip().lower() for c in rows[0][1]]
+        hits = [i for i, name in enumerate(names) if name in WEIGHT_COLUMNS]
+        if len(hits) > 1:
+            raise UsageError(f"{path}: the header names more than one weight column")
+        weight_col = hits[0] if hits else None
+        rows = rows[1:]
+        if not rows:
+            raise UsageError(f"{path} has a header but no data rows")
+    width = len(rows[0][1])
+    values = np.empty((len(rows), width))
+    for i, (line_no, row) in enumerate(rows):
+        if len(row) != width:
+            raise UsageError(f"{path}, line {line_no}: {len(row)} values, expected {width}")
+        for j, cell in enumerate(row):
+            number = _number(cell)
+            if number is None:
+                raise UsageError(f"{path}, line {line_no}, column {j + 1}: {cell!r} is no number")
+            values[i, j] = number
+    w = None
+    if weight_col is not None:
+        if width == 1:
+            raise UsageError(f"{path} has only a weight column and no data")
+        w = values[:, weight_col]
+        values = np.delete(values, weight_col, axis=1)
+    return (values[:, 0] if values.shape[1] == 1 else values), w
+
+
+def parse_k(text: str) -> int | list[int] | dict[str, int]:
+    """``3`` -> 3, ``1-5`` -> ``{"min": 1, "max": 5}``, ``1,2,4`` -> ``[1, 2, 4]``."""
+    try:
+        if "-" in text:
+            low, high = text.split("-", 1)
+            return {"min": int(low), "max": int(high)}
+        if "," in text:
+            return [int(part) for part in text.split(",")]
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give K as 3, a range 1-5 or a list 1,2,4"
+        ) from None
+
+
+def parse_init(text: str) -> str | list[str] | dict[str, Any]:
+    """A method, a comma-separated list of methods, or start values as JSON."""
+    if text.lstrip().startswith("{"):
+        try:
+            return json.loads(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"--init: not valid JSON ({exc})") from None
+    methods = [m.strip() for m in text.split(",")]
+    unknown = [m for m in methods if m not in INIT_METHODS]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown init {unknown[0]!r}: use {', '.join(INIT_METHODS)} or start values as JSON"
+        )
+    return methods[0] if len(methods) == 1 else methods
+
+
+# -- output ------------------------------------------------------------------------------------
+
+
+def _f(value: float | None, digits: int = 2) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def k_table(result: FitResult) -> str:
+    """The per-K table: k, loglik, n_params, BIC, AIC, ICL, converged, and the selection."""
+    lines = [
+        f"{'k':>3} {'loglik':>12} {'n_params':>8} {'BIC':>12} {'AIC':>12} {'ICL':>12}"
+        f"  {'converged':<9}  iter"
+    ]
+    for r in result.results:
+        if r.status != "ok":
+            lines.append(f"{r.k:>3}  failed: {r.message}")
+            continue
+        mark = f"  <- selected ({result.criterion.upper()})" if r.k == result.k_selected else ""
+        lines.append(
+            f"{r.k:>3} {_f(r.loglik):>12} {r.n_params:>8} {_f(r.bic):>12} {_f(r.aic):>12}"
+            f" {_f(r.icl):>12}  {'yes' if r.converged else 'no':<9} {r.n_iter:>5}{mark}"
+        )
+    return "\n".join(lines)
+
+
+def _vector(values: Sequence[float]) -> str:
+    return "[" + ", ".join(f"{v:.4g}" for v in values) + "]"
+
+
+def params_table(model: Model) -> str:
+    """The chosen parameters, one component a line (numbered from 1)."""
+    p = model.params.model_dump()
+    weights = p["weights"]
+    if model.family == "beta":
+        lines = [f"{'component':>9} {'weight':>10} {'alpha':>12} {'beta':>12} {'mean':>10}"]
+        for j, (w, a, b) in enumerate(zip(weights, p["alphas"], p["betas"], strict=True)):
+            lines.append(f"{j + 1:>9} {w:>10.4f} {a:>12.5g} {b:>12.5g} {a / (a + b):>10.4f}")
+        return "\n".join(lines)
+    if model.d == 1:
+        lines = [f"{'component':>9} {'weight':>10} {'mean':>12} {'sd':>12}"]
+        sds = p["sds"] if len(p["sds"]) == len(weights) else p["sds"] * len(weights)
+        for j, (w, m, s) in enumerate(zip(weights, p["means"], sds, strict=True)):
+            lines.append(f"{j + 1:>9} {w:>10.4f} {m:>12.5g} {s:>12.5g}")
+        return "\n".join(lines)
+    lines = []
+    for j, (w, m, cov) in enumerate(zip(weights, p["means"], p["covariances"], strict=True)):
+        lines.append(f"component {j + 1}: weight {w:.4f}, mean {_vector(m)}")
+        lines += [f"    cov {_vector(row)}" for row in cov]
+    return "\n".join(lines)
+
+
+def describe(result: FitResult, where: str) -> str:
+    """What ``mixfit fit`` prints: a header line, the K table and the chosen parameters."""
+    head = f"{result.family} mixture, n = {result.n}, d = {result.d}, seed {result.seed} ({where})"
+    selected = f"selected k = {result.k_selected} by {result.criterion.upper()}:"
+    return "\n".join([head, "", k_table(result), "", selected, params_table(result.model)])
+
+
+def score_table(points: np.ndarray, scores: ScoreResult) -> str:
+    """Per point: the point, log-density, component (from 1), p-value, anomaly flag."""
+    lines = [f"{'point':>14} {'log_density':>14} {'component':>9} {'p_value':>9}  anomaly"]
+    for x, ld, c, p, bad in zip(
+        points.tolist(),
+        scores.log_density,
+        scores.component,
+        scores.p_value,
+        scores.is_anomaly,
+        strict=True,
+    ):
+        shown = f"{x:.6g}" if isinstance(x, float) else _vector(x)
+        lines.append(f"{shown:>14} {ld:>14.6g} {c + 1:>9} {p:>9.4g}  {'ANOMALY' if bad else 'no'}")
+    lines.append(f"{scores.n_anomalies} of {len(scores.p_value)} anomalous at alpha {scores.alpha}")
+    return "\n".join(lines)
+
+
+# -- plotting ----------------------------------------------------------------------------------
+
+
+def _component_densities(model: Model, grid: np.ndarray) -> np.ndarray:
+    """Weighted component densities on ``grid``, shape (K, len(grid)); 1-D models only."""
+    from scipy import stats
+
+    p = model.params.model_dump()
+    if model.family == "beta":
+        logs = [stats.beta.logpdf(grid, a, b) for a, b in zip(p["alphas"], p["betas"], strict=True)]
+    else:
+        sds = p["sds"] if len(p["sds"]) == model.k else p["sds"] * model.k
+        logs = [stats.norm.logpdf(grid, m, s) for m, s in zip(p["means"], sds, strict=True)]
+    return np.exp(np.log(np.asarray(p["weights"]))[:, None] + np.asarray(logs))
+
+
+def plot(result: FitResult, X: np.ndarray, w: np.ndarray | None, path: str) -> None:
+    """Draw the data with the fitted mixture and its components, the log-likelihood trace of
+    every start of the selected K, and the criteria against K, into one image.
+
+    Raises
+    ------
+    UsageError
+        When matplotlib is not installed.
+    """
+    try:
+        import matplotlib
+    except ImportError:
+        raise UsageError(
+            "--plot needs matplotlib: pip install 'mixfit[plot]' (or pip install matplotlib)"
+        ) from None
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    model = result.model
+    chosen = next(r for r in result.results if r.k == result.k_selected)
+    fig, (ax_data, ax_trace, ax_ic) = plt.subplots(1, 3, figsize=(15, 4.2), layout="constrained")
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    if model.d == 1:
+        lo, hi = (0.0, 1.0) if model.family == "beta" else (float(X.min()), float(X.max()))
+        pad = 0.0 if model.family == "beta" else 0.05 * (hi - lo or 1.0)
+        grid = np.linspace(lo - pad, hi + pad, 500)
+        if model.family == "beta":
+            grid = grid[1:-1]
+        parts = _component_densities(model, grid)
+        bins = int(np.clip(np.sqrt(len(X)) * 1.3, 8, 60))
+        ax_data.hist(X, bins=bins, weights=w, density=True, color="#dbe4f3", label="data")
+        ax_data.plot(grid, parts.sum(axis=0), color="black", lw=2.2, label="mixture")
+        for j, part in enumerate(parts):
+            ax_data.plot(grid, part, color=colors[j % len(colors)], lw=1.3, label=f"comp. {j + 1}")
+        ax_data.set(xlabel="x", ylabel="density")
+    else:
+        scores = _score_model(model, X, responsibilities=False)
+        labels = np.asarray(scores.component)
+        for j in range(model.k):
+            pts = X[labels == j]
+            ax_data.scatter(pts[:, 0], pts[:, 1], s=6, color=colors[j % len(colors)], alpha=0.6)
+        means = np.asarray(model.params.model_dump()["means"])
+        ax_data.scatter(means[:, 0], means[:, 1], marker="x", s=80, color="black", label="means")
+        ax_data.set(xlabel="x1", ylabel="x2")
+    ax_data.set_title(f"{model.family} mixture, k = {model.k}")
+    ax_data.legend(fontsize=8)
+    _plot_traces(ax_trace, chosen)
+    for name, color in (("bic", "C0"), ("aic", "C1"), ("icl", "C4")):
+        ok = [r for r in result.results if getattr(r, name) is not None]
+        ax_ic.plot([r.k for r in ok], [getattr(r, name) for r in ok], "o-", color=color, label=name)
+    ax_ic.scatter(
+        [chosen.k], [getattr(chosen, result.criterion)], s=180, facecolors="none", color="black"
+    )
+    ax_ic.set(xlabel="K", ylabel="criterion (lower is better)", title="selection")
+    ax_ic.set_xticks([r.k for r in result.results])
+    ax_ic.legend(fontsize=8)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _plot_traces(ax: Any, chosen: KResult) -> None:
+    for s in chosen.starts:
+        if s.start != chosen.best_start:
+            ax.plot(s.trace, color="#9aa5b8", lw=0.9)
+    best = next(s for s in chosen.starts if s.start == chosen.best_start)
+    ax.plot(best.trace, color="C0", lw=2.2, label=f"best start ({best.start})")
+    ax.set(xlabel="iteration", ylabel="log-likelihood", title=f"every start, k = {chosen.k}")
+    ax.legend(fontsize=8)
+
+
+def _score_model(model: Model, points: Any, responsibilities: bool = False) -> ScoreResult:
+    from .scoring import score
+
+    return score(model, points, responsibilities=responsibilities)
+
+
+# -- commands ----------------------------------------------------------------------------------
+
+
+def _server(args: argparse.Namespace) -> str | None:
+    """The server URL, or None to work in this process."""
+    if getattr(args, "local", False):
+        return None
+    return args.url or os.environ.get("MIXFIT_API") or None
+
+
+def _fit_options(args: argparse.Namespace) -> dict[str, Any]:
+    options: dict[str, Any] = {"family": args.family, "criterion": args.criterion}
+    for name in ("k", "seed", "init", "tol", "tol_type", "max_iter", "covariance", "boundary"):
+        value = getattr(args, name)
+        if value is not None:
+            options[name] = value
+    if args.starts is not None:
+        options["n_starts"] = args.starts
+    return options
+
+
+class _LocalProgress:
+    """The core's per-iteration progress callback, drawn with the client's progress bar."""
+
+    def __init__(self, k_values: list[int], stream: TextIO) -> None:
+        from .client import ProgressBar
+
+        self.bar = ProgressBar("local", stream)
+        self.k_values = k_values
+        self.latest: dict[int, dict[str, Any]] = {}
+        self.shown = 0.0
+
+    def __call__(self, info: dict[str, Any]) -> None:
+        self.latest[info["k"]] = info
+        now = time.monotonic()
+        if now - self.shown >= 0.2:
+            self.shown = now
+            self.show("started")
+
+    def show(self, status: str) -> None:
+        current = max(self.latest) if self.latest else None
+        per_k = [
+            {
+                "k": k,
+                "state": "running" if k == current else "done",
+                "starts_done": info["starts_done"] if k == current else info["n_starts"],
+                "n_starts": info["n_starts"],
+                "iteration": info["iteration"],
+                "best_loglik": info["best_loglik"],
+            }
+            for k, info in sorted(self.latest.items())
+        ]
+        progress = {"k_values": self.k_values, "per_k": per_k}
+        self.bar.update({"status": status, "progress": progress})
+
+
+def cmd_fit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    X, w = read_csv(args.data)
+    options = _fit_options(args)
+    url = _server(args)
+    progress = not (args.quiet or args.json)
+    if url:
+        from .client import Client
+
+        client = Client(url, api_key=args.api_key)
+        result = client.fit(X, progress=err if progress else False, weights=w, **options)
+        where = f"server {url}, fit {result.fit_id}, model {result.model_id}"
+        if args.json:
+            print(f"model {result.model_id}", file=err)
+    else:
+        from .fit import parse_request, run
+
+        request = parse_request(options)
+        reporter = _LocalProgress(request.k_values(), err) if progress else None
+        result = run(request, X, w, progress=reporter)
+        if reporter is not None:
+            reporter.show("finished")
+        where = "local"
+    if args.plot:
+        plot(result, np.asarray(X), w, args.plot)
+    if args.json:
+        out.write(result.model_dump_json(indent=2) + "\n")
+    else:
+        out.write(describe(result, where) + "\n")
+        if args.plot:
+            out.write(f"\nplot written to {args.plot}\n")
+    return 0
+
+
+def _load_model(path: Path) -> Model:
+    """A model from a JSON file: a FitResult (``mixfit fit --json``), a model document
+    (``GET /v1/models/{id}``) or a bare Model."""
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"cannot read a model from {path}: {exc}") from None
+    if isinstance(doc, dict) and "results" in doc:
+        return FitResult.model_validate(doc).model
+    if isinstance(doc, dict) and "model" in doc and "id" in doc:
+        return Model.model_validate(doc["model"])
+    return Model.model_validate(doc)
+
+
+def cmd_score(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    points, w = read_csv(args.points)
+    if w is not None:
+        raise UsageError(f"{args.points}: points to score take no weight column")
+    source = Path(args.model)
+    if source.is_file():
+        from .scoring import score
+
+        scores = score(_load_model(source), points, alpha=args.alpha)
+    else:
+        url = _server(args)
+        if not url:
+            raise UsageError(
+                f"{args.model!r} is not a file; to score against a model id on a server, give "
+                "--url URL (or set MIXFIT_API)"
+            )
+        from .client import Client
+
+        scores = Client(url, api_key=args.api_key).score(args.model, points, alpha=args.alpha)
+    if args.json:
+        out.write(scores.model_dump_json(indent=2) + "\n")
+    else:
+        out.write(score_table(np.asarray(points), scores) + "\n")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Replace this process with ``python -m service.devstack`` (what ``make run`` runs)."""
+    if importlib.util.find_spec("service") is None:
+        raise UsageError(
+            "mixfit serve needs the service package: install mixfit from a checkout with "
+            "pip install -e '.[local]'"
+        )
+    env = dict(os.environ)
+    if args.bind:
+        env["MIXFIT_BIND"] = args.bind
+    out.flush()
+    err.flush()
+    os.execve(sys.executable, [sys.executable, "-m", "service.devstack"], env)
+    return 1  # pragma: no cover - execve does not return
+
+
+def _server_options(parser: argparse.ArgumentParser) -> None:
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "--url", help="a mixfit server, e.g. http://127.0.0.1:8000 (default: $MIXFIT_API)"
+    )
+    where.add_argument(
+        "--local", action="store_true", help="work in this process, no server (the default)"
+    )
+    parser.add_argument("--api-key", help="sent as a Bearer token to the server")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def _where(loc: tuple) -> str:
+    """An option's name from a validation error's location, without the union's tags."""
+    parts = [str(p) for i, p in enumerate(loc) if not (i == 0 and p in ("gaussian", "beta"))]
+    return ".".join(p for p in parts if "[" not in p) or "options"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``mixfit``."""
+    parser = argparse.ArgumentParser(
+        prog="mixfit",
+        description="Fit finite mixtures to a CSV, score points against a fitted model, or run "
+        "the service.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    fit = commands.add_parser("fit", help="fit a mixture to the data of a CSV file")
+    fit.add_argument("data", help="CSV file (one column: 1-D; several: d-dim); - reads stdin")
+    fit.add_argument("--family", choices=("gaussian", "beta"), default="gaussian")
+    fit.add_argument("--k", type=parse_k, help="K to fit: 3, a range 1-5 or a list 1,2,4")
+    fit.add_argument("--starts", type=int, help="starts per K (default 10)")
+    fit.add_argument("--seed", type=int, help="seed (drawn and recorded when omitted)")
+    fit.add_argument("--criterion", choices=("bic", "aic", "icl"), default="bic")
+    fit.add_argument(
+        "--init",
+        type=parse_init,
+        help="kmeans++ (default), kmeans, quantile, random, moments (beta), a list a,b, or "
+        'start values as JSON, e.g. \'{"weights": [0.5, 0.5], "means": [0, 4], "sds": [1, 1]}\'',
+    )
+    fit.add_argument("--max-iter", type=int, dest="max_iter")
+    fit.add_argument("--tol", type=float)
+    fit.add_argument("--tol-type", dest="tol_type", choices=("relative", "absolute", "per_sample"))
+    fit.add_argument(
+        "--covariance", choices=("full", "diag", "spherical", "tied"), help="Gaussian only"
+    )
+    fit.add_argument("--boundary", choices=("reject", "squeeze", "clip"), help="beta only")
+    fit.add_argument("--plot", metavar="PNG", help="draw data, density and traces (matplotlib)")
+    fit.add_argument("-q", "--quiet", action="store_true", help="no progress bar on stderr")
+    _server_options(fit)
+    fit.set_defaults(run=cmd_fit)
+
+    score = commands.add_parser("score", help="score points against a fitted model")
+    score.add_argument(
+        "model",
+        metavar="MODEL_ID_OR_FILE",
+        help="a model id on the server, or a JSON file: mixfit fit --json output or a model",
+    )
+    score.add_argument("points", help="CSV file of points; - reads stdin")
+    score.add_argument("--alpha", type=float, default=0.01, help="anomaly when p-value < alpha")
+    _server_options(score)
+    score.set_defaults(run=cmd_score)
+
+    serve = commands.add_parser(
+        "serve", help="run Redis, a worker and the API locally (like make run)"
+    )
+    serve.add_argument("--bind", help="where the API listens (default 127.0.0.1:8000)")
+    serve.set_defaults(run=cmd_serve)
+    return parser
+
+
+def main(
+    argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None
+) -> int:
+    """Run ``mixfit``; returns the exit status (0 done, 1 the fit or server failed, 2 usage).
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        The arguments (default ``sys.argv[1:]``).
+    out, err : file, optional
+        Where results and messages go (default stdout and stderr).
+    """
+    out = out or sys.stdout
+    err = err or sys.stderr
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args, out, err)
+    except UsageError as exc:
+        print(f"mixfit: error: {exc}", file=err)
+        return 2
+    except FitError as exc:
+        print(f"mixfit: the fit failed: {exc}", file=err)
+        return 1
+    except Exception as exc:
+        from pydantic import ValidationError
+
+        from .client import ApiError
+
+        if isinstance(exc, ValidationError):
+            problems = exc.errors(include_url=False, include_input=False)
+            # A union reports every member's complaint; the type mismatches are rarely the point.
+            telling = [e for e in problems if not e["type"].endswith("_type")]
+            problems = telling or problems
+            lines = [f"  {_where(e['loc'])}: {e['msg']}" for e in problems]
+            print("mixfit: invalid options:\n" + "\n".join(lines[:10]), file=err)
+            return 2
+        if isinstance(exc, ApiError):
+            said = f"the server answered {exc.status}: " if exc.status else ""
+            print(f"mixfit: {said}{exc.message}", file=err)
+            return 1
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1159 @@
+// mixfit's EM simulator page. Plain JavaScript that talks to the REST API on the same origin and
+// draws its plots as hand-written SVG: no framework, no plotting library, no build step, nothing
+// fetched from elsewhere (service/page.py explains why).
+//
+// Elements the browser test reads carry stable ids and data-* attributes: data-status on
+// #fit-status, data-curve on the histogram's curves, data-start/data-best on the traces,
+// data-criterion/data-k on the criteria points, data-param/data-value on estimate cells.
+"use strict";
+
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const SVGNS = "http://www.w3.org/2000/svg";
+  const COLORS = ["#e8590c", "#0c8599", "#7048e8", "#2f9e44", "#c2255c",
+    "#1971c2", "#f08c00", "#5c940d", "#862e9c", "#495057"];
+  const ACCENT = "#2563eb";
+  const TERMINAL = new Set(["finished", "failed", "canceled"]);
+  const RECENT_KEY = "mixfit.recentDatasets";
+
+  const state = {
+    x: null, // the 1-D values shown in the histogram; null when only a dataset id is known
+    w: null, // their weights, or null
+    truth: null, // {family, comps: [{pi, mu, sd, a, b}]} when simulated
+    label: "",
+    datasetId: null,
+    summary: null, // {n, min, max}
+    uploaded: new Map(), // dataset id -> {x, w, truth, label}: data sent from this page
+    fitId: null,
+    result: null,
+    modelId: null,
+    showK: null,
+    iter: null,
+    scores: null, // {points, result}
+    liveTrace: null, // {k, start, trace} while a fit runs
+    playTimer: null,
+  };
+
+  // ---------------------------------------------------------------- numbers and formatting
+
+  const isNum = (v) => typeof v === "number" && Number.isFinite(v);
+  // Not Math.min(...xs): a spread of 10^5 values overflows the call stack.
+  const minOf = (xs) => xs.reduce((a, b) => (b < a ? b : a), Infinity);
+  const maxOf = (xs) => xs.reduce((a, b) => (b > a ? b : a), -Infinity);
+  const fmt = (v, sig = 4) => {
+    if (v === null || v === undefined) return "—";
+    if (v !== 0 && (Math.abs(v) >= 1e6 || Math.abs(v) < 1e-3)) return v.toExponential(sig - 1);
+    return String(Number(v.toPrecision(sig)));
+  };
+  const fix = (v, digits = 2) => (v === null || v === undefined ? "—" : v.toFixed(digits));
+  // Tick steps are 1, 2 or 5 times a power of ten, so the step fixes the decimals needed.
+  const tickFmt = (v, step) => {
+    if (Math.abs(v) >= 1e9) return v.toExponential(3);
+    return v.toFixed(Math.min(10, Math.max(0, -Math.floor(Math.log10(step) + 1e-9))));
+  };
+
+  function parseNumbers(text, what) {
+    const parts = text.split(/[\s,;]+/).filter((s) => s !== "");
+    const values = parts.map(Number);
+    const bad = parts.find((s, i) => !Number.isFinite(values[i]));
+    if (bad !== undefined) throw new Error(`${what}: '${bad}' is not a number`);
+    return values;
+  }
+
+  function readNumber(id, what, { integer = false, min = -Infinity, max = Infinity } = {}) {
+    const raw = $(id).value.trim();
+    const v = Number(raw);
+    if (raw === "" || !Number.isFinite(v) || (integer && !Number.isInteger(v)) || v < min || v > max) {
+      const kind = integer ? "an integer" : "a number";
+      const range = Number.isFinite(max) ? ` from ${min} to ${max}` : Number.isFinite(min) ? ` ≥ ${min}` : "";
+      throw new Error(`${what} must be ${kind}${range} (got '${raw}')`);
+    }
+    return v;
+  }
+
+  // A seeded generator (mulberry32) so a simulation is reproducible from its seed.
+  function mulberry32(seed) {
+    let a = seed >>> 0;
+    return () => {
+      a = (a + 0x6d2b79f5) >>> 0;
+      let t = a;
+      t = Math.imul(t ^ (t >>> 15), t | 1);
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+  }
+  const normal = (u) => Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u());
+  function gamma(u, shape) { // Marsaglia and Tsang (2000)
+    if (shape < 1) return gamma(u, shape + 1) * Math.pow(1 - u(), 1 / shape);
+    const d = shape - 1 / 3;
+    const c = 1 / Math.sqrt(9 * d);
+    for (;;) {
+      let z;
+      let v;
+      do { z = normal(u); v = 1 + c * z; } while (v <= 0);
+      v = v * v * v;
+      const x = 1 - u();
+      if (Math.log(x) < 0.5 * z * z + d - d * v + d * Math.log(v)) return d * v;
+    }
+  }
+
+  const LANCZOS = [0.99999999999980993, 676.5203681218851, -1259.1392167224028,
+    771.32342877765313, -176.61502916214059, 12.507343278686905, -0.13857109526572012,
+    9.9843695780195716e-6, 1.5056327351493116e-7];
+  function lgamma(z) {
+    if (z < 0.5) return Math.log(Math.PI / Math.abs(Math.sin(Math.PI * z))) - lgamma(1 - z);
+    z -= 1;
+    let s = LANCZOS[0];
+    for (let i = 1; i < 9; i++) s += LANCZOS[i] / (z + i);
+    const t = z + 7.5;
+    return 0.5 * Math.log(2 * Math.PI) + (z + 0.5) * Math.log(t) - t + Math.log(s);
+  }
+  const LOG_SQRT_2PI = 0.5 * Math.log(2 * Math.PI);
+
+  // The components of a mixture as {w, mean, sd, a, b, logpdf}: the same shape for the truth,
+  // the fitted parameters and every iteration of the path.
+  function components(family, params) {
+    const K = params.weights.length;
+    const out = [];
+    for (let j = 0; j < K; j++) {
+      const w = params.weights[j];
+      if (family === "beta") {
+        const a = params.alphas[j];
+        const b = params.betas[j];
+        const lb = lgamma(a) + lgamma(b) - lgamma(a + b);
+        out.push({
+          w, a, b, mean: a / (a + b), sd: Math.sqrt((a * b) / ((a + b) ** 2 * (a + b + 1))),
+          logpdf: (x) => (x <= 0 || x >= 1 ? -Infinity : (a - 1) * Math.log(x) + (b - 1) * Math.log1p(-x) - lb),
+        });
+      } else {
+        const m = params.means[j];
+        const s = params.sds.length === 1 ? params.sds[0] : params.sds[j];
+        out.push({ w, mean: m, sd: s, logpdf: (x) => -0.5 * ((x - m) / s) ** 2 - Math.log(s) - LOG_SQRT_2PI });
+      }
+    }
+    return out;
+  }
+
+  function truthParams(truth) {
+    const weights = truth.comps.map((c) => c.pi);
+    if (truth.family === "beta") {
+      return { weights, alphas: truth.comps.map((c) => c.a), betas: truth.comps.map((c) => c.b) };
+    }
+    return { weights, means: truth.comps.map((c) => c.mu), sds: truth.comps.map((c) => c.sd) };
+  }
+
+  // ---------------------------------------------------------------- messages and the API
+
+  function showError(err) {
+    const box = $("message");
+    box.textContent = err.status ? `${err.status}: ${err.message}` : err.message;
+    box.hidden = false;
+  }
+  function clearError() {
+    $("message").hidden = true;
+    $("message").textContent = "";
+  }
+
+  async function api(method, path, body) {
+    const options = { method, headers: { Accept: "application/json" } };
+    if (body !== undefined) {
+      options.headers["Content-Type"] = "application/json";
+      options.body = JSON.stringify(body);
+    }
+    let response;
+    try {
+      response = await fetch(path, options);
+    } catch (e) {
+      throw new Error(`the mixfit API did not answer (${e.message})`);
+    }
+    const text = await response.text();
+    let doc = null;
+    try { doc = text ? JSON.parse(text) : null; } catch (e) { doc = null; }
+    if (!response.ok) {
+      const err = new Error(doc && doc.message ? doc.message : `HTTP ${response.status}`);
+      err.status = response.status;
+      throw err;
+    }
+    return doc;
+  }
+
+  // ---------------------------------------------------------------- data: simulate, CSV, id
+
+  const SIM_DEFAULTS = {
+    gaussian: [{ mu: 0, sd: 1, pi: 0.4 }, { mu: 4, sd: 1.5, pi: 0.6 }],
+    beta: [{ mu: 0.25, sd: 0.08, pi: 0.4 }, { mu: 0.7, sd: 0.1, pi: 0.6 }],
+  };
+
+  function simRow(i, c) {
+    const tr = document.createElement("tr");
+    tr.innerHTML = `<td class="muted">${i + 1}</td>`;
+    for (const field of ["mu", "sd", "pi"]) {
+      const td = document.createElement("td");
+      const input = document.createElement("input");
+      input.type = "number";
+      input.step = "any";
+      input.value = c[field];
+      input.dataset.field = field;
+      input.dataset.row = String(i);
+      input.id = `sim-${field}-${i}`;
+      td.appendChild(input);
+      tr.appendChild(td);
+    }
+    return tr;
+  }
+  function setSimRows(comps) {
+    const body = $("sim-components").tBodies[0];
+    body.replaceChildren(...comps.map((c, i) => simRow(i, c)));
+  }
+
+  function simulate() {
+    const family = $("sim-family").value;
+    const n = readNumber("sim-n", "N", { integer: true, min: 2, max: 100000 });
+    const seed = readNumber("sim-seed", "seed", { integer: true, min: 0 });
+    const rows = [...$("sim-components").tBodies[0].rows];
+    const comps = rows.map((tr, i) => {
+      const get = (f) => readNumber(`sim-${f}-${i}`, `${f} of component ${i + 1}`);
+      const c = { mu: get("mu"), sd: get("sd"), pi: get("pi") };
+      if (!(c.sd > 0)) throw new Error(`σ of component ${i + 1} must be positive`);
+      if (c.pi < 0) throw new Error(`π of component ${i + 1} must not be negative`);
+      if (family === "beta") {
+        const v = c.sd * c.sd;
+        if (!(c.mu > 0 && c.mu < 1) || v >= c.mu * (1 - c.mu)) {
+          throw new Error(`component ${i + 1}: a beta needs 0 < μ < 1 and σ² < μ(1 − μ)`);
+        }
+        const nu = (c.mu * (1 - c.mu)) / v - 1;
+        c.a = c.mu * nu;
+        c.b = (1 - c.mu) * nu;
+      }
+      return c;
+    });
+    const total = comps.reduce((s, c) => s + c.pi, 0);
+    if (!(total > 0)) throw new Error("the π values must not all be zero");
+    comps.forEach((c) => { c.pi /= total; });
+    const u = mulberry32(seed);
+    const x = new Array(n);
+    for (let i = 0; i < n; i++) {
+      let r = u();
+      let j = 0;
+      while (j < comps.length - 1 && r >= comps[j].pi) { r -= comps[j].pi; j++; }
+      const c = comps[j];
+      let v;
+      if (family === "beta") {
+        do { const g = gamma(u, c.a); v = g / (g + gamma(u, c.b)); } while (!(v > 0 && v < 1));
+      } else {
+        v = c.mu + c.sd * normal(u);
+      }
+      x[i] = v;
+    }
+    const note = Math.abs(total - 1) > 1e-9 ? " (π rescaled to sum to 1)" : "";
+    setData({ x, w: null, truth: { family, comps }, label: `simulated, seed ${seed}${note}` });
+    if (family === "beta") $("fit-family").value = "beta";
+    syncFamily();
+  }
+
+  // CSV as the API reads it: blank and '#' lines skipped, a first row with a non-number is a
+  // header, a column named weight(s) holds weights. The page plots 1-D data only.
+  function parseCsv(text) {
+    const rows = text.replace(/^\ufeff/, "").split(/\r?\n/)
+      .map((line, i) => ({ no: i + 1, cells: line.split(",").map((c) => c.trim()) }))
+      .filter((r) => r.cells.some((c) => c !== "") && !r.cells[0].startsWith("#"));
+    if (!rows.length) throw new Error("the CSV has no data rows");
+    let weightCol = -1;
+    if (rows[0].cells.some((c) => c === "" || !Number.isFinite(Number(c)))) {
+      const names = rows.shift().cells.map((c) => c.toLowerCase());
+      weightCol = names.findIndex((c) => c === "weight" || c === "weights");
+      if (!rows.length) throw new Error("the CSV has a header but no data rows");
+    }
+    const width = rows[0].cells.length;
+    if (width - (weightCol >= 0 ? 1 : 0) !== 1) {
+      throw new Error(`the CSV has ${width} columns; this page fits one column (plus an optional `
+        + "weight column). Fit d-dimensional data with the mixfit CLI or the API.");
+    }
+    const x = [];
+    const w = weightCol >= 0 ? [] : null;
+    for (const r of rows) {
+      if (r.cells.length !== width) throw new Error(`CSV line ${r.no} has ${r.cells.length} values; expected ${width}`);
+      r.cells.forEach((c, j) => {
+        const v = Number(c);
+        if (c === "" || !Number.isFinite(v)) throw new Error(`CSV line ${r.no}: '${c}' is not a number`);
+        if (j === weightCol) w.push(v); else x.push(v);
+      });
+    }
+    return { x, w };
+  }
+
+  function useCsv() {
+    const { x, w } = parseCsv($("csv-text").value);
+    setData({ x, w, truth: null, label: "from CSV" });
+  }
+
+  async function loadDataset() {
+    const id = $("dataset-id").value.trim().toLowerCase();
+    if (!/^[0-9a-f]{16,64}$/.test(id)) throw new Error("a dataset id is 16 to 64 hex digits");
+    const doc = await api("GET", `/v1/datasets/${id}`);
+    if (doc.d !== 1) throw new Error(`dataset ${id.slice(0, 12)}… has d = ${doc.d}; this page fits 1-D data`);
+    const known = state.uploaded.get(id);
+    if (known) {
+      setData({ ...known, datasetId: id });
+    } else {
+      setData({
+        x: null, w: null, truth: null, label: `dataset ${id.slice(0, 12)}… (values not in this browser)`,
+        datasetId: id, summary: { n: doc.n, min: doc.summary.min[0], max: doc.summary.max[0] },
+      });
+    }
+  }
+
+  function setData({ x, w, truth, label, datasetId = null, summary = null }) {
+    stopPlay();
+    state.x = x;
+    state.w = w;
+    state.truth = truth;
+    state.label = label;
+    state.datasetId = datasetId;
+    state.summary = summary || (x && {
+      n: x.length, min: minOf(x), max: maxOf(x),
+    });
+    state.fitId = null;
+    state.result = null;
+    state.modelId = null;
+    state.scores = null;
+    state.liveTrace = null;
+    const s = state.summary;
+    let text = `${label}: n = ${s.n}, min ${fmt(s.min)}, max ${fmt(s.max)}`;
+    if (x) {
+      const n = x.length;
+      const mean = x.reduce((a, b) => a + b, 0) / n;
+      const sd = Math.sqrt(x.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, n - 1));
+      text += `, mean ${fmt(mean)}, sd ${fmt(sd)}`;
+    }
+    if (w) text += ", weighted";
+    if (datasetId) text += ` · dataset ${datasetId.slice(0, 12)}…`;
+    const summaryEl = $("data-summary");
+    summaryEl.textContent = text;
+    summaryEl.dataset.n = String(s.n);
+    $("fit-button").disabled = false;
+    $("score-button").disabled = true;
+    $("fit-status").dataset.status = "idle";
+    $("status-text").textContent = "Data ready: fit when you are.";
+    $("fit-id").textContent = "";
+    $("progress").replaceChildren();
+    $("score-section").hidden = true;
+    syncFamily();
+    renderAll();
+  }
+
+  const inUnitInterval = () => state.summary && state.summary.min > 0 && state.summary.max < 1;
+
+  function recentDatasets() {
+    try { return JSON.parse(localStorage.getItem(RECENT_KEY) || "[]"); } catch (e) { return []; }
+  }
+  function rememberDataset(id, n, label) {
+    const list = [{ id, n, label }, ...recentDatasets().filter((d) => d.id !== id)].slice(0, 10);
+    try { localStorage.setItem(RECENT_KEY, JSON.stringify(list)); } catch (e) { /* private mode */ }
+    fillRecent();
+  }
+  function fillRecent() {
+    $("dataset-recent").replaceChildren(...recentDatasets().map((d) => {
+      const o = document.createElement("option");
+      o.value = d.id;
+      o.label = `n = ${d.n}, ${d.label}`;
+      return o;
+    }));
+  }
+
+  // ---------------------------------------------------------------- fit settings
+
+  function syncFamily() {
+    const betaOk = inUnitInterval();
+    const familySelect = $("fit-family");
+    const betaOption = [...familySelect.options].find((o) => o.value === "beta");
+    if (betaOption) {
+      betaOption.disabled = !betaOk;
+      betaOption.title = betaOk ? "" : "beta needs every value strictly between 0 and 1";
+      if (!betaOk && familySelect.value === "beta") familySelect.value = "gaussian";
+    }
+    const family = familySelect.value;
+    const beta = family === "beta";
+    $("variances-label").hidden = beta;
+    $("boundary-label").hidden = !beta;
+    const init = $("fit-init");
+    const moments = [...init.options].find((o) => o.value === "moments");
+    moments.disabled = !beta;
+    if (!beta && init.value === "moments") init.value = "kmeans++";
+    const explicit = init.value === "explicit";
+    $("explicit").hidden = !explicit;
+    for (const id of ["fit-kmin", "fit-kmax", "fit-starts"]) $(id).disabled = explicit;
+    const names = beta ? ["α", "β"] : ["μ", "σ"];
+    if ($("init-a-name").textContent !== names[0]) {
+      $("init-a-name").textContent = names[0];
+      $("init-b-name").textContent = names[1];
+      $("init-a").value = beta ? "2, 5" : "-1, 5";
+      $("init-b").value = beta ? "5, 2" : "1, 1";
+    }
+  }
+
+  function fitRequest() {
+    const family = $("fit-family").value;
+    const req = {
+      dataset_id: state.datasetId,
+      family,
+      keep_path: true,
+      max_iter: readNumber("fit-maxiter", "max iterations", { integer: true, min: 1, max: 10000 }),
+      tol: readNumber("fit-tol", "tol", { min: 0 }),
+      tol_type: $("fit-toltype").value,
+      criterion: $("fit-criterion").value,
+    };
+    if ($("fit-seed").value.trim() !== "") req.seed = readNumber("fit-seed", "seed", { integer: true, min: 0 });
+    if (family === "beta") req.boundary = $("fit-boundary").value;
+    else req.covariance = $("fit-covariance").value;
+    const init = $("fit-init").value;
+    if (init === "explicit") {
+      const weights = parseNumbers($("init-weights").value, "start weights");
+      const a = parseNumbers($("init-a").value, `start ${$("init-a-name").textContent}`);
+      const b = parseNumbers($("init-b").value, `start ${$("init-b-name").textContent}`);
+      req.init = family === "beta" ? { weights, alphas: a, betas: b } : { weights, means: a, sds: b };
+    } else {
+      req.init = init;
+      const kmin = readNumber("fit-kmin", "K from", { integer: true, min: 1, max: 20 });
+      const kmax = readNumber("fit-kmax", "K to", { integer: true, min: 1, max: 20 });
+      req.k = { min: kmin, max: kmax };
+      req.n_starts = readNumber("fit-starts", "starts", { integer: true, min: 1, max: 200 });
+    }
+    return req;
+  }
+
+  async function startFit() {
+    clearError();
+    stopPlay();
+    const req = fitRequest();
+    $("fit-button").disabled = true;
+    try {
+      if (!state.datasetId) {
+        const doc = await api("POST", "/v1/datasets", { data: state.x, weights: state.w });
+        state.datasetId = doc.id;
+        req.dataset_id = doc.id;
+        state.uploaded.set(doc.id, { x: state.x, w: state.w, truth: state.truth, label: state.label });
+        rememberDataset(doc.id, doc.n, state.label);
+      }
+      const doc = await api("POST", "/v1/fits", req);
+      state.fitId = doc.id;
+      state.result = null;
+      state.modelId = null;
+      state.scores = null;
+      state.showK = null;
+      state.iter = null;
+      state.liveTrace = null;
+      $("show-k").replaceChildren();
+      $("show-k").disabled = true;
+      $("score-button").disabled = true;
+      $("score-section").hidden = true;
+      $("progress").replaceChildren();
+      renderAll();
+      $("cancel-button").hidden = false;
+      renderStatus(doc);
+      await poll(doc.id);
+    } finally {
+      $("fit-button").disabled = false;
+      $("cancel-button").hidden = true;
+    }
+  }
+
+  async function poll(fitId) {
+    let failures = 0;
+    while (state.fitId === fitId) {
+      let doc;
+      try {
+        doc = await api("GET", `/v1/fits/${fitId}?wait=1`);
+        failures = 0;
+      } catch (err) {
+        if (err.status || ++failures > 5) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        continue;
+      }
+      if (state.fitId !== fitId) return;
+      renderStatus(doc);
+      if (TERMINAL.has(doc.status)) return;
+    }
+  }
+
+  async function cancelFit() {
+    if (!state.fitId) return;
+    const doc = await api("DELETE", `/v1/fits/${state.fitId}`);
+    renderStatus(doc);
+  }
+
+  // ---------------------------------------------------------------- status and progress
+
+  function renderStatus(doc) {
+    const status = $("fit-status");
+    status.dataset.status = doc.status;
+    status.dataset.fitId = doc.id;
+    $("fit-id").textContent = `fit ${doc.id}`;
+    const text = $("status-text");
+    if (doc.status === "queued") {
+      text.textContent = `queued${doc.queue_position !== null ? ` (position ${doc.queue_position})` : ""}`;
+    } else if (doc.status === "started") {
+      renderProgress(doc.progress);
+    } else if (doc.status === "finished") {
+      const r = doc.result;
+      const seconds = (Date.parse(doc.ended_at) - Date.parse(doc.started_at)) / 1000;
+      text.textContent = `finished${Number.isFinite(seconds) ? ` in ${fmt(seconds, 2)} s` : ""}: `
+        + `K = ${r.k_selected} selected by ${r.criterion.toUpperCase()}`;
+      status.dataset.modelId = doc.model_id;
+      renderProgressDone(r);
+      state.result = r;
+      state.modelId = doc.model_id;
+      state.liveTrace = null;
+      state.showK = r.k_selected;
+      state.iter = null;
+      fillShowK();
+      $("score-button").disabled = false;
+      renderAll();
+    } else if (doc.status === "failed") {
+      text.textContent = `failed: ${doc.error ? doc.error.message : "no reason recorded"}`;
+      if (doc.error) showError(new Error(`${doc.error.type}: ${doc.error.message}`));
+    } else if (doc.status === "canceled") {
+      text.textContent = "canceled";
+    }
+  }
+
+  function progressRow(k, done, total, text) {
+    const label = document.createElement("span");
+    label.textContent = `k = ${k}`;
+    const bar = document.createElement("div");
+    bar.className = "bar";
+    const fill = document.createElement("div");
+    fill.style.width = `${total ? (100 * done) / total : 0}%`;
+    bar.appendChild(fill);
+    bar.dataset.k = String(k);
+    const info = document.createElement("span");
+    info.className = "mono";
+    info.textContent = text;
+    return [label, bar, info];
+  }
+
+  function renderProgress(progress) {
+    const text = $("status-text");
+    if (!progress) {
+      text.textContent = "started";
+      return;
+    }
+    const cells = [];
+    let running = null;
+    let starts = 0;
+    const perK = progress.per_k.length ? progress.per_k[0].n_starts : 0;
+    const total = perK * progress.k_values.length;
+    for (const k of progress.k_values) {
+      const p = progress.per_k.find((e) => e.k === k);
+      if (!p) {
+        cells.push(...progressRow(k, 0, 1, "waiting"));
+        continue;
+      }
+      starts += p.starts_done;
+      if (p.state === "running") running = p;
+      cells.push(...progressRow(k, p.starts_done, p.n_starts,
+        `${p.starts_done}/${p.n_starts} starts · it ${p.iteration} · LL ${fix(p.best_loglik)}`));
+    }
+    $("progress").replaceChildren(...cells);
+    text.textContent = running
+      ? `running: k = ${running.k}, iteration ${running.iteration} (${starts}/${total} starts done)`
+      : `running (${starts}/${total} starts done)`;
+    if (running && running.trace.length) {
+      state.liveTrace = { k: running.k, start: running.trace_start, trace: running.trace };
+      renderTrace();
+    }
+  }
+
+  function renderProgressDone(result) {
+    $("progress").replaceChildren(...result.results.flatMap((r) => progressRow(r.k, 1, 1,
+      r.status === "ok" ? `${r.starts.length} starts · ${r.n_iter} it · LL ${fix(r.loglik)}` : "failed")));
+  }
+
+  // ---------------------------------------------------------------- SVG plumbing
+
+  function el(name, attrs = {}, parent = null) {
+    const e = document.createElementNS(SVGNS, name);
+    for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+    if (parent) parent.appendChild(e);
+    return e;
+  }
+  function text(parent, x, y, str, attrs = {}) {
+    const t = el("text", { x, y, ...attrs }, parent);
+    t.textContent = str;
+    return t;
+  }
+
+  function niceTicks(lo, hi, n = 6) {
+    const span = hi - lo;
+    if (!(span > 0)) return [lo];
+    const raw = span / n;
+    const mag = 10 ** Math.floor(Math.log10(raw));
+    const r = raw / mag;
+    const step = (r >= 7.5 ? 10 : r >= 3.5 ? 5 : r >= 1.5 ? 2 : 1) * mag;
+    const out = [];
+    for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) {
+      out.push(Math.abs(v) < step * 1e-9 ? 0 : v);
+    }
+    return out;
+  }
+
+  // A plot frame: axes, ticks and labels; returns scales and the clipped drawing group.
+  // Drawn at the container's pixel width (redrawn on resize), so text is the same size in
+  // every plot.
+  function frame(container, { height = 300, x, y, xlabel, ylabel, xticks, id }) {
+    const width = Math.max(320, Math.round(container.clientWidth || 640));
+    const m = { left: 66, right: 14, top: 12, bottom: 38 };
+    const svg = el("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": ylabel || "" });
+    const pw = width - m.left - m.right;
+    const ph = height - m.top - m.bottom;
+    const sx = (v) => m.left + ((v - x[0]) / (x[1] - x[0] || 1)) * pw;
+    const sy = (v) => m.top + ph - ((v - y[0]) / (y[1] - y[0] || 1)) * ph;
+    Object.assign(svg.dataset, { xmin: x[0], xmax: x[1], ymin: y[0], ymax: y[1], left: m.left, top: m.top, width: pw, height: ph });
+    const axis = el("g", { class: "axis" }, svg);
+    const yticks = niceTicks(y[0], y[1], 5);
+    for (const t of yticks) {
+      el("line", { x1: m.left, x2: m.left + pw, y1: sy(t), y2: sy(t), class: "gridline" }, axis);
+      text(axis, m.left - 6, sy(t) + 4, tickFmt(t, yticks[1] - yticks[0] || 1), { "text-anchor": "end" });
+    }
+    const xs = xticks || niceTicks(x[0], x[1], 8);
+    for (const t of xs) {
+      el("line", { x1: sx(t), x2: sx(t), y1: m.top + ph, y2: m.top + ph + 4 }, axis);
+      text(axis, sx(t), m.top + ph + 16, tickFmt(t, xs[1] - xs[0] || 1), { "text-anchor": "middle" });
+    }
+    el("line", { x1: m.left, x2: m.left + pw, y1: m.top + ph, y2: m.top + ph }, axis);
+    el("line", { x1: m.left, x2: m.left, y1: m.top, y2: m.top + ph }, axis);
+    if (xlabel) text(axis, m.left + pw / 2, height - 4, xlabel, { "text-anchor": "middle" });
+    if (ylabel) text(axis, 11, m.top + ph / 2, ylabel, { "text-anchor": "middle", transform: `rotate(-90 11 ${m.top + ph / 2})` });
+    const clipId = `clip-${id}`;
+    el("rect", { x: m.left, y: m.top, width: pw, height: ph }, el("clipPath", { id: clipId }, el("defs", {}, svg)));
+    const g = el("g", { "clip-path": `url(#${clipId})` }, svg);
+    container.replaceChildren(svg);
+    return { svg, g, sx, sy, m, pw, ph, width, height };
+  }
+
+  const pathData = (pts) => pts.map(([px, py], i) => `${i ? "L" : "M"}${px.toFixed(2)},${py.toFixed(2)}`).join("");
+
+  function legend(svg, x, y, items) {
+    const g = el("g", { class: "legend" }, svg);
+    items.forEach((it, i) => {
+      const yy = y + i * 15;
+      if (it.box) el("rect", { x, y: yy - 8, width: 16, height: 9, fill: "#dbe4f3" }, g);
+      else el("line", { x1: x, x2: x + 16, y1: yy - 4, y2: yy - 4, stroke: it.color, "stroke-width": it.width || 2, "stroke-dasharray": it.dash || "" }, g);
+      text(g, x + 21, yy, it.label);
+    });
+  }
+
+  function placeholder(container, message) {
+    const p = document.createElement("p");
+    p.className = "hint";
+    p.textContent = message;
+    container.replaceChildren(p);
+  }
+
+  // ---------------------------------------------------------------- the histogram
+
+  function shownResult() {
+    if (!state.result) return null;
+    return state.result.results.find((r) => r.k === state.showK) || null;
+  }
+
+  // The parameters drawn: the iteration chosen on the slider, else the fitted ones.
+  function shownParams(kres) {
+    if (!kres || kres.status !== "ok") return null;
+    if (kres.path && state.iter !== null && state.iter < kres.path.length) return kres.path[state.iter];
+    return kres.params;
+  }
+
+  function histogramBins(lo, hi) {
+    const x = state.x;
+    const w = state.w;
+    const total = w ? w.reduce((a, b) => a + b, 0) : x.length;
+    const bins = Math.min(60, Math.max(8, Math.round(Math.sqrt(x.length) * 1.3)));
+    const width = (hi - lo) / bins;
+    const counts = new Array(bins).fill(0);
+    x.forEach((v, i) => {
+      const j = Math.min(bins - 1, Math.max(0, Math.floor((v - lo) / width)));
+      counts[j] += w ? w[i] : 1;
+    });
+    return counts.map((c, j) => ({ a: lo + j * width, b: lo + (j + 1) * width, d: c / (total * width) }));
+  }
+
+  function renderHist() {
+    const box = $("hist-plot");
+    if (!state.summary) {
+      placeholder(box, "No data yet: simulate, paste a CSV or load a dataset.");
+      return;
+    }
+    const family = state.result ? state.result.family : state.truth ? state.truth.family : "gaussian";
+    const s = state.summary;
+    let lo;
+    let hi;
+    if (family === "beta") {
+      lo = 0;
+      hi = 1;
+    } else {
+      const pad = 0.06 * (s.max - s.min || 1);
+      lo = s.min - pad;
+      hi = s.max + pad;
+      // Score points widen the view by up to 30 % of the data's span each side; farther ones sit
+      // at the edge, labelled with their value.
+      if (state.scores) {
+        const reach = 0.3 * (s.max - s.min || 1);
+        for (const p of state.scores.points) {
+          if (p < lo) lo = Math.max(p - pad, s.min - reach);
+          if (p > hi) hi = Math.min(p + pad, s.max + reach);
+        }
+      }
+    }
+    const bins = state.x ? histogramBins(family === "beta" ? 0 : s.min, family === "beta" ? 1 : s.max) : [];
+    const grid = [];
+    const G = 400;
+    for (let i = 0; i <= G; i++) {
+      const v = lo + ((hi - lo) * i) / G;
+      grid.push(family === "beta" ? Math.min(1 - 1e-6, Math.max(1e-6, v)) : v);
+    }
+    const curves = [];
+    if (state.truth) {
+      const comps = components(state.truth.family, truthParams(state.truth));
+      curves.push({ kind: "truth", ys: grid.map((v) => comps.reduce((a, c) => a + c.w * Math.exp(c.logpdf(v)), 0)) });
+    }
+    const kres = shownResult();
+    const params = shownParams(kres);
+    let comps = [];
+    if (params) {
+      comps = components(family, params);
+      const parts = comps.map((c) => grid.map((v) => c.w * Math.exp(c.logpdf(v))));
+      // The mixture first, its components on top of it.
+      curves.push({ kind: "mixture", ys: grid.map((_, i) => parts.reduce((a, p) => a + p[i], 0)) });
+      parts.forEach((ys, j) => curves.push({ kind: "component", j, ys, comp: comps[j] }));
+    }
+    const histMax = bins.reduce((a, b) => Math.max(a, b.d), 0);
+    const curveMax = curves.reduce((a, c) => Math.max(a, maxOf(c.ys.filter(Number.isFinite))), 0);
+    // A beta density with a shape below 1 is infinite at the edge: do not let it flatten the rest.
+    const ymax = 1.08 * (histMax > 0 ? Math.max(histMax, Math.min(curveMax, 2.5 * histMax)) : curveMax || 1);
+    const f = frame(box, { x: [lo, hi], y: [0, ymax], xlabel: "x", ylabel: "density", id: "hist", height: 300 });
+    f.svg.id = "hist-svg";
+    const hg = el("g", { class: "hist" }, f.g);
+    for (const b of bins) {
+      el("rect", { x: f.sx(b.a), width: Math.max(0, f.sx(b.b) - f.sx(b.a)), y: f.sy(b.d), height: f.sy(0) - f.sy(b.d), "data-density": b.d }, hg);
+    }
+    for (const c of curves) {
+      const d = pathData(grid.map((v, i) => [f.sx(v), f.sy(Math.min(c.ys[i], ymax * 2))]));
+      const attrs = { d, fill: "none", "data-curve": c.kind };
+      if (c.kind === "truth") Object.assign(attrs, { stroke: "#475467", "stroke-width": 1.6, "stroke-dasharray": "5 4" });
+      if (c.kind === "mixture") Object.assign(attrs, { stroke: "#111827", "stroke-width": 2.4 });
+      if (c.kind === "component") {
+        Object.assign(attrs, { stroke: COLORS[c.j % COLORS.length], "stroke-width": 1.6, "data-component": c.j, "data-weight": c.comp.w });
+        if (family === "beta") Object.assign(attrs, { "data-alpha": c.comp.a, "data-beta": c.comp.b });
+        else Object.assign(attrs, { "data-mean": c.comp.mean, "data-sd": c.comp.sd });
+      }
+      el("path", attrs, f.g);
+    }
+    if (state.scores) drawScoreMarkers(f, lo, hi);
+    const items = [];
+    if (bins.length) items.push({ box: true, label: state.w ? "data (weighted)" : "data" });
+    if (state.truth) items.push({ color: "#475467", dash: "5 4", label: "truth" });
+    if (params) {
+      items.push({ color: "#111827", width: 2.4, label: `fitted mixture, k = ${kres.k}` });
+      comps.forEach((c, j) => items.push({ color: COLORS[j % COLORS.length], label: `component ${j + 1}` }));
+    }
+    legend(f.svg, f.m.left + f.pw - 150, f.m.top + 14, items);
+    if (!state.x) text(f.svg, f.m.left + 8, f.m.top + 14, "data values are not in this browser: no histogram");
+  }
+
+  function drawScoreMarkers(f, lo, hi) {
+    const { points, result } = state.scores;
+    const g = el("g", { class: "scores" }, f.svg);
+    points.forEach((p, i) => {
+      const clamped = Math.min(hi, Math.max(lo, p));
+      const px = f.sx(clamped);
+      const py = f.m.top + f.ph;
+      const bad = result.is_anomaly[i];
+      const color = bad ? "#c2410c" : "#15803d";
+      const mark = el("path", {
+        d: `M${px},${py - 13}L${px - 6},${py - 1}L${px + 6},${py - 1}Z`, fill: color, stroke: "#fff",
+        "data-score-point": i, "data-x": p, "data-anomaly": String(bad),
+      }, g);
+      el("title", {}, mark).textContent = `x = ${p}: log-density ${fmt(result.log_density[i])}, p = ${fmt(result.p_value[i])}`;
+      if (bad || clamped !== p) text(g, px, py - 16, clamped !== p ? `${fmt(p)} →` : fmt(p), { "text-anchor": "middle", fill: color });
+    });
+  }
+
+  // ---------------------------------------------------------------- the traces
+
+  function renderTrace() {
+    const box = $("trace-plot");
+    const caption = $("trace-caption");
+    if (state.liveTrace && !state.result) {
+      const { k, start, trace } = state.liveTrace;
+      const values = trace.filter(isNum);
+      if (!values.length) return;
+      const y = padRange(minOf(values), maxOf(values));
+      const f = frame(box, { x: [start, Math.max(start + 1, start + trace.length - 1)], y, xlabel: "iteration", ylabel: "log-likelihood", id: "trace", height: 260 });
+      const pts = trace.map((v, i) => [f.sx(start + i), f.sy(v)]).filter((p, i) => isNum(trace[i]));
+      el("path", { d: pathData(pts), fill: "none", stroke: ACCENT, "stroke-width": 2, "data-live": "true" }, f.g);
+      caption.textContent = `Live: the leading start of k = ${k}`;
+      return;
+    }
+    const kres = shownResult();
+    if (!kres || kres.status !== "ok") {
+      placeholder(box, kres ? `k = ${kres.k} failed: ${kres.message}` : "The log-likelihood of every start appears here after a fit.");
+      caption.textContent = "Log-likelihood of every start";
+      return;
+    }
+    const all = kres.starts.flatMap((s) => s.trace).filter(isNum);
+    const len = Math.max(...kres.starts.map((s) => s.trace.length));
+    const f = frame(box, { x: [0, Math.max(1, len - 1)], y: padRange(minOf(all), maxOf(all)), xlabel: "iteration", ylabel: "log-likelihood", id: "trace", height: 260 });
+    const ordered = [...kres.starts].sort((a, b) => (a.start === kres.best_start) - (b.start === kres.best_start));
+    for (const s of ordered) {
+      const best = s.start === kres.best_start;
+      el("path", {
+        d: pathData(s.trace.map((v, i) => [f.sx(i), f.sy(v)])), fill: "none",
+        stroke: best ? ACCENT : "#b4bfd0", "stroke-width": best ? 2.6 : 1.1,
+        "stroke-dasharray": s.status === "collapsed" ? "3 3" : "",
+        "data-start": s.start, "data-best": String(best), "data-points": s.trace.length, "data-status": s.status,
+      }, f.g);
+    }
+    const best = kres.starts.find((s) => s.start === kres.best_start);
+    if (best && state.iter !== null && state.iter < best.trace.length) {
+      const i = state.iter;
+      el("line", { x1: f.sx(i), x2: f.sx(i), y1: f.m.top, y2: f.m.top + f.ph, stroke: "#111827", "stroke-dasharray": "2 3", "data-role": "iteration-marker", "data-iteration": i }, f.g);
+      el("circle", { cx: f.sx(i), cy: f.sy(best.trace[i]), r: 4, fill: ACCENT, stroke: "#fff" }, f.g);
+    }
+    legend(f.svg, f.m.left + f.pw - 140, f.m.top + f.ph - 22, [
+      { color: ACCENT, width: 2.6, label: `best start (${kres.best_start})` },
+      { color: "#b4bfd0", label: `other starts (${kres.starts.length - 1})` },
+    ]);
+    caption.textContent = `Log-likelihood of every start, k = ${kres.k}`;
+  }
+
+  function padRange(lo, hi) {
+    const pad = 0.05 * (hi - lo || Math.abs(hi) || 1);
+    return [lo - pad, hi + pad];
+  }
+
+  // ---------------------------------------------------------------- the criteria
+
+  function renderCriteria() {
+    const box = $("criteria-plot");
+    if (!state.result) {
+      placeholder(box, "BIC, AIC and ICL against K appear here after a fit.");
+      return;
+    }
+    const r = state.result;
+    const ok = r.results.filter((k) => k.status === "ok");
+    if (!ok.length) {
+      placeholder(box, "every K failed");
+      return;
+    }
+    const series = [
+      { name: "bic", color: ACCENT },
+      { name: "aic", color: "#e8590c" },
+      { name: "icl", color: "#7048e8", dash: "4 3" },
+    ];
+    const values = ok.flatMap((k) => series.map((s) => k[s.name])).filter(isNum);
+    const ks = r.results.map((k) => k.k);
+    const kmin = Math.min(...ks);
+    const kmax = Math.max(...ks);
+    const f = frame(box, {
+      x: [kmin - 0.4, kmax + 0.4], y: padRange(minOf(values), maxOf(values)),
+      xticks: ks, xlabel: "K", ylabel: "criterion", id: "criteria", height: 260,
+    });
+    if (state.showK !== null) {
+      el("rect", { x: f.sx(state.showK - 0.3), width: f.sx(0.6) - f.sx(0), y: f.m.top, height: f.ph, fill: "#eef4ff" }, f.g);
+    }
+    for (const s of series) {
+      const pts = ok.filter((k) => isNum(k[s.name]));
+      el("path", { d: pathData(pts.map((k) => [f.sx(k.k), f.sy(k[s.name])])), fill: "none", stroke: s.color, "stroke-width": 1.8, "stroke-dasharray": s.dash || "" }, f.g);
+      for (const k of pts) {
+        const c = el("circle", {
+          cx: f.sx(k.k), cy: f.sy(k[s.name]), r: 3.5, fill: s.color,
+          "data-criterion": s.name, "data-k": k.k, "data-value": k[s.name],
+        }, f.g);
+        c.addEventListener("click", () => setShowK(k.k));
+      }
+    }
+    const chosen = ok.find((k) => k.k === r.k_selected);
+    if (chosen) {
+      const cx = f.sx(chosen.k);
+      const cy = f.sy(chosen[r.criterion]);
+      el("circle", { cx, cy, r: 9, fill: "none", stroke: "#111827", "stroke-width": 1.8, "data-selected": "true", "data-k": chosen.k }, f.g);
+      const above = cy - 14 > f.m.top + 10;
+      text(f.svg, cx, above ? cy - 14 : cy + 22, `selected: k = ${chosen.k} (${r.criterion.toUpperCase()})`, { fill: "#111827", "text-anchor": "middle", class: "halo" });
+    }
+    legend(f.svg, f.m.left + 10, f.m.top + 14, series.map((s) => ({ color: s.color, dash: s.dash, label: s.name.toUpperCase() })));
+  }
+
+  // ---------------------------------------------------------------- tables
+
+  function cell(tr, value, attrs = {}, cls = "") {
+    const td = document.createElement("td");
+    td.textContent = value;
+    if (cls) td.className = cls;
+    for (const [k, v] of Object.entries(attrs)) td.setAttribute(k, v);
+    tr.appendChild(td);
+    return td;
+  }
+
+  function renderEstimates() {
+    const table = $("estimates");
+    const kres = shownResult();
+    const head = table.tHead;
+    const body = table.tBodies[0];
+    $("estimates-k").textContent = kres ? `k = ${kres.k}${kres.k === state.result.k_selected ? " (selected)" : ""}` : "";
+    if (!kres || kres.status !== "ok") {
+      head.replaceChildren();
+      body.replaceChildren();
+      return;
+    }
+    const family = state.result.family;
+    const fitted = components(family, kres.params).map((c, j) => ({ ...c, j }));
+    fitted.sort((a, b) => a.mean - b.mean);
+    let truth = null;
+    if (state.truth && state.truth.family === family && state.truth.comps.length === fitted.length) {
+      truth = components(family, truthParams(state.truth)).sort((a, b) => a.mean - b.mean);
+    }
+    const cols = family === "beta"
+      ? [["weight", "weight", (c) => c.w], ["alpha", "α", (c) => c.a], ["beta", "β", (c) => c.b], ["mean", "mean", (c) => c.mean]]
+      : [["weight", "weight", (c) => c.w], ["mean", "μ", (c) => c.mean], ["sd", "σ", (c) => c.sd]];
+    const hr = document.createElement("tr");
+    hr.innerHTML = "<th>component</th>";
+    for (const [, label] of cols) {
+      hr.insertAdjacentHTML("beforeend", `<th>${label}</th>`);
+      if (truth) hr.insertAdjacentHTML("beforeend", "<th class=\"muted\">true</th>");
+    }
+    head.replaceChildren(hr);
+    body.replaceChildren(...fitted.map((c, row) => {
+      const tr = document.createElement("tr");
+      tr.dataset.component = String(c.j);
+      const first = cell(tr, "");
+      const sw = document.createElement("span");
+      sw.textContent = "■ ";
+      sw.style.color = COLORS[c.j % COLORS.length];
+      first.append(sw, `${c.j + 1}`);
+      for (const [name, , get] of cols) {
+        cell(tr, fmt(get(c)), { "data-param": name, "data-component": c.j, "data-value": get(c) });
+        if (truth) cell(tr, fmt(get(truth[row])), { "data-truth": name }, "truth");
+      }
+      return tr;
+    }));
+  }
+
+  function renderKTable() {
+    const body = $("k-table").tBodies[0];
+    if (!state.result) {
+      body.replaceChildren();
+      return;
+    }
+    const r = state.result;
+    body.replaceChildren(...r.results.map((k) => {
+      const tr = document.createElement("tr");
+      tr.dataset.k = String(k.k);
+      if (k.k === r.k_selected) tr.className = "selected";
+      cell(tr, String(k.k));
+      cell(tr, fix(k.loglik), { "data-field": "loglik", "data-value": k.loglik ?? "" });
+      cell(tr, String(k.n_params), { "data-field": "n_params" });
+      for (const name of ["bic", "aic", "icl"]) cell(tr, fix(k[name]), { "data-field": name, "data-value": k[name] ?? "" });
+      cell(tr, String(k.n_iter), { "data-field": "n_iter" });
+      cell(tr, k.status !== "ok" ? "failed" : k.converged ? "yes" : "no", { "data-field": "converged" });
+      cell(tr, k.k === r.k_selected ? `◀ ${r.criterion.toUpperCase()}` : "", { "data-field": "selected" });
+      if (k.status !== "ok") tr.title = k.message || "";
+      tr.addEventListener("click", () => setShowK(k.k));
+      return tr;
+    }));
+  }
+
+  // ---------------------------------------------------------------- K shown and the slider
+
+  function fillShowK() {
+    const select = $("show-k");
+    select.replaceChildren(...state.result.results.map((k) => {
+      const o = document.createElement("option");
+      o.value = String(k.k);
+      o.textContent = `${k.k}${k.k === state.result.k_selected ? " (selected)" : ""}${k.status !== "ok" ? " (failed)" : ""}`;
+      return o;
+    }));
+    select.value = String(state.showK);
+    select.disabled = false;
+  }
+
+  function setShowK(k) {
+    stopPlay();
+    state.showK = k;
+    state.iter = null;
+    $("show-k").value = String(k);
+    renderAll();
+  }
+
+  function setupSlider() {
+    const slider = $("iter-slider");
+    const kres = shownResult();
+    const path = kres && kres.status === "ok" ? kres.path : null;
+    if (!path || !path.length) {
+      slider.disabled = true;
+      $("play").disabled = true;
+      slider.max = "0";
+      slider.value = "0";
+      $("iter-label").textContent = kres && !path ? "EM iteration — (no path kept)" : "EM iteration —";
+      return;
+    }
+    slider.max = String(path.length - 1);
+    if (state.iter === null) state.iter = path.length - 1;
+    slider.value = String(state.iter);
+    slider.disabled = false;
+    $("play").disabled = false;
+    updateIterLabel();
+  }
+
+  function updateIterLabel() {
+    const kres = shownResult();
+    const best = kres.starts.find((s) => s.start === kres.best_start);
+    const ll = best && state.iter < best.trace.length ? best.trace[state.iter] : null;
+    const label = $("iter-label");
+    label.textContent = `EM iteration ${state.iter} / ${kres.path.length - 1} · LL ${fix(ll)}`;
+    label.dataset.iteration = String(state.iter);
+  }
+
+  function onSlider() {
+    state.iter = Number($("iter-slider").value);
+    updateIterLabel();
+    renderHist();
+    renderTrace();
+  }
+
+  function stopPlay() {
+    if (state.playTimer !== null) clearInterval(state.playTimer);
+    state.playTimer = null;
+    $("play").textContent = "▶";
+  }
+
+  function togglePlay() {
+    if (state.playTimer !== null) {
+      stopPlay();
+      return;
+    }
+    const slider = $("iter-slider");
+    const last = Number(slider.max);
+    const step = Math.max(1, Math.ceil(last / 120));
+    if (Number(slider.value) >= last) slider.value = "0";
+    $("play").textContent = "❚❚";
+    state.playTimer = setInterval(() => {
+      const next = Math.min(last, Number(slider.value) + step);
+      slider.value = String(next);
+      onSlider();
+      if (next >= last) stopPlay();
+    }, 50);
+  }
+
+  // ---------------------------------------------------------------- scoring
+
+  async function score() {
+    clearError();
+    if (!state.modelId) throw new Error("fit first: scoring uses the fitted model");
+    const points = parseNumbers($("score-input").value, "points");
+    if (!points.length) throw new Error("give at least one point to score");
+    const alpha = readNumber("score-alpha", "α", {});
+    const result = await api("POST", `/v1/models/${state.modelId}/score`, { points, alpha });
+    state.scores = { points, result };
+    $("score-model").textContent = `against the selected model (k = ${state.result.k_selected}), α = ${result.alpha}`;
+    $("score-table").tBodies[0].replaceChildren(...points.map((p, i) => {
+      const tr = document.createElement("tr");
+      tr.dataset.index = String(i);
+      cell(tr, String(p), { "data-field": "point" });
+      cell(tr, fmt(result.log_density[i]), { "data-field": "log_density", "data-value": result.log_density[i] });
+      cell(tr, String(result.component[i] + 1), { "data-field": "component" });
+      cell(tr, fmt(result.p_value[i]), { "data-field": "p_value", "data-value": result.p_value[i] });
+      cell(tr, result.is_anomaly[i] ? "anomaly" : "no", { "data-field": "is_anomaly", "data-value": String(result.is_anomaly[i]) }, result.is_anomaly[i] ? "anomaly" : "");
+      return tr;
+    }));
+    $("score-section").hidden = false;
+    renderHist();
+  }
+
+  // ---------------------------------------------------------------- wiring
+
+  function renderAll() {
+    setupSlider();
+    renderHist();
+    renderTrace();
+    renderCriteria();
+    renderEstimates();
+    renderKTable();
+  }
+
+  // Every handler reports its error in the message box instead of failing silently.
+  const guarded = (fn) => async (...args) => {
+    try {
+      await fn(...args);
+    } catch (err) {
+      showError(err);
+    }
+  };
+
+  function switchSource() {
+    const source = document.querySelector("input[name=source]:checked").value;
+    for (const name of ["simulate", "csv", "dataset"]) $(`pane-${name}`).hidden = name !== source;
+  }
+
+  async function loadFamilies() {
+    try {
+      const doc = await api("GET", "/v1/families");
+      const select = $("fit-family");
+      const current = select.value;
+      select.replaceChildren(...doc.families.map((f) => {
+        const o = document.createElement("option");
+        o.value = f.name;
+        o.textContent = f.name;
+        o.title = f.description;
+        return o;
+      }));
+      if ([...select.options].some((o) => o.value === current)) select.value = current;
+      syncFamily();
+    } catch (err) {
+      // The static list stands in; a dead API shows up when the user fits.
+    }
+  }
+
+  function init() {
+    setSimRows(SIM_DEFAULTS.gaussian);
+    fillRecent();
+    document.querySelectorAll("input[name=source]").forEach((r) => r.addEventListener("change", switchSource));
+    $("sim-family").addEventListener("change", () => setSimRows(SIM_DEFAULTS[$("sim-family").value]));
+    $("sim-add").addEventListener("click", () => {
+      const body = $("sim-components").tBodies[0];
+      if (body.rows.length < 10) body.appendChild(simRow(body.rows.length, { mu: 0, sd: 1, pi: 0.1 }));
+    });
+    $("sim-remove").addEventListener("click", () => {
+      const body = $("sim-components").tBodies[0];
+      if (body.rows.length > 1) body.deleteRow(body.rows.length - 1);
+    });
+    $("simulate").addEventListener("click", guarded(async () => { clearError(); simulate(); }));
+    $("csv-use").addEventListener("click", guarded(async () => { clearError(); useCsv(); }));
+    $("csv-file").addEventListener("change", guarded(async (ev) => {
+      const file = ev.target.files[0];
+      if (!file) return;
+      $("csv-text").value = await file.text();
+      clearError();
+      useCsv();
+    }));
+    $("dataset-load").addEventListener("click", guarded(async () => { clearError(); await loadDataset(); }));
+    $("fit-family").addEventListener("change", syncFamily);
+    $("fit-init").addEventListener("change", syncFamily);
+    $("fit-button").addEventListener("click", guarded(startFit));
+    $("cancel-button").addEventListener("click", guarded(cancelFit));
+    $("score-button").addEventListener("click", guarded(score));
+    $("show-k").addEventListener("change", () => setShowK(Number($("show-k").value)));
+    $("iter-slider").addEventListener("input", onSlider);
+    $("play").addEventListener("click", togglePlay);
+    let resizeTimer = null;
+    window.addEventListener("resize", () => {
+      clearTimeout(resizeTimer);
+      resizeTimer = setTimeout(() => { renderHist(); renderTrace(); renderCriteria(); }, 100);
+    });
+    syncFamily();
+    renderAll();
+    loadFamilies();
+  }
+
+  init();
+})();

@@ -1,0 +1,337 @@
+"""The page in headless Chromium against the live stack: simulate, fit, read the plots and the
+tables against the API's own result, replay iterations, score, screenshot.
+
+Debian's ``chromium`` and ``chromium-driver`` drive it through selenium; nothing is downloaded.
+Without them the test skips, under ``MIXFIT_STRICT=1`` (``.ci/run``) it fails. The screenshot
+lands in ``docs/page.png``, which the README shows.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from tests.system import require_tool
+
+pytestmark = pytest.mark.system
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOT = ROOT / "docs" / "page.png"
+TERMINAL = ("finished", "failed", "canceled")
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Headless Debian Chromium through chromedriver, with a fresh profile."""
+    chromium = require_tool("chromium", "the page's browser test")
+    chromedriver = require_tool("chromedriver", "the page's browser test (chromium-driver)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    options = Options()
+    options.binary_location = chromium
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--hide-scrollbars",
+        "--window-size=1440,1000",
+        f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
+    ):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(chromedriver), options=options)
+    driver.set_script_timeout(30)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def get_json(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=30) as response:
+        return json.load(response)
+
+
+def post_json(url: str, body: Any) -> Any:
+    request = urllib.request.Request(
+        url, json.dumps(body).encode(), {"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.load(response)
+
+
+def attr(element: Any, name: str) -> str:
+    value = element.get_attribute(name)
+    assert value is not None, f"{element.tag_name} has no {name}"
+    return value
+
+
+def close(shown: str, value: float, digits: int = 4) -> bool:
+    """``shown`` is ``value`` printed with ``digits`` significant digits (or fixed decimals)."""
+    return math.isclose(float(shown), value, rel_tol=10.0 ** (1 - digits), abs_tol=1e-12)
+
+
+def wait_status(driver: Any, seconds: float = 60) -> str:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def ended(d: Any) -> str | bool:
+        status = d.find_element("id", "fit-status").get_attribute("data-status")
+        return status if status in TERMINAL else False
+
+    return WebDriverWait(driver, seconds).until(ended)
+
+
+def set_value(driver: Any, element_id: str, value: Any) -> None:
+    element = driver.find_element("id", element_id)
+    element.clear()
+    element.send_keys(str(value))
+
+
+def curve_points(path_d: str) -> np.ndarray:
+    """The (x, y) pixel points of an SVG path made of M/L commands."""
+    return np.array(
+        [[float(a), float(b)] for a, b in re.findall(r"[ML](-?[\d.]+),(-?[\d.]+)", path_d)]
+    )
+
+
+def gaussian_mixture(params: dict[str, Any], x: np.ndarray) -> np.ndarray:
+    return sum(
+        w * stats.norm.pdf(x, m, s)
+        for w, m, s in zip(params["weights"], params["means"], params["sds"], strict=True)
+    )
+
+
+def assert_mixture_drawn(driver: Any, params: dict[str, Any]) -> None:
+    """The histogram's mixture curve is the density of ``params``, to the pixel."""
+    svg = driver.find_element("id", "hist-svg")
+    box = {k: float(attr(svg, f"data-{k}")) for k in ("xmin", "xmax", "ymin", "ymax", "left")}
+    box |= {k: float(attr(svg, f"data-{k}")) for k in ("top", "width", "height")}
+    points = curve_points(attr(svg.find_element("css selector", "[data-curve=mixture]"), "d"))
+    assert len(points) > 100
+    x = box["xmin"] + (points[:, 0] - box["left"]) / box["width"] * (box["xmax"] - box["xmin"])
+    y_px = box["top"] + box["height"] * (
+        1 - (gaussian_mixture(params, x) - box["ymin"]) / (box["ymax"] - box["ymin"])
+    )
+    assert np.max(np.abs(np.clip(y_px, -1e4, 1e4) - points[:, 1])) < 1.0
+
+
+def component_params(driver: Any) -> dict[str, list[float]]:
+    curves = driver.find_elements("css selector", "#hist-svg [data-curve=component]")
+    curves.sort(key=lambda c: int(attr(c, "data-component")))
+    return {
+        "weights": [float(attr(c, "data-weight")) for c in curves],
+        "means": [float(attr(c, "data-mean")) for c in curves],
+        "sds": [float(attr(c, "data-sd")) for c in curves],
+    }
+
+
+def screenshot_whole_page(driver: Any) -> None:
+    """Grow the window to the page's height, then save ``docs/page.png``."""
+    for _ in range(3):  # the layout may reflow once the window is taller
+        chrome, height = driver.execute_script(
+            "window.scrollTo(0, 0);"
+            "return [window.outerHeight - window.innerHeight,"
+            " document.documentElement.scrollHeight];"
+        )
+        if driver.execute_script("return window.innerHeight") >= height:
+            break
+        driver.set_window_size(1440, height + chrome)
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    assert driver.save_screenshot(str(SCREENSHOT))
+
+
+def move_slider(driver: Any, value: int) -> None:
+    slider = driver.find_element("id", "iter-slider")
+    driver.execute_script(
+        "arguments[0].value = arguments[1];"
+        "arguments[0].dispatchEvent(new Event('input', {bubbles: true}));",
+        slider,
+        value,
+    )
+
+
+def test_simulate_fit_replay_score(browser: Any, live_api: str) -> None:
+    driver = browser
+    driver.get(live_api + "/")
+    assert driver.title.startswith("mixfit")
+
+    # Data: the simulator's defaults, mu = (0, 4), sd = (1, 1.5), pi = (0.4, 0.6), N = 200.
+    assert [
+        float(driver.find_element("id", f"sim-{f}-{i}").get_attribute("value"))
+        for i in range(2)
+        for f in ("mu", "sd", "pi")
+    ] == [0, 1, 0.4, 4, 1.5, 0.6]
+    set_value(driver, "sim-seed", 7)
+    driver.find_element("id", "simulate").click()
+    assert driver.find_element("id", "data-summary").get_attribute("data-n") == "200"
+    assert driver.find_elements("css selector", "#hist-svg .hist rect")
+    assert driver.find_elements("css selector", "#hist-svg [data-curve=truth]")
+    beta = driver.find_element("css selector", "#fit-family option[value=beta]")
+    assert not beta.is_enabled()  # normal data reach below 0
+
+    # Fit K = 1..3, 6 starts each.
+    set_value(driver, "fit-kmin", 1)
+    set_value(driver, "fit-kmax", 3)
+    set_value(driver, "fit-starts", 6)
+    set_value(driver, "fit-seed", 11)
+    driver.find_element("id", "fit-button").click()
+    assert wait_status(driver) == "finished", driver.find_element("id", "message").text
+    fit_id = attr(driver.find_element("id", "fit-status"), "data-fit-id")
+    doc = get_json(f"{live_api}/v1/fits/{fit_id}")
+    result = doc["result"]
+    assert result["options"]["keep_path"] is True and result["options"]["n_starts"] == 6
+    chosen = next(r for r in result["results"] if r["k"] == result["k_selected"])
+
+    # The K table holds the API's numbers, and marks the selection.
+    rows = driver.find_elements("css selector", "#k-table tbody tr")
+    assert [int(attr(r, "data-k")) for r in rows] == [1, 2, 3]
+    for row, kres in zip(rows, result["results"], strict=True):
+        for field in ("loglik", "bic", "aic", "icl"):
+            td = row.find_element("css selector", f"[data-field={field}]")
+            assert float(attr(td, "data-value")) == kres[field]
+            assert abs(float(td.text) - kres[field]) <= 0.005 + 1e-9
+        assert (
+            int(row.find_element("css selector", "[data-field=n_params]").text) == kres["n_params"]
+        )
+        selected = row.find_element("css selector", "[data-field=selected]").text
+        assert bool(selected) == (kres["k"] == result["k_selected"])
+
+    # The estimates table: every fitted number of the selected K, shown and exact, with truth.
+    params = chosen["params"]
+    names = {"weight": "weights", "mean": "means", "sd": "sds"}
+    cells = driver.find_elements("css selector", "#estimates td[data-param]")
+    assert len(cells) == 3 * result["k_selected"]
+    for td in cells:
+        value = params[names[attr(td, "data-param")]][int(attr(td, "data-component"))]
+        assert float(attr(td, "data-value")) == value
+        assert close(td.text, value)
+    if result["k_selected"] == 2:
+        truth = [float(td.text) for td in driver.find_elements("css selector", "#estimates .truth")]
+        assert truth == [0.4, 0.0, 1.0, 0.6, 4.0, 1.5]
+
+    # The histogram draws the fitted mixture and each component of the selected K.
+    assert component_params(driver) == {k: params[k] for k in ("weights", "means", "sds")}
+    assert_mixture_drawn(driver, params)
+
+    # The LL trace of every start, the best one highlighted.
+    traces = driver.find_elements("css selector", "#trace-plot [data-start]")
+    assert len(traces) == len(chosen["starts"]) == 6
+    best = [t for t in traces if attr(t, "data-best") == "true"]
+    assert [int(attr(t, "data-start")) for t in best] == [chosen["best_start"]]
+    best_trace = chosen["starts"][chosen["best_start"]]["trace"]
+    assert int(attr(best[0], "data-points")) == len(best_trace)
+
+    # BIC/AIC/ICL against K, the selection ringed.
+    for kres in result["results"]:
+        for criterion in ("bic", "aic", "icl"):
+            point = driver.find_element(
+                "css selector", f"#criteria-plot [data-criterion={criterion}][data-k='{kres['k']}']"
+            )
+            assert float(attr(point, "data-value")) == kres[criterion]
+    ring = driver.find_element("css selector", "#criteria-plot [data-selected=true]")
+    assert int(attr(ring, "data-k")) == result["k_selected"]
+
+    # The slider replays the best start's path: at iteration i the curves are path[i].
+    path = chosen["path"]
+    slider = driver.find_element("id", "iter-slider")
+    assert int(attr(slider, "max")) == len(path) - 1 and len(path) == len(best_trace)
+    for i in (0, len(path) // 3):
+        move_slider(driver, i)
+        assert attr(driver.find_element("id", "iter-label"), "data-iteration") == str(i)
+        assert component_params(driver) == {k: path[i][k] for k in ("weights", "means", "sds")}
+        assert_mixture_drawn(driver, path[i])
+        marker = driver.find_element("css selector", "#trace-plot [data-role=iteration-marker]")
+        assert attr(marker, "data-iteration") == str(i)
+    move_slider(driver, len(path) - 1)
+    assert component_params(driver) == {k: params[k] for k in ("weights", "means", "sds")}
+
+    # Scoring: the table holds the API's scores; the points are marked on the histogram.
+    set_value(driver, "score-input", "0.5, 3.2, 30")
+    driver.find_element("id", "score-button").click()
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, 30).until(
+        lambda d: len(d.find_elements("css selector", "#score-table tbody tr")) == 3
+    )
+    expected = post_json(
+        f"{live_api}/v1/models/{doc['model_id']}/score", {"points": [0.5, 3.2, 30], "alpha": 0.01}
+    )
+    rows = driver.find_elements("css selector", "#score-table tbody tr")
+    for i, row in enumerate(rows):
+        for field in ("log_density", "p_value"):
+            td = row.find_element("css selector", f"[data-field={field}]")
+            assert float(attr(td, "data-value")) == expected[field][i]
+            assert close(td.text, expected[field][i])
+        flag = row.find_element("css selector", "[data-field=is_anomaly]")
+        assert attr(flag, "data-value") == str(expected["is_anomaly"][i]).lower()
+    assert expected["is_anomaly"] == [False, False, True]
+    marks = driver.find_elements("css selector", "#hist-svg [data-score-point]")
+    assert [attr(m, "data-anomaly") for m in marks] == ["false", "false", "true"]
+
+    # Nothing went wrong in the console (a CSP violation would be an error here).
+    severe = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+    assert not severe, severe
+    assert driver.find_element("id", "message").get_attribute("hidden") is not None
+
+    screenshot_whole_page(driver)
+
+
+def test_explicit_start_values_are_sent(browser: Any, live_api: str) -> None:
+    """The simulator's mu1/mu2 start values become ``init: {weights, means, sds}``: one start."""
+    from selenium.webdriver.support.ui import Select
+
+    driver = browser
+    driver.get(live_api + "/")
+    driver.find_element("id", "simulate").click()
+    Select(driver.find_element("id", "fit-init")).select_by_value("explicit")
+    assert not driver.find_element("id", "fit-kmin").is_enabled()
+    set_value(driver, "init-weights", "0.3, 0.7")
+    set_value(driver, "init-a", "-2, 6")
+    set_value(driver, "init-b", "2, 2")
+    driver.find_element("id", "fit-button").click()
+    assert wait_status(driver) == "finished", driver.find_element("id", "message").text
+    fit_id = attr(driver.find_element("id", "fit-status"), "data-fit-id")
+    result = get_json(f"{live_api}/v1/fits/{fit_id}")["result"]
+    assert result["options"]["init"] == {
+        "weights": [0.3, 0.7],
+        "means": [-2.0, 6.0],
+        "sds": [2.0, 2.0],
+        "covariances": None,
+    }
+    (kres,) = result["results"]
+    assert len(kres["starts"]) == 1
+    assert len(driver.find_elements("css selector", "#trace-plot [data-start]")) == 1
+    move_slider(driver, 0)
+    assert component_params(driver) == {k: kres["path"][0][k] for k in ("weights", "means", "sds")}
+
+
+def test_errors_are_shown(browser: Any, live_api: str) -> None:
+    """A request the API refuses shows its message instead of failing silently."""
+    driver = browser
+    driver.get(live_api + "/")
+    driver.find_element("id", "simulate").click()
+    set_value(driver, "fit-kmin", 3)
+    set_value(driver, "fit-kmax", 2)
+    driver.find_element("id", "fit-button").click()
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    message = WebDriverWait(driver, 30).until(
+        lambda d: d.find_element("id", "message").text or False
+    )
+    assert message.startswith("422: ") and "k.min (3) must not exceed k.max (2)" in message
