@@ -1,6 +1,6 @@
 """Routes outside ``/v1``: health, readiness, the contract and the browsable API page.
 
-``GET /`` is a placeholder that links to ``/docs``; it is free for a later page.
+``GET /``, the EM simulator page, lives in ``service/page.py``.
 """
 
 from __future__ import annotations
@@ -25,12 +25,6 @@ def openapi_path() -> Path:
 @functools.cache
 def _spec(path: Path, mtime: float) -> dict:
     return yaml.safe_load(path.read_text())
-
-
-@bp.get("/")
-def index() -> str:
-    """A placeholder page linking to the API documentation."""
-    return render_template("index.html")
 
 
 @bp.get("/healthz")

@@ -15,6 +15,7 @@
   const ACCENT = "#2563eb";
   const TERMINAL = new Set(["finished", "failed", "canceled"]);
   const RECENT_KEY = "mixfit.recentDatasets";
+  const KEY_STORE = "mixfit.apiKey";
 
   const state = {
     x: null, // the 1-D values shown in the histogram; null when only a dataset id is known
@@ -156,6 +157,8 @@
 
   async function api(method, path, body) {
     const options = { method, headers: { Accept: "application/json" } };
+    const key = $("api-key").value.trim();
+    if (key) options.headers.Authorization = `Bearer ${key}`;
     if (body !== undefined) {
       options.headers["Content-Type"] = "application/json";
       options.body = JSON.stringify(body);
@@ -170,7 +173,9 @@
     let doc = null;
     try { doc = text ? JSON.parse(text) : null; } catch (e) { doc = null; }
     if (!response.ok) {
-      const err = new Error(doc && doc.message ? doc.message : `HTTP ${response.status}`);
+      let message = doc && doc.message ? doc.message : `HTTP ${response.status}`;
+      if (response.status === 401) message += " (enter an API key at the top right)";
+      const err = new Error(message);
       err.status = response.status;
       throw err;
     }
@@ -741,9 +746,10 @@
       const d = pathData(grid.map((v, i) => [f.sx(v), f.sy(Math.min(c.ys[i], ymax * 2))]));
       const attrs = { d, fill: "none", "data-curve": c.kind };
       if (c.kind === "truth") Object.assign(attrs, { stroke: "#475467", "stroke-width": 1.6, "stroke-dasharray": "5 4" });
-      if (c.kind === "mixture") Object.assign(attrs, { stroke: "#111827", "stroke-width": 2.4 });
+      // Thick under thin: where one component carries the mixture both stay visible.
+      if (c.kind === "mixture") Object.assign(attrs, { stroke: "#111827", "stroke-width": 3.4 });
       if (c.kind === "component") {
-        Object.assign(attrs, { stroke: COLORS[c.j % COLORS.length], "stroke-width": 1.6, "data-component": c.j, "data-weight": c.comp.w });
+        Object.assign(attrs, { stroke: COLORS[c.j % COLORS.length], "stroke-width": 1.5, "data-component": c.j, "data-weight": c.comp.w });
         if (family === "beta") Object.assign(attrs, { "data-alpha": c.comp.a, "data-beta": c.comp.b });
         else Object.assign(attrs, { "data-mean": c.comp.mean, "data-sd": c.comp.sd });
       }
@@ -754,7 +760,7 @@
     if (bins.length) items.push({ box: true, label: state.w ? "data (weighted)" : "data" });
     if (state.truth) items.push({ color: "#475467", dash: "5 4", label: "truth" });
     if (params) {
-      items.push({ color: "#111827", width: 2.4, label: `fitted mixture, k = ${kres.k}` });
+      items.push({ color: "#111827", width: 3.4, label: `fitted mixture, k = ${kres.k}` });
       comps.forEach((c, j) => items.push({ color: COLORS[j % COLORS.length], label: `component ${j + 1}` }));
     }
     legend(f.svg, f.m.left + f.pw - 150, f.m.top + 14, items);
@@ -1115,6 +1121,12 @@
   }
 
   function init() {
+    // The key stays in this tab (sessionStorage), never in a URL or in localStorage.
+    try { $("api-key").value = sessionStorage.getItem(KEY_STORE) || ""; } catch (e) { /* no storage */ }
+    $("api-key").addEventListener("change", () => {
+      try { sessionStorage.setItem(KEY_STORE, $("api-key").value.trim()); } catch (e) { /* no storage */ }
+      loadFamilies();
+    });
     setSimRows(SIM_DEFAULTS.gaussian);
     fillRecent();
     document.querySelectorAll("input[name=source]").forEach((r) => r.addEventListener("change", switchSource));
