@@ -35,6 +35,14 @@ DEFAULTS: dict[str, Any] = {
     "TOMBSTONE_TTL": 30 * 86400,
     # Seconds an Idempotency-Key is remembered.
     "IDEMPOTENCY_TTL": 86400,
+    # Fan-out: a fit with at least this much work (n * sum(K) * starts) is split into RQ jobs,
+    # one per K, or per chunk of starts so that there are at least FANOUT_PARTS of them, plus a
+    # job that merges them; smaller fits run as one job (fewer round trips).
+    "FANOUT_MIN_WORK": 2_000_000,
+    "FANOUT_PARTS": 4,
+    # Times a fit (or part) whose worker died is run again; the seed is fixed at submission,
+    # so a rerun gives the same result bit for bit.
+    "FIT_RETRIES": 2,
     # Job timeout: MIN + SECONDS_PER_UNIT * n (d+1)^2 sum(K) starts max_iter, at most MAX.
     "JOB_TIMEOUT_MIN": 60,
     "JOB_TIMEOUT_MAX": 3600,
@@ -78,12 +86,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     )
     queue = Queue(app.config["QUEUE_NAME"], connection=redis, serializer=JSONSerializer)
 
-    from . import api, errors, page, pages
+    from . import api, errors, pages
     from .store import Clients
 
     app.extensions["mixfit"] = Clients(redis=redis, queue=queue)
     errors.register(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
-    app.register_blueprint(page.bp)
     return app

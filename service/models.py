@@ -14,9 +14,9 @@ from pydantic import Field, model_validator
 from mixfit.schema import (
     MAX_ABS,
     FitResult,
-    Matrix,
     Model,
     NonNegativeFloat,
+    Points,
     Schema,
     Vector,
 )
@@ -41,7 +41,7 @@ class DatasetUpload(Schema):
     """A dataset as JSON. CSV (``text/csv``) and ``.npy`` (``application/x-npy``) bodies are
     accepted too."""
 
-    data: Vector | Matrix = Field(description="A list of numbers (1-D) or of equally long rows.")
+    data: Points = Field(description="A list of numbers (1-D) or of equally long rows.")
     weights: list[NonNegativeFloat] | None = Field(
         None, description="Optional per-point weights (counts)."
     )
@@ -124,6 +124,18 @@ class FitLinks(Schema):
     model: str | None = Field(description="The selected model, once the fit has finished.")
 
 
+class FitPart(Schema):
+    """One RQ job of a fit: which Ks and starts it runs, where, and how it stands. A small fit
+    is one part; a large one fans out into a part per K (or per chunk of starts)."""
+
+    job_id: str
+    k: list[int]
+    starts: list[int] = Field(description="[first, last + 1]: the range of start indices.")
+    status: FitState
+    worker: str | None = Field(description="The RQ worker that ran (or runs) it.")
+    seconds: float | None = Field(description="How long it ran, once it has finished.")
+
+
 class FitStatus(Schema):
     """A fit: its state, live progress while it runs, the result or the error."""
 
@@ -138,6 +150,7 @@ class FitStatus(Schema):
     result: FitResult | None
     model_id: HexId | None
     error: FitErrorInfo | None
+    parts: list[FitPart] = Field(description="The fit's RQ jobs and the workers that ran them.")
     links: FitLinks
 
 

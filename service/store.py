@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import secrets
 import time
 import uuid
 from dataclasses import dataclass
@@ -20,10 +21,10 @@ from typing import Any
 import numpy as np
 from flask import current_app
 from redis import Redis
-from rq import Queue
+from rq import Queue, Retry
 from rq.command import send_stop_job_command
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
-from rq.job import Job, JobStatus
+from rq.job import Dependency, Job, JobStatus
 from rq.results import Result
 from rq.serializers import JSONSerializer
 
@@ -35,6 +36,8 @@ from .errors import abort_json
 from .models import Dataset, DatasetLinks, DatasetSummary
 
 FIT_JOB = "worker.jobs.fit"
+PART_JOB = "worker.jobs.fit_part"
+REDUCE_JOB = "worker.jobs.reduce"
 FIT_ID = re.compile(r"^[0-9a-f]{32}$")
 DATASET_ID = re.compile(r"^[0-9a-f]{16,64}$")
 STATES = {
@@ -275,22 +278,77 @@ def submit_fit(request: Any, idem_key: str | None, digest: str) -> tuple[dict[st
     options = request.model_dump(
         mode="json", exclude_unset=True, exclude={"data", "weights", "dataset_id"}
     )
+    if request.seed is None:
+        # Fixed now, so a fit that is run again (a retry after its worker died, a fanned-out
+        # part) gives the same result bit for bit.
+        options["seed"] = secrets.randbits(63)
+    common = {"fit_id": fit_id, "dataset_id": dataset_id, "request": options}
+    keep = {
+        "result_ttl": result_ttl,
+        "failure_ttl": failure_ttl,
+        "retry": Retry(max=int(_cfg("FIT_RETRIES"))),
+    }
+    finals = {"model_ttl": int(_cfg("MODEL_TTL")), "tombstone_ttl": int(_cfg("TOMBSTONE_TTL"))}
+    n, d = X.shape
+    plan = plan_parts(k_values, n_starts, n)
+    if plan is None:
+        job = queue.enqueue_call(
+            FIT_JOB,
+            kwargs={**common, **finals},
+            job_id=fit_id,
+            timeout=job_timeout(n, d, k_values, n_starts, request.max_iter),
+            description=f"fit {request.family} k={k_values} starts={n_starts} on {dataset_id}",
+            meta={"parts": [{"job_id": fit_id, "k": k_values, "starts": [0, n_starts]}]},
+            **keep,
+        )
+        return queued_document(fit_id, dataset_id, _iso(job.created_at)), False
+    parts = []
+    for i, (k, first, stop) in enumerate(plan):
+        part = queue.enqueue_call(
+            PART_JOB,
+            kwargs={**common, "k": k, "starts": [first, stop]},
+            job_id=f"{fit_id}-{i}",
+            timeout=job_timeout(n, d, [k], stop - first, request.max_iter),
+            description=f"part of fit {fit_id}: k={k} starts {first}..{stop - 1}",
+            **keep,
+        )
+        parts.append(part)
+    meta = [
+        {"job_id": part.id, "k": [k], "starts": [first, stop]}
+        for part, (k, first, stop) in zip(parts, plan, strict=True)
+    ]
     job = queue.enqueue_call(
-        FIT_JOB,
-        kwargs={
-            "fit_id": fit_id,
-            "dataset_id": dataset_id,
-            "request": options,
-            "model_ttl": int(_cfg("MODEL_TTL")),
-            "tombstone_ttl": int(_cfg("TOMBSTONE_TTL")),
-        },
+        REDUCE_JOB,
+        kwargs={**common, "parts": [part.id for part in parts], **finals},
         job_id=fit_id,
-        timeout=job_timeout(X.shape[0], X.shape[1], k_values, n_starts, request.max_iter),
-        result_ttl=result_ttl,
-        failure_ttl=failure_ttl,
-        description=f"fit {request.family} k={k_values} starts={n_starts} on {dataset_id}",
+        timeout=int(_cfg("JOB_TIMEOUT_MIN")),
+        depends_on=Dependency(jobs=parts, allow_failure=True, enqueue_at_front=True),
+        description=f"merge {len(parts)} parts of fit {fit_id}",
+        meta={"parts": meta},
+        **keep,
     )
     return queued_document(fit_id, dataset_id, _iso(job.created_at)), False
+
+
+def plan_parts(k_values: list[int], n_starts: int, n: int) -> list[tuple[int, int, int]] | None:
+    """How a fit fans out: ``(k, first start, stop)`` per RQ job, or None for one job.
+
+    Fits with less work than ``FANOUT_MIN_WORK`` (n * sum(K) * starts) run as one job. Larger
+    ones get a job per K, and each K's starts are cut into chunks when there are fewer than
+    ``FANOUT_PARTS`` Ks. The largest K comes first, so workers that take jobs in order end close
+    together (longest-first scheduling).
+    """
+    if n * sum(k_values) * n_starts < int(_cfg("FANOUT_MIN_WORK")):
+        return None
+    chunks = min(n_starts, -(-int(_cfg("FANOUT_PARTS")) // len(k_values)))
+    bounds = np.linspace(0, n_starts, chunks + 1).round().astype(int)
+    plan = [
+        (k, int(first), int(stop))
+        for k in sorted(k_values, reverse=True)
+        for first, stop in zip(bounds[:-1], bounds[1:], strict=True)
+        if stop > first
+    ]
+    return plan if len(plan) > 1 else None
 
 
 def queued_document(fit_id: str, dataset_id: str, created_at: str | None) -> dict[str, Any]:
@@ -307,6 +365,7 @@ def queued_document(fit_id: str, dataset_id: str, created_at: str | None) -> dic
         "result": None,
         "model_id": None,
         "error": None,
+        "parts": [],
         "links": _fit_links(fit_id, dataset_id, None),
     }
 
@@ -337,7 +396,13 @@ def _state(job: Job) -> str:
 
 
 def _failure(job: Job) -> dict[str, str]:
-    """The domain error the job recorded, else the last line of the failure RQ recorded."""
+    """The domain error the job recorded, else the last line of the failure RQ recorded. A
+    fanned-out fit reports the reason of its first failed part."""
+    if job.func_name == REDUCE_JOB:
+        for part in _part_jobs(job):
+            if part is not None and part.get_status(refresh=False) == JobStatus.FAILED:
+                reason = _failure(part)
+                return {**reason, "message": f"{reason['message']} (in part {part.id})"}
     error = job.meta.get("error")
     if error:
         return {"type": str(error["type"]), "message": str(error["message"])}
@@ -384,6 +449,16 @@ def fit_status(fit_id: str, wait: float = 0.0) -> dict[str, Any]:
 def _describe(fit_id: str, job: Job, state: str) -> dict[str, Any]:
     """The document of a job as last read (``Job.fetch`` or ``_refreshed``)."""
     dataset_id = job.kwargs.get("dataset_id", "")
+    fanned = job.func_name == REDUCE_JOB
+    part_jobs = _part_jobs(job) if fanned and state not in TERMINAL else []
+    if (
+        fanned
+        and state == "queued"
+        and any(
+            p is not None and p.get_status(refresh=False) != JobStatus.QUEUED for p in part_jobs
+        )
+    ):
+        state = "started"  # the merge waits, but parts are running or done
     doc: dict[str, Any] = {
         "id": fit_id,
         "status": state,
@@ -391,22 +466,92 @@ def _describe(fit_id: str, job: Job, state: str) -> dict[str, Any]:
         "started_at": _iso(job.started_at),
         "ended_at": _iso(job.ended_at) if state in TERMINAL else None,
         "dataset_id": dataset_id,
-        "queue_position": job.get_position() if state == "queued" else None,
+        "queue_position": job.get_position() if state == "queued" and not fanned else None,
         "progress": None,
         "result": None,
         "model_id": None,
         "error": None,
+        "parts": [],
     }
     if state == "started":
-        doc["progress"] = job.meta.get("progress")
+        if fanned:
+            doc["started_at"] = doc["started_at"] or min(
+                (_iso(p.started_at) for p in part_jobs if p is not None and p.started_at),
+                default=None,
+            )
+            doc["progress"] = _merged_progress(job, part_jobs)
+        else:
+            doc["progress"] = job.meta.get("progress")
     elif state == "finished":
         value = job.return_value(refresh=True) or {}
         doc["result"] = value.get("result")
         doc["model_id"] = value.get("model_id")
+        doc["parts"] = [{**part, "status": "finished"} for part in value.get("parts", [])]
     elif state == "failed":
         doc["error"] = _failure(job)
+    if not doc["parts"]:
+        doc["parts"] = _part_docs(job, state, part_jobs)
     doc["links"] = _fit_links(fit_id, dataset_id, doc["model_id"])
     return doc
+
+
+def _part_jobs(job: Job) -> list[Job | None]:
+    ids = [part["job_id"] for part in job.meta.get("parts", [])]
+    return Job.fetch_many(ids, connection=clients().redis, serializer=JSONSerializer)
+
+
+def _part_docs(job: Job, state: str, part_jobs: list[Job | None]) -> list[dict[str, Any]]:
+    """What each part of a fit that has not finished is doing (``FitPart`` documents)."""
+    planned = job.meta.get("parts", [])
+    if job.func_name != REDUCE_JOB:
+        return [
+            {**part, "status": state, "worker": job.worker_name, "seconds": None}
+            for part in planned
+        ]
+    docs = []
+    for part, part_job in zip(planned, part_jobs or [None] * len(planned), strict=True):
+        status = (
+            "canceled"
+            if part_job is None
+            else STATES.get(part_job.get_status(refresh=False), "queued")
+        )
+        worker = part_job.worker_name if part_job is not None else None
+        docs.append({**part, "status": status, "worker": worker or None, "seconds": None})
+    return docs
+
+
+def _merged_progress(job: Job, part_jobs: list[Job | None]) -> dict[str, Any] | None:
+    """One progress document for a fanned-out fit: per K, the parts' starts added up and the
+    leading part's trace."""
+    request_k = sorted({k for part in job.meta.get("parts", []) for k in part["k"]})
+    planned = {}
+    for part in job.meta.get("parts", []):
+        planned[part["k"][0]] = planned.get(part["k"][0], 0) + part["starts"][1] - part["starts"][0]
+    merged: dict[int, dict[str, Any]] = {}
+    for part_job in part_jobs:
+        if part_job is None:
+            continue
+        finished = part_job.get_status(refresh=False) == JobStatus.FINISHED
+        for entry in (part_job.meta.get("progress") or {}).get("per_k", []):
+            k = entry["k"]
+            into = merged.setdefault(
+                k, {**entry, "starts_done": 0, "n_starts": planned.get(k, 0), "state": "done"}
+            )
+            into["starts_done"] += entry["n_starts"] if finished else entry["starts_done"]
+            into["iteration"] = max(into["iteration"], entry["iteration"])
+            if entry["state"] != "done" and not finished:
+                into["state"] = "running"
+            best, mine = into.get("best_loglik"), entry.get("best_loglik")
+            if mine is not None and (best is None or mine >= best):
+                into.update(
+                    best_loglik=mine, trace=entry["trace"], trace_start=entry["trace_start"]
+                )
+    for entry in merged.values():
+        if entry["starts_done"] < entry["n_starts"]:
+            entry["state"] = "running"
+    if not merged:
+        return None  # no part has reported yet
+    return {"k_values": request_k, "per_k": [merged[k] for k in sorted(merged)]}
 
 
 def cancel_fit(fit_id: str) -> dict[str, Any]:
@@ -420,13 +565,19 @@ def cancel_fit(fit_id: str) -> dict[str, Any]:
     if state in TERMINAL:
         abort_json(409, f"fit {fit_id} has already ended ({state}); nothing to cancel")
     redis = clients().redis
-    try:
-        if state == "queued":
-            job.cancel()
-        else:
-            send_stop_job_command(redis, fit_id, serializer=JSONSerializer)
-    except InvalidJobOperation:
-        pass  # it changed state under us: report what it is now
+    targets = [job]
+    if job.func_name == REDUCE_JOB:
+        # The merge first: a canceled dependent is never enqueued when its parts end.
+        targets += [p for p in _part_jobs(job) if p is not None]
+    for target in targets:
+        try:
+            status = target.get_status(refresh=True)
+            if status == JobStatus.STARTED:
+                send_stop_job_command(redis, target.id, serializer=JSONSerializer)
+            elif STATES.get(status) == "queued":
+                target.cancel()
+        except (InvalidJobOperation, NoSuchJobError):
+            pass  # it changed state under us: report what it is now
     deadline = time.monotonic() + STOP_GRACE
     state = _state(job)
     while state not in TERMINAL and time.monotonic() < deadline:

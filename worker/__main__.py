@@ -13,6 +13,7 @@ import argparse
 import gc
 import os
 import sys
+import threading
 from typing import Any
 
 from redis import Redis
@@ -23,6 +24,10 @@ from worker import jobs  # preloaded so each forked horse starts warm
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 DEFAULT_QUEUE = "mixfit"
+# Seconds between a busy worker's heartbeats (RQ's default is 30). The sweeper
+# (``python -m worker.sweeper``) takes a worker without a heartbeat for 15 s as dead and hands
+# its fit back to RQ, which retries it: a killed worker's fit moves on within ~20 s.
+HEARTBEAT_SECONDS = 5
 
 
 class InlineWorker(SimpleWorker):
@@ -34,6 +39,25 @@ class InlineWorker(SimpleWorker):
     killing a horse, the fit is flagged and raises ``FitStopped`` at its next EM iteration, and
     RQ marks it STOPPED as it does a killed horse's job.
     """
+
+    def execute_job(self, job: Any, queue: Any) -> None:
+        """Run the job here while a thread keeps the worker's heartbeat fresh: RQ's simple
+        worker heartbeats only between jobs, and the sweeper must not take a long inline fit
+        for a dead worker."""
+        stop = threading.Event()
+        ttl = self.get_heartbeat_ttl(job)
+
+        def beat() -> None:
+            while not stop.wait(HEARTBEAT_SECONDS):
+                self.heartbeat(ttl)
+
+        thread = threading.Thread(target=beat, name="mixfit-heartbeat", daemon=True)
+        thread.start()
+        try:
+            super().execute_job(job, queue)
+        finally:
+            stop.set()
+            thread.join()
 
     def kill_horse(self, sig: Any = None) -> None:
         job_id = self._stopped_job_id or self.get_current_job_id()
@@ -49,7 +73,13 @@ def build_worker(
     connection = Redis.from_url(url)
     queue = Queue(queue_name, connection=connection, serializer=JSONSerializer)
     cls = InlineWorker if inline else Worker
-    return cls([queue], connection=connection, serializer=JSONSerializer, name=name)
+    return cls(
+        [queue],
+        connection=connection,
+        serializer=JSONSerializer,
+        name=name,
+        job_monitoring_interval=HEARTBEAT_SECONDS,
+    )
 
 
 def warm_up() -> None:

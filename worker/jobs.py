@@ -20,10 +20,11 @@ from typing import Any
 
 from redis import Redis
 from rq import get_current_job
-from rq.job import Job
+from rq.job import Job, JobStatus
+from rq.serializers import JSONSerializer
 
-from mixfit import FitError, FitRequest, assemble, codec, keys, prepare
-from mixfit.em import run_k
+from mixfit import FitError, FitRequest, KResult, assemble, codec, keys, prepare
+from mixfit.em import merge_k, run_k
 
 PROGRESS_INTERVAL = 0.2  # seconds between job-meta writes
 TRACE_TAIL = 1000  # progress keeps at most this many trailing log-likelihood values per K
@@ -176,6 +177,7 @@ def fit(
     if job is None:  # called outside a worker (tests, scripts): nothing to report to
         raise RuntimeError("worker.jobs.fit runs inside an RQ worker")
     connection = job.connection
+    began = time.monotonic()
     req = FitRequest.model_validate(request).root
     reporter = ProgressReporter(job, req.k_values(), req.starts_per_k())
     try:
@@ -196,7 +198,120 @@ def fit(
     store_model(
         connection, model_id, fit_id, result.model.model_dump_json(), model_ttl, tombstone_ttl
     )
-    return {"model_id": model_id, "result": result.model_dump(mode="json")}
+    part = {
+        "job_id": job.id,
+        "k": req.k_values(),
+        "starts": [0, req.starts_per_k()],
+        "worker": job.worker_name,
+        "seconds": round(time.monotonic() - began, 3),
+    }
+    return {"model_id": model_id, "result": result.model_dump(mode="json"), "parts": [part]}
+
+
+def fit_part(
+    fit_id: str, dataset_id: str, request: dict[str, Any], k: int, starts: list[int]
+) -> dict[str, Any]:
+    """One part of a fanned-out fit: starts ``starts[0]`` to ``starts[1] - 1`` of one K.
+
+    Returns
+    -------
+    dict
+        ``{"k", "starts", "worker", "seconds", "result"}`` with the part's ``KResult`` JSON; the
+        fit's reducing job (``reduce``) merges the parts.
+    """
+    job = get_current_job()
+    if job is None:
+        raise RuntimeError("worker.jobs.fit_part runs inside an RQ worker")
+    began = time.monotonic()
+    req = FitRequest.model_validate(request).root
+    reporter = ProgressReporter(job, [k], starts[1] - starts[0])
+    try:
+        X, w = load_dataset(job.connection, dataset_id)
+        problem = prepare(req, X, w)
+        result = run_k(problem, k, reporter, starts=range(starts[0], starts[1]))
+        reporter.k_done(k)
+    except FitError as exc:
+        reporter.fail(exc)
+        raise
+    finally:
+        _STOP_REQUESTS.discard(job.id)
+    reporter.flush(force=True)
+    return {
+        "k": k,
+        "starts": starts,
+        "worker": job.worker_name,
+        "seconds": round(time.monotonic() - began, 3),
+        "result": result.model_dump(mode="json"),
+    }
+
+
+def reduce(
+    fit_id: str,
+    dataset_id: str,
+    request: dict[str, Any],
+    parts: list[str],
+    model_ttl: int = 0,
+    tombstone_ttl: int = 30 * 86400,
+) -> dict[str, Any]:
+    """Merge a fanned-out fit's parts (best start per K), select K, store the model.
+
+    It runs once every part has ended (RQ dependency with ``allow_failure``): a failed part
+    fails the fit with that part's reason, a ``FitError`` keeping its message.
+
+    Returns
+    -------
+    dict
+        ``{"model_id", "result", "parts"}`` like ``fit``, ``parts`` saying which worker ran what.
+    """
+    job = get_current_job()
+    if job is None:
+        raise RuntimeError("worker.jobs.reduce runs inside an RQ worker")
+    connection = job.connection
+    req = FitRequest.model_validate(request).root
+    reporter = ProgressReporter(job, req.k_values(), req.starts_per_k())
+    done = Job.fetch_many(parts, connection=connection, serializer=JSONSerializer)
+    outputs = []
+    for part_id, part_job in zip(parts, done, strict=True):
+        if part_job is None:
+            raise RuntimeError(f"part {part_id} of fit {fit_id} has expired before the merge")
+        status = part_job.get_status(refresh=False)
+        if status != JobStatus.FINISHED:
+            error = part_job.meta.get("error")
+            if error:
+                exc = FitError(error["message"])
+                reporter.fail(exc)
+                raise exc
+            latest = part_job.latest_result()
+            reason = (latest.exc_string or "").strip().splitlines()[-1:] if latest else []
+            raise RuntimeError(
+                f"part {part_id} of fit {fit_id} ended {status}: {' '.join(reason) or 'no reason'}"
+            )
+        outputs.append(part_job.return_value(refresh=False))
+    try:
+        X, w = load_dataset(connection, dataset_id)
+        problem = prepare(req, X, w)
+        by_k: dict[int, list[KResult]] = {}
+        for out in outputs:
+            by_k.setdefault(out["k"], []).append(KResult.model_validate(out["result"]))
+        result = assemble(problem, [merge_k(by_k[k]) for k in sorted(by_k)])
+    except FitError as exc:
+        reporter.fail(exc)
+        raise
+    model_id = uuid.uuid4().hex
+    store_model(
+        connection, model_id, fit_id, result.model.model_dump_json(), model_ttl, tombstone_ttl
+    )
+    described = [
+        {
+            "job_id": part_id,
+            "k": [out["k"]],
+            "starts": out["starts"],
+            "worker": out["worker"],
+            "seconds": out["seconds"],
+        }
+        for part_id, out in zip(parts, outputs, strict=True)
+    ]
+    return {"model_id": model_id, "result": result.model_dump(mode="json"), "parts": described}
 
 
 def store_model(

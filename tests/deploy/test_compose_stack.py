@@ -36,8 +36,10 @@ def test_readyz_sees_redis_and_workers(stack):
 
 
 def test_a_fit_runs_end_to_end_through_the_compose_services(stack):
+    """K = 1..8 on 6,000 points is above the fan-out threshold (n * sum(K) * starts >= 2e6):
+    eight parts, taken by both workers."""
     rng = np.random.default_rng(0)
-    data = np.concatenate([rng.normal(0, 1, 300), rng.normal(5, 1, 300)]).tolist()
+    data = np.concatenate([rng.normal(0, 1, 3000), rng.normal(5, 1, 3000)]).tolist()
     status, doc = call(
         stack.base, "POST", "/v1/fits", {"data": data, "k": {"min": 1, "max": 8}, "seed": 1}
     )
@@ -49,6 +51,9 @@ def test_a_fit_runs_end_to_end_through_the_compose_services(stack):
     result = doc["result"]
     assert [r["k"] for r in result["results"]] == list(range(1, 9))
     assert result["k_selected"] == 2
+    parts = doc["parts"]
+    assert sorted(p["k"][0] for p in parts) == list(range(1, 9))
+    assert len({p["worker"] for p in parts}) == 2, parts
 
 
 def test_redis_runs_with_the_deploy_config(stack):

@@ -129,7 +129,9 @@ def long_fit_data() -> list[list[float]]:
     return np.random.default_rng().normal(size=(3000, 2)).tolist()
 
 
-def test_running_fit_shows_progress_and_cancels(client, worker_proc, poll) -> None:
+@pytest.mark.parametrize("fanout", [False, True], ids=["one-job", "fanned-out"])
+def test_running_fit_shows_progress_and_cancels(make_client, worker_proc, poll, fanout) -> None:
+    client = make_client(FANOUT_MIN_WORK=0 if fanout else 10**15)
     fit_id = client.post("/v1/fits", json={"data": long_fit_data(), **LONG_FIT}).get_json()["id"]
     deadline = time.monotonic() + 60
     doc = client.get(f"/v1/fits/{fit_id}").get_json()
@@ -140,7 +142,8 @@ def test_running_fit_shows_progress_and_cancels(client, worker_proc, poll) -> No
     progress = doc["progress"]
     assert progress["k_values"] == list(range(1, 9))
     current = progress["per_k"][0]
-    assert current["k"] == 1 and current["n_starts"] == 50
+    # One job runs K = 1, 2, ...; a fanned-out fit runs its largest K first.
+    assert current["k"] == (8 if fanout else 1) and current["n_starts"] == 50
     assert current["iteration"] >= 1 and current["best_loglik"] is not None
     assert len(current["trace"]) >= 1 and current["trace"][-1] == pytest.approx(
         current["best_loglik"]
@@ -309,7 +312,12 @@ def test_job_timeout_scales_with_the_work_and_is_capped(idle, redis_client) -> N
         jobs[name] = Job.fetch(fit_id, connection=redis_client, serializer=JSONSerializer)
     # 60 s + 1e-6 s * n (d+1)^2 sum(K) starts max_iter = 60 + 1e-6 * 1000 * 4 * 6 * 5 * 100
     assert jobs["small"].timeout == 72
-    assert jobs["big"].timeout == 3600
+    # The big fit fans out: each part's timeout is scaled to its own work and capped.
+    parts = [
+        Job.fetch(part["job_id"], connection=redis_client, serializer=JSONSerializer)
+        for part in jobs["big"].meta["parts"]
+    ]
+    assert len(parts) == 20 and max(part.timeout for part in parts) == 3600
     assert (jobs["small"].result_ttl, jobs["small"].failure_ttl) == (86400, 7 * 86400)
 
 

@@ -1,0 +1,68 @@
+"""Fan-out: a large fit becomes one RQ job per K (or chunk of starts) plus a merge."""
+
+import numpy as np
+import pytest
+
+from service import store
+
+DATA = np.random.default_rng(5).normal(size=(400, 2)) * [1, 3] + np.repeat([[0, 0], [6, 0]], 200, 0)
+REQUEST = {"data": DATA.tolist(), "k": [1, 2, 3], "n_starts": 6, "seed": 11, "covariance": "diag"}
+
+
+def test_plan_splits_per_k_then_per_chunk_of_starts(app):
+    with app.app_context():
+        app.config.update(FANOUT_MIN_WORK=1000, FANOUT_PARTS=4)
+        assert store.plan_parts([1], 10, 10) is None  # too little work
+        assert store.plan_parts([1, 2, 3, 4, 5], 10, 1000) == [(k, 0, 10) for k in (5, 4, 3, 2, 1)]
+        assert store.plan_parts([2, 3], 10, 1000) == [(3, 0, 5), (3, 5, 10), (2, 0, 5), (2, 5, 10)]
+        assert store.plan_parts([3], 3, 1000) == [(3, 0, 1), (3, 1, 2), (3, 2, 3)]
+        assert store.plan_parts([3], 1, 10**6) is None  # one start of one K cannot be split
+
+
+def test_fanned_out_fit_merges_to_the_one_job_result(make_client, worker_proc, poll):
+    one = make_client(FANOUT_MIN_WORK=10**15)
+    many = make_client(FANOUT_MIN_WORK=0, FANOUT_PARTS=4)
+    single = poll(one, one.post("/v1/fits", json=REQUEST).get_json()["id"])
+    fanned = poll(many, many.post("/v1/fits", json=REQUEST).get_json()["id"])
+    assert single["status"] == fanned["status"] == "finished", (single, fanned)
+
+    assert len(single["parts"]) == 1 and single["parts"][0]["k"] == [1, 2, 3]
+    parts = fanned["parts"]
+    assert sorted((p["k"][0], tuple(p["starts"])) for p in parts) == [
+        (k, chunk) for k in (1, 2, 3) for chunk in ((0, 3), (3, 6))
+    ]
+    assert all(p["status"] == "finished" and p["worker"] for p in parts + single["parts"])
+
+    a, b = single["result"], fanned["result"]
+    assert a["k_selected"] == b["k_selected"] and a["seed"] == b["seed"] == 11
+    for ra, rb in zip(a["results"], b["results"], strict=True):
+        assert ra["k"] == rb["k"] and ra["best_start"] == rb["best_start"]
+        assert rb["loglik"] == pytest.approx(ra["loglik"], rel=1e-12)
+        assert [s["start"] for s in rb["starts"]] == list(range(6))
+    assert many.get(f"/v1/models/{fanned['model_id']}").status_code == 200
+
+
+def test_canceling_a_fanned_out_fit_cancels_every_part(make_client, worker_proc, poll):
+    client = make_client(FANOUT_MIN_WORK=0)
+    body = {
+        "data": DATA.tolist(),
+        "k": {"min": 1, "max": 6},
+        "n_starts": 20,
+        "max_iter": 10000,
+        "tol": 1e-300,
+        "tol_type": "absolute",
+    }
+    fit_id = client.post("/v1/fits", json=body).get_json()["id"]
+    doc = client.delete(f"/v1/fits/{fit_id}").get_json()
+    assert doc["status"] == "canceled"
+    assert {p["status"] for p in doc["parts"]} <= {"canceled"}
+    assert poll(client, fit_id)["status"] == "canceled"
+
+
+def test_unseeded_fits_get_a_seed_at_submission(client, worker_proc, poll):
+    body = {"data": DATA[:, 0].tolist(), "k": 2}
+    doc = poll(client, client.post("/v1/fits", json=body).get_json()["id"])
+    seed = doc["result"]["seed"]
+    assert doc["result"]["options"]["seed"] == seed
+    again = poll(client, client.post("/v1/fits", json={**body, "seed": seed}).get_json()["id"])
+    assert again["result"]["results"] == doc["result"]["results"]
