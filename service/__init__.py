@@ -86,11 +86,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     )
     queue = Queue(app.config["QUEUE_NAME"], connection=redis, serializer=JSONSerializer)
 
-    from . import api, errors, pages
+    from . import api, errors, page, pages
     from .store import Clients
 
     app.extensions["mixfit"] = Clients(redis=redis, queue=queue)
     errors.register(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(page.bp)
     return app
