@@ -13,6 +13,8 @@ key                                holds
 ``mixfit:model:{id}``              hash: a fitted model's JSON and the fit it came from
 ``mixfit:idem:{digest}``           string: the fit id for an ``Idempotency-Key`` (its SHA-256)
 ``mixfit:tombstone:{kind}:{id}``   marker that a dataset or model existed (410 once it is gone)
+``mixfit:running:{subject}``       set: fit ids a caller has queued or running (the per-key cap)
+``mixfit:ratelimit:...``           the rate limiter's counters, one per caller and window
 ================================  ==========================================================
 
 RQ's own keys (``rq:job:{id}``, ``rq:results:{id}``, ...) are built by rq; the fit id is the RQ
@@ -47,3 +49,13 @@ def idempotency(digest: str) -> str:
 def tombstone(kind: str, resource_id: str) -> str:
     """Key marking that a ``kind`` ("dataset" or "model") once existed under ``resource_id``."""
     return f"{PREFIX}:tombstone:{kind}:{resource_id}"
+
+
+def running_fits(subject: str) -> str:
+    """Key of the set of fit ids a caller (an API key's digest) has queued or running."""
+    return f"{PREFIX}:running:{subject}"
+
+
+def rate_limits() -> str:
+    """Prefix of the rate limiter's counters (flask-limiter builds the rest of each key)."""
+    return f"{PREFIX}:ratelimit"

@@ -50,6 +50,12 @@ DEFAULTS: dict[str, Any] = {
     # Seconds a Redis command may take before the request fails with 503.
     "REDIS_TIMEOUT": 10,
     "OPENAPI_PATH": str(Path(__file__).resolve().parent.parent / "openapi.yaml"),
+    # Access (service/access.py): bearer keys, comma-separated (none: no authentication); a
+    # per-caller rate limit ("600/minute"; None: 1200/minute with keys, off without); at most
+    # this many fits queued or running per caller (None: 8 with keys, off without; 0: off).
+    "API_KEYS": "",
+    "RATE_LIMIT": None,
+    "MAX_RUNNING_FITS": None,
 }
 
 
@@ -86,11 +92,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     )
     queue = Queue(app.config["QUEUE_NAME"], connection=redis, serializer=JSONSerializer)
 
-    from . import api, errors, page, pages
+    from . import access, api, errors, page, pages
     from .store import Clients
 
     app.extensions["mixfit"] = Clients(redis=redis, queue=queue)
     errors.register(app)
+    access.init(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(page.bp)

@@ -1,18 +1,20 @@
 """The ``/v1`` routes. Thin: parse with a model, make one call to ``store``, answer.
 
-Every body is parsed by ``Model.model_validate_json`` on the raw bytes, so malformed JSON is a 400,
-NaN/Infinity tokens and unknown fields are 422, and nothing is validated by hand here.
+Every body is parsed by ``Model.model_validate_json(..., strict=True)`` on the raw bytes, so
+malformed JSON is a 400, NaN/Infinity tokens and unknown fields are 422, and nothing is validated by
+hand here. Strict: a JSON ``true`` is not the number 1 nor the component count 1 (the contract says
+number or integer; lax pydantic would accept it), while an integer still counts as a number.
 """
 
 from __future__ import annotations
 
 import re
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 
 from mixfit import FitRequest, ScoreRequest
 
-from . import ingest, store
+from . import access, ingest, store
 from .errors import abort_json
 from .families import families
 from .models import FitQuery
@@ -30,6 +32,21 @@ def _require_json() -> None:
         )
 
 
+def _body() -> bytes:
+    """The whole request body; 413 when it is longer than ``MAX_CONTENT_LENGTH``.
+
+    A body with a Content-Length over the limit is refused by Werkzeug before it is read. A
+    chunked body (no length) is read up to the limit and then Werkzeug's stream just ends, so
+    without this check a long CSV would be cut at the limit and stored as a shorter dataset.
+    """
+    data = request.get_data()
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    if request.content_length is None and limit is not None and len(data) >= limit:
+        if request.environ["wsgi.input"].read(1):  # the client had more to send
+            abort_json(413, f"the body is larger than {limit} bytes (MAX_CONTENT_LENGTH)")
+    return data
+
+
 def _json(document: object, status: int = 200, location: str | None = None) -> Response:
     response = jsonify(document)
     response.status_code = status
@@ -41,7 +58,7 @@ def _json(document: object, status: int = 200, location: str | None = None) -> R
 @bp.post("/datasets")
 def upload_dataset() -> Response:
     """Store a dataset (JSON, CSV or .npy); 201 when new, 200 when the same data exist."""
-    X, w = ingest.parse_dataset(request.mimetype, request.get_data())
+    X, w = ingest.parse_dataset(request.mimetype, _body())
     doc, created = store.put_dataset(X, w)
     return _json(doc.model_dump(mode="json"), 201 if created else 200, doc.links.self)
 
@@ -64,7 +81,7 @@ def create_fit() -> Response:
     """Queue a fit: 202 with its document and a Location. An ``Idempotency-Key`` header returns
     the fit first created with it (same body required, else 409)."""
     _require_json()
-    body = request.get_data()
+    body = _body()
     key = request.headers.get("Idempotency-Key")
     if key is not None and not IDEMPOTENCY_KEY.match(key):
         abort_json(400, "Idempotency-Key must be 1 to 255 visible ASCII characters")
@@ -73,7 +90,10 @@ def create_fit() -> Response:
     if fit_id is not None:
         doc, replayed = store.fit_status(fit_id), True
     else:
-        doc, replayed = store.submit_fit(FitRequest.model_validate_json(body).root, key, digest)
+        fit_request = FitRequest.model_validate_json(body, strict=True).root
+        access.check_fit_cap()
+        doc, replayed = store.submit_fit(fit_request, key, digest)
+        access.record_fit(doc["id"])
     response = _json(doc, 202, doc["links"]["self"])
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"
@@ -111,7 +131,7 @@ def delete_model(model_id: str) -> tuple[str, int]:
 def score(model_id: str) -> Response:
     """Score points against a model, synchronously in this process."""
     _require_json()
-    score_request = ScoreRequest.model_validate_json(request.get_data())
+    score_request = ScoreRequest.model_validate_json(_body(), strict=True)
     return _json(store.score(model_id, score_request).model_dump(mode="json"))
 
 

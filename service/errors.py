@@ -22,6 +22,8 @@ from mixfit import FitError
 from mixfit.schema import POINT_TAGS
 
 MAX_LISTED_ERRORS = 50
+# Headers of an HTTPException that survive into the JSON answer (405, 401, 429).
+KEPT_HEADERS = {"allow", "www-authenticate", "retry-after"}
 _TYPE_MISMATCH = {"list_type", "dict_type", "model_type", "float_type", "int_type", "string_type"}
 
 
@@ -90,7 +92,7 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
-        headers = [(k, v) for k, v in exc.get_headers() if k.lower() == "allow"]
+        headers = [(k, v) for k, v in exc.get_headers() if k.lower() in KEPT_HEADERS]
         return error_response(
             exc.code or 500, exc.description or exc.name, getattr(exc, "detail", None), headers
         )

@@ -42,7 +42,7 @@ def parse_dataset(mimetype: str, body: bytes) -> tuple[np.ndarray, np.ndarray | 
         When the body does not hold a valid dataset (both answered 422, 400 for broken JSON).
     """
     if mimetype == JSON:
-        upload = DatasetUpload.model_validate_json(body)
+        upload = DatasetUpload.model_validate_json(body, strict=True)  # no true for 1.0
         return as_points(upload.data, upload.weights)
     if mimetype == CSV:
         return parse_csv(body)

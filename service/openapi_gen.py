@@ -47,6 +47,34 @@ ERRORS = {
     "Unprocessable": "Validation failed (unknown fields, NaN/Infinity, wrong shapes, n < K, "
     "values outside the family's support, ...). The message says what to change.",
     "Unavailable": "Redis is unreachable or full (or, for /readyz, no worker is listening).",
+    "Unauthorized": "API keys are configured (MIXFIT_API_KEYS) and the request has no valid "
+    "'Authorization: Bearer <key>' header.",
+    "TooManyRequests": "The API key's rate limit (MIXFIT_RATE_LIMIT) is spent, or it already has "
+    "MIXFIT_MAX_RUNNING_FITS fits queued or running. Retry-After says when to try again.",
+}
+ERROR_HEADERS = {
+    "Unauthorized": {
+        "WWW-Authenticate": {
+            "description": "The Bearer challenge.",
+            "required": True,
+            "schema": {"type": "string", "pattern": "^Bearer "},
+        }
+    },
+    "TooManyRequests": {
+        "Retry-After": {
+            "description": "Seconds to wait before trying again.",
+            "required": True,
+            "schema": {"type": "integer", "minimum": 1},
+        }
+    },
+}
+
+SECURITY_SCHEMES = {
+    "bearerKey": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "An API key from MIXFIT_API_KEYS, needed only when keys are configured.",
+    }
 }
 
 HEX_ID = {"type": "string", "pattern": "^[0-9a-f]+$"}
@@ -103,9 +131,13 @@ def components() -> dict[str, Any]:
     return {
         "parameters": PARAMETERS,
         "responses": {
-            name: {"description": text, "content": error} for name, text in ERRORS.items()
+            name: {"description": text, "headers": ERROR_HEADERS[name], "content": error}
+            if name in ERROR_HEADERS
+            else {"description": text, "content": error}
+            for name, text in ERRORS.items()
         },
         "schemas": component_schemas(),
+        "securitySchemes": SECURITY_SCHEMES,
     }
 
 
