@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: test run bench lint fixtures clean
+.PHONY: test run bench load lint fixtures clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ run: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m tests.benchmarks
+
+# A loopback load scenario against a stack it starts itself (60 s; `make load ARGS="--duration 300"`).
+load: $(STAMP)
+	$(BIN)/python -m tests.load $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

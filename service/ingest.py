@@ -68,11 +68,17 @@ def parse_csv(body: bytes) -> tuple[np.ndarray, np.ndarray | None]:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise FitError("the CSV body is not UTF-8 text") from exc
-    rows = [
-        (line_no, row)
-        for line_no, row in enumerate(csv.reader(io.StringIO(text)), start=1)
-        if row and any(c.strip() for c in row) and not row[0].lstrip().startswith("#")
-    ]
+    # newline="": the csv module splits lines itself, so \r, \n and \r\n all end a row (a bare
+    # \r used to be a csv.Error, a 500); strict: a stray quote is an error, not a merged row.
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        rows = [
+            (line_no, row)
+            for line_no, row in enumerate(reader, start=1)
+            if row and any(c.strip() for c in row) and not row[0].lstrip().startswith("#")
+        ]
+    except csv.Error as exc:
+        raise FitError(f"the CSV body is malformed at line {reader.line_num}: {exc}") from exc
     if not rows:
         raise FitError("the CSV body has no data rows")
     weight_col = None

@@ -254,3 +254,17 @@ def test_invalid_utf8_is_4xx_over_http(live, contract) -> None:
         contract, "/v1/datasets", send(live, "/v1/datasets", csv, "text/csv"), 422
     )
     assert "not UTF-8" in error["message"]
+
+
+def test_csv_with_bare_carriage_returns_and_stray_quotes(client) -> None:
+    """Found by the fuzz: a bare \\r in a CSV body was a csv.Error and a 500."""
+    response = post(client, "/v1/datasets", b"x\r0.5\r0.7\r0.9\r", "text/csv")
+    assert response.status_code in (200, 201) and response.get_json()["n"] == 3
+    for body, message in [
+        (b"\xc2\x87\xc3\x9f\r\xc2\xa3", "is not a number"),
+        (b'x\n"0.5\n', "malformed at line 2"),
+        (b'1,2\n"3" 4,5\n', "malformed at line 2"),
+    ]:
+        assert (
+            message in client.error(post(client, "/v1/datasets", body, "text/csv"), 422)["message"]
+        )
