@@ -189,7 +189,8 @@ def _run_k(problem: Problem, k: int, progress: Progress | None, starts: range | 
         ll += problem.constant
         if req.keep_path:
             for s in active:
-                st.paths[s].append((take(st.params, s), np.exp(st.logw[s])))
+                snapshot = {name: value[s].copy() for name, value in st.params.items()}
+                st.paths[s].append((snapshot, np.exp(st.logw[s])))
         gain = ll - st.last[active]  # NaN for a start's first evaluation
         with np.errstate(invalid="ignore"):
             converged = gain <= _threshold(problem, ll)

@@ -286,7 +286,7 @@ def submit_fit(request: Any, idem_key: str | None, digest: str) -> tuple[dict[st
     keep = {
         "result_ttl": result_ttl,
         "failure_ttl": failure_ttl,
-        "retry": Retry(max=int(_cfg("FIT_RETRIES"))),
+        "retry": Retry(max=int(_cfg("FIT_RETRIES"))) if int(_cfg("FIT_RETRIES")) > 0 else None,
     }
     finals = {"model_ttl": int(_cfg("MODEL_TTL")), "tombstone_ttl": int(_cfg("TOMBSTONE_TTL"))}
     n, d = X.shape
@@ -378,13 +378,27 @@ def _fit_links(fit_id: str, dataset_id: str, model_id: str | None) -> dict[str, 
     }
 
 
+ENQUEUE_GRACE = 2.0  # seconds a fit's record may precede its job (a concurrent twin is mid-submit)
+
+
 def _fetch_job(fit_id: str) -> Job:
+    """The fit's RQ job; 404 for an unknown id, 410 for an expired one. A record without a job
+    that is only a moment old belongs to a submission still under way (the twin of a request
+    with the same Idempotency-Key): wait for its job instead of calling it expired."""
     if FIT_ID.match(fit_id):
-        try:
-            return Job.fetch(fit_id, connection=clients().redis, serializer=JSONSerializer)
-        except NoSuchJobError:
-            if clients().redis.exists(keys.fit(fit_id)):
-                abort_json(410, f"fit {fit_id} has expired; its result is no longer kept")
+        redis = clients().redis
+        deadline = time.monotonic() + ENQUEUE_GRACE
+        while True:
+            try:
+                return Job.fetch(fit_id, connection=redis, serializer=JSONSerializer)
+            except NoSuchJobError:
+                created = redis.hget(keys.fit(fit_id), "created_at")
+                if created is None:
+                    break
+                age = (datetime.now(UTC) - datetime.fromisoformat(created.decode())).total_seconds()
+                if age > ENQUEUE_GRACE or time.monotonic() > deadline:
+                    abort_json(410, f"fit {fit_id} has expired; its result is no longer kept")
+                time.sleep(0.01)
     abort_json(404, f"no fit with id {fit_id}")
 
 
@@ -408,6 +422,12 @@ def _failure(job: Job) -> dict[str, str]:
         return {"type": str(error["type"]), "message": str(error["message"])}
     latest = job.latest_result()
     text = (latest.exc_string if latest is not None else "") or "the fit failed"
+    if "AbandonedJobError" in text:
+        return {
+            "type": "AbandonedJobError",
+            "message": "the worker running this fit stopped (it died or was killed) and no "
+            "retries were left; submit the fit again",
+        }
     last = [line for line in text.strip().splitlines() if line.strip()][-1].strip()
     kind, sep, message = last.partition(": ")
     if sep and re.fullmatch(r"[\w.]+", kind):

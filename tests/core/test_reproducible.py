@@ -72,6 +72,11 @@ def test_per_iteration_path_on_request():
     r = mixfit.fit(simulate(200), k=2, seed=0, keep_path=True).results[0]
     assert len(r.path) == r.n_iter + 1
     assert r.path[-1] == r.params
+    start = {"weights": [0.5, 0.5], "means": [1.0, 2.0], "sds": [1.0, 1.0]}
+    path = mixfit.fit(simulate(200), init=start, keep_path=True).results[0].path
+    np.testing.assert_allclose(path[0].means, start["means"], rtol=1e-12)
+    np.testing.assert_allclose(path[0].sds, start["sds"], rtol=1e-12)
+    assert path[1].means != path[0].means and path[2].means != path[1].means
     assert mixfit.fit(simulate(200), k=2, seed=0).results[0].path is None
 
 

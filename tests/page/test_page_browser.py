@@ -337,12 +337,6 @@ def test_errors_are_shown(browser: Any, live_api: str) -> None:
     assert message.startswith("422: ") and "k.min (3) must not exceed k.max (2)" in message
 
 
-@pytest.mark.xfail(
-    reason="core: keep_path records views of the parameter arrays that the M-step then updates "
-    "in place (mixfit/em.py, take(st.params, s) without a copy), so every path entry holds the "
-    "final means and sds; only the weights replay",
-    strict=False,
-)
 def test_slider_at_iteration_zero_shows_the_start_values(browser: Any, live_api: str) -> None:
     from selenium.webdriver.support.ui import Select
 
