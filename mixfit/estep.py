@@ -110,9 +110,11 @@ def _sum_log(total: np.ndarray, k: int) -> np.ndarray:
     below k**B < 1e300, with relative rounding about B * 1e-16), cutting the logs B-fold."""
     S, c = total.shape
     block = min(512, int(690.0 / np.log(max(k, 2))))
-    if c % block:
-        return np.log(total).sum(axis=1)
-    return np.log(np.prod(total.reshape(S, c // block, block), axis=-1)).sum(axis=1)
+    whole = c - c % block
+    out = np.log(np.prod(total[:, :whole].reshape(S, whole // block, block), axis=-1)).sum(axis=1)
+    if whole < c:
+        out += np.log(np.prod(total[:, whole:], axis=1))
+    return out
 
 
 class Batch:
