@@ -57,6 +57,20 @@ def _shape_tag(value: Any) -> str:
 
 POINT_TAGS = ("numbers", "rows")  # the tags above, as they appear in validation error locations
 
+
+def check_points(data: list, weights: list | None) -> None:
+    """The shape rules of every model that carries points: not empty, rows of one non-zero
+    length, one weight per point. Raises ``ValueError`` (a validation error in a model)."""
+    if len(data) == 0:
+        raise ValueError("data is empty")
+    if isinstance(data[0], list):
+        d = len(data[0])
+        if d == 0 or any(len(row) != d for row in data):
+            raise ValueError("data rows must all have the same, non-zero length")
+    if weights is not None and len(weights) != len(data):
+        raise ValueError(f"weights has {len(weights)} entries but data has {len(data)} points")
+
+
 Points = Annotated[
     Annotated[Vector, Tag("numbers")] | Annotated[Matrix, Tag("rows")],
     Discriminator(_shape_tag),
@@ -192,16 +206,7 @@ class FitOptions(Schema):
     @model_validator(mode="after")
     def _data_shape(self) -> FitOptions:
         if self.data is not None:
-            if len(self.data) == 0:
-                raise ValueError("data is empty")
-            if isinstance(self.data[0], list):
-                d = len(self.data[0])
-                if d == 0 or any(len(row) != d for row in self.data):
-                    raise ValueError("data rows must all have the same, non-zero length")
-            if self.weights is not None and len(self.weights) != len(self.data):
-                raise ValueError(
-                    f"weights has {len(self.weights)} entries but data has {len(self.data)} points"
-                )
+            check_points(self.data, self.weights)
             if self.dataset_id is not None:
                 raise ValueError("give either inline data or a dataset_id, not both")
         return self

@@ -19,6 +19,7 @@ from mixfit.schema import (
     Points,
     Schema,
     Vector,
+    check_points,
 )
 
 HexId = str
@@ -48,16 +49,7 @@ class DatasetUpload(Schema):
 
     @model_validator(mode="after")
     def _shape(self) -> DatasetUpload:
-        if len(self.data) == 0:
-            raise ValueError("data is empty")
-        if isinstance(self.data[0], list):
-            d = len(self.data[0])
-            if d == 0 or any(len(row) != d for row in self.data):
-                raise ValueError("data rows must all have the same, non-zero length")
-        if self.weights is not None and len(self.weights) != len(self.data):
-            raise ValueError(
-                f"weights has {len(self.weights)} entries but data has {len(self.data)} points"
-            )
+        check_points(self.data, self.weights)
         return self
 
 
