@@ -217,6 +217,16 @@ def test_redis_full_is_503_and_nothing_accepted_is_lost(stack: Stack, contract: 
         assert score.status_code == 200
     finally:
         admin.config_set("maxmemory", 0)
-    again = client.post("/v1/fits", json={"data": SHIFTED, "k": 2}).get_json()
-    assert wait_fit(client, again["id"])["status"] == "finished"
+    again = client.post("/v1/fits", json={"data": SHIFTED, "k": 2})
+    assert again.status_code == 202  # room again: accepted, without a restart of anything
+    fit_id = again.get_json()["id"]
+    doc = wait_fit(client, fit_id, 10)
+    if doc["status"] == "queued" and stack.procs[0].poll() is not None:
+        # RQ's worker exits when a heartbeat write is refused with OOM (it retries only
+        # connection errors); its supervisor restarts it (docker-compose: restart:
+        # unless-stopped). The accepted fit waited in the queue meanwhile: nothing is lost.
+        print(f"\nthe worker exited while Redis was full (status {stack.procs[0].returncode})")
+        stack.worker(queue)
+        doc = wait_fit(client, fit_id)
+    assert doc["status"] == "finished", doc
     admin.close()
