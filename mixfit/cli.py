@@ -19,9 +19,7 @@ CSV files follow the API's rules: UTF-8, comma-separated, blank lines and lines 
 from __future__ import annotations
 
 import argparse
-import csv
 import importlib.util
-import io
 import json
 import os
 import sys
@@ -32,10 +30,10 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from .csvdata import parse_csv
 from .errors import FitError
 from .schema import FitResult, KResult, Model, ScoreResult
 
-WEIGHT_COLUMNS = ("weight", "weights")
 INIT_METHODS = ("kmeans++", "kmeans", "quantile", "random", "moments")
 
 
@@ -44,13 +42,6 @@ class UsageError(Exception):
 
 
 # -- input -------------------------------------------------------------------------------------
-
-
-def _number(cell: str) -> float | None:
-    try:
-        return float(cell)
-    except ValueError:
-        return None
 
 
 def read_csv(path: str, stdin: TextIO | None = None) -> tuple[np.ndarray, np.ndarray | None]:
@@ -84,39 +75,10 @@ def read_csv(path: str, stdin: TextIO | None = None) -> tuple[np.ndarray, np.nda
             raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
         except UnicodeDecodeError:
             raise UsageError(f"{path} is not UTF-8 text") from None
-    rows = [
-        (line_no, row)
-        for line_no, row in enumerate(csv.reader(io.StringIO(text)), start=1)
-        if row and any(c.strip() for c in row) and not row[0].lstrip().startswith("#")
-    ]
-    if not rows:
-        raise UsageError(f"{path} has no data rows")
-    weight_col = None
-    if any(_number(c) is None for c in rows[0][1]):
-        names = [c.strip().lower() for c in rows[0][1]]
-        hits = [i for i, name in enumerate(names) if name in WEIGHT_COLUMNS]
-        if len(hits) > 1:
-            raise UsageError(f"{path}: the header names more than one weight column")
-        weight_col = hits[0] if hits else None
-        rows = rows[1:]
-        if not rows:
-            raise UsageError(f"{path} has a header but no data rows")
-    width = len(rows[0][1])
-    values = np.empty((len(rows), width))
-    for i, (line_no, row) in enumerate(rows):
-        if len(row) != width:
-            raise UsageError(f"{path}, line {line_no}: {len(row)} values, expected {width}")
-        for j, cell in enumerate(row):
-            number = _number(cell)
-            if number is None:
-                raise UsageError(f"{path}, line {line_no}, column {j + 1}: {cell!r} is no number")
-            values[i, j] = number
-    w = None
-    if weight_col is not None:
-        if width == 1:
-            raise UsageError(f"{path} has only a weight column and no data")
-        w = values[:, weight_col]
-        values = np.delete(values, weight_col, axis=1)
+    try:
+        values, w = parse_csv(text, path)
+    except FitError as exc:
+        raise UsageError(str(exc) if path in str(exc) else f"{path}: {exc}") from None
     return (values[:, 0] if values.shape[1] == 1 else values), w
 
 

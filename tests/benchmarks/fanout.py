@@ -67,7 +67,9 @@ def main() -> dict:
         f"| 1 | {one:.1f} s | 1.0x |\n| 2 | {two:.1f} s | **{one / two:.2f}x** |\n\n"
         f"Parts ran on {len(workers)} workers; results identical across the two runs: {same}.\n"
         "Seconds per part (k: seconds on worker): "
-        + ", ".join(f"{p['k'][0]}: {p['seconds']:.1f} on ...{p['worker'][-4:]}" for p in doc2["parts"])
+        + ", ".join(
+            f"{p['k'][0]}: {p['seconds']:.1f} on ...{p['worker'][-4:]}" for p in doc2["parts"]
+        )
     )
     return {"one": one, "two": two, "speedup": one / two}
 

@@ -149,8 +149,8 @@ def test_csv_reading(tmp_path: Path) -> None:
     x, _ = cli.read_csv("-", stdin=io.StringIO("x\n7\n8\n"))
     assert x.tolist() == [7.0, 8.0]
     for text, message in [
-        ("1,2\n3\n", "line 2: 1 values, expected 2"),
-        ("x\n1\nabc\n", "line 3, column 1: 'abc' is no number"),
+        ("1,2\n3\n", "line 2 has 1 values; expected 2"),
+        ("x\n1\nabc\n", "line 3, column 1: 'abc' is not a number"),
         ("# nothing\n", "has no data rows"),
         ("x\n", "has a header but no data rows"),
         ("weight\n1\n", "only a weight column"),
