@@ -15,6 +15,8 @@ key                                holds
 ``mixfit:tombstone:{kind}:{id}``   marker that a dataset or model existed (410 once it is gone)
 ``mixfit:running:{subject}``       set: fit ids a caller has queued or running (the per-key cap)
 ``mixfit:ratelimit:...``           the rate limiter's counters, one per caller and window
+``mixfit:metrics:fit_seconds``     hash: durations of finished fits, a histogram the workers
+                                   add to and ``/metrics`` reads (``worker.metrics``)
 ================================  ==========================================================
 
 RQ's own keys (``rq:job:{id}``, ``rq:results:{id}``, ...) are built by rq; the fit id is the RQ
@@ -59,3 +61,8 @@ def running_fits(subject: str) -> str:
 def rate_limits() -> str:
     """Prefix of the rate limiter's counters (flask-limiter builds the rest of each key)."""
     return f"{PREFIX}:ratelimit"
+
+
+def fit_seconds() -> str:
+    """Key of the finished fits' duration histogram (buckets, sum and count per family)."""
+    return f"{PREFIX}:metrics:fit_seconds"

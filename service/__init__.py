@@ -56,6 +56,9 @@ DEFAULTS: dict[str, Any] = {
     "API_KEYS": "",
     "RATE_LIMIT": None,
     "MAX_RUNNING_FITS": None,
+    # Logs (service/logs.py): "json" (one object per line) or "text"; the root logger's level.
+    "LOG_FORMAT": "json",
+    "LOG_LEVEL": "INFO",
 }
 
 
@@ -92,13 +95,15 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     )
     queue = Queue(app.config["QUEUE_NAME"], connection=redis, serializer=JSONSerializer)
 
-    from . import access, api, errors, page, pages
+    from . import access, api, errors, logs, metrics, page, pages
     from .store import Clients
 
+    logs.init(app)  # first: its hooks time, log and label every request, refused ones too
     app.extensions["mixfit"] = Clients(redis=redis, queue=queue)
     errors.register(app)
     access.init(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(page.bp)
+    app.register_blueprint(metrics.bp)
     return app

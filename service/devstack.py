@@ -17,14 +17,18 @@ The process helpers here are reused by the live-stack tests and the benchmark.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
+import weakref
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_BIND = "127.0.0.1:8000"
@@ -113,13 +117,17 @@ def wait_redis(url: str, proc: subprocess.Popen | None = None, timeout: float = 
 
 
 def start_worker(
-    url: str, queue: str = "mixfit", log_level: str = "INFO", extra: list[str] | None = None
+    url: str,
+    queue: str = "mixfit",
+    log_level: str = "INFO",
+    extra: list[str] | None = None,
+    stderr: Any = None,
 ) -> subprocess.Popen:
-    """Start ``python -m worker`` on ``queue``."""
+    """Start ``python -m worker`` on ``queue``; its log lines go to ``stderr`` (default: ours)."""
     env = dict(os.environ, MIXFIT_REDIS_URL=url, MIXFIT_QUEUE_NAME=queue)
     args = [sys.executable, "-m", "worker", "--log-level", log_level, *(extra or [])]
     return subprocess.Popen(
-        args, cwd=ROOT, env=env, start_new_session=True, stdin=subprocess.DEVNULL
+        args, cwd=ROOT, env=env, start_new_session=True, stdin=subprocess.DEVNULL, stderr=stderr
     )
 
 
@@ -146,9 +154,28 @@ def start_gunicorn(
     workers: int = 2,
     threads: int = 16,
     env: dict[str, str] | None = None,
+    metrics_dir: Path | None = None,
 ) -> subprocess.Popen:
-    """Start gunicorn serving ``service:create_app()`` on ``bind``."""
-    full_env = dict(os.environ, MIXFIT_REDIS_URL=url, MIXFIT_QUEUE_NAME=queue, **(env or {}))
+    """Start gunicorn serving ``service:create_app()`` on ``bind``.
+
+    Its processes add up their request metrics in ``metrics_dir`` (prometheus_client's
+    multiprocess mode; emptied first), by default a new temporary directory removed with the
+    process object. No access log: the app logs every request (``service.logs``), and gunicorn's
+    own lines use the same format (``GunicornLogger``).
+    """
+    made = metrics_dir is None
+    if metrics_dir is None:
+        metrics_dir = Path(tempfile.mkdtemp(prefix="mixfit-metrics-"))
+    else:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        metrics_dir.mkdir(parents=True)
+    full_env = dict(
+        os.environ,
+        MIXFIT_REDIS_URL=url,
+        MIXFIT_QUEUE_NAME=queue,
+        PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
+        **(env or {}),
+    )
     args = [
         sys.executable,
         "-m",
@@ -163,12 +190,17 @@ def start_gunicorn(
         str(threads),
         "--graceful-timeout",
         "5",
+        "--logger-class",
+        "service.logs.GunicornLogger",
         *(["--no-control-socket"] if _gunicorn_has_control_socket() else []),
         "service:create_app()",
     ]
-    return subprocess.Popen(
+    proc = subprocess.Popen(
         args, cwd=ROOT, env=full_env, start_new_session=True, stdin=subprocess.DEVNULL
     )
+    if made:
+        weakref.finalize(proc, shutil.rmtree, metrics_dir, True)
+    return proc
 
 
 def _gunicorn_has_control_socket() -> bool:
@@ -257,7 +289,7 @@ def main() -> int:
             redis_note = f"{url} (append-only file in {data_dir}/)"
         procs["worker"] = start_worker(url, queue)
         wait_workers(url, queue)
-        procs["gunicorn"] = start_gunicorn(url, bind, queue)
+        procs["gunicorn"] = start_gunicorn(url, bind, queue, metrics_dir=var / "metrics")
         base = f"http://{bind}"
         wait_http(f"{base}/healthz", procs["gunicorn"])
         pids = ", ".join(f"{name} {proc.pid}" for name, proc in procs.items())

@@ -33,6 +33,7 @@ from mixfit import FitError, codec, keys
 from mixfit.data import as_points, data_hash
 
 from .errors import abort_json
+from .logs import request_id
 from .models import Dataset, DatasetLinks, DatasetSummary
 
 FIT_JOB = "worker.jobs.fit"
@@ -290,6 +291,8 @@ def submit_fit(request: Any, idem_key: str | None, digest: str) -> tuple[dict[st
     }
     finals = {"model_ttl": int(_cfg("MODEL_TTL")), "tombstone_ttl": int(_cfg("TOMBSTONE_TTL"))}
     n, d = X.shape
+    # Every job of the fit carries the submitting request's id: the worker logs with it.
+    traced = {"request_id": request_id()}
     plan = plan_parts(k_values, n_starts, n)
     if plan is None:
         job = queue.enqueue_call(
@@ -298,7 +301,7 @@ def submit_fit(request: Any, idem_key: str | None, digest: str) -> tuple[dict[st
             job_id=fit_id,
             timeout=job_timeout(n, d, k_values, n_starts, request.max_iter),
             description=f"fit {request.family} k={k_values} starts={n_starts} on {dataset_id}",
-            meta={"parts": [{"job_id": fit_id, "k": k_values, "starts": [0, n_starts]}]},
+            meta={"parts": [{"job_id": fit_id, "k": k_values, "starts": [0, n_starts]}], **traced},
             **keep,
         )
         return queued_document(fit_id, dataset_id, _iso(job.created_at)), False
@@ -310,6 +313,7 @@ def submit_fit(request: Any, idem_key: str | None, digest: str) -> tuple[dict[st
             job_id=f"{fit_id}-{i}",
             timeout=job_timeout(n, d, [k], stop - first, request.max_iter),
             description=f"part of fit {fit_id}: k={k} starts {first}..{stop - 1}",
+            meta=traced,
             **keep,
         )
         parts.append(part)
@@ -324,7 +328,7 @@ def submit_fit(request: Any, idem_key: str | None, digest: str) -> tuple[dict[st
         timeout=int(_cfg("JOB_TIMEOUT_MIN")),
         depends_on=Dependency(jobs=parts, allow_failure=True, enqueue_at_front=True),
         description=f"merge {len(parts)} parts of fit {fit_id}",
-        meta={"parts": meta},
+        meta={"parts": meta, **traced},
         **keep,
     )
     return queued_document(fit_id, dataset_id, _iso(job.created_at)), False

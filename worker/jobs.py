@@ -12,6 +12,7 @@ work horse) also ends FAILED, and RQ keeps the reason.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 import uuid
@@ -25,6 +26,10 @@ from rq.serializers import JSONSerializer
 
 from mixfit import FitError, FitRequest, KResult, assemble, codec, keys, prepare
 from mixfit.em import merge_k, run_k
+
+from .metrics import record_fit_seconds
+
+log = logging.getLogger("mixfit.worker")
 
 PROGRESS_INTERVAL = 0.2  # seconds between job-meta writes
 TRACE_TAIL = 1000  # progress keeps at most this many trailing log-likelihood values per K
@@ -180,6 +185,13 @@ def fit(
     began = time.monotonic()
     req = FitRequest.model_validate(request).root
     reporter = ProgressReporter(job, req.k_values(), req.starts_per_k())
+    log.info(
+        "fit %s started: %s, k=%s, %d starts each",
+        fit_id,
+        req.family,
+        req.k_values(),
+        req.starts_per_k(),
+    )
     try:
         X, w = load_dataset(connection, dataset_id)
         problem = prepare(req, X, w)
@@ -190,6 +202,7 @@ def fit(
         result = assemble(problem, results)
     except FitError as exc:
         reporter.fail(exc)
+        log.warning("fit %s failed: %s", fit_id, exc)
         raise
     finally:
         _STOP_REQUESTS.discard(job.id)
@@ -198,12 +211,22 @@ def fit(
     store_model(
         connection, model_id, fit_id, result.model.model_dump_json(), model_ttl, tombstone_ttl
     )
+    seconds = time.monotonic() - began
+    record_fit_seconds(connection, req.family, seconds)
+    log.info(
+        "fit %s finished in %.3f s: k=%d selected, model %s",
+        fit_id,
+        seconds,
+        result.k_selected,
+        model_id,
+        extra={"duration_ms": round(seconds * 1000, 3)},
+    )
     part = {
         "job_id": job.id,
         "k": req.k_values(),
         "starts": [0, req.starts_per_k()],
         "worker": job.worker_name,
-        "seconds": round(time.monotonic() - began, 3),
+        "seconds": round(seconds, 3),
     }
     return {"model_id": model_id, "result": result.model_dump(mode="json"), "parts": [part]}
 
@@ -225,6 +248,7 @@ def fit_part(
     began = time.monotonic()
     req = FitRequest.model_validate(request).root
     reporter = ProgressReporter(job, [k], starts[1] - starts[0])
+    log.info("fit %s: part %s started: k=%d, starts %d..%d", fit_id, job.id, k, *starts)
     try:
         X, w = load_dataset(job.connection, dataset_id)
         problem = prepare(req, X, w)
@@ -232,15 +256,18 @@ def fit_part(
         reporter.k_done(k)
     except FitError as exc:
         reporter.fail(exc)
+        log.warning("fit %s: part %s failed: %s", fit_id, job.id, exc)
         raise
     finally:
         _STOP_REQUESTS.discard(job.id)
     reporter.flush(force=True)
+    seconds = time.monotonic() - began
+    log.info("fit %s: part %s finished in %.3f s", fit_id, job.id, seconds)
     return {
         "k": k,
         "starts": starts,
         "worker": job.worker_name,
-        "seconds": round(time.monotonic() - began, 3),
+        "seconds": round(seconds, 3),
         "result": result.model_dump(mode="json"),
     }
 
@@ -269,6 +296,7 @@ def reduce(
     connection = job.connection
     req = FitRequest.model_validate(request).root
     reporter = ProgressReporter(job, req.k_values(), req.starts_per_k())
+    log.info("fit %s: merging %d parts", fit_id, len(parts))
     done = Job.fetch_many(parts, connection=connection, serializer=JSONSerializer)
     outputs = []
     for part_id, part_job in zip(parts, done, strict=True):
@@ -280,6 +308,7 @@ def reduce(
             if error:
                 exc = FitError(error["message"])
                 reporter.fail(exc)
+                log.warning("fit %s failed in part %s: %s", fit_id, part_id, exc)
                 raise exc
             latest = part_job.latest_result()
             reason = (latest.exc_string or "").strip().splitlines()[-1:] if latest else []
@@ -296,10 +325,22 @@ def reduce(
         result = assemble(problem, [merge_k(by_k[k]) for k in sorted(by_k)])
     except FitError as exc:
         reporter.fail(exc)
+        log.warning("fit %s failed: %s", fit_id, exc)
         raise
     model_id = uuid.uuid4().hex
     store_model(
         connection, model_id, fit_id, result.model.model_dump_json(), model_ttl, tombstone_ttl
+    )
+    seconds = _seconds_since([part.started_at for part in done if part is not None])
+    record_fit_seconds(connection, req.family, seconds)
+    log.info(
+        "fit %s finished in %.3f s (%d parts): k=%d selected, model %s",
+        fit_id,
+        seconds,
+        len(parts),
+        result.k_selected,
+        model_id,
+        extra={"duration_ms": round(seconds * 1000, 3)},
     )
     described = [
         {
@@ -312,6 +353,14 @@ def reduce(
         for part_id, out in zip(parts, outputs, strict=True)
     ]
     return {"model_id": model_id, "result": result.model_dump(mode="json"), "parts": described}
+
+
+def _seconds_since(started: list[datetime | None]) -> float:
+    """Seconds from the earliest of ``started`` (RQ's UTC start times) until now."""
+    known = [s if s.tzinfo else s.replace(tzinfo=UTC) for s in started if s is not None]
+    if not known:
+        return 0.0
+    return max(0.0, (datetime.now(UTC) - min(known)).total_seconds())
 
 
 def store_model(

@@ -33,6 +33,8 @@ from rq.utils import as_text, utcparse
 from rq.worker import Worker
 from rq.worker_registration import clean_worker_registry
 
+from worker import logs
+
 log = logging.getLogger("mixfit.sweeper")
 
 DEFAULT_INTERVAL = 2.0
@@ -96,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stale-after", type=float, default=DEFAULT_STALE_AFTER)
     parser.add_argument("--once", action="store_true")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logs.configure()  # the workers' format: MIXFIT_LOG_FORMAT, MIXFIT_LOG_LEVEL
     connection = Redis.from_url(args.url)
     stopping = False
 
