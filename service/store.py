@@ -259,6 +259,16 @@ def submit_fit(request: Any, idem_key: str | None, digest: str) -> tuple[dict[st
         pipe.execute()
 
     fit_id = uuid.uuid4().hex
+    result_ttl, failure_ttl = int(_cfg("RESULT_TTL")), int(_cfg("FAILURE_TTL"))
+    record_ttl = max(result_ttl, failure_ttl) + int(_cfg("TOMBSTONE_TTL"))
+    k_values, n_starts = request.k_values(), request.starts_per_k()
+    # The record first, the Idempotency-Key second: a twin that reads the key then always finds
+    # the record, and waits for the job (``_fetch_job``) instead of calling the fit unknown.
+    pipe = redis.pipeline()
+    record = {"dataset_id": dataset_id, "created_at": _now(), "family": request.family}
+    pipe.hset(keys.fit(fit_id), mapping=record)
+    pipe.expire(keys.fit(fit_id), record_ttl)
+    pipe.execute()
     if idem_key is not None:
         idem = keys.idempotency(body_digest(idem_key.encode()))
         ttl = int(_cfg("IDEMPOTENCY_TTL"))
@@ -266,16 +276,9 @@ def submit_fit(request: Any, idem_key: str | None, digest: str) -> tuple[dict[st
             # A concurrent twin (same key, same body) won the race and is queueing that fit now.
             existing = idempotent_fit(idem_key, digest)
             if existing is not None:
+                redis.delete(keys.fit(fit_id))
                 return queued_document(existing, dataset_id, None), True
 
-    result_ttl, failure_ttl = int(_cfg("RESULT_TTL")), int(_cfg("FAILURE_TTL"))
-    record_ttl = max(result_ttl, failure_ttl) + int(_cfg("TOMBSTONE_TTL"))
-    k_values, n_starts = request.k_values(), request.starts_per_k()
-    pipe = redis.pipeline()
-    record = {"dataset_id": dataset_id, "created_at": _now(), "family": request.family}
-    pipe.hset(keys.fit(fit_id), mapping=record)
-    pipe.expire(keys.fit(fit_id), record_ttl)
-    pipe.execute()
     options = request.model_dump(
         mode="json", exclude_unset=True, exclude={"data", "weights", "dataset_id"}
     )

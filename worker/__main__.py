@@ -11,17 +11,21 @@ from __future__ import annotations
 
 import argparse
 import gc
+import logging
 import os
 import sys
 import threading
+import time
 from typing import Any
 
 from redis import Redis
+from redis.exceptions import OutOfMemoryError, ReadOnlyError
 from rq import Queue, SimpleWorker, Worker
 from rq.serializers import JSONSerializer
 
 from worker import jobs, logs  # jobs preloaded so each forked horse starts warm
 
+log = logging.getLogger("mixfit.worker")
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 DEFAULT_QUEUE = "mixfit"
 # Seconds between a busy worker's heartbeats (RQ's default is 30). The sweeper
@@ -131,9 +135,21 @@ def main(argv: list[str] | None = None) -> int:
     # core's BLAS thread limiting also costs ~25 ms per fit in a forked horse when it is on.)
     os.environ.setdefault("MIXFIT_THREADS", "1")
     warm_up()
-    rq_worker = build_worker(args.url, args.queue, args.name, args.inline)
-    rq_worker.work(burst=args.burst, logging_level=args.log_level)
-    return 0
+    delay, attempt = 1.0, 0
+    while True:
+        name = args.name if attempt == 0 or args.name is None else f"{args.name}-{attempt}"
+        rq_worker = build_worker(args.url, args.queue, name, args.inline)
+        try:
+            rq_worker.work(burst=args.burst, logging_level=args.log_level)
+            return 0
+        except (OutOfMemoryError, ReadOnlyError) as exc:
+            # RQ retries lost connections itself, but a Redis that refuses writes (full, with
+            # noeviction; a read-only replica) ends work() with the error: wait and start again
+            # instead of leaving the queue without a worker.
+            attempt += 1
+            log.error("Redis refused a write (%s); starting again in %.0f s", exc, delay)
+            time.sleep(delay)
+            delay = min(2 * delay, 30.0)
 
 
 if __name__ == "__main__":
