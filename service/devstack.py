@@ -295,6 +295,7 @@ def main() -> int:
         pids = ", ".join(f"{name} {proc.pid}" for name, proc in procs.items())
         print(
             "\nmixfit is running:\n"
+            f"  page   {base}/   (the EM simulator)\n"
             f"  API    {base}/v1   (e.g. {base}/v1/families)\n"
             f"  docs   {base}/docs\n"
             f"  ready  {base}/readyz\n"
