@@ -106,3 +106,13 @@ def test_keys_and_codec_stay_small() -> None:
     stdlib = set(sys.stdlib_module_names)
     assert _imports(ROOT / "mixfit" / "keys.py") <= stdlib
     assert _imports(ROOT / "mixfit" / "codec.py") <= stdlib | {"numpy"}
+
+
+def test_the_core_imports_numpy_scipy_pydantic_only() -> None:
+    """mixfit's maths needs numpy, scipy and pydantic; threadpoolctl is optional at import
+    (guarded), and matplotlib only for the CLI's ``--plot`` (an optional extra)."""
+    allowed = set(sys.stdlib_module_names) | {"mixfit", "numpy", "scipy", "pydantic"}
+    optional = {"estep.py": {"threadpoolctl"}, "cli.py": {"matplotlib"}}
+    for path in (ROOT / "mixfit").rglob("*.py"):
+        extra = _imports(path) - allowed - optional.get(path.name, set())
+        assert not extra, f"{path} imports {extra}"
