@@ -233,10 +233,12 @@ class FitOptions(Schema):
             return list(range(self.k.min, self.k.max + 1))
         return sorted(set(self.k))
 
-    def _check_explicit(self) -> None:
+    @model_validator(mode="after")
+    def _check_explicit(self) -> FitOptions:
+        """Explicit start values define K and one start (every family's request)."""
         start = self.explicit_start
         if start is None:
-            return
+            return self
         if self.n_starts not in (None, 1):
             raise ValueError(
                 "explicit start values define exactly one start; drop n_starts or set it to 1"
@@ -244,6 +246,7 @@ class FitOptions(Schema):
         k = len(start.weights)
         if "k" in self.model_fields_set and self._requested_k() != [k]:
             raise ValueError(f"k must be {k} (or omitted) with these start values")
+        return self
 
 
 class GaussianFitRequest(FitOptions):
@@ -263,11 +266,6 @@ class GaussianFitRequest(FitOptions):
         description="An init method, a list cycled over starts, or explicit start values.",
     )
 
-    @model_validator(mode="after")
-    def _explicit(self) -> GaussianFitRequest:
-        self._check_explicit()
-        return self
-
 
 class BetaFitRequest(FitOptions):
     """Fit a beta mixture on (0, 1) with a maximum-likelihood M-step."""
@@ -282,11 +280,6 @@ class BetaFitRequest(FitOptions):
         "kmeans++",
         description="An init method, a list cycled over starts, or explicit start values.",
     )
-
-    @model_validator(mode="after")
-    def _explicit(self) -> BetaFitRequest:
-        self._check_explicit()
-        return self
 
 
 def _family_tag(value: Any) -> str:

@@ -93,25 +93,32 @@ def start_redis(
     return proc, url
 
 
+def _poll(ready, what: str, timeout: float, proc: subprocess.Popen | None = None) -> None:
+    """Call ``ready()`` every 50 ms until it is true; fail when ``proc`` exits or time runs out."""
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"{what}: the process exited with status {proc.returncode}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what}: not within {timeout} s")
+        time.sleep(0.05)
+
+
 def wait_redis(url: str, proc: subprocess.Popen | None = None, timeout: float = 15.0) -> None:
     """Block until Redis at ``url`` answers PING."""
     from redis import Redis
     from redis.exceptions import BusyLoadingError, ConnectionError
 
     client = Redis.from_url(url, socket_connect_timeout=1)
-    deadline = time.monotonic() + timeout
+
+    def answers() -> bool:
+        try:
+            return bool(client.ping())
+        except (ConnectionError, BusyLoadingError):
+            return False
+
     try:
-        while True:
-            try:
-                if client.ping():
-                    return
-            except (ConnectionError, BusyLoadingError):
-                pass
-            if proc is not None and proc.poll() is not None:
-                raise RuntimeError(f"redis-server exited with status {proc.returncode}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"Redis at {url} did not answer within {timeout} s")
-            time.sleep(0.05)
+        _poll(answers, f"Redis at {url} to answer PING", timeout, proc)
     finally:
         client.close()
 
@@ -137,12 +144,12 @@ def wait_workers(url: str, queue: str, count: int = 1, timeout: float = 30.0) ->
     from rq import Queue, Worker
 
     client = Redis.from_url(url)
-    deadline = time.monotonic() + timeout
     try:
-        while len(Worker.all(queue=Queue(queue, connection=client))) < count:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{count} worker(s) did not register on {queue} in {timeout} s")
-            time.sleep(0.05)
+        _poll(
+            lambda: len(Worker.all(queue=Queue(queue, connection=client))) >= count,
+            f"{count} worker(s) to register on {queue}",
+            timeout,
+        )
     finally:
         client.close()
 
@@ -213,19 +220,15 @@ def _gunicorn_has_control_socket() -> bool:
 
 def wait_http(url: str, proc: subprocess.Popen | None = None, timeout: float = 30.0) -> None:
     """Block until ``url`` answers 200."""
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def answers() -> bool:
         try:
             with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
+                return response.status == 200
         except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"the server for {url} exited with status {proc.returncode}")
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{url} did not answer within {timeout} s")
-        time.sleep(0.05)
+            return False
+
+    _poll(answers, f"{url} to answer 200", timeout, proc)
 
 
 def stop(procs: list[subprocess.Popen], grace: float = 10.0) -> None:

@@ -16,6 +16,8 @@ import logging
 import math
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -128,6 +130,22 @@ class ProgressReporter:
         self.job.meta["error"] = {"type": type(exc).__name__, "message": str(exc)}
         self.job.save_meta()
 
+    @contextmanager
+    def running(self, what: str) -> Iterator[None]:
+        """Around a job's work: a ``FitError`` is recorded for the API and logged, then
+        re-raised (RQ marks the job FAILED); a pending stop request is forgotten either way;
+        on success the last progress is written."""
+        try:
+            yield
+        except FitError as exc:
+            self.fail(exc)
+            log.warning("%s failed: %s", what, exc)
+            raise
+        finally:
+            if self.job is not None:
+                _STOP_REQUESTS.discard(self.job.id)
+        self.flush(force=True)
+
 
 def load_dataset(connection: Redis, dataset_id: str) -> tuple[Any, Any]:
     """Read a dataset's float64 arrays from Redis.
@@ -192,7 +210,7 @@ def fit(
         req.k_values(),
         req.starts_per_k(),
     )
-    try:
+    with reporter.running(f"fit {fit_id}"):
         X, w = load_dataset(connection, dataset_id)
         problem = prepare(req, X, w)
         results = []
@@ -200,13 +218,6 @@ def fit(
             results.append(run_k(problem, k, reporter))
             reporter.k_done(k)
         result = assemble(problem, results)
-    except FitError as exc:
-        reporter.fail(exc)
-        log.warning("fit %s failed: %s", fit_id, exc)
-        raise
-    finally:
-        _STOP_REQUESTS.discard(job.id)
-    reporter.flush(force=True)
     model_id = uuid.uuid4().hex
     store_model(
         connection, model_id, fit_id, result.model.model_dump_json(), model_ttl, tombstone_ttl
@@ -249,18 +260,11 @@ def fit_part(
     req = FitRequest.model_validate(request).root
     reporter = ProgressReporter(job, [k], starts[1] - starts[0])
     log.info("fit %s: part %s started: k=%d, starts %d..%d", fit_id, job.id, k, *starts)
-    try:
+    with reporter.running(f"fit {fit_id}: part {job.id}"):
         X, w = load_dataset(job.connection, dataset_id)
         problem = prepare(req, X, w)
         result = run_k(problem, k, reporter, starts=range(starts[0], starts[1]))
         reporter.k_done(k)
-    except FitError as exc:
-        reporter.fail(exc)
-        log.warning("fit %s: part %s failed: %s", fit_id, job.id, exc)
-        raise
-    finally:
-        _STOP_REQUESTS.discard(job.id)
-    reporter.flush(force=True)
     seconds = time.monotonic() - began
     log.info("fit %s: part %s finished in %.3f s", fit_id, job.id, seconds)
     return {
@@ -316,17 +320,13 @@ def reduce(
                 f"part {part_id} of fit {fit_id} ended {status}: {' '.join(reason) or 'no reason'}"
             )
         outputs.append(part_job.return_value(refresh=False))
-    try:
+    with reporter.running(f"fit {fit_id}"):
         X, w = load_dataset(connection, dataset_id)
         problem = prepare(req, X, w)
         by_k: dict[int, list[KResult]] = {}
         for out in outputs:
             by_k.setdefault(out["k"], []).append(KResult.model_validate(out["result"]))
         result = assemble(problem, [merge_k(by_k[k]) for k in sorted(by_k)])
-    except FitError as exc:
-        reporter.fail(exc)
-        log.warning("fit %s failed: %s", fit_id, exc)
-        raise
     model_id = uuid.uuid4().hex
     store_model(
         connection, model_id, fit_id, result.model.model_dump_json(), model_ttl, tombstone_ttl

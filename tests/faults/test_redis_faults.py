@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 from redis import Redis
 
-from tests.service.conftest import CheckedClient, Contract
+from tests.service.conftest import CheckedClient, Contract, wait_for
 
 RECOVERY = 30.0  # seconds within which service answers again after Redis is back (issue 5)
 DATA = np.concatenate(
@@ -91,14 +91,6 @@ def client_for(stack: Stack, contract: Contract, queue: str, **config: Any) -> C
     return CheckedClient(app.test_client(), contract)
 
 
-def wait_fit(client: CheckedClient, fit_id: str, seconds: float = 60) -> dict[str, Any]:
-    deadline = time.monotonic() + seconds
-    while True:
-        doc = client.get(f"/v1/fits/{fit_id}?wait=5").get_json()
-        if doc["status"] in ("finished", "failed", "canceled") or time.monotonic() > deadline:
-            return doc
-
-
 def until_ok(probe: Any, seconds: float = RECOVERY) -> float:
     """Seconds until ``probe()`` is true (retried every 50 ms); fails after ``seconds``."""
     started = time.monotonic()
@@ -115,7 +107,7 @@ def test_redis_killed_and_restarted_from_its_aof_keeps_fits_results_and_models(
     stack.worker(busy)
     client = client_for(stack, contract, busy)
     finished = client.post("/v1/fits", json={"data": DATA, "k": [1, 2], "seed": 7}).get_json()
-    finished = wait_fit(client, finished["id"])
+    finished = wait_for(client, finished["id"])
     assert finished["status"] == "finished", finished
     model = client.get(f"/v1/models/{finished['model_id']}").get_json()
     scores = client.post(f"/v1/models/{model['id']}/score", json={"points": [0.0, 40.0]})
@@ -140,7 +132,7 @@ def test_redis_killed_and_restarted_from_its_aof_keeps_fits_results_and_models(
     assert still["status"] == "queued" and still["queue_position"] == 0
     # The queue itself survived, not just the job's hash: a worker started now runs the fit.
     stack.worker(idle)
-    ran = wait_fit(parked, queued["id"])
+    ran = wait_for(parked, queued["id"])
     assert ran["status"] == "finished", ran
 
 
@@ -182,7 +174,7 @@ def test_redis_down_is_503_readyz_fails_and_everything_recovers_by_itself(
     client = client_for(stack, contract, queue)
     started = time.monotonic()
     fit = client.post("/v1/fits", json={"data": DATA, "k": 2, "seed": 9}).get_json()
-    doc = wait_fit(client, fit["id"], RECOVERY)
+    doc = wait_for(client, fit["id"], RECOVERY)
     assert doc["status"] == "finished", doc
     print(
         f"\nRedis back: API answering after {api:.2f} s, /readyz 200 after {api + ready:.2f} s, "
@@ -197,7 +189,7 @@ def test_redis_full_is_503_and_nothing_accepted_is_lost(stack: Stack, contract: 
     stack.worker(queue)
     client = client_for(stack, contract, queue)
     fit = client.post("/v1/fits", json={"data": DATA, "k": 2, "seed": 10}).get_json()
-    fit = wait_fit(client, fit["id"])
+    fit = wait_for(client, fit["id"])
     assert fit["status"] == "finished"
     admin = Redis.from_url(stack.url)
     admin.config_set("maxmemory-policy", "noeviction")
@@ -220,7 +212,7 @@ def test_redis_full_is_503_and_nothing_accepted_is_lost(stack: Stack, contract: 
     again = client.post("/v1/fits", json={"data": SHIFTED, "k": 2})
     assert again.status_code == 202  # room again: accepted, without a restart of anything
     fit_id = again.get_json()["id"]
-    doc = wait_fit(client, fit_id, 10)
+    doc = wait_for(client, fit_id, 10)
     # The worker outlived the refused writes (it waits and starts again instead of exiting),
     # so the fit accepted after them runs without anything being restarted.
     assert stack.procs[0].poll() is None, "the worker exited while Redis was full"
