@@ -26,6 +26,9 @@ job id.
 from __future__ import annotations
 
 PREFIX = "mixfit"
+# A worker whose last heartbeat (RQ's ``last_heartbeat``; workers beat every 2 s, busy or idle)
+# is older than this is dead: ``/readyz`` does not count it and the sweeper hands its fit back.
+WORKER_STALE_SECONDS = 10.0
 
 
 def dataset(dataset_id: str) -> str:

@@ -193,7 +193,9 @@ class Health(Schema):
 class Ready(Schema):
     status: Literal["ready"]
     redis: Literal["ok"]
-    workers: int = Field(description="RQ workers listening on the fit queue.")
+    workers: int = Field(
+        description="Live RQ workers on the fit queue: a heartbeat in the last 10 seconds."
+    )
 
 
 class FitQuery(Schema):

@@ -6,11 +6,14 @@
 from __future__ import annotations
 
 import functools
+from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
 from flask import Blueprint, Response, current_app, jsonify, render_template
 from rq import Worker
+
+from mixfit.keys import WORKER_STALE_SECONDS
 
 from .errors import error_response
 from .store import clients
@@ -35,14 +38,23 @@ def healthz() -> Response:
 
 @bp.get("/readyz")
 def readyz() -> Response:
-    """Ready when Redis answers and at least one worker listens on the fit queue; else 503."""
+    """Ready when Redis answers and at least one worker listening on the fit queue is alive now
+    (a heartbeat at most ``WORKER_STALE_SECONDS`` old; a killed worker's registration outlives
+    it by a minute); else 503."""
     c = clients()
     c.redis.ping()
-    workers = len(Worker.all(queue=c.queue))
+    now = datetime.now(UTC)
+    workers = sum(
+        1
+        for w in Worker.all(queue=c.queue)
+        if w.last_heartbeat is not None
+        and (now - w.last_heartbeat.replace(tzinfo=UTC)).total_seconds() <= WORKER_STALE_SECONDS
+    )
     if workers == 0:
         return error_response(
             503,
-            f"no worker is listening on queue '{c.queue.name}'; start one with python -m worker",
+            f"no live worker is listening on queue '{c.queue.name}' (none has sent a heartbeat "
+            f"in the last {WORKER_STALE_SECONDS:.0f} s); start one with python -m worker",
             {"redis": "ok", "workers": 0},
         )
     return jsonify({"status": "ready", "redis": "ok", "workers": workers})

@@ -19,26 +19,32 @@ import time
 from typing import Any
 
 from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import OutOfMemoryError, ReadOnlyError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import Queue, SimpleWorker, Worker
 from rq.serializers import JSONSerializer
 
 from worker import jobs, logs  # jobs preloaded so each forked horse starts warm
+from worker.outage import OutageTolerant, wait_for_redis
 
 log = logging.getLogger("mixfit.worker")
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 DEFAULT_QUEUE = "mixfit"
-# Seconds between a busy worker's heartbeats (RQ's default is 30). The sweeper
-# (``python -m worker.sweeper``) takes a worker without a heartbeat for 15 s as dead and hands
-# its fit back to RQ, which retries it: a killed worker's fit moves on within ~20 s.
-HEARTBEAT_SECONDS = 5
+# Seconds between a worker's heartbeats, busy (RQ's job monitoring interval, default 30) or idle
+# (RQ blocks on the queue for worker_ttl - 15 s between beats, 405 s by default). A worker whose
+# last beat is older than ``keys.WORKER_STALE_SECONDS`` counts as dead: ``/readyz`` stops
+# counting it and the sweeper (``python -m worker.sweeper``) hands its fit back to RQ.
+HEARTBEAT_SECONDS = 2
+WORKER_TTL = HEARTBEAT_SECONDS + 15  # RQ: dequeue timeout = worker_ttl - 15
 
 
-class FitWorker(logs.JobLogContext, Worker):
-    """RQ's forking worker; every log line about a job carries its fit (``worker.logs``)."""
+class FitWorker(OutageTolerant, logs.JobLogContext, Worker):
+    """RQ's forking worker; every log line about a job carries its fit (``worker.logs``), and it
+    outlives a Redis outage busy or idle (``worker.outage``)."""
 
 
-class InlineWorker(logs.JobLogContext, SimpleWorker):
+class InlineWorker(OutageTolerant, logs.JobLogContext, SimpleWorker):
     """Runs each fit in the worker process itself instead of a forked work horse.
 
     About 10 ms less per fit (no fork, no copy-on-write faults), at the price of isolation: a fit
@@ -87,6 +93,7 @@ def build_worker(
         serializer=JSONSerializer,
         name=name,
         job_monitoring_interval=HEARTBEAT_SECONDS,
+        worker_ttl=WORKER_TTL,
     )
 
 
@@ -141,7 +148,16 @@ def main(argv: list[str] | None = None) -> int:
         rq_worker = build_worker(args.url, args.queue, name, args.inline)
         try:
             rq_worker.work(burst=args.burst, logging_level=args.log_level)
-            return 0
+            if args.burst or rq_worker._stop_requested:
+                return 0
+            # RQ's loop ended on an error it logged ("found an unhandled exception"): never
+            # leave the queue without this worker; start a fresh one once Redis answers.
+            attempt += 1
+            wait_for_redis(rq_worker.connection, "the worker's restart")
+        except (RedisConnectionError, RedisTimeoutError):
+            # Its farewell (RQ's register_death) could not reach Redis: the same.
+            attempt += 1
+            wait_for_redis(rq_worker.connection, "the worker's restart")
         except (OutOfMemoryError, ReadOnlyError) as exc:
             # RQ retries lost connections itself, but a Redis that refuses writes (full, with
             # noeviction; a read-only replica) ends work() with the error: wait and start again

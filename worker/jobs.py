@@ -30,6 +30,7 @@ from mixfit import FitError, FitRequest, KResult, assemble, codec, keys, prepare
 from mixfit.em import merge_k, run_k
 
 from .metrics import record_fit_seconds
+from .outage import REDIS_DOWN, through_outage
 
 log = logging.getLogger("mixfit.worker")
 
@@ -121,14 +122,18 @@ class ProgressReporter:
             "k_values": self.k_values,
             "per_k": [self.entry(k) for k in ks],
         }
-        self.job.save_meta()
+        try:
+            self.job.save_meta()
+        except REDIS_DOWN:
+            pass  # progress is best effort: the fit goes on through a Redis outage
 
     def fail(self, exc: FitError) -> None:
         """Record the domain error so the API can show its message."""
         if self.job is None:
             return
         self.job.meta["error"] = {"type": type(exc).__name__, "message": str(exc)}
-        self.job.save_meta()
+        what = f"recording the error of job {self.job.id}"
+        through_outage(self.job.connection, what, self.job.save_meta)
 
     @contextmanager
     def running(self, what: str) -> Iterator[None]:
@@ -155,7 +160,9 @@ def load_dataset(connection: Redis, dataset_id: str) -> tuple[Any, Any]:
     FitError
         When the dataset was deleted or expired after the fit was queued.
     """
-    fields = connection.hgetall(keys.dataset(dataset_id))
+    fields = through_outage(
+        connection, f"reading dataset {dataset_id}", connection.hgetall, keys.dataset(dataset_id)
+    )
     if not fields:
         raise FitError(
             f"dataset {dataset_id} no longer exists (deleted or expired after the fit was "
@@ -223,7 +230,7 @@ def fit(
         connection, model_id, fit_id, result.model.model_dump_json(), model_ttl, tombstone_ttl
     )
     seconds = time.monotonic() - began
-    record_fit_seconds(connection, req.family, seconds)
+    _record_seconds(connection, req.family, seconds)
     log.info(
         "fit %s finished in %.3f s: k=%d selected, model %s",
         fit_id,
@@ -301,7 +308,14 @@ def reduce(
     req = FitRequest.model_validate(request).root
     reporter = ProgressReporter(job, req.k_values(), req.starts_per_k())
     log.info("fit %s: merging %d parts", fit_id, len(parts))
-    done = Job.fetch_many(parts, connection=connection, serializer=JSONSerializer)
+    done = through_outage(
+        connection,
+        f"reading the parts of fit {fit_id}",
+        Job.fetch_many,
+        parts,
+        connection=connection,
+        serializer=JSONSerializer,
+    )
     outputs = []
     for part_id, part_job in zip(parts, done, strict=True):
         if part_job is None:
@@ -332,7 +346,7 @@ def reduce(
         connection, model_id, fit_id, result.model.model_dump_json(), model_ttl, tombstone_ttl
     )
     seconds = _seconds_since([part.started_at for part in done if part is not None])
-    record_fit_seconds(connection, req.family, seconds)
+    _record_seconds(connection, req.family, seconds)
     log.info(
         "fit %s finished in %.3f s (%d parts): k=%d selected, model %s",
         fit_id,
@@ -363,6 +377,14 @@ def _seconds_since(started: list[datetime | None]) -> float:
     return max(0.0, (datetime.now(UTC) - min(known)).total_seconds())
 
 
+def _record_seconds(connection: Redis, family: str, seconds: float) -> None:
+    """The duration histogram is best effort: an outage must not cost the fit its result."""
+    try:
+        record_fit_seconds(connection, family, seconds)
+    except REDIS_DOWN:
+        log.warning("fit duration not recorded: Redis is unreachable")
+
+
 def store_model(
     connection: Redis,
     model_id: str,
@@ -371,7 +393,29 @@ def store_model(
     model_ttl: int,
     tombstone_ttl: int,
 ) -> None:
-    """Store a fitted model under its own id and link it from the fit's record."""
+    """Store a fitted model under its own id and link it from the fit's record (one
+    transaction; waits for Redis through an outage)."""
+    through_outage(
+        connection,
+        f"storing model {model_id}",
+        _store_model,
+        connection,
+        model_id,
+        fit_id,
+        model_json,
+        model_ttl,
+        tombstone_ttl,
+    )
+
+
+def _store_model(
+    connection: Redis,
+    model_id: str,
+    fit_id: str,
+    model_json: str,
+    model_ttl: int,
+    tombstone_ttl: int,
+) -> None:
     pipe = connection.pipeline()
     key, tomb = keys.model(model_id), keys.tombstone("model", model_id)
     pipe.hset(key, mapping={"model": model_json, "fit_id": fit_id, "created_at": _now()})

@@ -33,12 +33,13 @@ from rq.utils import as_text, utcparse
 from rq.worker import Worker
 from rq.worker_registration import clean_worker_registry
 
+from mixfit import keys
 from worker import logs
 
 log = logging.getLogger("mixfit.sweeper")
 
 DEFAULT_INTERVAL = 2.0
-DEFAULT_STALE_AFTER = 15.0
+DEFAULT_STALE_AFTER = keys.WORKER_STALE_SECONDS
 
 
 def _worker_alive(connection: Redis, name: str | None, stale_after: float) -> bool:

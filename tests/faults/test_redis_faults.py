@@ -41,6 +41,7 @@ class Stack:
         self.dir = tmp / "redis"
         self.port = devstack.free_port()
         self.procs: list[Any] = []
+        self.apps: list[Any] = []
         self.redis_proc: Any = None
         self.url = ""
         self.start_redis()
@@ -65,6 +66,8 @@ class Stack:
         return proc
 
     def stop(self) -> None:
+        for app in self.apps:  # connections that lived through a kill: closed, not collected
+            app.extensions["mixfit"].redis.connection_pool.disconnect()
         self.devstack.stop([*reversed(self.procs), self.redis_proc])
 
 
@@ -88,6 +91,7 @@ def client_for(stack: Stack, contract: Contract, queue: str, **config: Any) -> C
     app = create_app(
         {"TESTING": True, "REDIS_URL": stack.url, "QUEUE_NAME": queue, "REDIS_TIMEOUT": 2, **config}
     )
+    stack.apps.append(app)
     return CheckedClient(app.test_client(), contract)
 
 
@@ -218,3 +222,77 @@ def test_redis_full_is_503_and_nothing_accepted_is_lost(stack: Stack, contract: 
     assert stack.procs[0].poll() is None, "the worker exited while Redis was full"
     assert doc["status"] == "finished", doc
     admin.close()
+
+
+# A fit of several seconds on one worker thread: overlapping components, a tolerance it cannot
+# meet, so every start runs to max_iter (issue 14's "fit of a few seconds").
+SLOW = {
+    "data": np.concatenate(
+        [
+            np.random.default_rng(5).normal(0, 1, 10_000),
+            np.random.default_rng(6).normal(1.5, 1.2, 10_000),
+        ]
+    ).tolist(),
+    "k": [2, 3],
+    "n_starts": 10,
+    "tol": 1e-15,
+    "max_iter": 400,
+    "seed": 11,
+}
+
+
+def test_a_busy_unsupervised_worker_outlives_redis_killed_and_restarted(
+    stack: Stack, contract: Contract
+) -> None:
+    """Issue 14's sequence: one ``python -m worker``, nothing to restart it; a fit is started;
+    redis-server is killed with SIGKILL and started again 3 s later on its append-only file. The
+    worker lives on, the fit ends finished with the result of an undisturbed run, and a fit
+    submitted afterwards runs too."""
+    queue = f"faults-{uuid.uuid4().hex}"
+    worker = stack.worker(queue)
+    client = client_for(stack, contract, queue)
+    fit = client.post("/v1/fits", json=SLOW).get_json()
+    until_ok(lambda: client.get(f"/v1/fits/{fit['id']}").get_json()["status"] == "started")
+    time.sleep(0.5)
+    assert client.get(f"/v1/fits/{fit['id']}").get_json()["status"] == "started"
+
+    stack.kill_redis()
+    time.sleep(3.0)
+    stack.start_redis()
+    back = time.monotonic()
+    doc = wait_for(client, fit["id"], 120)
+    assert doc["status"] == "finished", doc
+    assert worker.poll() is None, "the worker exited during the outage"
+    print(f"\nbusy worker through a 3 s outage: fit finished {time.monotonic() - back:.1f} s "
+          "after Redis was back")
+
+    # The same request and seed once more, undisturbed: the same numbers.
+    again = wait_for(client, client.post("/v1/fits", json=SLOW).get_json()["id"], 120)
+    assert again["status"] == "finished", again
+    assert again["result"]["results"] == doc["result"]["results"]
+    assert worker.poll() is None
+
+
+def test_readyz_falls_to_503_within_seconds_of_the_last_workers_death(
+    stack: Stack, contract: Contract
+) -> None:
+    """A SIGKILLed worker cannot unregister; its registration outlives it by a minute, but
+    ``/readyz`` counts only workers with a fresh heartbeat."""
+    from mixfit.keys import WORKER_STALE_SECONDS
+
+    queue = f"faults-{uuid.uuid4().hex}"
+    worker = stack.worker(queue)
+    client = client_for(stack, contract, queue)
+    until_ok(lambda: client.get("/readyz").status_code == 200)
+    assert client.get("/readyz").get_json()["workers"] == 1
+    os.killpg(worker.pid, signal.SIGKILL)
+    worker.wait()
+    died = time.monotonic()
+    fell = until_ok(lambda: client.get("/readyz").status_code == 503, WORKER_STALE_SECONDS + 5)
+    body = client.error(client.get("/readyz"), 503)
+    assert "no live worker" in body["message"]
+    admin = Redis.from_url(stack.url)
+    registered = admin.scard(f"rq:workers:{queue}")
+    admin.close()
+    assert registered == 1  # the dead worker is still registered: readiness looked past it
+    print(f"\n/readyz 503 {time.monotonic() - died:.1f} s after the last worker died ({fell:.1f})")
