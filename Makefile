@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: test run bench load lint fixtures clean
+.PHONY: test run bench load chaos lint fixtures validate clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,16 @@ bench: $(STAMP)
 # A loopback load scenario against a stack it starts itself (60 s; `make load ARGS="--duration 300"`).
 load: $(STAMP)
 	$(BIN)/python -m tests.load $(ARGS)
+
+# The chaos run: that load while workers, work horses, Redis, gunicorn processes and the sweeper
+# are killed at random moments, then every fit checked and rerun (300 s of load, then the rerun;
+# `make chaos ARGS="--duration 600 --seed 7"`). Its short version is part of `make test`.
+chaos: $(STAMP)
+	$(BIN)/python -m tests.chaos $(ARGS)
+
+# Long statistical checks against the peers (the whole fixture grid); not part of make test.
+validate: $(STAMP)
+	$(BIN)/python -m pytest -m validate $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -24,6 +24,7 @@ import json
 import os
 import sys
 import time
+import typing
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
@@ -32,9 +33,9 @@ import numpy as np
 
 from .csvdata import parse_csv
 from .errors import FitError
-from .schema import FitResult, KResult, Model, ScoreResult
+from .schema import BetaInitMethod, FitResult, KResult, Model, ScoreResult
 
-INIT_METHODS = ("kmeans++", "kmeans", "quantile", "random", "moments")
+INIT_METHODS = typing.get_args(BetaInitMethod)  # every family's methods (beta's are a superset)
 
 
 class UsageError(Exception):

@@ -7,9 +7,21 @@ serves every start that is still running, and a start that has converged drops o
 ``theta_t`` (exactly normalmixEM's rule, so the same start gives the same answer), otherwise the
 M-step makes ``theta_{t+1}``. ``trace[0]`` is the log-likelihood of the start values.
 
-A component whose weight falls below ``min_count`` points' worth has collapsed: its start is
-re-initialized from its own generator (at most ``MAX_RESTARTS`` times, each logged as an event),
-then marked ``collapsed`` and left out of the selection.
+Where the starts come from: explicit start values (one start, nothing else), or the screened
+candidates of ``mixfit.screen`` (a portfolio of methods, emEM), plus one start that splits the
+widest component of the best K-1 fit when K-1 was fitted too (``split``).
+
+Degeneracy. The likelihood of a Gaussian mixture is unbounded: a component shrinking onto one
+point (or onto fewer distinct points than its covariance needs) sends it to infinity. Only that
+is degenerate, and a small, well-defined component is a result. A start is degenerate when a
+component's weight falls below one point's worth, or when the M-step has to hold a variance at
+the floor (``var_floor`` times the data's variance; the smallest eigenvalue of a full or tied
+covariance; a beta component's precision cap). Which components can do that depends on the
+covariance type by itself: a tied or spherical component of three points is fine, a full one in
+five dimensions is singular. A degenerate start is re-initialized from its own generator (at most
+``MAX_RESTARTS`` times, each an event that says what happened), then marked ``degenerate`` and
+stopped. The best start of a K is the best non-degenerate one; a K fails only when every start
+degenerated, with a message that counts what happened.
 """
 
 from __future__ import annotations
@@ -25,14 +37,20 @@ from scipy.special import entr
 from .data import Scaling
 from .estep import Batch, single_threaded_blas
 from .families.base import Family, ParamArrays, take
-from .init import partition, subsample
-from .schema import Event, KResult, StartSummary
+from .schema import Event, KResult, ScreeningSummary, StartSummary
+from .screen import Screened, screen
+from .starts import Hierarchy, responsibilities, sample, split_responsibilities
 
 MAX_RESTARTS = 3
+# SQUAREM (Varadhan & Roland 2008; the R package's defaults): the step length starts bounded by
+# 1 and the bound grows 4-fold each time a step reaches it.
+STEP_MAX0 = 1.0
+MSTEP = 4.0
 PROGRESS_INTERVAL = 0.2  # seconds between progress callbacks (and always after the last step)
-RUNNING, CONVERGED, MAX_ITER, COLLAPSED = range(4)
-STATUS_NAMES = ("running", "converged", "max_iter", "collapsed")
+RUNNING, CONVERGED, MAX_ITER, DEGENERATE = range(4)
+STATUS_NAMES = ("running", "converged", "max_iter", "degenerate")
 DECREASE_NOISE = 1e-10
+FLOOR_EVENTS = ("variance_floor", "precision_cap")
 
 Progress = Callable[[dict[str, Any]], None]
 
@@ -51,10 +69,16 @@ class Problem:
     constant: float  # sum of w * base measure, minus the Jacobian of the scaling
     n_eff: float
     floor: float
-    min_count: float
+    one_point: float  # one point's worth of weight (the mean weight)
     seed: int
+    singular_data: bool = False  # one component on all the data already needs the floor
     moved: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    hierarchy: Hierarchy | None = None
+
+    def __post_init__(self) -> None:
+        if self.hierarchy is None:
+            self.hierarchy = Hierarchy(self.Z, self.w, self.seed)
 
     @property
     def n(self) -> int:
@@ -71,6 +95,15 @@ def start_seeds(root: int, k: int, n_starts: int) -> list[int]:
     return [int(s) & (2**63 - 1) for s in state]
 
 
+def split_index(request: Any, k: int) -> int | None:
+    """The index of K's ``split`` start (its last), or None: only when K-1 is fitted too, there
+    are at least two starts and no explicit start values."""
+    n = request.starts_per_k()
+    if request.explicit_start is not None or n < 2 or k - 1 not in request.k_values():
+        return None
+    return n - 1
+
+
 def _threshold(problem: Problem, ll: np.ndarray) -> np.ndarray | float:
     tol, kind = problem.request.tol, problem.request.tol_type
     if kind == "absolute":
@@ -83,58 +116,99 @@ def _threshold(problem: Problem, ll: np.ndarray) -> np.ndarray | float:
 class _Starts:
     """Mutable state of the starts of one K."""
 
-    def __init__(self, problem: Problem, k: int, indices: range | None = None) -> None:
+    def __init__(
+        self, problem: Problem, k: int, indices: list[int], parent: KResult | None
+    ) -> None:
         req = problem.request
         self.problem, self.k = problem, k
         every = start_seeds(problem.seed, k, req.starts_per_k())
-        self.index = list(indices if indices is not None else range(len(every)))
-        self.S = len(self.index)
-        self.seeds = [every[i] for i in self.index]
+        self.index = indices
+        self.S = len(indices)
+        self.seeds = [every[i] for i in indices]
         self.rngs = [np.random.default_rng(s) for s in self.seeds]
-        start = req.explicit_start
-        if start is not None:
-            self.methods = ["explicit"]
-        else:
-            self.methods = [req.init] if isinstance(req.init, str) else list(req.init)
         self.traces: list[list[float]] = [[] for _ in range(self.S)]
         self.events: list[list[Event]] = [[] for _ in range(self.S)]
         self.seen: list[set] = [set() for _ in range(self.S)]
         self.restarts = np.zeros(self.S, dtype=int)
         self.status = np.full(self.S, RUNNING)
         self.last = np.full(self.S, np.nan)  # each start's latest log-likelihood
+        # SQUAREM: where each start is in its cycle, the points it came through, its step bound
+        self.phase = np.zeros(self.S, dtype=int)
+        self.saved: dict[int, tuple] = {}  # start -> (v0, v1, v2 vectors, LL at theta_1)
+        self.step_max = np.full(self.S, STEP_MAX0)
+        self.accepted = np.zeros(self.S, dtype=int)
+        self.evaluations = np.zeros(self.S, dtype=int)
         self.paths: list[list[tuple[ParamArrays, np.ndarray]]] = [[] for _ in range(self.S)]
-        self.params, self.logw = self.initialize(np.arange(self.S))
+        self.why: list[str | None] = [None] * self.S  # what made a start degenerate
+        self.candidate: list[int | None] = [None] * self.S
+        self.screen_ll: list[float | None] = [None] * self.S
+        self.screened: Screened | None = None
+        self.params, self.logw, self.methods = self._first(parent)
 
-    def method(self, s: int) -> str:
-        return self.methods[self.index[s] % len(self.methods)]
-
-    def initialize(self, rows: np.ndarray) -> tuple[ParamArrays, np.ndarray]:
-        p, k = self.problem, self.k
-        start = p.request.explicit_start
-        if start is not None and self.restarts[rows[0]] == 0:
+    def _first(self, parent: KResult | None) -> tuple[ParamArrays, np.ndarray, list[str]]:
+        p, k, req = self.problem, self.k, self.problem.request
+        start = req.explicit_start
+        if start is not None:
             params, weights = p.family.from_json(start, p.scaling)
             with np.errstate(divide="ignore"):
-                return params, np.log(weights)[None, :]
+                return params, np.log(weights)[None, :], ["explicit"]
+        split = split_index(req, k)
+        if split is not None and (parent is None or parent.params is None):
+            split = None  # K-1 failed: the slot takes the next screened candidate instead
+        normal = [i for i in self.index if i != split]
+        parts: list[tuple[ParamArrays, np.ndarray]] = []
+        methods = []
+        if normal:
+            # Always rank n_starts candidates: the first n - 1 are the same either way, so a
+            # fanned-out part (which cannot know whether K-1 will fail) continues the same starts.
+            screened = screen(p, k, req.starts_per_k())
+            self.screened = screened
+            rows = np.asarray(normal)
+            parts.append((take(screened.params, rows), screened.logw[rows]))
+            for j, i in enumerate(normal):
+                methods.append(screened.methods[i])
+                self.candidate[j] = screened.candidates[i]
+                self.screen_ll[j] = screened.screen_loglik[i]
+        if split is not None and split in self.index:
+            parts.append(self._split(parent))
+            methods.append("split")
+        params = {name: np.concatenate([q[name] for q, _ in parts]) for name in parts[0][0]}
+        return params, np.concatenate([lw for _, lw in parts]), methods
+
+    def _split(self, parent: KResult) -> tuple[ParamArrays, np.ndarray]:
+        p = self.problem
+        s = sample(p.Z, p.w, np.random.default_rng(self.seeds[-1]))
+        params, weights = p.family.from_json(parent.params, p.scaling)
+        eta, log_partition = p.family.natural(params)
+        resp = Batch(p.family.statistics(s.Z), s.w).point_loglik(
+            eta[0], np.log(weights) - log_partition[0]
+        )[1]
+        resp = split_responsibilities(s, resp)[None]
+        mass = resp[0].T @ s.weights
+        return p.family.initial(s.Z, s.w, resp, p.floor), np.log(mass / mass.sum())[None]
+
+    def method(self, s: int) -> str:
+        return self.methods[s]
+
+    def redraw(self, rows: np.ndarray) -> tuple[ParamArrays, np.ndarray]:
+        """Fresh starts for degenerate starts, each from its own generator: random soft
+        responsibilities, which start every component on much of the data (a partition by
+        location would likely isolate the same few points again)."""
+        p, k = self.problem, self.k
         params, logws = [], []
         for s in rows:
-            Zs, ws = subsample(p.Z, p.w, self.rngs[s])
-            labels = partition(
-                "kmeans++" if start is not None else self.method(s),
-                Zs,
-                ws,
-                k,
-                self.rngs[s],
-                first=self.index[s] < len(self.methods) and self.restarts[s] == 0,
-            )
-            params.append(p.family.initial(Zs, ws, labels[None], k, p.floor))
-            counts = np.bincount(labels, weights=ws, minlength=k)
-            logws.append(np.log(counts / counts.sum()))
+            rng = self.rngs[s]
+            smp = sample(p.Z, p.w, rng)
+            resp = responsibilities("dirichlet", 1, smp, k, rng, None, False)
+            params.append(p.family.initial(smp.Z, smp.w, resp, p.floor))
+            mass = resp[0].T @ smp.weights
+            logws.append(np.log(mass / mass.sum()))
         stacked = {name: np.concatenate([q[name] for q in params]) for name in params[0]}
         return stacked, np.stack(logws)
 
     def log(self, s: int, iteration: int, kind: str, component: int | None, detail: str) -> None:
         key = (kind, component)
-        if kind in ("variance_floor", "precision_cap") and key in self.seen[s]:
+        if kind in FLOOR_EVENTS and key in self.seen[s]:
             return
         self.seen[s].add(key)
         self.events[s].append(
@@ -143,7 +217,11 @@ class _Starts:
 
 
 def run_k(
-    problem: Problem, k: int, progress: Progress | None = None, starts: range | None = None
+    problem: Problem,
+    k: int,
+    progress: Progress | None = None,
+    starts: range | None = None,
+    parent: KResult | None = None,
 ) -> KResult:
     """Fit the starts of one K and summarize them.
 
@@ -152,18 +230,23 @@ def run_k(
     problem : Problem
     k : int
         Number of components.
-    starts : range, optional
-        Which of the request's starts to run (default: all). Every start has its own seed and
-        the chunking does not depend on the other starts in the batch, so
-        ``merge_k([run_k(p, k, starts=a), run_k(p, k, starts=b)])`` equals ``run_k(p, k)`` up
-        to last-bit rounding (BLAS may block a batch differently by its size).
     progress : callable, optional
         Called after the first iteration, then at most every ``PROGRESS_INTERVAL`` seconds, and
         after the last, with a dict: ``k``, ``iteration``, ``starts_done``,
         ``n_starts``, ``best_loglik`` and ``trace`` (the leading start's trace so far).
+    starts : range, optional
+        Which of the request's starts to run (default: all). Every part screens the same
+        candidates and every start has its own seed, and the chunking does not depend on the
+        other starts in the batch, so ``merge_k([run_k(p, k, starts=a), run_k(p, k,
+        starts=b)])`` equals ``run_k(p, k)`` up to last-bit rounding (BLAS may block a batch
+        differently by its size).
+    parent : KResult, optional
+        The final result of K-1, needed when ``starts`` holds K's ``split`` start
+        (``split_index``).
     """
+    indices = list(starts if starts is not None else range(problem.request.starts_per_k()))
     with single_threaded_blas(problem.n):
-        return _run_k(problem, k, progress, starts)
+        return _run_k(problem, k, progress, indices, parent)
 
 
 def merge_k(parts: list[KResult]) -> KResult:
@@ -171,14 +254,24 @@ def merge_k(parts: list[KResult]) -> KResult:
     starts = sorted((s for part in parts for s in part.starts), key=lambda s: s.start)
     ok = [part for part in parts if part.status == "ok"]
     if not ok:
-        return parts[0].model_copy(update={"starts": starts})
+        return parts[0].model_copy(
+            update={"starts": starts, "message": failure_message(parts[0].k, starts)}
+        )
     best = max(ok, key=lambda part: (part.loglik, -part.best_start))
     return best.model_copy(update={"starts": starts})
 
 
-def _run_k(problem: Problem, k: int, progress: Progress | None, starts: range | None) -> KResult:
-    fam, req = problem.family, problem.request
-    st = _Starts(problem, k, starts)
+def _run_k(
+    problem: Problem,
+    k: int,
+    progress: Progress | None,
+    indices: list[int],
+    parent: KResult | None,
+) -> KResult:
+    req = problem.request
+    fam = problem.family
+    st = _Starts(problem, k, indices, parent)
+    accelerate = req.accelerate
     active = np.arange(st.S)
     iteration = 0
     next_report = 0.0
@@ -187,18 +280,39 @@ def _run_k(problem: Problem, k: int, progress: Progress | None, starts: range | 
         eta, log_partition = fam.natural(sub)
         ll, stats = problem.batch.estep(eta, st.logw[active] - log_partition)
         ll += problem.constant
-        if req.keep_path:
-            for s in active:
-                snapshot = {name: value[s].copy() for name, value in st.params.items()}
-                st.paths[s].append((snapshot, np.exp(st.logw[s])))
+        st.evaluations[active] += 1
+        waiting = active[:0]
+        silent = np.zeros(active.size, dtype=bool)
+        if accelerate:
+            # SQUAREM keeps an extrapolated point whose log-likelihood is at least that of its
+            # cycle's start theta_0 (the R package's rule, without its allowance for a fall);
+            # otherwise the cycle ends at theta_2 = F(theta_1), whose E-step comes next.
+            extrapolated = st.phase[active] == 2
+            with np.errstate(invalid="ignore"):
+                dropped = extrapolated & ~(ll >= _ll0(st, active) - DECREASE_NOISE * np.abs(ll))
+            waiting = active[dropped]
+            for s in waiting.tolist():
+                _fall_back(st, s)
+            keep = ~dropped
+            active, ll, stats = active[keep], ll[keep], stats[keep]
+            if not active.size:
+                active = waiting
+                continue
+            # theta_1 is a step inside the cycle: recorded only when the cycle stops there.
+            silent = st.phase[active] == 1
         gain = ll - st.last[active]  # NaN for a start's first evaluation
         with np.errstate(invalid="ignore"):
             converged = gain <= _threshold(problem, ll)
             fell = gain < -DECREASE_NOISE * (1.0 + np.abs(ll))
-        for s, value in zip(active.tolist(), ll.tolist(), strict=True):
+        shown = ~silent | converged
+        if req.keep_path:
+            for s in active[shown]:
+                snapshot = {name: value[s].copy() for name, value in st.params.items()}
+                st.paths[s].append((snapshot, np.exp(st.logw[s])))
+        for s, value in zip(active[shown].tolist(), ll[shown].tolist(), strict=True):
             st.traces[s].append(value)
-        st.last[active] = ll
-        for j in np.flatnonzero(fell):
+        st.last[active[shown]] = ll[shown]
+        for j in np.flatnonzero(fell & shown):
             s = active[j]
             st.log(
                 s,
@@ -207,15 +321,25 @@ def _run_k(problem: Problem, k: int, progress: Progress | None, starts: range | 
                 None,
                 f"log-likelihood fell by {-gain[j]:.3g}",
             )
-        lengths = np.fromiter((len(st.traces[s]) for s in active), dtype=int, count=active.size)
-        exhausted = ~converged & (lengths - 1 >= req.max_iter)
+        if accelerate:  # the budget counts E-steps, three to a cycle
+            exhausted = ~converged & (st.evaluations[active] > req.max_iter)
+        else:
+            lengths = np.fromiter(
+                (len(st.traces[s]) for s in active), dtype=int, count=active.size
+            )
+            exhausted = ~converged & (lengths - 1 >= req.max_iter)
         st.status[active[converged]] = CONVERGED
         st.status[active[exhausted]] = MAX_ITER
         running = ~(converged | exhausted)
-        active, stats = active[running], stats[running]
+        active, stats, ll = active[running], stats[running], ll[running]
         if active.size:
+            before = _vectors(fam, st, active) if accelerate else None
             _m_step(problem, st, active, stats)
+            if accelerate:
+                _squarem(problem, st, active, ll, before)
             active = active[st.status[active] == RUNNING]
+        if accelerate and waiting.size:
+            active = np.union1d(active, waiting)
         iteration += 1
         if progress is not None and (not active.size or time.monotonic() >= next_report):
             _report(st, progress, iteration)
@@ -223,43 +347,157 @@ def _run_k(problem: Problem, k: int, progress: Progress | None, starts: range | 
     return _summarize(problem, st)
 
 
+def _vectors(fam: Family, st: _Starts, rows: np.ndarray) -> np.ndarray:
+    return fam.pack(take(st.params, rows), st.logw[rows])
+
+
+def _ll0(st: _Starts, rows: np.ndarray) -> np.ndarray:
+    """Log-likelihood at each start's cycle start theta_0 (-inf outside an extrapolation)."""
+    out = np.full(rows.size, -np.inf)
+    for j, s in enumerate(rows.tolist()):
+        if st.phase[s] == 2:
+            out[j] = st.saved[s][3]
+    return out
+
+
+def _fall_back(st: _Starts, s: int) -> None:
+    """The extrapolated point of start s fell below theta_0: go on from theta_2 instead, with a
+    smaller step bound."""
+    v0, v1, v2, _, step = st.saved.pop(s)
+    params, logw = st.problem.family.unpack(v2[None], take(st.params, slice(s, s + 1)))
+    for name, value in params.items():
+        st.params[name][s] = value[0]
+    st.logw[s] = logw[0]
+    # SQUAREM shrinks the bound only when the step had reached it; with the fall forbidden, a
+    # step well inside the bound can fail cycle after cycle (EM creeping along a ridge makes
+    # ||r|| / ||v|| huge), so the bound drops below the failed step.
+    st.step_max[s] = max(STEP_MAX0, min(st.step_max[s], step) / MSTEP)
+    st.phase[s] = 0
+
+
+def _squarem(
+    problem: Problem, st: _Starts, rows: np.ndarray, ll: np.ndarray, before: np.ndarray
+) -> None:
+    """Advance each start's SQUAREM cycle after the M-step that took it from ``before``.
+
+    A cycle (Varadhan & Roland 2008, scheme S3): theta_1 = F(theta_0), theta_2 = F(theta_1),
+    r = theta_1 - theta_0, v = theta_2 - 2 theta_1 + theta_0, step s = ||r|| / ||v|| in
+    [1, step_max], theta' = theta_0 + 2 s r + s^2 v, then one stabilizing EM step from theta'.
+    The extrapolation is kept only if theta' is a valid parameter and its log-likelihood is at
+    least that of theta_0 (checked at its E-step, ``_run_k``); otherwise the cycle ends at
+    theta_2. The trace holds theta_0, theta' and the next theta_0 = F(theta'), each at least the
+    one before, so it never falls. Parameters are extrapolated where they are unbounded:
+    log weights, means, log variances (log shapes for beta); a full covariance that leaves the
+    positive definite cone fails the validity check. Starts re-drawn in the M-step begin anew.
+    """
+    fam = problem.family
+    live = st.status[rows] == RUNNING
+    after = _vectors(fam, st, rows)
+    extrapolating = []
+    for j, s in enumerate(rows.tolist()):
+        if not live[j] or not st.traces[s]:
+            continue  # ended, or re-drawn by the M-step (its cycle begins anew)
+        phase = st.phase[s]
+        if phase == 0:
+            st.saved[s] = (before[j], after[j], None, float(ll[j]), 0.0)
+            st.phase[s] = 1
+        elif phase == 1:
+            v0, v1, _, ll0, _ = st.saved[s]
+            st.saved[s] = (v0, v1, after[j], ll0, 0.0)
+            extrapolating.append(j)
+        else:  # an accepted extrapolation, now stabilized by one EM step
+            st.saved.pop(s, None)
+            st.accepted[s] += 1
+            st.phase[s] = 0
+    if not extrapolating:
+        return
+    idx = np.asarray(extrapolating)
+    starts = rows[idx]
+    v0 = np.stack([st.saved[s][0] for s in starts.tolist()])
+    v1 = np.stack([st.saved[s][1] for s in starts.tolist()])
+    v2 = after[idx]
+    r = v1 - v0
+    v = v2 - 2.0 * v1 + v0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        step = np.sqrt(np.sum(r * r, axis=1) / np.sum(v * v, axis=1))
+    step = np.where(np.isfinite(step), step, 1.0)
+    step = np.clip(step, 1.0, st.step_max[starts])
+    point = v0 + 2.0 * step[:, None] * r + (step * step)[:, None] * v
+    params, logw = fam.unpack(point, take(st.params, starts))
+    valid = np.all(np.isfinite(point), axis=1) & fam.valid(params)
+    for j, s in enumerate(starts.tolist()):
+        if not valid[j]:
+            # theta' is no parameter: the cycle ends at theta_2, which the M-step just produced.
+            st.saved.pop(s, None)
+            st.phase[s] = 0
+            continue
+        for name, value in params.items():
+            st.params[name][s] = value[j]
+        st.logw[s] = logw[j]
+        v0s, v1s, v2s, ll0, _ = st.saved[s]
+        st.saved[s] = (v0s, v1s, v2s, ll0, float(step[j]))
+        if step[j] >= st.step_max[s]:
+            st.step_max[s] *= MSTEP
+        st.phase[s] = 2
+
+
 def _m_step(problem: Problem, st: _Starts, active: np.ndarray, stats: np.ndarray) -> None:
+    fam = problem.family
     counts = stats[..., 0]
-    collapsed = counts < problem.min_count
-    dead = collapsed.any(axis=1)
-    alive = active[~dead]
-    if alive.size:
-        fam = problem.family
+    weak = counts < problem.one_point
+    bad = weak.any(axis=1)
+    floored: dict[int, int] = {}
+    fine = np.flatnonzero(~bad)
+    if fine.size:
+        alive = active[fine]
 
         def reevaluate(params, logw):
             eta, log_partition = fam.natural(params)
             return problem.batch.estep(eta, logw - log_partition)
 
-        new, events = fam.maximize(stats[~dead], take(st.params, alive), problem.floor, reevaluate)
-        logw = new.pop("logw", None)
-        for name, value in new.items():
-            st.params[name][alive] = value
-        if logw is None:
-            live_counts = counts[~dead]
-            logw = np.log(live_counts / live_counts.sum(axis=1, keepdims=True))
-        st.logw[alive] = logw
+        new, events = fam.maximize(stats[fine], take(st.params, alive), problem.floor, reevaluate)
         for row, comp, kind, detail in events:
             s = alive[row]
             st.log(s, len(st.traces[s]) - 1, kind, comp, detail)
-    if not dead.any():
+            if kind in FLOOR_EVENTS and not problem.singular_data:
+                floored.setdefault(int(fine[row]), comp)
+        keep = np.asarray([j not in floored for j in fine.tolist()], dtype=bool)
+        logw = new.pop("logw", None)
+        for name, value in new.items():
+            st.params[name][alive[keep]] = value[keep]
+        if logw is None:
+            live = counts[fine[keep]]
+            logw = np.log(live / live.sum(axis=1, keepdims=True))
+        else:
+            logw = logw[keep]
+        st.logw[alive[keep]] = logw
+        bad[list(floored)] = True
+    if not bad.any():
         return
     retry = []
-    for j in np.flatnonzero(dead):
+    for j in np.flatnonzero(bad):
         s = active[j]
-        comp = int(np.argmin(counts[j]))
         it = len(st.traces[s]) - 1
-        st.log(
-            s,
-            it,
-            "weight_collapse",
-            comp,
-            f"component {comp} kept {counts[j, comp]:.3g} points' worth of weight",
-        )
+        if weak[j].any():
+            comp = int(np.argmin(counts[j]))
+            st.why[s] = "weight"
+            st.log(
+                s,
+                it,
+                "weight_collapse",
+                comp,
+                f"component {comp} kept {counts[j, comp] / problem.one_point:.3g} points' worth "
+                "of weight, less than one point",
+            )
+        else:
+            comp = floored[j]
+            st.why[s] = "floor"
+            worth = counts[j, comp] / problem.one_point
+            detail = (
+                f"component {comp}'s {fam.floor_phrase} with {worth:.3g} points' worth of "
+                "weight: it sits on too few distinct points"
+            )
+            st.log(s, it, "degenerate", comp, detail)
         if st.restarts[s] < MAX_RESTARTS:
             st.restarts[s] += 1
             st.log(
@@ -267,25 +505,28 @@ def _m_step(problem: Problem, st: _Starts, active: np.ndarray, stats: np.ndarray
                 it,
                 "restart",
                 None,
-                f"re-initialized from a fresh draw (restart {st.restarts[s]})",
+                f"degenerate, re-initialized from random responsibilities (its own generator) "
+                f"(restart {st.restarts[s]} of {MAX_RESTARTS})",
             )
             retry.append(s)
         else:
-            st.status[s] = COLLAPSED
+            st.status[s] = DEGENERATE
     if retry:
         rows = np.asarray(retry)
-        params, logw = st.initialize(rows)
+        params, logw = st.redraw(rows)
         for name, value in params.items():
             st.params[name][rows] = value
         st.logw[rows] = logw
         for s in retry:
             st.traces[s], st.paths[s], st.seen[s] = [], [], set()
             st.last[s] = np.nan
+            st.phase[s] = 0
+            st.saved.pop(s, None)
 
 
 def _report(st: _Starts, progress: Progress, iteration: int) -> None:
     done = int(np.count_nonzero(st.status != RUNNING))
-    finals = [(t[-1], s) for s, t in enumerate(st.traces) if t and st.status[s] != COLLAPSED]
+    finals = [(t[-1], s) for s, t in enumerate(st.traces) if t and st.status[s] != DEGENERATE]
     best_ll, best = max(finals) if finals else (None, None)
     progress(
         {
@@ -299,41 +540,73 @@ def _report(st: _Starts, progress: Progress, iteration: int) -> None:
     )
 
 
+def failure_message(k: int, starts: list[StartSummary]) -> str:
+    """What happened to the starts of a K none of whose starts stayed non-degenerate."""
+    floors = sum(1 for s in starts if s.degenerate_reason == "floor")
+    weights = sum(1 for s in starts if s.degenerate_reason == "weight")
+    parts = []
+    if floors:
+        parts.append(
+            f"in {floors} a component's variance fell to the floor (var_floor times the data's "
+            "variance): it sat on fewer distinct points than its covariance needs"
+        )
+    if weights:
+        parts.append(f"in {weights} a component kept less than one point's worth of weight")
+    n = len(starts)
+    which = "its only start was" if n == 1 else f"every one of its {n} starts was"
+    return (
+        f"k={k}: {which} degenerate after {MAX_RESTARTS} restarts each "
+        f"({'; '.join(parts) or 'no start ran'}); try fewer "
+        "components, covariance='tied' or 'spherical', or a larger var_floor"
+    )
+
+
 def _summarize(problem: Problem, st: _Starts) -> KResult:
     fam = problem.family
     k = st.k
     starts = []
     for s in range(st.S):
-        ok = st.status[s] != COLLAPSED
         starts.append(
             StartSummary(
                 start=st.index[s],
                 seed=st.seeds[s],
                 init=st.method(s),
+                candidate=st.candidate[s],
+                screen_loglik=st.screen_ll[s],
                 status=STATUS_NAMES[st.status[s]],
-                loglik=st.traces[s][-1] if ok and st.traces[s] else None,
+                degenerate_reason=st.why[s] if st.status[s] == DEGENERATE else None,
+                loglik=st.traces[s][-1] if st.traces[s] else None,
                 n_iter=max(len(st.traces[s]) - 1, 0),
+                evaluations=int(st.evaluations[s]),
+                accelerated=int(st.accepted[s]),
                 restarts=int(st.restarts[s]),
                 trace=st.traces[s],
                 events=st.events[s],
             )
         )
     n_params = fam.n_params(k)
-    candidates = [s for s in starts if s.loglik is not None]
-    if not candidates:
+    screening = None
+    if st.screened is not None:
+        sc = st.screened
+        screening = ScreeningSummary(
+            candidates=sc.n_candidates,
+            iterations=sc.iterations,
+            points=sc.points,
+            degenerate=sc.degenerate,
+        )
+    healthy = [
+        s for s in range(st.S) if st.status[s] != DEGENERATE and starts[s].loglik is not None
+    ]
+    if not healthy:
         return KResult(
             k=k,
             status="failed",
-            message=(
-                f"every start of k={k} collapsed (a component lost all its points) after "
-                f"{MAX_RESTARTS} restarts each; try fewer components or more data"
-            ),
+            message=failure_message(k, starts),
             n_params=n_params,
             starts=starts,
+            screening=screening,
         )
-    best = max(
-        range(st.S), key=lambda s: (starts[s].loglik is not None, starts[s].loglik or 0.0, -s)
-    )
+    best = max(healthy, key=lambda s: (starts[s].loglik, -s))
     params = take(st.params, best)
     weights = np.exp(st.logw[best])
     eta, log_partition = fam.natural(take(st.params, slice(best, best + 1)))
@@ -346,6 +619,7 @@ def _summarize(problem: Problem, st: _Starts) -> KResult:
     path = None
     if problem.request.keep_path:
         path = [fam.to_json(p, wts, problem.scaling) for p, wts in st.paths[best]]
+    points = weights * problem.n_eff
     return KResult(
         k=k,
         status="ok",
@@ -358,6 +632,9 @@ def _summarize(problem: Problem, st: _Starts) -> KResult:
         n_iter=starts[best].n_iter,
         best_start=st.index[best],
         params=fam.to_json(params, weights, problem.scaling),
+        points=points.tolist(),
+        small_components=[int(j) for j in np.flatnonzero(points < fam.component_params())],
         starts=starts,
         path=path,
+        screening=screening,
     )

@@ -40,14 +40,18 @@ def threads() -> int:
 _CONTROLLER = None
 
 
-def single_threaded_blas(n: int) -> AbstractContextManager:
+def single_threaded_blas(n: int | None = None) -> AbstractContextManager:
     """A context in which BLAS runs on one thread (threadpoolctl), or a no-op without it.
 
-    The engine parallelizes over chunks of points itself when ``n`` is large; BLAS threads
-    inside those threads would oversubscribe the cores (measured: d=10, K=5, n=1e5 fits 1.5x
-    slower). Small fits use no threads of their own and skip the (not free) BLAS switch."""
+    Always, whatever the size. Large fits parallelize over chunks of points themselves, and BLAS
+    threads inside those threads would oversubscribe the cores (measured: d=10, K=5, n=1e5 fits
+    1.5x slower). Small fits multiply small matrices, where OpenBLAS's threads cost more than
+    they bring, and far more when another process holds the other core: a (600 x 21) @ (21 x
+    200) product pair took 16 ms with 2 BLAS threads on a busy 2-core machine, 0.5 ms with one
+    (a d=5, K=6, n=200 fit: 1.7 s against 0.5 s). The switch costs ~10 us; finding the BLAS
+    libraries costs ~40 ms once per process (the worker pays it before it forks)."""
     global _CONTROLLER
-    if ThreadpoolController is None or threads() == 1 or n < _MIN_PARALLEL:
+    if ThreadpoolController is None:
         return nullcontext()
     if _CONTROLLER is None:
         _CONTROLLER = ThreadpoolController()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import platform
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,7 @@ from .em import Problem, Progress, run_k
 from .errors import FitError
 from .estep import Batch
 from .families import get_family
+from .families.base import resp_sums
 from .schema import FitRequest, FitResult, KResult, Model, ReferenceDensity
 
 EXACT_REFERENCE_MAX = 5000  # up to this many points the p-values use every training point
@@ -59,8 +61,16 @@ def run(
 ) -> FitResult:
     """Fit a validated request: prepare, fit every K, select."""
     problem = prepare(request, data, weights)
-    results = [run_k(problem, k, progress) for k in request.k_values()]
-    return assemble(problem, results)
+    return assemble(problem, list(fit_ks(problem, progress)))
+
+
+def fit_ks(problem: Problem, progress: Progress | None = None) -> Iterator[KResult]:
+    """Fit every K of the request in increasing order, yielding each K's result as it ends;
+    a K's ``split`` start gets the final fit of K-1 (``mixfit.em.split_index``)."""
+    done: dict[int, KResult] = {}
+    for k in problem.request.k_values():
+        done[k] = run_k(problem, k, progress, parent=done.get(k - 1))
+        yield done[k]
 
 
 def prepare(request: Any, data: Any, weights: Any = None) -> Problem:
@@ -80,6 +90,14 @@ def prepare(request: Any, data: Any, weights: Any = None) -> Problem:
     )
     z_var = float(np.average((Z - np.average(Z, axis=0, weights=w)) ** 2, axis=0, weights=w).mean())
     mean_weight = n_eff / X.shape[0]
+    floor = request.var_floor * z_var
+    # A data set whose own covariance is singular (collinear columns, a constant column) holds
+    # every component at the floor: then the floor is the data's, not a degenerate component's.
+    T = family.statistics(Z)
+    whole = np.ones((1, X.shape[0], 1))
+    _, events = family.maximize(
+        resp_sums(T, w, whole), family.initial(Z, w, whole, floor), floor
+    )
     seed = request.seed
     if seed is None:
         seed = int(np.random.SeedSequence().generate_state(1, dtype=np.uint64)[0]) & (2**63 - 1)
@@ -90,11 +108,12 @@ def prepare(request: Any, data: Any, weights: Any = None) -> Problem:
         w=w,
         Z=Z,
         scaling=scaling,
-        batch=Batch(family.statistics(Z), w),
+        batch=Batch(T, w),
         constant=base_total - n_eff * scaling.log_jacobian,
         n_eff=n_eff,
-        floor=request.var_floor * z_var,
-        min_count=max(2.0, X.shape[1] + 1.0) * mean_weight,
+        floor=floor,
+        singular_data=bool(events),
+        one_point=mean_weight,
         seed=seed,
         moved=moved,
     )

@@ -33,8 +33,21 @@ MAX_ABS = 1e150
 Family = Literal["gaussian", "beta"]
 CovarianceType = Literal["full", "diag", "spherical", "tied"]
 BoundaryPolicy = Literal["reject", "squeeze", "clip"]
-InitMethod = Literal["kmeans++", "kmeans", "quantile", "random"]
-BetaInitMethod = Literal["kmeans++", "kmeans", "quantile", "random", "moments"]
+InitMethod = Literal[
+    "auto", "kmeans++", "kmeans", "hc", "random", "partition", "dirichlet", "params", "quantile"
+]
+BetaInitMethod = Literal[
+    "auto",
+    "kmeans++",
+    "kmeans",
+    "hc",
+    "random",
+    "partition",
+    "dirichlet",
+    "quantile",
+    "moments",
+    "params",
+]
 Criterion = Literal["bic", "aic", "icl"]
 TolType = Literal["absolute", "relative", "per_sample"]
 
@@ -201,7 +214,24 @@ class FitOptions(Schema):
     var_floor: Annotated[float, Field(gt=0.0, le=1.0)] = Field(
         1e-6, description="Variance floor relative to the data's variance."
     )
-    init: Any = "kmeans++"  # each family narrows this
+    screen_factor: Annotated[int, Field(ge=1, le=100)] = Field(
+        30,
+        description="Short-EM screening (emEM): draw screen_factor x n_starts candidate starts "
+        "(at most 10 (K - 1) x n_starts), "
+        "run rounds of screen_iter EM iterations on at most 4,000 points, halving the "
+        "candidates after each round, and continue the best n_starts. 1 turns screening off.",
+    )
+    screen_iter: Annotated[int, Field(ge=0, le=200)] | None = Field(
+        None,
+        description="EM iterations per screening round (successive halving: every round halves "
+        "the candidates). None: as many as a fixed budget affords, 3 to 30.",
+    )
+    accelerate: bool = Field(
+        True,
+        description="SQUAREM acceleration of EM (Varadhan & Roland 2008); false gives plain EM "
+        "(normalmixEM's exact iterates with variance_update='normalmixem').",
+    )
+    init: Any = "auto"  # each family narrows this
 
     @model_validator(mode="after")
     def _data_shape(self) -> FitOptions:
@@ -262,9 +292,18 @@ class GaussianFitRequest(FitOptions):
         "reproduce its iterates from the same start.",
     )
     init: InitMethod | Annotated[list[InitMethod], Field(min_length=1)] | GaussianStart = Field(
-        "kmeans++",
-        description="An init method, a list cycled over starts, or explicit start values.",
+        "auto",
+        description="auto (the family's start portfolio, recorded per start), one start "
+        "method, a list of methods cycled over the candidates, or explicit start values.",
     )
+
+
+    @model_validator(mode="after")
+    def _plain_for_normalmixem(self) -> GaussianFitRequest:
+        """normalmixEM's iterates are plain EM's: unless asked otherwise, no acceleration."""
+        if self.variance_update == "normalmixem" and "accelerate" not in self.model_fields_set:
+            self.accelerate = False
+        return self
 
 
 class BetaFitRequest(FitOptions):
@@ -277,8 +316,9 @@ class BetaFitRequest(FitOptions):
         "Verkuilen 2006) or clip (to [1e-6, 1-1e-6]).",
     )
     init: BetaInitMethod | Annotated[list[BetaInitMethod], Field(min_length=1)] | BetaStart = Field(
-        "kmeans++",
-        description="An init method, a list cycled over starts, or explicit start values.",
+        "auto",
+        description="auto (the family's start portfolio, recorded per start), one start "
+        "method, a list of methods cycled over the candidates, or explicit start values.",
     )
 
 
@@ -310,7 +350,9 @@ class Event(Schema):
     """Something that happened to one start during EM."""
 
     iteration: int
-    kind: Literal["variance_floor", "precision_cap", "weight_collapse", "restart", "ll_decrease"]
+    kind: Literal[
+        "variance_floor", "precision_cap", "weight_collapse", "degenerate", "restart", "ll_decrease"
+    ]
     component: int | None = None
     detail: str
 
@@ -341,13 +383,38 @@ class StartSummary(Schema):
 
     start: int
     seed: int
-    init: str
-    status: Literal["converged", "max_iter", "collapsed"]
+    init: str = Field(description="The start's method (auto's portfolio, split or explicit).")
+    candidate: int | None = Field(
+        None, description="Its index among the screened candidates (None: not screened)."
+    )
+    screen_loglik: float | None = Field(
+        None, description="Its log-likelihood on the screening sample after screening."
+    )
+    status: Literal["converged", "max_iter", "degenerate"]
+    degenerate_reason: Literal["floor", "weight"] | None = Field(
+        None,
+        description="floor: a variance (beta: precision) held at the floor; weight: a "
+        "component kept less than one point's worth of weight.",
+    )
     loglik: float | None
     n_iter: int
+    evaluations: int = Field(
+        0, description="E-steps spent on the start (each EM iteration is one; SQUAREM's "
+        "cycles take three, a rejected extrapolation included)."
+    )
+    accelerated: int = Field(0, description="SQUAREM extrapolations accepted.")
     restarts: int
     trace: Vector = Field(description="Log-likelihood at the start values and after each M-step.")
     events: list[Event]
+
+
+class ScreeningSummary(Schema):
+    """How one K's starts were chosen (emEM)."""
+
+    candidates: int = Field(description="Candidate starts drawn.")
+    iterations: int = Field(description="EM iterations each candidate ran before the choice.")
+    points: int = Field(description="Points the candidates were screened on.")
+    degenerate: int = Field(description="Candidates that degenerated during screening.")
 
 
 class KResult(Schema):
@@ -367,6 +434,15 @@ class KResult(Schema):
     n_iter: int = 0
     best_start: int | None = None
     params: Params | None = None
+    points: Vector | None = Field(
+        None, description="Points' worth of weight per component: n x weight."
+    )
+    small_components: list[int] = Field(
+        default_factory=list,
+        description="Components with fewer points' worth of weight than the parameters they "
+        "hold on their own: well defined, but resting on little data.",
+    )
+    screening: ScreeningSummary | None = None
     starts: list[StartSummary]
     path: list[Params] | None = Field(
         None, description="Best start's parameters at each iteration (keep_path only)."

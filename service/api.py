@@ -86,7 +86,9 @@ def create_fit() -> Response:
     if key is not None and not IDEMPOTENCY_KEY.match(key):
         abort_json(400, "Idempotency-Key must be 1 to 255 visible ASCII characters")
     digest = store.body_digest(body)
-    fit_id = store.idempotent_fit(key, digest) if key is not None else None
+    fit_id = None
+    if key is not None:  # a new request: an abandoned claim of the key is released
+        fit_id = store.idempotent_fit(key, digest, release_abandoned=True)
     if fit_id is not None:
         doc, replayed = store.fit_status(fit_id), True
     else:

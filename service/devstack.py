@@ -162,8 +162,10 @@ def start_gunicorn(
     threads: int = 16,
     env: dict[str, str] | None = None,
     metrics_dir: Path | None = None,
+    stderr: Any = None,
 ) -> subprocess.Popen:
-    """Start gunicorn serving ``service:create_app()`` on ``bind``.
+    """Start gunicorn serving ``service:create_app()`` on ``bind``; its log lines go to ``stderr``
+    (default: ours).
 
     Its processes add up their request metrics in ``metrics_dir`` (prometheus_client's
     multiprocess mode; emptied first), by default a new temporary directory removed with the
@@ -203,7 +205,12 @@ def start_gunicorn(
         "service:create_app()",
     ]
     proc = subprocess.Popen(
-        args, cwd=ROOT, env=full_env, start_new_session=True, stdin=subprocess.DEVNULL
+        args,
+        cwd=ROOT,
+        env=full_env,
+        start_new_session=True,
+        stdin=subprocess.DEVNULL,
+        stderr=stderr,
     )
     if made:
         weakref.finalize(proc, shutil.rmtree, metrics_dir, True)

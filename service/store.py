@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 from flask import current_app
 from redis import Redis
+from redis.exceptions import WatchError
 from rq import Queue, Retry
 from rq.command import send_stop_job_command
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
@@ -31,6 +32,7 @@ from rq.serializers import JSONSerializer
 import mixfit
 from mixfit import FitError, codec, keys
 from mixfit.data import as_points, data_hash
+from mixfit.em import split_index
 
 from .errors import abort_json
 from .logs import request_id
@@ -213,10 +215,21 @@ def body_digest(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
 
 
-def idempotent_fit(idem_key: str, digest: str) -> str | None:
+def idempotent_fit(idem_key: str, digest: str, release_abandoned: bool = False) -> str | None:
     """The fit already created for this ``Idempotency-Key``, if any; 409 when the key came with
-    a different body."""
-    stored = clients().redis.get(keys.idempotency(body_digest(idem_key.encode())))
+    a different body.
+
+    A submission can die between claiming the key and queueing its job (Redis lost, its process
+    killed), leaving a fit that has a record but neither a job nor the ``queued_at`` mark; the
+    client's retry with the same key then heard 410 "expired" for a fit that never existed, and
+    so did every later retry. With ``release_abandoned`` (a new request, not a twin's second
+    look) such a claim, once ``submit_deadline()`` old, is released and None returned: this
+    request queues the fit. Until then a retry waits for the job, then hears 503
+    (``_fetch_job``): the submission may still be alive.
+    """
+    redis = clients().redis
+    idem = keys.idempotency(body_digest(idem_key.encode()))
+    stored = redis.get(idem)
     if stored is None:
         return None
     fit_id, _, stored_digest = stored.decode().partition(":")
@@ -226,7 +239,50 @@ def idempotent_fit(idem_key: str, digest: str) -> str | None:
             "this Idempotency-Key was used with a different request body; use a new key for a "
             "new fit",
         )
+    if release_abandoned:
+        age = _unqueued_age(fit_id)
+        if age is not None and age > submit_deadline():
+            if _release(idem, stored):
+                return None
+            return idempotent_fit(idem_key, digest, release_abandoned)  # taken over meanwhile
     return fit_id
+
+
+def submit_deadline() -> float:
+    """Seconds within which a live submission queues its job after claiming its
+    Idempotency-Key: twice ``REDIS_TIMEOUT`` (a few Redis round trips, each cut off by it)."""
+    return 2 * float(_cfg("REDIS_TIMEOUT"))
+
+
+def _unqueued_age(fit_id: str) -> float | None:
+    """Seconds since the fit's record was written, when its job was never queued (no job, no
+    ``queued_at`` mark); else None."""
+    redis = clients().redis
+    created, queued = redis.hmget(keys.fit(fit_id), ["created_at", "queued_at"])
+    if created is None or queued is not None or Job.exists(fit_id, connection=redis):
+        return None
+    return (datetime.now(UTC) - datetime.fromisoformat(created.decode())).total_seconds()
+
+
+def _release(idem: str, claimed: bytes) -> bool:
+    """Delete the key ``idem`` if it still holds ``claimed`` (one transaction)."""
+    with clients().redis.pipeline() as pipe:
+        try:
+            pipe.watch(idem)
+            if pipe.get(idem) != claimed:
+                return False
+            pipe.multi()
+            pipe.delete(idem)
+            pipe.execute()
+        except WatchError:
+            return False
+    return True
+
+
+def _mark_queued(fit_id: str) -> None:
+    """Mark the fit's record once its job is queued (``idempotent_fit`` tells an abandoned
+    submission by the mark's absence)."""
+    clients().redis.hset(keys.fit(fit_id), "queued_at", _now())
 
 
 def submit_fit(request: Any, idem_key: str | None, digest: str) -> tuple[dict[str, Any], bool]:
@@ -296,7 +352,7 @@ def submit_fit(request: Any, idem_key: str | None, digest: str) -> tuple[dict[st
     n, d = X.shape
     # Every job of the fit carries the submitting request's id: the worker logs with it.
     traced = {"request_id": request_id()}
-    plan = plan_parts(k_values, n_starts, n)
+    plan = plan_parts(k_values, n_starts, n, {k: split_index(request, k) for k in k_values})
     if plan is None:
         job = queue.enqueue_call(
             FIT_JOB,
@@ -307,6 +363,7 @@ def submit_fit(request: Any, idem_key: str | None, digest: str) -> tuple[dict[st
             meta={"parts": [{"job_id": fit_id, "k": k_values, "starts": [0, n_starts]}], **traced},
             **keep,
         )
+        _mark_queued(fit_id)
         return queued_document(fit_id, dataset_id, _iso(job.created_at)), False
     parts = []
     for i, (k, first, stop) in enumerate(plan):
@@ -334,27 +391,36 @@ def submit_fit(request: Any, idem_key: str | None, digest: str) -> tuple[dict[st
         meta={"parts": meta, **traced},
         **keep,
     )
+    _mark_queued(fit_id)
     return queued_document(fit_id, dataset_id, _iso(job.created_at)), False
 
 
-def plan_parts(k_values: list[int], n_starts: int, n: int) -> list[tuple[int, int, int]] | None:
+def plan_parts(
+    k_values: list[int], n_starts: int, n: int, split: dict[int, int | None] | None = None
+) -> list[tuple[int, int, int]] | None:
     """How a fit fans out: ``(k, first start, stop)`` per RQ job, or None for one job.
 
     Fits with less work than ``FANOUT_MIN_WORK`` (n * sum(K) * starts) run as one job. Larger
     ones get a job per K, and each K's starts are cut into chunks when there are fewer than
     ``FANOUT_PARTS`` Ks. The largest K comes first, so workers that take jobs in order end close
-    together (longest-first scheduling).
+    together (longest-first scheduling). A K's ``split`` start (``split[k]``, always its last;
+    ``mixfit.em.split_index``) needs the final fit of K-1, so no part runs it: the merging job
+    does, K by K.
     """
     if n * sum(k_values) * n_starts < int(_cfg("FANOUT_MIN_WORK")):
         return None
-    chunks = min(n_starts, -(-int(_cfg("FANOUT_PARTS")) // len(k_values)))
-    bounds = np.linspace(0, n_starts, chunks + 1).round().astype(int)
-    plan = [
-        (k, int(first), int(stop))
-        for k in sorted(k_values, reverse=True)
-        for first, stop in zip(bounds[:-1], bounds[1:], strict=True)
-        if stop > first
-    ]
+    split = split or {}
+    plan = []
+    for k in sorted(k_values, reverse=True):
+        held = split.get(k) is not None
+        starts = n_starts - held
+        chunks = min(starts, -(-int(_cfg("FANOUT_PARTS")) // len(k_values)))
+        bounds = np.linspace(0, starts, chunks + 1).round().astype(int)
+        plan += [
+            (k, int(first), int(stop))
+            for first, stop in zip(bounds[:-1], bounds[1:], strict=True)
+            if stop > first
+        ]
     return plan if len(plan) > 1 else None
 
 
@@ -391,7 +457,10 @@ ENQUEUE_GRACE = 2.0  # seconds a fit's record may precede its job (a concurrent 
 def _fetch_job(fit_id: str) -> Job:
     """The fit's RQ job; 404 for an unknown id, 410 for an expired one. A record without a job
     that is only a moment old belongs to a submission still under way (the twin of a request
-    with the same Idempotency-Key): wait for its job instead of calling it expired."""
+    with the same Idempotency-Key): wait for its job instead of calling it expired. One never
+    queued (no ``queued_at`` mark) that is older than that but younger than
+    ``submit_deadline()`` is 503: still under way, or abandoned and soon queued anew by a retry
+    (``idempotent_fit``)."""
     if FIT_ID.match(fit_id):
         redis = clients().redis
         deadline = time.monotonic() + ENQUEUE_GRACE
@@ -399,11 +468,13 @@ def _fetch_job(fit_id: str) -> Job:
             try:
                 return Job.fetch(fit_id, connection=redis, serializer=JSONSerializer)
             except NoSuchJobError:
-                created = redis.hget(keys.fit(fit_id), "created_at")
+                created, queued = redis.hmget(keys.fit(fit_id), ["created_at", "queued_at"])
                 if created is None:
                     break
                 age = (datetime.now(UTC) - datetime.fromisoformat(created.decode())).total_seconds()
                 if age > ENQUEUE_GRACE or time.monotonic() > deadline:
+                    if queued is None and age <= submit_deadline():
+                        abort_json(503, f"fit {fit_id} is still being queued; retry in a moment")
                     abort_json(410, f"fit {fit_id} has expired; its result is no longer kept")
                 time.sleep(0.01)
     abort_json(404, f"no fit with id {fit_id}")

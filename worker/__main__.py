@@ -148,7 +148,12 @@ def main(argv: list[str] | None = None) -> int:
         rq_worker = build_worker(args.url, args.queue, name, args.inline)
         try:
             rq_worker.work(burst=args.burst, logging_level=args.log_level)
-            if args.burst or rq_worker._stop_requested:
+            # A warm shutdown (SIGTERM, Ctrl-C) sets _stop_requested only when it comes during a
+            # job; an idle worker leaves work() through StopRequested with only the request's
+            # date set. Both are a stop, not a loop that ended on an error: starting a fresh
+            # worker there made an idle worker outlive every SIGTERM until it was killed.
+            stopped = rq_worker._stop_requested or rq_worker._shutdown_requested_date is not None
+            if args.burst or stopped:
                 return 0
             # RQ's loop ended on an error it logged ("found an unhandled exception"): never
             # leave the queue without this worker; start a fresh one once Redis answers.

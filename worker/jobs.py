@@ -27,7 +27,8 @@ from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
 from mixfit import FitError, FitRequest, KResult, assemble, codec, keys, prepare
-from mixfit.em import merge_k, run_k
+from mixfit.em import merge_k, run_k, split_index
+from mixfit.fit import fit_ks
 
 from .metrics import record_fit_seconds
 from .outage import REDIS_DOWN, through_outage
@@ -221,9 +222,9 @@ def fit(
         X, w = load_dataset(connection, dataset_id)
         problem = prepare(req, X, w)
         results = []
-        for k in req.k_values():
-            results.append(run_k(problem, k, reporter))
-            reporter.k_done(k)
+        for result in fit_ks(problem, reporter):
+            results.append(result)
+            reporter.k_done(result.k)
         result = assemble(problem, results)
     model_id = uuid.uuid4().hex
     store_model(
@@ -340,7 +341,15 @@ def reduce(
         by_k: dict[int, list[KResult]] = {}
         for out in outputs:
             by_k.setdefault(out["k"], []).append(KResult.model_validate(out["result"]))
-        result = assemble(problem, [merge_k(by_k[k]) for k in sorted(by_k)])
+        final: dict[int, KResult] = {}
+        for k in sorted(by_k):
+            # The split start of K (no part ran it) needs the final fit of K-1: run it here.
+            held = split_index(req, k)
+            if held is not None:
+                extra = run_k(problem, k, starts=range(held, held + 1), parent=final.get(k - 1))
+                by_k[k].append(extra)
+            final[k] = merge_k(by_k[k])
+        result = assemble(problem, list(final.values()))
     model_id = uuid.uuid4().hex
     store_model(
         connection, model_id, fit_id, result.model.model_dump_json(), model_ttl, tombstone_ttl

@@ -71,9 +71,14 @@ def wait_for_redis(connection: Redis, what: str) -> None:
 
 
 def through_outage(
-    connection: Redis, what: str, step: Callable[..., T], *args: Any, **kw: Any
+    connection: Redis, what: str, step: Callable[..., T], /, *args: Any, **kw: Any
 ) -> T:
-    """Run ``step(*args, **kw)``; while Redis is unreachable, wait for it and run it again."""
+    """Run ``step(*args, **kw)``; while Redis is unreachable, wait for it and run it again.
+
+    The first three parameters are positional-only, so ``step``'s own keywords may use the same
+    names: ``worker.jobs.reduce`` passes ``Job.fetch_many`` its ``connection=``, a TypeError
+    ("got multiple values for argument 'connection'") that failed every fanned-out fit.
+    """
     while True:
         try:
             return step(*args, **kw)
@@ -122,7 +127,7 @@ class OutageTolerant:
             pass  # runs again at the next maintenance interval
 
     # -- bookkeeping waits for Redis -------------------------------------------------------------
-    def _waiting(self, what: str, step: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    def _waiting(self, what: str, step: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         return through_outage(self.connection, what, step, *args, **kwargs)
 
     def prepare_job_execution(self, job: Any, *args: Any, **kwargs: Any) -> None:

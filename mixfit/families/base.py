@@ -30,7 +30,10 @@ class Family(ABC):
 
     name: ClassVar[str]
     standardize: ClassVar[bool] = True
-    init_methods: ClassVar[tuple[str, ...]] = ("kmeans++", "kmeans", "quantile", "random")
+    # What a degenerate component's floor event means, for messages ("component 2's ...").
+    floor_phrase: ClassVar[str] = "variance reached the floor"
+    # Parameters that SQUAREM extrapolates on the log scale (they must stay positive).
+    log_params: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, request: Any, d: int) -> None:
         self.request = request
@@ -69,13 +72,27 @@ class Family(ABC):
 
     @abstractmethod
     def initial(
-        self, Z: np.ndarray, w: np.ndarray | None, labels: np.ndarray, k: int, floor: float
+        self, Z: np.ndarray, w: np.ndarray | None, resp: np.ndarray, floor: float
     ) -> ParamArrays:
-        """Start parameters from hard labels of shape (S, n)."""
+        """Start parameters of shape (C, K, ...) from responsibilities ``resp`` of shape
+        (C, m, K) of the points Z (m, d) with weights w (m,) or None."""
+
+    def random_params(
+        self, rng: np.random.Generator, c: int, k: int, Z: np.ndarray
+    ) -> tuple[ParamArrays, np.ndarray] | None:
+        """Parameters (C, K, ...) and log weights (C, K) drawn directly in parameter space
+        (the ``params`` start; Z (m, d) is the sample the candidates are drawn on), or None
+        when the family has no such start."""
+        return None
 
     @abstractmethod
     def n_params(self, k: int) -> int:
         """Free parameters of a K-component mixture, weights included."""
+
+    def component_params(self) -> int:
+        """Free parameters that one component holds on its own (its weight included): a
+        component with fewer points' worth of weight is flagged small in the result."""
+        return self.n_params(2) - self.n_params(1)
 
     # -- JSON, in data space --------------------------------------------------------------------
     @abstractmethod
@@ -90,6 +107,44 @@ class Family(ABC):
     def log_pdf(self, params: Any, X: np.ndarray) -> np.ndarray:
         """Component log-densities of shape (K, n) at data-space points X of shape (n, d)."""
 
+    # -- flat vectors, for acceleration ------------------------------------------------------
+    def pack(self, params: ParamArrays, logw: np.ndarray) -> np.ndarray:
+        """Every start's parameters as one row of shape (S, P): log weights, then each array
+        (on the log scale where ``log_params`` says), in name order."""
+        parts = [logw]
+        for name in sorted(params):
+            value = np.log(params[name]) if name in self.log_params else params[name]
+            parts.append(value.reshape(len(logw), -1))
+        return np.concatenate(parts, axis=1)
+
+    def unpack(self, vectors: np.ndarray, like: ParamArrays) -> tuple[ParamArrays, np.ndarray]:
+        """Inverse of ``pack`` for rows (S, P), shaped like ``like``; log weights renormalized."""
+        S = vectors.shape[0]
+        names = sorted(like)
+        k = like[names[0]].shape[1]
+        logw = vectors[:, :k]
+        with np.errstate(invalid="ignore", over="ignore"):
+            top = logw.max(axis=1, keepdims=True)
+            logw = logw - (top + np.log(np.exp(logw - top).sum(axis=1, keepdims=True)))
+        out: ParamArrays = {}
+        at = k
+        for name in names:
+            shape = (S, *like[name].shape[1:])
+            size = int(np.prod(shape[1:]))
+            block = vectors[:, at : at + size].reshape(shape)
+            with np.errstate(over="ignore"):
+                out[name] = np.exp(block) if name in self.log_params else block
+            at += size
+        return out, logw
+
+    def valid(self, params: ParamArrays) -> np.ndarray:
+        """Which starts (S,) hold valid parameters (finite; families add their own rules)."""
+        S = next(iter(params.values())).shape[0]
+        ok = np.ones(S, dtype=bool)
+        for value in params.values():
+            ok &= np.all(np.isfinite(value.reshape(S, -1)), axis=1)
+        return ok
+
     def validate_points(self, X: np.ndarray, n_train: float) -> np.ndarray:
         """Check points to score against the family's support (boundary policy applied)."""
         return X
@@ -100,26 +155,21 @@ def take(params: ParamArrays, rows: np.ndarray | slice | int) -> ParamArrays:
     return {name: value[rows] for name, value in params.items()}
 
 
-def label_sums(values: np.ndarray, w: np.ndarray | None, labels: np.ndarray, k: int) -> np.ndarray:
-    """Per-start, per-component weighted sums of ``values``.
+def resp_sums(values: np.ndarray, w: np.ndarray | None, resp: np.ndarray) -> np.ndarray:
+    """Per-candidate, per-component responsibility-weighted sums of ``values``.
 
     Parameters
     ----------
-    values : ndarray of shape (n, m)
-    w : ndarray of shape (n,) or None
-    labels : ndarray of shape (S, n), entries in [0, k)
+    values : ndarray of shape (m, f)
+    w : ndarray of shape (m,) or None
+    resp : ndarray of shape (C, m, K)
 
     Returns
     -------
-    sums : ndarray of shape (S, k, 1 + m)
-        Summed weight, then the summed values, per start and component.
+    sums : ndarray of shape (C, K, 1 + f)
+        Summed weight, then the summed values, per candidate and component.
     """
-    S = labels.shape[0]
-    n, m = values.shape
-    ones = np.ones(n) if w is None else w
+    m = values.shape[0]
+    ones = np.ones(m) if w is None else w
     weighted = np.column_stack([ones, values * ones[:, None]])
-    out = np.empty((S, k, 1 + m))
-    for s in range(S):
-        for j in range(1 + m):
-            out[s, :, j] = np.bincount(labels[s], weights=weighted[:, j], minlength=k)
-    return out
+    return np.matmul(resp.transpose(0, 2, 1), weighted)

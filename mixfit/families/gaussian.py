@@ -20,7 +20,7 @@ from ..data import Scaling
 from ..errors import FitError
 from ..schema import GaussianParams
 from . import register
-from .base import Events, Family, ParamArrays, Reevaluate, label_sums
+from .base import Events, Family, ParamArrays, Reevaluate, resp_sums
 
 LOG_2PI = float(np.log(2.0 * np.pi))
 
@@ -31,6 +31,7 @@ class Gaussian(Family):
     diagonal types (and every 1-D fit) or ``cov`` (S, K, d, d) for ``full`` and ``tied``."""
 
     name = "gaussian"
+    log_params = frozenset({"var"})
 
     def __init__(self, request: Any, d: int) -> None:
         super().__init__(request, d)
@@ -138,11 +139,46 @@ class Gaussian(Family):
         return {"mean": mean, "cov": cov}, events
 
     def initial(
-        self, Z: np.ndarray, w: np.ndarray | None, labels: np.ndarray, k: int, floor: float
+        self, Z: np.ndarray, w: np.ndarray | None, resp: np.ndarray, floor: float
     ) -> ParamArrays:
-        stats = label_sums(self.statistics(Z), w, labels, k)
-        params, _ = self.maximize(stats, None, floor)
+        params, _ = self.maximize(resp_sums(self.statistics(Z), w, resp), None, floor)
         return params
+
+    def random_params(
+        self, rng: np.random.Generator, c: int, k: int, Z: np.ndarray
+    ) -> tuple[ParamArrays, np.ndarray]:
+        """Means at random data points, spherical variances log-uniform between 1e-3 and 1 times
+        the data's (mean) variance, flat-Dirichlet weights: normalmixEM's kind of random start.
+        Narrow components on a few close or tied values, which partitions seldom produce, are
+        among them."""
+        mean = Z[rng.integers(0, Z.shape[0], (c, k))]
+        scale = float(Z.var(axis=0).mean()) * np.exp(rng.uniform(np.log(1e-3), 0.0, (c, k)))
+        logw = np.log(rng.dirichlet(np.ones(k), size=c))
+        if self.dense:
+            cov = scale[..., None, None] * np.eye(self.d)
+            if self.tied:
+                cov[:] = cov.mean(axis=1, keepdims=True)
+            return {"mean": mean, "cov": cov}, logw
+        var = np.broadcast_to(scale[..., None], (c, k, self.d)).copy()
+        if self.tied:
+            var[:] = var.mean(axis=1, keepdims=True)
+        return {"mean": mean, "var": var}, logw
+
+    def valid(self, params: ParamArrays) -> np.ndarray:
+        ok = super().valid(params)
+        if self.dense and ok.any():
+            cov = params["cov"]
+            cov = np.where(ok[:, None, None, None], cov, np.eye(self.d))
+            ok &= np.all(np.linalg.eigvalsh(cov)[..., 0] > 0.0, axis=1)
+        return ok
+
+    def component_params(self) -> int:
+        d = self.d
+        if self.tied:
+            return d + 1  # its mean and weight; the covariance is shared
+        if self.dense:
+            return d + d * (d + 1) // 2 + 1
+        return d + (1 if self.spherical or d == 1 else d) + 1
 
     def n_params(self, k: int) -> int:
         d = self.d

@@ -382,9 +382,10 @@
     $("variances-label").hidden = beta;
     $("boundary-label").hidden = !beta;
     const init = $("fit-init");
-    const moments = [...init.options].find((o) => o.value === "moments");
-    moments.disabled = !beta;
-    if (!beta && init.value === "moments") init.value = "kmeans++";
+    for (const only of ["moments", "params"]) {
+      [...init.options].find((o) => o.value === only).disabled = !beta;
+      if (!beta && init.value === only) init.value = "auto";
+    }
     const explicit = init.value === "explicit";
     $("explicit").hidden = !explicit;
     for (const id of ["fit-kmin", "fit-kmax", "fit-starts"]) $(id).disabled = explicit;
@@ -816,7 +817,7 @@
       el("path", {
         d: pathData(s.trace.map((v, i) => [f.sx(i), f.sy(v)])), fill: "none",
         stroke: best ? ACCENT : "#b4bfd0", "stroke-width": best ? 2.6 : 1.1,
-        "stroke-dasharray": s.status === "collapsed" ? "3 3" : "",
+        "stroke-dasharray": s.status === "degenerate" ? "3 3" : "",
         "data-start": s.start, "data-best": String(best), "data-points": s.trace.length, "data-status": s.status,
       }, f.g);
     }

@@ -62,7 +62,7 @@ def estep_per_start_iteration(x: np.ndarray, k: int) -> float:
     problem = prepare(parse_request({"k": k, "n_starts": STARTS, "seed": 0}), x)
     from mixfit.em import _Starts
 
-    starts = _Starts(problem, k)
+    starts = _Starts(problem, k, list(range(STARTS)), None)
     eta, log_partition = problem.family.natural(starts.params)
     bias = starts.logw - log_partition
     times = []

@@ -69,9 +69,22 @@ def test_engine_log_likelihood_equals_direct_log_density(family, options, kind):
     assert r.loglik == pytest.approx(direct, rel=1e-9, abs=1e-8)
 
 
+@pytest.mark.parametrize("accelerate", [True, False], ids=["squarem", "plain"])
 @pytest.mark.parametrize(("family", "options", "kind"), CASES, ids=IDS)
-def test_log_likelihood_trace_never_falls(family, options, kind):
-    result = fit_case(family, options, kind, k=[2, 3, 4], n_starts=6, tol=1e-10, max_iter=300)
+def test_log_likelihood_trace_never_falls(family, options, kind, accelerate):
+    """Plain EM, and SQUAREM, whose trace holds only points it kept (every screened start
+    continues, so the main loop does the climbing: screen_factor=1)."""
+    result = fit_case(
+        family,
+        options,
+        kind,
+        k=[2, 3, 4],
+        n_starts=6,
+        tol=1e-10,
+        max_iter=300,
+        accelerate=accelerate,
+        screen_factor=1,
+    )
     checked = 0
     for r in result.results:
         for start in r.starts:

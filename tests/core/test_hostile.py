@@ -73,19 +73,20 @@ def test_many_duplicates_hit_the_floor_and_say_so():
     assert any(e.kind == "variance_floor" for s in r.starts for e in s.events)
 
 
-def test_too_many_components_for_the_data_collapse_and_are_reported():
+def test_too_many_components_for_the_data_are_degenerate_and_reported():
     x = np.array([0.0, 0.0, 0.0, 10.0, 10.0, 10.0, 5.0])
     result = mixfit.fit(x, k=[1, 2, 3], n_starts=3, seed=0)
     assert_finite(result)
     assert result.k_selected in (1, 2, 3)
     for r in result.results:
         if r.status == "failed":
-            assert "collapsed" in r.message
+            assert f"k={r.k}: every one of its 3 starts was degenerate" in r.message
+            assert "variance fell to the floor" in r.message
 
 
 def test_all_k_failing_is_a_fit_error():
     x = np.array([0.0] * 10 + [1.0])
-    with pytest.raises(FitError, match="collapsed"):
+    with pytest.raises(FitError, match="k=2: every one of its 2 starts was degenerate"):
         mixfit.fit(x, k=2, n_starts=2, seed=0)
 
 

@@ -41,11 +41,12 @@ def test_normalmixem_reproduced_from_the_same_start(path):
     fixture = load(path)
     expected = fixture["result"]
     r = from_start(fixture, "normalmixem")
-    rel = dict(rtol=1e-6, atol=0)
+    rel = dict(rtol=1e-12, atol=0)
     np.testing.assert_allclose(r.params.weights, expected["lambda"], **rel)
     np.testing.assert_allclose(r.params.means, expected["mu"], **rel)
     np.testing.assert_allclose(r.params.sds, expected["sigma"], **rel)
-    assert r.loglik == pytest.approx(expected["loglik"], rel=1e-6)
+    assert r.loglik == pytest.approx(expected["loglik"], rel=1e-12)
+    assert r.starts[0].accelerated == 0  # normalmixem implies plain EM
     assert r.n_iter == expected["iterations"]
     np.testing.assert_allclose(r.starts[0].trace, expected["all_loglik"], **rel)
 
@@ -57,7 +58,9 @@ def test_exact_em_reaches_the_same_maximum(path):
     expected = fixture["result"]
     r = from_start(fixture, "exact")
     assert r.loglik >= expected["loglik"] - 1e-9 * abs(expected["loglik"])
-    np.testing.assert_allclose(r.params.means, expected["mu"], rtol=1e-3)
+    # Same maximum: means within a thousandth of a standard deviation (DAX means are ~1e-3).
+    scale = max(expected["sigma"])
+    np.testing.assert_allclose(r.params.means, expected["mu"], rtol=0, atol=1e-3 * scale)
     np.testing.assert_allclose(r.params.sds, expected["sigma"], rtol=1e-3)
 
 
@@ -70,6 +73,13 @@ def mclust_rows():
 
 @pytest.mark.parametrize(("fixture", "row"), list(mclust_rows()))
 def test_mclust_parameter_counts_and_bic_convention(fixture, row):
+    if row["loglik_tight_tol"] is None:
+        # mclust itself, run to a tight tolerance, collapses a variance (return code -1): here
+        # a component shrinks onto the DAX's 75 days of exactly zero return. mclust's default
+        # stops short of that; mixfit calls it what it is.
+        with pytest.raises(mixfit.FitError, match=rf"k={row['G']}: every one of its 20 starts"):
+            mixfit.fit(fixture["x"], k=row["G"], n_starts=20, tol=1e-10, seed=3)
+        return
     result = mixfit.fit(
         fixture["x"],
         k=row["G"],

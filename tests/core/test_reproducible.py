@@ -36,10 +36,15 @@ def test_every_start_has_its_own_recorded_seed():
 
 
 def test_seeds_of_one_k_do_not_depend_on_the_other_ks():
+    """A K's screened starts are the same whichever other Ks are fitted; only the last start
+    differs when K-1 is fitted too: it splits K-1's widest component."""
     x = simulate(300)
     alone = mixfit.fit(x, k=3, seed=9).results[0]
     among = next(r for r in mixfit.fit(x, k=[1, 2, 3], seed=9).results if r.k == 3)
-    assert alone == among
+    assert alone.starts[:-1] == among.starts[:-1]
+    assert alone.starts[-1].init != "split" and among.starts[-1].init == "split"
+    gap = next(r for r in mixfit.fit(x, k=[1, 3], seed=9).results if r.k == 3)
+    assert gap == alone  # K-1 = 2 not fitted: no split start
 
 
 def test_provenance():
@@ -80,9 +85,25 @@ def test_per_iteration_path_on_request():
     assert mixfit.fit(simulate(200), k=2, seed=0).results[0].path is None
 
 
-def test_start_methods_cycle_over_starts():
-    r = mixfit.fit(simulate(300), k=2, n_starts=4, init=["quantile", "random"], seed=0)
+def test_start_methods_cycle_over_starts_without_screening():
+    r = mixfit.fit(
+        simulate(300), k=2, n_starts=4, init=["quantile", "random"], screen_factor=1, seed=0
+    )
     assert [s.init for s in r.results[0].starts] == ["quantile", "random"] * 2
+    assert r.results[0].screening.iterations == 0
+
+
+def test_auto_records_each_starts_method_and_candidate():
+    r = mixfit.fit(simulate(300), k=[1, 2], n_starts=6, seed=0).results[1]
+    assert r.screening.candidates == 60 and r.screening.iterations > 0  # 10 (K-1) x 6
+    assert r.starts[-1].init == "split" and r.starts[-1].candidate is None
+    screened = r.starts[:-1]
+    assert {s.init for s in screened} <= {
+        "kmeans++", "kmeans", "hc", "random", "dirichlet", "partition", "params", "quantile"
+    }
+    assert len({s.candidate for s in screened}) == len(screened)
+    lls = [s.screen_loglik for s in screened]
+    assert lls == sorted(lls, reverse=True)  # the best candidates continue, best first
 
 
 @pytest.mark.parametrize("k", [2, 3])

@@ -1,0 +1,262 @@
+"""Short-EM screening of many candidate starts (emEM: Biernacki, Celeux & Govaert 2003).
+
+EM converges to the local maximum nearest its start, and which start reaches the best maximum
+is hard to tell up front. emEM draws many candidate starts, runs a few cheap EM iterations from
+each, and continues only the most promising to convergence: more of the likelihood surface is
+searched for about the cost of the few starts that continue.
+
+Here ``screen_factor`` x ``n_starts`` candidates of one K are drawn from the start portfolio
+(``mixfit.starts``) on a sample of at most ``starts.SCREEN_POINTS`` points and all advance
+together for ``screen_iter`` batched EM iterations on that sample. A candidate that degenerates
+on the way (a variance at the floor, a component with less than one point's worth of weight) is
+frozen and ranked after every healthy one. The healthy candidates are ranked by log-likelihood,
+duplicates (log-likelihoods equal to 1e-9 relative: the same maximum reached twice) set aside,
+and the best ``n_starts`` become the starts. With ``screen_factor = 1`` nothing is screened: the
+drawn candidates are the starts.
+
+Every part of a fanned-out fit screens the same candidates from the same generator, so each part
+continues exactly the starts the whole fit would.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .estep import Batch
+from .families.base import ParamArrays, take
+from .starts import SCREEN_POINTS, Sample, auto_methods, responsibilities, sample
+
+DUPLICATE_RTOL = 1e-9
+# The screening sample shrinks when candidates x K x statistics grow, so that one screening
+# iteration costs at most about this many multiply-adds (d = 10, K = 5, 100 candidates: 1,200
+# points; 1-D K = 2: the full 4,000).
+SCREEN_CELLS = 4e7
+MIN_POINTS = 500
+# Multiply-adds the whole screening of one K may spend when screen_iter is auto (about 0.1 s):
+# small data sets screen for up to 30 iterations a round, large ones for at least 3.
+SCREEN_BUDGET = 3e8
+MAX_CANDIDATES = 2000
+KEEP = 4  # halving stops once at most KEEP x n_starts candidates are left
+SCREEN_STREAM = 0x5C4EE7  # spawn key of the screening generator, beside each start's own
+
+
+@dataclass
+class Screened:
+    """The starts chosen for one K: parameters (S, K, ...) and log weights (S, K), and for each
+    start its method, its candidate index and its log-likelihood on the screening sample."""
+
+    params: ParamArrays
+    logw: np.ndarray
+    methods: list[str]
+    candidates: list[int]
+    screen_loglik: list[float | None]
+    n_candidates: int
+    iterations: int
+    points: int
+    degenerate: int  # candidates that degenerated during screening
+
+
+def candidate_methods(request: object, family: str, count: int) -> list[str]:
+    """The method of each of ``count`` candidates: the request's ``init`` (``auto``: the
+    family's portfolio) cycled; a deterministic method (``hc``) is drawn once, its later slots
+    go to ``kmeans``."""
+    init = request.init  # type: ignore[attr-defined]
+    if init == "auto":
+        cycle = list(auto_methods(family))
+    else:
+        cycle = [init] if isinstance(init, str) else list(init)
+    methods = [cycle[i % len(cycle)] for i in range(count)]
+    seen_hc = False
+    for i, m in enumerate(methods):
+        if m == "hc":
+            if seen_hc:
+                methods[i] = "kmeans"
+            seen_hc = True
+    return methods
+
+
+def screening_generator(seed: int, k: int) -> np.random.Generator:
+    """The generator of one K's candidates (independent of the starts' own and of other Ks)."""
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(k, SCREEN_STREAM)))
+
+
+def draw(problem, k: int, methods: list[str], s: Sample, rng: np.random.Generator):
+    """Candidate parameters (C, K, ...) and log weights (C, K), ``methods[i]`` for candidate i."""
+    fam = problem.family
+    groups: dict[str, list[int]] = {}
+    for i, m in enumerate(methods):
+        groups.setdefault(m, []).append(i)
+    parts: list[tuple[list[int], ParamArrays, np.ndarray]] = []
+    for method, rows in groups.items():
+        drawn = fam.random_params(rng, len(rows), k, s.Z) if method == "params" else None
+        if drawn is None:
+            resp = responsibilities(
+                "kmeans++" if method == "params" else method,
+                len(rows),
+                s,
+                k,
+                rng,
+                problem.hierarchy,
+                first=True,
+            )
+            params = fam.initial(s.Z, s.w, resp, problem.floor)
+            mass = np.einsum("cmk,m->ck", resp, s.weights)
+            with np.errstate(divide="ignore"):
+                logw = np.log(mass / mass.sum(axis=1, keepdims=True))
+        else:
+            params, logw = drawn
+        parts.append((rows, params, logw))
+    C = len(methods)
+    order = np.empty(C, dtype=np.intp)
+    at = 0
+    for rows, _, _ in parts:
+        order[at : at + len(rows)] = rows
+        at += len(rows)
+    inverse = np.argsort(order)
+    params = {
+        name: np.concatenate([p[name] for _, p, _ in parts])[inverse] for name in parts[0][1]
+    }
+    logw = np.concatenate([lw for _, _, lw in parts])[inverse]
+    return params, logw
+
+
+def screen(problem, k: int, n_select: int) -> Screened:
+    """Draw, screen and select the ``n_select`` starts of one K (see the module docstring)."""
+    req = problem.request
+    # Two components have few maxima to tell apart; the surface grows rougher with K.
+    factor = 1 if k == 1 else min(req.screen_factor, 10 * (k - 1))
+    count = min(MAX_CANDIDATES, max(n_select, factor * n_select))
+    rng = screening_generator(problem.seed, k)
+    cells = count * k * (1 + problem.batch.m)
+    size = int(np.clip(SCREEN_CELLS / cells, MIN_POINTS, SCREEN_POINTS))
+    s = sample(problem.Z, problem.w, rng, size)
+    methods = candidate_methods(req, problem.family.name, count)
+    params, logw = draw(problem, k, methods, s, rng)
+    ll = np.full(count, np.nan)
+    degenerate = np.zeros(count, dtype=bool)
+    iterations = 0
+    rows = np.arange(count)
+    rounds = 1 + max(0, int(np.ceil(np.log2(count / (KEEP * n_select)))))
+    per_round = req.screen_iter
+    if per_round is None:  # auto: what the budget affords in the first round, 3 to 10
+        cost = 2.0 * rounds * count * s.Z.shape[0] * k * (1 + problem.batch.m)
+        per_round = int(np.clip(SCREEN_BUDGET / cost, 3, 10))
+    if count > n_select and per_round:
+        batch = problem.batch if s.full else Batch(problem.family.statistics(s.Z), s.w)
+        one_point = float(s.weights.sum()) / s.Z.shape[0]
+        history = np.full((3, count), -np.inf)
+        while True:
+            _short_em(
+                problem, batch, params, logw, rows, per_round, one_point, history, degenerate
+            )
+            iterations += per_round
+            ll = projected(*history)
+            if rows.size <= KEEP * n_select:
+                break
+            # Successive halving: every round keeps half the candidates and gives them twice the
+            # iterations, so each round costs the same and the survivors are ranked on longer
+            # runs (with 300 candidates and 10 starts: 10, 20 and 40 iterations).
+            rows = _rank(ll, degenerate, max(n_select, rows.size // 2), methods, rows)
+            per_round *= 2
+        rows = _rank(ll, degenerate, n_select, methods, rows)
+    else:
+        rows = rows[:n_select]
+    return Screened(
+        params=take(params, rows),
+        logw=logw[rows],
+        methods=[methods[i] for i in rows],
+        candidates=[int(i) for i in rows],
+        screen_loglik=[float(ll[i]) if np.isfinite(ll[i]) else None for i in rows],
+        n_candidates=count,
+        iterations=iterations,
+        points=s.Z.shape[0],
+        degenerate=int(degenerate.sum()),
+    )
+
+
+def _short_em(
+    problem,
+    batch: Batch,
+    params: ParamArrays,
+    logw: np.ndarray,
+    rows: np.ndarray,
+    iterations: int,
+    one_point: float,
+    history: np.ndarray,
+    degenerate: np.ndarray,
+) -> None:
+    """``iterations`` batched EM iterations of the candidates ``rows``, in place; a candidate
+    that degenerates is frozen and flagged. ``history`` (3, C) keeps each candidate's last three
+    log-likelihoods."""
+    fam = problem.family
+    for _ in range(iterations):
+        alive = rows[~degenerate[rows]]
+        if not alive.size:
+            break
+        sub = take(params, alive)
+        eta, log_partition = fam.natural(sub)
+        values, stats = batch.estep(eta, logw[alive] - log_partition)
+        history[:, alive] = np.stack([history[1, alive], history[2, alive], values])
+        counts = stats[..., 0]
+        weak = np.any(counts < one_point, axis=1) | ~np.isfinite(values)
+        new, events = fam.maximize(stats, sub, problem.floor)
+        floored = np.zeros(alive.size, dtype=bool)
+        for row, _, kind, _ in events:
+            if kind in ("variance_floor", "precision_cap") and not problem.singular_data:
+                floored[row] = True
+        bad = weak | floored
+        keep = alive[~bad]
+        for name, value in new.items():
+            if name != "logw":
+                params[name][keep] = value[~bad]
+        good_counts = counts[~bad]
+        logw[keep] = np.log(good_counts / good_counts.sum(axis=1, keepdims=True))
+        degenerate[alive[bad]] = True
+
+
+def projected(l0: np.ndarray, l1: np.ndarray, l2: np.ndarray) -> np.ndarray:
+    """Aitken's estimate of where each candidate's log-likelihood is heading, from its last
+    three values (McNicholas et al. 2010's stopping rule uses the same estimate): EM converges
+    linearly, gains shrinking by a ratio ``a`` each iteration, so the limit is
+    ``l1 + (l2 - l1) / (1 - a)``. Ranking candidates by it instead of by ``l2`` keeps those
+    that climb slowly towards a high maximum (random partitions) from losing to those that
+    stop early at a low one. The remaining gain is capped at 10 times the last gain."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        a = (l2 - l1) / (l1 - l0)
+        gain = np.where((a > 0) & (a < 0.9), (l2 - l1) / (1.0 - a), 10.0 * (l2 - l1))
+    return np.where(np.isfinite(gain) & (gain > 0), l2 + gain, l2)
+
+
+def _rank(
+    ll: np.ndarray, degenerate: np.ndarray, n_select: int, methods: list[str], rows: np.ndarray
+) -> np.ndarray:
+    """Indices of the ``n_select`` best of the candidates ``rows``, best first.
+
+    A portfolio is kept a portfolio: first the best healthy candidate of every method (methods
+    whose candidates climb slowly, such as random partitions, would otherwise lose every slot to
+    k-means starts that lead after a few iterations but stop at a worse maximum), then the rest
+    by log-likelihood; healthy before degenerate, and a duplicate of an already chosen maximum
+    only when nothing else is left."""
+    finite = np.where(np.isfinite(ll), ll, -np.inf)
+    order = [int(i) for i in rows[np.lexsort((-finite[rows], degenerate[rows]))]]
+    first: dict[str, int] = {}
+    for i in order:
+        if not degenerate[i]:
+            first.setdefault(methods[i], i)
+    leaders = sorted(first.values(), key=lambda i: -finite[i])[:n_select]
+    chosen: list[int] = list(leaders)
+    spare: list[int] = []
+    for i in order:
+        if len(chosen) == n_select:
+            break
+        if i in leaders:
+            continue
+        if any(abs(finite[i] - finite[j]) <= DUPLICATE_RTOL * abs(finite[i]) for j in chosen):
+            spare.append(i)
+        else:
+            chosen.append(i)
+    chosen += spare[: n_select - len(chosen)]
+    chosen.sort(key=lambda i: (bool(degenerate[i]), -finite[i]))
+    return np.asarray(chosen, dtype=np.intp)

@@ -1,0 +1,138 @@
+"""The degeneracy policy, one test per rule (``mixfit.em``'s docstring states the policy).
+
+Degenerate means the likelihood is unbounded there: a variance held at the floor, or a component
+with less than one point's worth of weight. Small but well-defined components are results.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import mixfit
+from mixfit.em import run_k
+from mixfit.fit import parse_request, prepare
+
+
+def _far_cluster(d: int, seed: int = 0) -> np.ndarray:
+    """200 points around the origin and 3 (distinct) points close together far away."""
+    rng = np.random.default_rng(seed)
+    big = rng.normal(0.0, 1.0, (200, d))
+    small = 12.0 + rng.normal(0.0, 0.3, (3, d))
+    return np.vstack([big, small])
+
+
+@pytest.mark.parametrize("covariance", ["tied", "spherical"])
+def test_a_three_point_component_is_kept_when_its_covariance_needs_few_points(covariance):
+    """Tied: the 3-point component borrows the shared covariance; spherical: one variance from
+    3 x 5 coordinates. Both are well defined: kept, and flagged small."""
+    X = _far_cluster(5)
+    r = mixfit.fit(X, k=2, covariance=covariance, seed=1).results[0]
+    assert r.status == "ok"
+    small = int(np.argmin(r.points))
+    assert r.points[small] == pytest.approx(3.0, abs=1e-6)
+    assert r.small_components == [small]
+    assert not any(s.status == "degenerate" for s in r.starts if s.start == r.best_start)
+
+
+def test_a_three_point_full_covariance_in_five_dimensions_is_singular():
+    """Full: 3 points cannot span 5 dimensions, so a component on them alone drives its
+    covariance to the floor. Started right there, the start is degenerate (the event says why)
+    and is re-drawn; the screened default fit never returns such a spike."""
+    X = _far_cluster(5)
+    start = {
+        "weights": [200 / 203, 3 / 203],
+        "means": [X[:200].mean(axis=0).tolist(), X[200:].mean(axis=0).tolist()],
+        "covariances": [np.eye(5).tolist(), (0.09 * np.eye(5)).tolist()],
+    }
+    request = parse_request({"init": start, "covariance": "full", "seed": 1})
+    r = run_k(prepare(request, X), 2)
+    events = r.starts[0].events
+    floor = next(e for e in events if e.kind == "degenerate")
+    assert floor.iteration <= 3 and floor.component == 1
+    assert "variance reached the floor with 3 points' worth of weight" in floor.detail
+    assert any(e.kind == "restart" for e in events)
+    if r.status == "failed":  # every re-drawn start degenerated too: the message says so
+        assert r.message.startswith("k=2: its only start was degenerate after 3 restarts")
+    default = mixfit.fit(X, k=2, covariance="full", seed=1).results[0]
+    assert default.status == "ok" and min(default.points) > 3.5
+    assert default.starts[default.best_start].status != "degenerate"
+
+
+def test_a_component_on_repeated_values_is_degenerate_and_never_chosen():
+    """Five copies of one value: a component on them has zero variance (a degenerate spike of
+    unbounded likelihood). Starts that find it are restarted or marked; the result is the best
+    non-degenerate maximum, with no variance at the floor."""
+    rng = np.random.default_rng(3)
+    x = np.concatenate([rng.normal(0.0, 1.0, 150), rng.normal(6.0, 1.0, 150), np.full(5, 3.0)])
+    r = mixfit.fit(x, k=3, n_starts=20, seed=2).results[0]
+    assert r.status == "ok"
+    floor_sd = np.sqrt(1e-6 * x.var())
+    assert min(r.params.sds) > 2 * floor_sd  # small components, but none at the floor
+    hit = [
+        e
+        for s in r.starts
+        for e in s.events
+        if e.kind == "degenerate" and "variance reached the floor" in e.detail
+    ]
+    restarted = [e for s in r.starts for e in s.events if e.kind == "restart"]
+    assert hit and len(restarted) >= len(hit) - sum(s.status == "degenerate" for s in r.starts)
+    for s in r.starts:
+        if s.status == "degenerate":
+            assert s.degenerate_reason == "floor" and s.start != r.best_start
+
+
+def test_a_component_left_with_less_than_one_point_is_degenerate():
+    """Explicit start values with a component far from every point: its weight falls below
+    one point's worth at the first E-step; the start is re-drawn and the event says why."""
+    rng = np.random.default_rng(4)
+    x = np.concatenate([rng.normal(0.0, 1.0, 100), rng.normal(5.0, 1.0, 100)])
+    start = {"weights": [0.5, 0.4999, 0.0001], "means": [0.0, 5.0, 1e4], "sds": [1.0, 1.0, 1.0]}
+    r = mixfit.fit(x, init=start, seed=0).results[0]
+    events = r.starts[0].events
+    collapse = next(e for e in events if e.kind == "weight_collapse")
+    assert collapse.component == 2 and "less than one point" in collapse.detail
+    assert any(e.kind == "restart" for e in events)
+    assert r.status == "ok" and min(r.points) > 1.0
+
+
+def test_the_failure_message_counts_what_happened():
+    """A K fails only when every start was degenerate; its message counts each rule."""
+    from mixfit.em import failure_message
+    from mixfit.schema import StartSummary
+
+    def start(i: int, reason: str) -> StartSummary:
+        return StartSummary(
+            start=i, seed=i, init="kmeans", status="degenerate", degenerate_reason=reason,
+            loglik=-1.0, n_iter=3, restarts=3, trace=[-2.0, -1.0], events=[],
+        )
+
+    message = failure_message(4, [start(0, "floor"), start(1, "weight"), start(2, "weight")])
+    assert message.startswith("k=4: every one of its 3 starts was degenerate")
+    assert "in 1 a component's variance fell to the floor" in message
+    assert "in 2 a component kept less than one point's worth of weight" in message
+    only_weight = failure_message(2, [start(0, "weight")])
+    assert "floor" not in only_weight.split(";")[0]
+
+
+def test_singular_data_are_not_a_degenerate_component():
+    """Collinear columns: one component on all the data already needs the floor, so the floor
+    is the data's, every K still fits, and the events record it."""
+    t = np.linspace(0.0, 1.0, 200)
+    X = np.column_stack([t, 2.0 * t + 1.0])
+    r = mixfit.fit(X, k=2, covariance="full", seed=0).results[0]
+    assert r.status == "ok"
+    assert all(s.status != "degenerate" for s in r.starts)
+    assert any(e.kind == "variance_floor" for s in r.starts for e in s.events)
+
+
+def test_beta_spike_is_degenerate_by_its_precision_cap():
+    """Beta's floor is a cap on the precision a+b: a component on repeated values reaches it."""
+    rng = np.random.default_rng(5)
+    x = np.concatenate([rng.beta(2.0, 5.0, 300), np.full(6, 0.8)])
+    r = mixfit.fit(x, family="beta", k=2, n_starts=10, seed=1).results[0]
+    caps = [e for s in r.starts for e in s.events if e.kind == "degenerate"]
+    if r.status == "ok":
+        best = r.starts[r.best_start]
+        assert best.status != "degenerate"
+    assert all("precision a+b reached its cap" in e.detail for e in caps)

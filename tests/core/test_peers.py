@@ -1,0 +1,150 @@
+"""mixfit's default fit reaches the best maximum its peers reach, on real data.
+
+The fixtures under ``tests/fixtures/peers/`` (made by ``make_peer_fixtures.R`` and
+``make_peer_fixtures.py``; their README says how) hold, for 6 multivariate data sets (d = 2..6)
+x 4 covariance types and 4 univariate ones x 2 variance structures, K = 1..6, what mclust,
+mixtools, flexmix and scikit-learn (three start strategies, ten starts each) reached, and which of
+those solutions are degenerate (a variance at its regularization floor, or less than one point's
+worth of weight: the fixture's ``degeneracy_rule``). At every cell where some peer reached a
+non-degenerate solution, mixfit's default fit must reach its log-likelihood - 1e-6 n.
+
+``make test`` runs the issue's named cells and every (data set, covariance) at K = 6; ``make
+validate`` runs the whole grid (``-m validate``). Cells where a peer found a better maximum than
+mixfit's default fit with seed 0 are listed in ``MISSES`` with what was measured: they are
+expected failures (not strict: a change that finds those maxima makes them pass).
+
+The beta fixtures hold a brute-force maximization of the full mixture likelihood (L-BFGS-B from
+200 random starts, the best polished) for six simulated shapes and two real proportion data sets.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import mixfit
+
+PEERS = Path(__file__).resolve().parents[1] / "fixtures" / "peers"
+COVARIANCE = {"free": "full"}  # the univariate fixtures' name for free variances
+
+
+# The issue's cases (galaxies K=6 was refused, thyroid tied K=6 stopped 179 units short,
+# mclust's single start beat mixfit on banknote full K=3 and thyroid diag K=2).
+NAMED = {"galaxies-free-k6", "thyroid-tied-k6", "banknote-full-k3", "thyroid-diag-k2"}
+# Maxima a peer reached and mixfit's default fit (seed 0) did not; each was reached by a few of
+# 200 random EM starts at most (banknote full K=4: 1 of 200).
+MISSES = {
+    "banknote-full-k4": "flexmix -576.24 (random partitions); mixfit -579.1",
+    "crabs-tied-k3": "scikit-learn random_from_data -1380.58; mixfit -1381.97 (mclust's)",
+    "faithful_waiting-free-k4": "mixtools -1027.92 (20 random starts); mixfit -1029.33",
+    "precip-free-k5": "mixtools -262.62: a component of sd 0.11 on 4 tied values; mixfit -264.82",
+}
+
+
+def _gaussian_cells(full: bool) -> list:
+    cells = []
+    for path in sorted(PEERS.glob("gaussian_*.json")):
+        doc = json.loads(path.read_text())
+        for cell in doc["cells"]:
+            if cell.get("best_nondegenerate_loglik") is None:
+                continue
+            name = f"{doc['dataset']}-{cell['covariance']}-k{cell['k']}"
+            if not full and name not in NAMED and cell["k"] != 6:
+                continue
+            marks = [pytest.mark.validate] if full else []
+            if name in MISSES:
+                marks.append(pytest.mark.xfail(reason=MISSES[name], strict=False))
+            param = pytest.param(path.name, cell["covariance"], cell["k"], id=name, marks=marks)
+            cells.append(param)
+    return cells
+
+
+_DATA: dict[str, dict] = {}
+
+
+def _load(name: str) -> dict:
+    if name not in _DATA:
+        _DATA[name] = json.loads((PEERS / name).read_text())
+    return _DATA[name]
+
+
+def _check_cell(name: str, covariance: str, k: int) -> None:
+    doc = _load(name)
+    cell = next(c for c in doc["cells"] if c["covariance"] == covariance and c["k"] == k)
+    X = np.asarray(doc["x"], dtype=float)
+    result = mixfit.fit(X, k=k, covariance=COVARIANCE.get(covariance, covariance), seed=0)
+    r = result.results[0]
+    assert r.status == "ok", r.message
+    best = cell["best_nondegenerate_loglik"]
+    assert r.loglik >= best - 1e-6 * doc["n"], (
+        f"{doc['dataset']} {covariance} k={k}: mixfit {r.loglik:.4f} < "
+        f"{cell['best_nondegenerate_peer']} {best:.4f}"
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "covariance", "k"), _gaussian_cells(full=False))
+def test_default_fit_reaches_the_best_non_degenerate_peer(name, covariance, k):
+    _check_cell(name, covariance, k)
+
+
+@pytest.mark.parametrize(("name", "covariance", "k"), _gaussian_cells(full=True))
+def test_every_cell_of_the_grid(name, covariance, k):
+    """``make validate``: all cells (about eight minutes)."""
+    _check_cell(name, covariance, k)
+
+
+BETA_MISSES = {
+    "j1_bell-k3": "the brute force's K = 3 is a spike (precision 4.4e4 on 11 points, 417.90); "
+    "which spike a fit finds depends on its draws: seed 0 reaches 416.95, seed 3 418.16",
+}
+
+
+def _beta_cells() -> list:
+    cells = []
+    for path in sorted(PEERS.glob("beta_*.json")):
+        doc = json.loads(path.read_text())
+        for cell in doc["cells"]:
+            if cell["k"] < 2:
+                continue
+            name = f"{doc['dataset']}-k{cell['k']}"
+            marks = []
+            if name in BETA_MISSES:
+                marks.append(pytest.mark.xfail(reason=BETA_MISSES[name], strict=False))
+            cells.append(pytest.param(path.name, cell["k"], id=name, marks=marks))
+    return cells
+
+
+_BETA_FITS: dict[str, object] = {}
+
+
+def _beta_fit(name: str):
+    if name not in _BETA_FITS:
+        x = np.asarray(_load(name)["x"], dtype=float)
+        _BETA_FITS[name] = mixfit.fit(x, family="beta", k=[1, 2, 3], seed=0)
+    return _BETA_FITS[name]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "k"), _beta_cells())
+def test_beta_reaches_the_brute_force_maximum(name, k):
+    doc = _load(name)
+    cell = next(c for c in doc["cells"] if c["k"] == k)
+    r = next(r for r in _beta_fit(name).results if r.k == k)
+    assert r.status == "ok", r.message
+    assert r.loglik >= cell["loglik"] - 1e-6 * doc["n"], (
+        f"{doc['dataset']} k={k}: mixfit {r.loglik:.4f} < brute force {cell['loglik']:.4f}"
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "name", [p.name for p in sorted(PEERS.glob("beta_*.json")) if json.loads(p.read_text())["true"]]
+)
+def test_bic_finds_the_true_k_of_simulated_beta_mixtures(name):
+    doc = _load(name)
+    assert doc["n"] >= 1000
+    assert _beta_fit(name).k_selected == doc["true"]["k"]
