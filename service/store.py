@@ -351,7 +351,8 @@ def submit_fit(request: Any, idem_key: str | None, digest: str) -> tuple[dict[st
     finals = {"model_ttl": int(_cfg("MODEL_TTL")), "tombstone_ttl": int(_cfg("TOMBSTONE_TTL"))}
     n, d = X.shape
     # Every job of the fit carries the submitting request's id: the worker logs with it.
-    traced = {"request_id": request_id()}
+    # ``work`` sizes the fit for the worker: tiny ones run without a fork (worker.__main__).
+    traced = {"request_id": request_id(), "work": n * sum(k_values) * n_starts}
     plan = plan_parts(k_values, n_starts, n, {k: split_index(request, k) for k in k_values})
     if plan is None:
         job = queue.enqueue_call(

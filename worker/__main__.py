@@ -13,6 +13,7 @@ import argparse
 import gc
 import logging
 import os
+import signal
 import sys
 import threading
 import time
@@ -24,6 +25,7 @@ from redis.exceptions import OutOfMemoryError, ReadOnlyError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import Queue, SimpleWorker, Worker
 from rq.serializers import JSONSerializer
+from rq.worker import WorkerStatus
 
 from worker import jobs, logs  # jobs preloaded so each forked horse starts warm
 from worker.outage import OutageTolerant, wait_for_redis
@@ -39,13 +41,70 @@ HEARTBEAT_SECONDS = 2
 WORKER_TTL = HEARTBEAT_SECONDS + 15  # RQ: dequeue timeout = worker_ttl - 15
 
 
+# Fits whose work n * sum(K) * starts (``job.meta["work"]``, set at submission) is at most this
+# run in the worker process itself instead of a forked work horse: a fork costs ~15 ms, more than
+# such a fit takes. Larger fits keep the horse's isolation (a crash, a memory blow-up or a
+# timeout kill takes the horse, not the worker). 0 forks every fit.
+INLINE_MAX_WORK = int(os.environ.get("MIXFIT_INLINE_MAX_WORK", "200000"))
+
+
+def _run_here(worker: Any, job: Any, queue: Any) -> None:
+    """Run a job in the worker process while a thread keeps the worker's heartbeat fresh (RQ
+    beats only between jobs there, and the sweeper must not take a long fit for a dead worker);
+    its timeout is RQ's death penalty as in a horse."""
+    stop = threading.Event()
+    ttl = worker.get_heartbeat_ttl(job)
+
+    def beat() -> None:
+        while not stop.wait(HEARTBEAT_SECONDS):
+            worker.heartbeat(ttl)
+
+    thread = threading.Thread(target=beat, name="mixfit-heartbeat", daemon=True)
+    thread.start()
+    try:
+        execution = worker.prepare_execution(job)
+        worker.perform_job(job, queue, execution)
+    finally:
+        stop.set()
+        thread.join()
+
+
+def _stop_here(worker: Any) -> None:
+    """RQ's stop command for a fit running in this process: there is no horse to kill, so the
+    fit is flagged and raises ``FitStopped`` at its next EM iteration; RQ marks it STOPPED."""
+    job_id = worker._stopped_job_id or worker.get_current_job_id()
+    if job_id:
+        jobs.request_stop(job_id)
+
+
 class FitWorker(OutageTolerant, logs.JobLogContext, Worker):
-    """RQ's forking worker; every log line about a job carries its fit (``worker.logs``), and it
-    outlives a Redis outage busy or idle (``worker.outage``)."""
+    """RQ's forking worker; every log line about a job carries its fit (``worker.logs``), it
+    outlives a Redis outage busy or idle (``worker.outage``), and it runs tiny fits (work at most
+    ``INLINE_MAX_WORK``) itself instead of forking (``_run_here``)."""
+
+    _inline = False
+
+    def execute_job(self, job: Any, queue: Any) -> None:
+        work = job.meta.get("work")
+        if work is None or work > INLINE_MAX_WORK:
+            super().execute_job(job, queue)
+            return
+        self._inline = True
+        try:
+            _run_here(self, job, queue)
+        finally:
+            self._inline = False
+        self.set_state(WorkerStatus.IDLE)
+
+    def kill_horse(self, sig: Any = signal.SIGKILL) -> None:
+        if self._inline:
+            _stop_here(self)  # never killpg: the "horse" is this process
+            return
+        super().kill_horse(sig)
 
 
 class InlineWorker(OutageTolerant, logs.JobLogContext, SimpleWorker):
-    """Runs each fit in the worker process itself instead of a forked work horse.
+    """Runs every fit in the worker process itself instead of a forked work horse.
 
     About 10 ms less per fit (no fork, no copy-on-write faults), at the price of isolation: a fit
     that crashes the interpreter takes the worker with it (RQ then fails the job as abandoned when
@@ -55,28 +114,11 @@ class InlineWorker(OutageTolerant, logs.JobLogContext, SimpleWorker):
     """
 
     def execute_job(self, job: Any, queue: Any) -> None:
-        """Run the job here while a thread keeps the worker's heartbeat fresh: RQ's simple
-        worker heartbeats only between jobs, and the sweeper must not take a long inline fit
-        for a dead worker."""
-        stop = threading.Event()
-        ttl = self.get_heartbeat_ttl(job)
-
-        def beat() -> None:
-            while not stop.wait(HEARTBEAT_SECONDS):
-                self.heartbeat(ttl)
-
-        thread = threading.Thread(target=beat, name="mixfit-heartbeat", daemon=True)
-        thread.start()
-        try:
-            super().execute_job(job, queue)
-        finally:
-            stop.set()
-            thread.join()
+        _run_here(self, job, queue)
+        self.set_state(WorkerStatus.IDLE)
 
     def kill_horse(self, sig: Any = None) -> None:
-        job_id = self._stopped_job_id or self.get_current_job_id()
-        if job_id:
-            jobs.request_stop(job_id)
+        _stop_here(self)
 
 
 def build_worker(

@@ -9,6 +9,7 @@ import sys
 import time
 import uuid
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -333,3 +334,58 @@ def test_weighted_inline_fit(client, worker_proc, poll) -> None:
     doc = poll(client, client.post("/v1/fits", json=body).get_json()["id"])
     assert doc["status"] == "finished" and doc["result"]["n_effective"] == 12.0
     assert client.get(doc["links"]["dataset"]).get_json()["weighted"] is True
+
+
+def _children(pid: int) -> list[int]:
+    """Child processes of ``pid`` (Linux /proc)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        text = (task / "children").read_text().split()
+        found += [int(c) for c in text]
+    return found
+
+
+# A fit of little work (30 points x K=8 x 20 starts = 4,800 <= the worker's INLINE_MAX_WORK) that
+# never converges: it runs in the worker process itself, for as long as it is let.
+TINY_LONG = {
+    "data": np.random.default_rng(9).normal(size=30).tolist(),
+    "k": 8,
+    "n_starts": 20,
+    "max_iter": 10000,
+    "tol": 1e-300,
+    "tol_type": "absolute",
+    "accelerate": False,
+}
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
+def test_a_tiny_fit_runs_without_a_fork_and_still_stops_on_cancel(
+    make_client, worker_proc, poll
+) -> None:
+    """Tiny fits skip the fork (about 15 ms each); cancelling one must stop the fit, not kill
+    the worker (RQ's stop command kills a horse's process group: here there is none)."""
+    client = make_client()
+    fit_id = client.post("/v1/fits", json=TINY_LONG).get_json()["id"]
+    deadline = time.monotonic() + 30
+    while client.get(f"/v1/fits/{fit_id}").get_json()["status"] != "started":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    time.sleep(0.5)
+    assert client.get(f"/v1/fits/{fit_id}").get_json()["status"] == "started"
+    assert _children(worker_proc.pid) == []  # no work horse: the worker runs it
+    assert client.delete(f"/v1/fits/{fit_id}").get_json()["status"] == "canceled"
+    body = {"data": [0.1, 0.2, 0.3, 5.0, 5.1, 5.2], "k": [1, 2]}
+    done = poll(client, client.post("/v1/fits", json=body).get_json()["id"])
+    assert done["status"] == "finished"
+    assert worker_proc.poll() is None
+
+
+def test_a_tiny_fit_past_its_timeout_fails_and_the_worker_goes_on(
+    make_client, worker_proc, poll
+) -> None:
+    client = make_client(JOB_TIMEOUT_MIN=1, JOB_TIMEOUT_MAX=1)
+    doc = poll(client, client.post("/v1/fits", json=TINY_LONG).get_json()["id"])
+    assert doc["status"] == "failed" and doc["error"]["type"] == "JobTimeoutException"
+    body = {"data": [0.1, 0.2, 0.3, 5.0, 5.1, 5.2], "k": [1, 2]}
+    assert poll(client, client.post("/v1/fits", json=body).get_json()["id"])["status"] == "finished"
+    assert worker_proc.poll() is None
