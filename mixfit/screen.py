@@ -37,6 +37,9 @@ MIN_POINTS = 500
 # Multiply-adds the whole screening of one K may spend when screen_iter is auto (about 0.1 s):
 # small data sets screen for up to 30 iterations a round, large ones for at least 3.
 SCREEN_BUDGET = 3e8
+# Candidates are fewer where one candidate-iteration is costly: this many multiply-adds buy at
+# most the candidates' nine iterations on the smallest sample (d = 10, K = 5: 67 candidates).
+CANDIDATE_BUDGET = 1e8
 MAX_CANDIDATES = 2000
 KEEP = 4  # halving stops once at most KEEP x n_starts candidates are left
 SCREEN_STREAM = 0x5C4EE7  # spawn key of the screening generator, beside each start's own
@@ -130,6 +133,10 @@ def screen(problem, k: int, n_select: int) -> Screened:
     # 6 up to 30).
     factor = 1 if k == 1 else min(req.screen_factor, 5 * (k - 1) ** 2)
     count = min(MAX_CANDIDATES, max(n_select, factor * n_select))
+    # Where one candidate-iteration is costly (many dimensions), fewer candidates, at least
+    # 5 a start: the budget buys three rounds of three iterations.
+    per_candidate = 9.0 * MIN_POINTS * k * (1 + problem.batch.m)
+    count = max(min(count, int(CANDIDATE_BUDGET / per_candidate)), min(count, 5 * n_select))
     rng = screening_generator(problem.seed, k)
     cells = count * k * (1 + problem.batch.m)
     size = int(np.clip(SCREEN_CELLS / cells, MIN_POINTS, SCREEN_POINTS))

@@ -77,30 +77,35 @@ def _stop_here(worker: Any) -> None:
         jobs.request_stop(job_id)
 
 
-class FitWorker(OutageTolerant, logs.JobLogContext, Worker):
-    """RQ's forking worker; every log line about a job carries its fit (``worker.logs``), it
-    outlives a Redis outage busy or idle (``worker.outage``), and it runs tiny fits (work at most
-    ``INLINE_MAX_WORK``) itself instead of forking (``_run_here``)."""
+class SmallFitsHere:
+    """Worker mixin: a job of at most ``INLINE_MAX_WORK`` runs in the worker process itself
+    (``_run_here``), any other in a forked work horse as RQ does."""
 
     _inline = False
 
     def execute_job(self, job: Any, queue: Any) -> None:
         work = job.meta.get("work")
         if work is None or work > INLINE_MAX_WORK:
-            super().execute_job(job, queue)
+            super().execute_job(job, queue)  # type: ignore[misc]
             return
         self._inline = True
         try:
             _run_here(self, job, queue)
         finally:
             self._inline = False
-        self.set_state(WorkerStatus.IDLE)
+        self.set_state(WorkerStatus.IDLE)  # type: ignore[attr-defined]
 
     def kill_horse(self, sig: Any = signal.SIGKILL) -> None:
         if self._inline:
             _stop_here(self)  # never killpg: the "horse" is this process
             return
-        super().kill_horse(sig)
+        super().kill_horse(sig)  # type: ignore[misc]
+
+
+class FitWorker(OutageTolerant, logs.JobLogContext, SmallFitsHere, Worker):
+    """RQ's forking worker; every log line about a job carries its fit (``worker.logs``), it
+    outlives a Redis outage busy or idle (``worker.outage``), and it runs tiny fits itself
+    instead of forking (``SmallFitsHere``)."""
 
 
 class InlineWorker(OutageTolerant, logs.JobLogContext, SimpleWorker):

@@ -85,6 +85,10 @@ SERVICE_ENV = {
     "MIXFIT_MAX_RUNNING_FITS": "4",
     "MIXFIT_FANOUT_MIN_WORK": "20000",
 }
+# The workers run fits of work (n * sum(K) * starts) up to this in their own process and fork a
+# work horse for larger ones (``worker.__main__.INLINE_MAX_WORK``): with this threshold about
+# half the load's jobs (most 1-D fits, fanned-out parts, larger 2-D fits) have a horse to kill.
+WORKER_ENV = {"MIXFIT_INLINE_MAX_WORK": "5000"}
 
 
 # -- processes ----------------------------------------------------------------------------------
@@ -859,8 +863,9 @@ def run(settings: Settings, logs: Path) -> Report:
     run_id = uuid.uuid4().hex
     keys = [uuid.uuid4().hex for _ in range(settings.clients + 1)]  # the last one: the watchers
     env = {**SERVICE_ENV, "MIXFIT_API_KEYS": ",".join(keys)}
-    saved = os.environ.get(MARKER)
-    os.environ[MARKER] = run_id  # every process started from here on carries it
+    process_env = {MARKER: run_id, **WORKER_ENV}  # every process started from here on has it
+    saved = {name: os.environ.get(name) for name in process_env}
+    os.environ.update(process_env)
     stacks: list[Stack] = []
     print(
         f"chaos: seed {settings.seed}, {settings.duration:.0f} s of load, "
@@ -910,10 +915,11 @@ def run(settings: Settings, logs: Path) -> Report:
             each.stop()
         leftovers = wait_gone(run_id)
         stop_seconds = time.monotonic() - stopping
-        if saved is None:
-            os.environ.pop(MARKER, None)
-        else:
-            os.environ[MARKER] = saved
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
     apis = [c.api for c in clients]
     latencies: dict[str, list[float]] = defaultdict(list)
     statuses: dict[str, Counter] = defaultdict(Counter)
