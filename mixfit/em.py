@@ -324,9 +324,7 @@ def _run_k(
         if accelerate:  # the budget counts E-steps, three to a cycle
             exhausted = ~converged & (st.evaluations[active] > req.max_iter)
         else:
-            lengths = np.fromiter(
-                (len(st.traces[s]) for s in active), dtype=int, count=active.size
-            )
+            lengths = np.fromiter((len(st.traces[s]) for s in active), dtype=int, count=active.size)
             exhausted = ~converged & (lengths - 1 >= req.max_iter)
         st.status[active[converged]] = CONVERGED
         st.status[active[exhausted]] = MAX_ITER

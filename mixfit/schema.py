@@ -297,7 +297,6 @@ class GaussianFitRequest(FitOptions):
         "method, a list of methods cycled over the candidates, or explicit start values.",
     )
 
-
     @model_validator(mode="after")
     def _plain_for_normalmixem(self) -> GaussianFitRequest:
         """normalmixEM's iterates are plain EM's: unless asked otherwise, no acceleration."""
@@ -399,8 +398,9 @@ class StartSummary(Schema):
     loglik: float | None
     n_iter: int
     evaluations: int = Field(
-        0, description="E-steps spent on the start (each EM iteration is one; SQUAREM's "
-        "cycles take three, a rejected extrapolation included)."
+        0,
+        description="E-steps spent on the start (each EM iteration is one; SQUAREM's "
+        "cycles take three, a rejected extrapolation included).",
     )
     accelerated: int = Field(0, description="SQUAREM extrapolations accepted.")
     restarts: int

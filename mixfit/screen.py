@@ -118,9 +118,7 @@ def draw(problem, k: int, methods: list[str], s: Sample, rng: np.random.Generato
         order[at : at + len(rows)] = rows
         at += len(rows)
     inverse = np.argsort(order)
-    params = {
-        name: np.concatenate([p[name] for _, p, _ in parts])[inverse] for name in parts[0][1]
-    }
+    params = {name: np.concatenate([p[name] for _, p, _ in parts])[inverse] for name in parts[0][1]}
     logw = np.concatenate([lw for _, _, lw in parts])[inverse]
     return params, logw
 
@@ -157,9 +155,7 @@ def screen(problem, k: int, n_select: int) -> Screened:
         one_point = float(s.weights.sum()) / s.Z.shape[0]
         history = np.full((3, count), -np.inf)
         while True:
-            _short_em(
-                problem, batch, params, logw, rows, per_round, one_point, history, degenerate
-            )
+            _short_em(problem, batch, params, logw, rows, per_round, one_point, history, degenerate)
             iterations += per_round
             ll = projected(*history)
             if rows.size <= KEEP * n_select:

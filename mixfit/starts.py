@@ -46,7 +46,14 @@ HC_POINTS = 800  # the hierarchical agglomeration's subsample (its cost grows as
 LLOYD_MAX = 100
 AUTO = {
     "gaussian": (
-        "kmeans++", "kmeans", "hc", "random", "dirichlet", "partition", "params", "quantile"
+        "kmeans++",
+        "kmeans",
+        "hc",
+        "random",
+        "dirichlet",
+        "partition",
+        "params",
+        "quantile",
     ),
     "beta": ("params", "kmeans++", "quantile", "hc", "dirichlet", "kmeans", "moments", "params"),
 }
@@ -134,10 +141,7 @@ def lloyd(X: np.ndarray, w: np.ndarray, centers: np.ndarray) -> np.ndarray:
         flat = (labels + offsets).ravel()
         mass = np.bincount(flat, weights=np.tile(w, c), minlength=c * k).reshape(c, k)
         sums = np.stack(
-            [
-                np.bincount(flat, weights=np.tile(w * X[:, j], c), minlength=c * k)
-                for j in range(d)
-            ],
+            [np.bincount(flat, weights=np.tile(w * X[:, j], c), minlength=c * k) for j in range(d)],
             axis=-1,
         ).reshape(c, k, d)
         empty = mass <= 0

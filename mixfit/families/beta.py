@@ -66,9 +66,12 @@ def newton_beta(
             # A flat objective (huge a, b: the precision cap's business) takes no step.
             stuck = ~(np.isfinite(da) & np.isfinite(db))
             da, db = np.where(stuck, 0.0, da), np.where(stuck, 0.0, db)
-            step = np.minimum(1.0, np.minimum(
-                np.where(da < 0, -0.5 * a / da, np.inf), np.where(db < 0, -0.5 * b / db, np.inf)
-            ))
+            step = np.minimum(
+                1.0,
+                np.minimum(
+                    np.where(da < 0, -0.5 * a / da, np.inf), np.where(db < 0, -0.5 * b / db, np.inf)
+                ),
+            )
         for _ in range(HALVINGS + 1):
             na, nb = a + step * da, b + step * db
             nf = _objective(na, nb, s1, s2)

@@ -124,8 +124,14 @@ def equal_footing(n: int = 1_000_000) -> dict:
     os.environ["MIXFIT_THREADS"] = "1"
     try:
         options = dict(
-            k=2, n_starts=STARTS, init="kmeans++", screen_factor=1, tol=TOL,
-            tol_type="per_sample", max_iter=MAX_ITER, seed=0,
+            k=2,
+            n_starts=STARTS,
+            init="kmeans++",
+            screen_factor=1,
+            tol=TOL,
+            tol_type="per_sample",
+            max_iter=MAX_ITER,
+            seed=0,
         )
         result, t_ours = timed(lambda: mixfit.fit(x, **options))
     finally:
@@ -181,8 +187,14 @@ def acceleration() -> list[dict]:
         runs = {}
         for acc in (False, True):
             r = mixfit.fit(
-                data, n_starts=10, screen_factor=1, tol=1e-10, max_iter=10000, seed=0,
-                accelerate=acc, **extra,
+                data,
+                n_starts=10,
+                screen_factor=1,
+                tol=1e-10,
+                max_iter=10000,
+                seed=0,
+                accelerate=acc,
+                **extra,
             ).results[0]
             runs[acc] = (sum(s.evaluations for s in r.starts), r.loglik)
         (plain, ll_plain), (fast, ll_fast) = runs[False], runs[True]
@@ -217,9 +229,7 @@ def beta_vs_gaussian(n: int) -> dict:
 
 
 def main() -> list[dict]:
-    print(
-        "\n## Core: mixfit vs scikit-learn GaussianMixture, each line side by side in one run\n"
-    )
+    print("\n## Core: mixfit vs scikit-learn GaussianMixture, each line side by side in one run\n")
     print("| case | mixfit | scikit-learn | speed-up | LL gap |")
     print("|---|---|---|---|---|")
     rows = [small_grid(), equal_footing(), default_vs_default()]

@@ -103,8 +103,16 @@ def test_the_failure_message_counts_what_happened():
 
     def start(i: int, reason: str) -> StartSummary:
         return StartSummary(
-            start=i, seed=i, init="kmeans", status="degenerate", degenerate_reason=reason,
-            loglik=-1.0, n_iter=3, restarts=3, trace=[-2.0, -1.0], events=[],
+            start=i,
+            seed=i,
+            init="kmeans",
+            status="degenerate",
+            degenerate_reason=reason,
+            loglik=-1.0,
+            n_iter=3,
+            restarts=3,
+            trace=[-2.0, -1.0],
+            events=[],
         )
 
     message = failure_message(4, [start(0, "floor"), start(1, "weight"), start(2, "weight")])

@@ -99,7 +99,14 @@ def test_auto_records_each_starts_method_and_candidate():
     assert r.starts[-1].init == "split" and r.starts[-1].candidate is None
     screened = r.starts[:-1]
     assert {s.init for s in screened} <= {
-        "kmeans++", "kmeans", "hc", "random", "dirichlet", "partition", "params", "quantile"
+        "kmeans++",
+        "kmeans",
+        "hc",
+        "random",
+        "dirichlet",
+        "partition",
+        "params",
+        "quantile",
     }
     assert len({s.candidate for s in screened}) == len(screened)
     lls = [s.screen_loglik for s in screened]

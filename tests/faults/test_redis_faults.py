@@ -263,8 +263,10 @@ def test_a_busy_unsupervised_worker_outlives_redis_killed_and_restarted(
     doc = wait_for(client, fit["id"], 120)
     assert doc["status"] == "finished", doc
     assert worker.poll() is None, "the worker exited during the outage"
-    print(f"\nbusy worker through a 3 s outage: fit finished {time.monotonic() - back:.1f} s "
-          "after Redis was back")
+    print(
+        f"\nbusy worker through a 3 s outage: fit finished {time.monotonic() - back:.1f} s "
+        "after Redis was back"
+    )
 
     # The same request and seed once more, undisturbed: the same numbers.
     again = wait_for(client, client.post("/v1/fits", json=SLOW).get_json()["id"], 120)

@@ -19,7 +19,10 @@ def test_plan_splits_per_k_then_per_chunk_of_starts(app):
         assert store.plan_parts([3], 1, 10**6) is None  # one start of one K cannot be split
         # K's split start (its last) needs K-1's final fit: no part runs it, the merge does.
         assert store.plan_parts([2, 3], 10, 1000, {2: None, 3: 9}) == [
-            (3, 0, 4), (3, 4, 9), (2, 0, 5), (2, 5, 10)
+            (3, 0, 4),
+            (3, 4, 9),
+            (2, 0, 5),
+            (2, 5, 10),
         ]
 
 
@@ -34,7 +37,12 @@ def test_fanned_out_fit_merges_to_the_one_job_result(make_client, worker_proc, p
     parts = fanned["parts"]
     # K = 2 and 3 hold back their split start (index 5): the merge runs it.
     assert sorted((p["k"][0], tuple(p["starts"])) for p in parts) == [
-        (1, (0, 3)), (1, (3, 6)), (2, (0, 2)), (2, (2, 5)), (3, (0, 2)), (3, (2, 5))
+        (1, (0, 3)),
+        (1, (3, 6)),
+        (2, (0, 2)),
+        (2, (2, 5)),
+        (3, (0, 2)),
+        (3, (2, 5)),
     ]
     assert all(p["status"] == "finished" and p["worker"] for p in parts + single["parts"])
 
