@@ -36,11 +36,19 @@ def test_permuting_the_data_changes_nothing(seed, n):
     x = simulate(n, seed=seed % 1000)
     perm = np.random.default_rng(seed).permutation(n)
     start = {"weights": [0.5, 0.5], "means": [0.0, 4.0], "sds": [1.0, 1.0]}
-    a = mixfit.fit(x, init=start, tol=1e-10, seed=1).results[0]
-    b = mixfit.fit(x[perm], init=start, tol=1e-10, seed=1).results[0]
+    # Plain EM follows the same path whatever the order (only the sums' rounding differs).
+    a = mixfit.fit(x, init=start, tol=1e-10, seed=1, accelerate=False).results[0]
+    b = mixfit.fit(x[perm], init=start, tol=1e-10, seed=1, accelerate=False).results[0]
     assert a.loglik == pytest.approx(b.loglik, rel=1e-10)
     np.testing.assert_allclose(a.params.means, b.params.means, rtol=1e-5, atol=1e-8)
     np.testing.assert_allclose(a.params.sds, b.params.sds, rtol=1e-5)
+    # SQUAREM's accept/reject decisions can tip on that rounding, so its path may differ; it
+    # stops at the same maximum within what tol 1e-10 lets a flat likelihood wander (seed 13,
+    # n = 40: 5e-10 relative).
+    c = mixfit.fit(x, init=start, tol=1e-10, seed=1).results[0]
+    e = mixfit.fit(x[perm], init=start, tol=1e-10, seed=1).results[0]
+    assert c.loglik == pytest.approx(e.loglik, rel=1e-8)
+    assert c.loglik == pytest.approx(a.loglik, rel=1e-8)
 
 
 @settings(max_examples=20, deadline=None)

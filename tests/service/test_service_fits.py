@@ -345,12 +345,14 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-# A fit of little work (30 points x K=8 x 20 starts = 4,800 <= the worker's INLINE_MAX_WORK) that
-# never converges: it runs in the worker process itself, for as long as it is let.
+# A fit of little work (2,000 points x K=10 x 10 starts = 200,000 <= the worker's
+# INLINE_MAX_WORK) that takes long: ten components on one normal sample creep towards their
+# maximum for thousands of plain EM iterations (~90 s in-process), and it runs in the worker
+# process itself, for as long as it is let.
 TINY_LONG = {
-    "data": np.random.default_rng(9).normal(size=30).tolist(),
-    "k": 8,
-    "n_starts": 20,
+    "data": np.random.default_rng(9).normal(size=2000).round(6).tolist(),
+    "k": 10,
+    "n_starts": 10,
     "max_iter": 10000,
     "tol": 1e-300,
     "tol_type": "absolute",
