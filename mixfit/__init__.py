@@ -7,6 +7,7 @@ __version__ = "0.1.0"
 
 from .errors import FitError  # noqa: E402
 from .fit import assemble, fit, prepare, run  # noqa: E402
+from .sampling import sample  # noqa: E402
 from .schema import (  # noqa: E402
     BetaFitRequest,
     FitRequest,
@@ -34,5 +35,6 @@ __all__ = [
     "fit",
     "prepare",
     "run",
+    "sample",
     "score",
 ]

@@ -33,7 +33,7 @@ import numpy as np
 
 from .csvdata import parse_csv
 from .errors import FitError
-from .schema import BetaInitMethod, FitResult, KResult, Model, ScoreResult
+from .schema import BetaInitMethod, FitResult, Model, ScoreResult
 
 INIT_METHODS = typing.get_args(BetaInitMethod)  # every family's methods (beta's are a superset)
 
@@ -192,93 +192,25 @@ def score_table(points: np.ndarray, scores: ScoreResult) -> str:
 # -- plotting ----------------------------------------------------------------------------------
 
 
-def _component_densities(model: Model, grid: np.ndarray) -> np.ndarray:
-    """Weighted component densities on ``grid``, shape (K, len(grid)); 1-D models only."""
-    from scipy import stats
-
-    p = model.params.model_dump()
-    if model.family == "beta":
-        logs = [stats.beta.logpdf(grid, a, b) for a, b in zip(p["alphas"], p["betas"], strict=True)]
-    else:
-        sds = p["sds"] if len(p["sds"]) == model.k else p["sds"] * model.k
-        logs = [stats.norm.logpdf(grid, m, s) for m, s in zip(p["means"], sds, strict=True)]
-    return np.exp(np.log(np.asarray(p["weights"]))[:, None] + np.asarray(logs))
-
-
 def plot(result: FitResult, X: np.ndarray, w: np.ndarray | None, path: str) -> None:
-    """Draw the data with the fitted mixture and its components, the log-likelihood trace of
-    every start of the selected K, and the criteria against K, into one image.
+    """Draw ``mixfit.display.figure`` (data with the fitted mixture and its components; for
+    d-dimensional data the first two coordinates coloured by component; every start's trace of
+    the selected K; the criteria against K) into one image.
 
     Raises
     ------
     UsageError
         When matplotlib is not installed.
     """
+    from .display import figure
+
     try:
-        import matplotlib
+        fig = figure(result, X, w, pairs=True)
     except ImportError:
         raise UsageError(
             "--plot needs matplotlib: pip install 'mixfit[plot]' (or pip install matplotlib)"
         ) from None
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
-    model = result.model
-    chosen = next(r for r in result.results if r.k == result.k_selected)
-    fig, (ax_data, ax_trace, ax_ic) = plt.subplots(1, 3, figsize=(15, 4.2), layout="constrained")
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    if model.d == 1:
-        lo, hi = (0.0, 1.0) if model.family == "beta" else (float(X.min()), float(X.max()))
-        pad = 0.0 if model.family == "beta" else 0.05 * (hi - lo or 1.0)
-        grid = np.linspace(lo - pad, hi + pad, 500)
-        if model.family == "beta":
-            grid = grid[1:-1]
-        parts = _component_densities(model, grid)
-        bins = int(np.clip(np.sqrt(len(X)) * 1.3, 8, 60))
-        ax_data.hist(X, bins=bins, weights=w, density=True, color="#dbe4f3", label="data")
-        ax_data.plot(grid, parts.sum(axis=0), color="black", lw=2.2, label="mixture")
-        for j, part in enumerate(parts):
-            ax_data.plot(grid, part, color=colors[j % len(colors)], lw=1.3, label=f"comp. {j + 1}")
-        ax_data.set(xlabel="x", ylabel="density")
-    else:
-        scores = _score_model(model, X, responsibilities=False)
-        labels = np.asarray(scores.component)
-        for j in range(model.k):
-            pts = X[labels == j]
-            ax_data.scatter(pts[:, 0], pts[:, 1], s=6, color=colors[j % len(colors)], alpha=0.6)
-        means = np.asarray(model.params.model_dump()["means"])
-        ax_data.scatter(means[:, 0], means[:, 1], marker="x", s=80, color="black", label="means")
-        ax_data.set(xlabel="x1", ylabel="x2")
-    ax_data.set_title(f"{model.family} mixture, k = {model.k}")
-    ax_data.legend(fontsize=8)
-    _plot_traces(ax_trace, chosen)
-    for name, color in (("bic", "C0"), ("aic", "C1"), ("icl", "C4")):
-        ok = [r for r in result.results if getattr(r, name) is not None]
-        ax_ic.plot([r.k for r in ok], [getattr(r, name) for r in ok], "o-", color=color, label=name)
-    ax_ic.scatter(
-        [chosen.k], [getattr(chosen, result.criterion)], s=180, facecolors="none", color="black"
-    )
-    ax_ic.set(xlabel="K", ylabel="criterion (lower is better)", title="selection")
-    ax_ic.set_xticks([r.k for r in result.results])
-    ax_ic.legend(fontsize=8)
     fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-def _plot_traces(ax: Any, chosen: KResult) -> None:
-    for s in chosen.starts:
-        if s.start != chosen.best_start:
-            ax.plot(s.trace, color="#9aa5b8", lw=0.9)
-    best = next(s for s in chosen.starts if s.start == chosen.best_start)
-    ax.plot(best.trace, color="C0", lw=2.2, label=f"best start ({best.start})")
-    ax.set(xlabel="iteration", ylabel="log-likelihood", title=f"every start, k = {chosen.k}")
-    ax.legend(fontsize=8)
-
-
-def _score_model(model: Model, points: Any, responsibilities: bool = False) -> ScoreResult:
-    from .scoring import score
-
-    return score(model, points, responsibilities=responsibilities)
 
 
 # -- commands ----------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -67,16 +68,39 @@ class JSONFormatter(logging.Formatter):
 
 
 class TextFormatter(logging.Formatter):
-    """``time level logger message key=value ...`` for people reading a terminal."""
+    """``time LEVEL logger: message  [key=value ...]`` for people reading a terminal.
+
+    The brackets hold the extra fields the message does not already show, each value once: a
+    request's line says its method, path and status, a fit's line its id, and a line that
+    repeats them runs past the screen's edge (JSON keeps every field). A list is written
+    ``1,2``; a value with a space or a quote is quoted.
+    """
 
     def format(self, record: logging.LogRecord) -> str:
-        line = f"{_time(record)} {record.levelname:<7} {record.name}: {record.getMessage()}"
-        extras = " ".join(f"{key}={value}" for key, value in _extras(record).items())
-        if extras:
-            line += f"  [{extras}]"
+        message = record.getMessage()
+        line = f"{_time(record)} {record.levelname:<7} {record.name}: {message}"
+        fields, seen = [], set()
+        for key, value in _extras(record).items():
+            text = str(value)
+            if not text or text in seen or _shows(message, text):
+                continue
+            seen.add(text)
+            if isinstance(value, list | tuple):
+                text = ",".join(str(item) for item in value)
+            if re.search(r'[\s"]', text):
+                text = json.dumps(text, ensure_ascii=False)
+            fields.append(f"{key}={text}")
+        if fields:
+            line += f"  [{' '.join(fields)}]"
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)
         return line
+
+
+def _shows(message: str, text: str) -> bool:
+    """Whether ``text`` stands in ``message`` as a word of its own (``200`` in ``GET / 200``,
+    not in ``2001``)."""
+    return re.search(rf"(?<![\w/.-]){re.escape(text)}(?![\w/.-])", message) is not None
 
 
 def formatter(fmt: str | None = None) -> logging.Formatter:

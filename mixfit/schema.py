@@ -489,6 +489,20 @@ class FitResult(Schema):
     versions: dict[str, str]
     options: dict[str, Any] = Field(description="The validated request, without the data.")
 
+    def _repr_html_(self) -> str:
+        """Jupyter's summary: the K table, the selected parameters, the density as SVG."""
+        from .display import result_html
+
+        return result_html(self)
+
+    def plot(self, x: Any = None, weights: Any = None, *, pairs: bool = False) -> Any:
+        """A matplotlib ``Figure`` of the data (optional) and fitted density, every start's
+        trace of the selected K and the criteria against K; see ``mixfit.display.figure``.
+        Needs the ``plot`` extra: ``pip install 'mixfit[plot]'``."""
+        from .display import figure
+
+        return figure(self, x, weights, pairs=pairs)
+
 
 class ScoreRequest(Schema):
     """Points to score against a fitted model."""

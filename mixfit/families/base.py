@@ -107,6 +107,10 @@ class Family(ABC):
     def log_pdf(self, params: Any, X: np.ndarray) -> np.ndarray:
         """Component log-densities of shape (K, n) at data-space points X of shape (n, d)."""
 
+    @abstractmethod
+    def draw(self, params: Any, labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Points of shape (n, d) drawn from JSON parameters' components ``labels`` (n,)."""
+
     # -- flat vectors, for acceleration ------------------------------------------------------
     def pack(self, params: ParamArrays, logw: np.ndarray) -> np.ndarray:
         """Every start's parameters as one row of shape (S, P): log weights, then each array

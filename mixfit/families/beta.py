@@ -208,6 +208,11 @@ class Beta(Family):
             params.weights, float
         )
 
+    def draw(self, params: Any, labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        a = np.asarray(params.alphas, dtype=float)[labels]
+        b = np.asarray(params.betas, dtype=float)[labels]
+        return rng.beta(a, b)[:, None]
+
     def log_pdf(self, params: Any, X: np.ndarray) -> np.ndarray:
         a = np.asarray(params.alphas, dtype=float)[:, None]
         b = np.asarray(params.betas, dtype=float)[:, None]

@@ -234,6 +234,19 @@ class Gaussian(Family):
             var[:] = var.mean(axis=-1, keepdims=True)
         return {"mean": mean[None], "var": var[None]}, weights
 
+    def draw(self, params: Any, labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        k = len(params.weights)
+        means = np.asarray(params.means, dtype=float).reshape(k, -1)
+        if self.d == 1:
+            sds = np.asarray(params.sds, dtype=float)
+            return (means[labels, 0] + sds[labels] * rng.standard_normal(len(labels)))[:, None]
+        # x = mean + L z with L the Cholesky factor (a zero-variance direction is fine: eigh)
+        covs = np.asarray(params.covariances, dtype=float)
+        values, vectors = np.linalg.eigh(covs)
+        roots = vectors * np.sqrt(np.clip(values, 0.0, None))[:, None, :]
+        z = rng.standard_normal((len(labels), self.d))
+        return means[labels] + np.einsum("nij,nj->ni", roots[labels], z)
+
     def log_pdf(self, params: Any, X: np.ndarray) -> np.ndarray:
         k = len(params.weights)
         means = np.asarray(params.means, dtype=float).reshape(k, -1)

@@ -25,6 +25,7 @@
     datasetId: null,
     summary: null, // {n, min, max}
     uploaded: new Map(), // dataset id -> {x, w, truth, label}: data sent from this page
+    run: 0, // bumped by every fit and every new data: a superseded run's answers are dropped
     fitId: null,
     result: null,
     modelId: null,
@@ -310,6 +311,7 @@
 
   function setData({ x, w, truth, label, datasetId = null, summary = null }) {
     stopPlay();
+    state.run += 1;
     state.x = x;
     state.w = w;
     state.truth = truth;
@@ -337,6 +339,7 @@
     summaryEl.textContent = text;
     summaryEl.dataset.n = String(s.n);
     $("fit-button").disabled = false;
+    $("cancel-button").hidden = true;
     $("score-button").disabled = true;
     $("fit-status").dataset.status = "idle";
     $("status-text").textContent = "Data ready: fit when you are.";
@@ -396,6 +399,18 @@
       $("init-a").value = beta ? "2, 5" : "-1, 5";
       $("init-b").value = beta ? "5, 2" : "1, 1";
     }
+    defaultScorePoints(family);
+  }
+
+  // Score points inside each family's support (a beta model refuses 4 and 12 with a 422). The box
+  // follows the family while it holds a default (data-default names it); typing in it ends that.
+  const SCORE_DEFAULTS = { gaussian: "0.1, 4, 12", beta: "0.05, 0.5, 0.97" };
+  function defaultScorePoints(family) {
+    const box = $("score-input");
+    const typed = !("default" in box.dataset) && box.value.trim() !== "";
+    if (typed || !(family in SCORE_DEFAULTS) || box.dataset.default === family) return;
+    box.value = SCORE_DEFAULTS[family];
+    box.dataset.default = family;
   }
 
   function fitRequest() {
@@ -428,20 +443,32 @@
     return req;
   }
 
-  async function startFit() {
+  // A fit is a run: a newer run (another fit, new data) supersedes it, and from then on its answers
+  // are dropped, so a late one never overwrites newer results. A superseded fit is left to end on
+  // the server rather than canceled: a DELETE racing its end would be a 409.
+  async function startFit({ opening = false } = {}) {
     clearError();
     stopPlay();
     const req = fitRequest();
-    $("fit-button").disabled = true;
+    const run = ++state.run;
+    const current = () => state.run === run;
+    // A fit the user asked for holds the button until it ends (Cancel stops it); the opening fit
+    // leaves it free, so a click on Fit supersedes it.
+    $("fit-button").disabled = !opening;
+    $("fit-status").dataset.status = "submitting";
+    $("status-text").textContent = opening ? "fitting the default simulation…" : "submitting…";
     try {
       if (!state.datasetId) {
-        const doc = await api("POST", "/v1/datasets", { data: state.x, weights: state.w });
+        const data = { x: state.x, w: state.w, truth: state.truth, label: state.label };
+        const doc = await api("POST", "/v1/datasets", { data: data.x, weights: data.w });
+        state.uploaded.set(doc.id, data);
+        rememberDataset(doc.id, doc.n, data.label);
+        if (!current()) return;
         state.datasetId = doc.id;
         req.dataset_id = doc.id;
-        state.uploaded.set(doc.id, { x: state.x, w: state.w, truth: state.truth, label: state.label });
-        rememberDataset(doc.id, doc.n, state.label);
       }
       const doc = await api("POST", "/v1/fits", req);
+      if (!current()) return;
       state.fitId = doc.id;
       state.result = null;
       state.modelId = null;
@@ -457,16 +484,25 @@
       renderAll();
       $("cancel-button").hidden = false;
       renderStatus(doc);
-      await poll(doc.id);
+      await poll(doc.id, current);
+    } catch (err) {
+      if (!current()) return; // the run that failed is no longer shown
+      if ($("fit-status").dataset.status === "submitting") {
+        $("fit-status").dataset.status = "idle";
+        $("status-text").textContent = "not fitted: see the message above";
+      }
+      throw err;
     } finally {
-      $("fit-button").disabled = false;
-      $("cancel-button").hidden = true;
+      if (current()) {
+        $("fit-button").disabled = false;
+        $("cancel-button").hidden = true;
+      }
     }
   }
 
-  async function poll(fitId) {
+  async function poll(fitId, current) {
     let failures = 0;
-    while (state.fitId === fitId) {
+    while (current()) {
       let doc;
       try {
         doc = await api("GET", `/v1/fits/${fitId}?wait=1`);
@@ -476,10 +512,17 @@
         await new Promise((resolve) => setTimeout(resolve, 1000));
         continue;
       }
-      if (state.fitId !== fitId) return;
+      if (!current()) return;
       renderStatus(doc);
       if (TERMINAL.has(doc.status)) return;
     }
+  }
+
+  // Like the EM simulator it reproduces, the page opens on the default simulation fitted through
+  // the API with the default settings, exactly as the Fit button would fit it.
+  async function openingFit() {
+    simulate();
+    await startFit({ opening: true });
   }
 
   async function cancelFit() {
@@ -512,6 +555,7 @@
       state.liveTrace = null;
       state.showK = r.k_selected;
       state.iter = null;
+      defaultScorePoints(r.family);
       fillShowK();
       $("score-button").disabled = false;
       renderAll();
@@ -1060,7 +1104,9 @@
     const points = parseNumbers($("score-input").value, "points");
     if (!points.length) throw new Error("give at least one point to score");
     const alpha = readNumber("score-alpha", "α", {});
-    const result = await api("POST", `/v1/models/${state.modelId}/score`, { points, alpha });
+    const modelId = state.modelId;
+    const result = await api("POST", `/v1/models/${modelId}/score`, { points, alpha });
+    if (state.modelId !== modelId) return;
     state.scores = { points, result };
     $("score-model").textContent = `against the selected model (k = ${state.result.k_selected}), α = ${result.alpha}`;
     $("score-table").tBodies[0].replaceChildren(...points.map((p, i) => {
@@ -1152,9 +1198,10 @@
     $("dataset-load").addEventListener("click", guarded(async () => { clearError(); await loadDataset(); }));
     $("fit-family").addEventListener("change", syncFamily);
     $("fit-init").addEventListener("change", syncFamily);
-    $("fit-button").addEventListener("click", guarded(startFit));
+    $("fit-button").addEventListener("click", guarded(() => startFit()));
     $("cancel-button").addEventListener("click", guarded(cancelFit));
     $("score-button").addEventListener("click", guarded(score));
+    $("score-input").addEventListener("input", () => { delete $("score-input").dataset.default; });
     $("show-k").addEventListener("change", () => setShowK(Number($("show-k").value)));
     $("iter-slider").addEventListener("input", onSlider);
     $("play").addEventListener("click", togglePlay);
@@ -1166,6 +1213,7 @@
     syncFamily();
     renderAll();
     loadFamilies();
+    guarded(openingFit)();
   }
 
   init();

@@ -51,7 +51,7 @@ def test_one_image_for_api_worker_and_sweeper(config):
     images = {config["services"][s]["image"] for s in ("api", "worker", "sweeper")}
     assert images == {"mixfit:latest"}
     dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
-    assert "FROM python:3.11-slim" in dockerfile and "\nUSER mixfit" in dockerfile
+    assert "FROM python:3.11-slim" in dockerfile and "\nUSER 10001:10001\n" in dockerfile
 
 
 def test_api_health_checks_readyz_and_worker_drains(config):

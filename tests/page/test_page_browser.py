@@ -1,5 +1,5 @@
-"""The page in headless Chromium against the live stack: simulate, fit, read the plots and the
-tables against the API's own result, replay iterations, score, screenshot.
+"""The page in headless Chromium against the live stack: the fit it opens on, simulate, fit, read
+the plots and the tables against the API's own result, replay iterations, score, screenshot.
 
 Debian's ``chromium`` and ``chromium-driver`` drive it through selenium; nothing is downloaded.
 Without them the test skips, under ``MIXFIT_STRICT=1`` (``.ci/run``) it fails. The screenshot
@@ -13,6 +13,7 @@ import json
 import math
 import os
 import re
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -166,6 +167,134 @@ def move_slider(driver: Any, value: int) -> None:
         slider,
         value,
     )
+
+
+def shown_fit(driver: Any, live_api: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The API's document of the fit the page shows, and the result of its selected K."""
+    fit_id = attr(driver.find_element("id", "fit-status"), "data-fit-id")
+    doc = get_json(f"{live_api}/v1/fits/{fit_id}")
+    result = doc["result"]
+    return doc, next(r for r in result["results"] if r["k"] == result["k_selected"])
+
+
+def score_points(driver: Any) -> str:
+    return driver.find_element("id", "score-input").get_attribute("value")
+
+
+def test_the_page_opens_on_a_fit_of_the_default_simulation(browser: Any, live_api: str) -> None:
+    """Without a click, the default simulation is fitted through the API and drawn."""
+    driver = browser
+    driver.get(live_api + "/")
+    assert wait_status(driver, 30) == "finished", driver.find_element("id", "message").text
+    assert driver.find_element("id", "status-text").text.startswith("finished")
+    assert driver.find_element("id", "data-summary").get_attribute("data-n") == "200"
+    doc, chosen = shown_fit(driver, live_api)
+    result = doc["result"]
+    assert result["options"]["n_starts"] == 10 and result["options"]["keep_path"] is True
+    rows = driver.find_elements("css selector", "#k-table tbody tr")
+    assert [int(attr(r, "data-k")) for r in rows] == [r["k"] for r in result["results"]]
+    assert [r["k"] for r in result["results"]] == [1, 2, 3, 4]
+    assert_mixture_drawn(driver, chosen["params"])
+    assert len(driver.find_elements("css selector", "#trace-plot [data-start]")) == 10
+    ring = driver.find_element("css selector", "#criteria-plot [data-selected=true]")
+    assert int(attr(ring, "data-k")) == result["k_selected"]
+    assert driver.find_element("id", "message").get_attribute("hidden") is not None
+
+
+def test_a_click_supersedes_the_opening_fit(browser: Any, live_api: str) -> None:
+    """Fit clicked while the opening fit runs: only the clicked fit's answers are shown."""
+    driver = browser
+    driver.get(live_api + "/")
+    status_at_click = driver.execute_script(
+        "for (const [id, v] of [['fit-kmin', 2], ['fit-kmax', 2], ['fit-starts', 3]])"
+        "  document.getElementById(id).value = v;"
+        "const status = document.getElementById('fit-status').dataset.status;"
+        "document.getElementById('fit-button').click();"
+        "return status;"
+    )
+    assert status_at_click not in (*TERMINAL, "idle")  # the opening fit was under way
+    assert wait_status(driver) == "finished", driver.find_element("id", "message").text
+    fit_id = attr(driver.find_element("id", "fit-status"), "data-fit-id")
+    time.sleep(1.2)  # one long poll (wait=1) more: a late answer of the opening fit would be in
+    assert attr(driver.find_element("id", "fit-status"), "data-fit-id") == fit_id
+    doc, chosen = shown_fit(driver, live_api)
+    assert [r["k"] for r in doc["result"]["results"]] == [2]
+    rows = driver.find_elements("css selector", "#k-table tbody tr")
+    assert [int(attr(r, "data-k")) for r in rows] == [2]
+    assert_mixture_drawn(driver, chosen["params"])
+    assert driver.find_element("id", "message").get_attribute("hidden") is not None
+
+
+def test_new_data_supersede_the_opening_fit(browser: Any, live_api: str) -> None:
+    """Simulate clicked while the opening fit is being sent: its late answers never show.
+
+    250 ms of emulated latency on every request keeps the opening fit's upload in flight when the
+    click lands, the moment a fit has no id yet for a late answer to be told apart by.
+    """
+    driver = browser
+    driver.execute_cdp_cmd("Network.enable", {})
+    slow = {"offline": False, "latency": 250, "downloadThroughput": -1, "uploadThroughput": -1}
+    driver.execute_cdp_cmd("Network.emulateNetworkConditions", slow)
+    try:
+        driver.get(live_api + "/")
+        status_at_click = driver.execute_script(
+            "document.getElementById('sim-seed').value = 7;"
+            "const status = document.getElementById('fit-status').dataset.status;"
+            "document.getElementById('simulate').click();"
+            "return status;"
+        )
+        assert status_at_click == "submitting"
+        time.sleep(3)  # the opening fit's upload, submission and answer: 3 requests and 1 fit
+        assert driver.find_element("id", "fit-status").get_attribute("data-status") == "idle"
+        assert not driver.find_elements("css selector", "#k-table tbody tr")
+        assert not driver.find_elements("css selector", "#hist-svg [data-curve=mixture]")
+        assert "seed 7" in driver.find_element("id", "data-summary").text
+    finally:
+        driver.execute_cdp_cmd("Network.emulateNetworkConditions", slow | {"latency": 0})
+        driver.execute_cdp_cmd("Network.disable", {})
+
+
+def test_score_points_follow_the_family(browser: Any, live_api: str) -> None:
+    """Default score points lie in the chosen family's support; typed ones are kept."""
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    driver = browser
+    driver.get(live_api + "/")
+    assert score_points(driver) == "0.1, 4, 12"
+    Select(driver.find_element("id", "sim-family")).select_by_value("beta")
+    driver.find_element("id", "simulate").click()  # beta data select the beta family
+    family = Select(driver.find_element("id", "fit-family"))
+    assert family.first_selected_option.get_attribute("value") == "beta"
+    assert score_points(driver) == "0.05, 0.5, 0.97"
+    family.select_by_value("gaussian")
+    assert score_points(driver) == "0.1, 4, 12"
+    family.select_by_value("beta")
+    assert score_points(driver) == "0.05, 0.5, 0.97"
+
+    set_value(driver, "fit-kmax", 2)
+    set_value(driver, "fit-starts", 3)
+    driver.find_element("id", "fit-button").click()
+    assert wait_status(driver) == "finished", driver.find_element("id", "message").text
+    doc, _ = shown_fit(driver, live_api)
+    assert doc["result"]["family"] == "beta"
+    driver.find_element("id", "score-button").click()
+    WebDriverWait(driver, 30).until(
+        lambda d: (
+            len(d.find_elements("css selector", "#score-table tbody tr")) == 3
+            or d.find_element("id", "message").text
+        )
+    )
+    assert driver.find_element("id", "message").get_attribute("hidden") is not None
+    expected = post_json(
+        f"{live_api}/v1/models/{doc['model_id']}/score", {"points": [0.05, 0.5, 0.97]}
+    )
+    shown = driver.find_elements("css selector", "#score-table [data-field=log_density]")
+    assert [float(attr(td, "data-value")) for td in shown] == expected["log_density"]
+
+    # Points the user typed stay when the family changes.
+    set_value(driver, "score-input", "0.2, 0.3")
+    family.select_by_value("gaussian")
+    assert score_points(driver) == "0.2, 0.3"
 
 
 def test_simulate_fit_replay_score(browser: Any, live_api: str) -> None:

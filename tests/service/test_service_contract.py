@@ -110,9 +110,14 @@ def test_keys_and_codec_stay_small() -> None:
 
 def test_the_core_imports_numpy_scipy_pydantic_only() -> None:
     """mixfit's maths needs numpy, scipy and pydantic; threadpoolctl is optional at import
-    (guarded), and matplotlib only for the CLI's ``--plot`` (an optional extra)."""
+    (guarded), matplotlib only for ``FitResult.plot()`` (and the CLI's ``--plot``) and
+    scikit-learn only for ``mixfit.estimators`` (optional extras)."""
     allowed = set(sys.stdlib_module_names) | {"mixfit", "numpy", "scipy", "pydantic"}
-    optional = {"estep.py": {"threadpoolctl"}, "cli.py": {"matplotlib"}}
+    optional = {
+        "estep.py": {"threadpoolctl"},
+        "display.py": {"matplotlib"},  # FitResult.plot(), imported when called
+        "estimators.py": {"sklearn"},  # the sklearn extra; `import mixfit` does not load it
+    }
     for path in (ROOT / "mixfit").rglob("*.py"):
         extra = _imports(path) - allowed - optional.get(path.name, set())
         assert not extra, f"{path} imports {extra}"
