@@ -695,6 +695,7 @@ class Settings:
     drain: float = 180.0  # seconds the fits get to end once the load has stopped
     min_faults: int = 20
     min_per_kind: int = 2
+    rerun_limit: int | None = None  # fits rerun (None: every finished one); see rerun_selection
 
     @classmethod
     def short(cls, seed: int) -> Settings:
@@ -709,6 +710,7 @@ class Settings:
             drain=120.0,
             min_faults=len(KINDS),
             min_per_kind=1,
+            rerun_limit=16,
         )
 
 
@@ -907,6 +909,7 @@ def run(settings: Settings, logs: Path) -> Report:
         stacks.append(fresh)
         fresh.start()
         finished = [a for a in accepted if finals[a.fit_id].status == "finished"]
+        finished = rerun_selection(finished, chaos.hit, settings)
         mismatched, slow = rerun(fresh, finished, finals, stack, keys[-1], logs)
         rerun_seconds = time.monotonic() - rerun_began
     finally:
@@ -1017,6 +1020,21 @@ def orphan_fits(stack: Stack, accepted: set[str]) -> list[str]:
         if len(job_id) == 32 and ":" not in job_id and job_id not in accepted:
             found.append(job_id)
     return found
+
+
+def rerun_selection(
+    finished: list[Accepted], hit: set[str], settings: Settings
+) -> list[Accepted]:
+    """The finished fits to rerun: all of them, or (``rerun_limit``) every fit whose job was the
+    victim of a worker or horse kill and a seeded sample of the others up to the limit."""
+    limit = settings.rerun_limit
+    if limit is None or len(finished) <= limit:
+        return finished
+    victims = {job.split("-")[0] for job in hit}
+    chosen = [a for a in finished if a.fit_id in victims]
+    others = [a for a in finished if a.fit_id not in victims]
+    count = max(0, min(len(others), limit - len(chosen)))
+    return chosen + random.Random(settings.seed).sample(others, count)
 
 
 def rerun(

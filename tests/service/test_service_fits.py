@@ -166,7 +166,7 @@ def test_running_fit_shows_progress_and_cancels(make_client, worker_proc, poll, 
 
 
 def test_crashed_fit_ends_failed_with_its_reason(make_client, worker_proc, poll) -> None:
-    client = make_client(JOB_TIMEOUT_MIN=1, JOB_TIMEOUT_MAX=1)
+    client = make_client(JOB_TIMEOUT_MIN=1, JOB_TIMEOUT_MAX=1, FANOUT_MIN_WORK=10**15)
     fit_id = client.post("/v1/fits", json={"data": long_fit_data(), **LONG_FIT}).get_json()["id"]
     doc = poll(client, fit_id)
     assert doc["status"] == "failed"
