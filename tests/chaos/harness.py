@@ -1022,9 +1022,7 @@ def orphan_fits(stack: Stack, accepted: set[str]) -> list[str]:
     return found
 
 
-def rerun_selection(
-    finished: list[Accepted], hit: set[str], settings: Settings
-) -> list[Accepted]:
+def rerun_selection(finished: list[Accepted], hit: set[str], settings: Settings) -> list[Accepted]:
     """The finished fits to rerun: all of them, or (``rerun_limit``) every fit whose job was the
     victim of a worker or horse kill and a seeded sample of the others up to the limit."""
     limit = settings.rerun_limit
