@@ -12,7 +12,7 @@
   address; neither is stored in clear.
 - **Rate limit** (``RATE_LIMIT``, e.g. ``"600/minute"`` or ``"20/second;600/minute"``): one
   sliding-window budget per caller over all protected routes, counted by flask-limiter in the
-  service's own Redis (its connection pool, keys under ``mixfit.keys.rate_limits()``). Default
+  service's own Redis (its connection pool, keys under ``fitqueue.keys.rate_limits()``). Default
   (unset or empty): ``DEFAULT_RATE_LIMIT`` per key when keys are set, none without keys;
   ``"off"`` disables it.
   Over it: 429 with ``Retry-After`` (seconds until the window lets one more through).
@@ -41,7 +41,7 @@ from rq.serializers import JSONSerializer
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import TooManyRequests, Unauthorized
 
-from mixfit import keys
+from fitqueue import keys
 
 from .errors import error_response
 

@@ -47,7 +47,7 @@ from redis import Redis
 from rq import Queue
 from rq.worker_registration import WORKERS_BY_QUEUE_KEY
 
-from mixfit import keys
+from fitqueue import keys
 
 bp = Blueprint("metrics", __name__)
 

@@ -13,7 +13,7 @@ import yaml
 from flask import Blueprint, Response, current_app, jsonify, render_template
 from rq import Worker
 
-from mixfit.keys import WORKER_STALE_SECONDS
+from fitqueue.keys import WORKER_STALE_SECONDS
 
 from .errors import error_response
 from .store import clients

@@ -2,7 +2,7 @@
 
 Lookups ``abort_json(404, ...)`` for an id that never existed and ``410`` for one that existed and
 expired (or was deleted): a tombstone key outlives every resource by ``TOMBSTONE_TTL`` seconds
-(the fit's record in ``mixfit:fit:{id}`` is its tombstone). Keys come from ``mixfit.keys``; the
+(the fit's record in ``mixfit:fit:{id}`` is its tombstone). Keys come from ``fitqueue.keys``; the
 worker is reached only through the queue, by the dotted name ``FIT_JOB``.
 """
 
@@ -30,7 +30,8 @@ from rq.results import Result
 from rq.serializers import JSONSerializer
 
 import mixfit
-from mixfit import FitError, codec, keys
+from fitqueue import codec, datasets, keys
+from mixfit import FitError
 from mixfit.data import as_points, data_hash
 from mixfit.em import split_index
 
@@ -189,13 +190,7 @@ def delete_dataset(dataset_id: str) -> None:
 
 def load_dataset(dataset_id: str) -> tuple[np.ndarray, np.ndarray | None]:
     """The arrays of a dataset a fit refers to; 422 when it does not exist (any more)."""
-    redis = clients().redis
-    fields = redis.hgetall(keys.dataset(dataset_id))
-    if not fields:
-        if redis.exists(keys.tombstone("dataset", dataset_id)):
-            raise FitError(f"dataset {dataset_id} has expired or was deleted; upload it again")
-        raise FitError(f"dataset {dataset_id} does not exist; upload it with POST /v1/datasets")
-    return codec.decode(fields)
+    return datasets.load(clients().redis, dataset_id)
 
 
 # -- fits -------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 Arguments and return values travel through RQ's JSON serializer, so they are plain JSON: ids, the
 validated request without its data, TTLs. The data itself is read from Redis
-(``mixfit.keys.dataset``) as binary float64.
+(``fitqueue.keys.dataset``) as binary float64.
 
 Failure policy: nothing here catches an exception to mark a fit done. A ``FitError`` (the
 domain error: its message says what to change) is recorded in the job's meta so the API can show
@@ -26,7 +26,8 @@ from rq import get_current_job
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
-from mixfit import FitError, FitRequest, KResult, assemble, codec, keys, prepare
+from fitqueue import datasets, keys
+from mixfit import FitError, FitRequest, KResult, assemble, prepare
 from mixfit.em import merge_k, run_k, split_index
 from mixfit.fit import fit_ks
 
@@ -154,22 +155,12 @@ class ProgressReporter:
 
 
 def load_dataset(connection: Redis, dataset_id: str) -> tuple[Any, Any]:
-    """Read a dataset's float64 arrays from Redis.
+    """A queued fit's dataset (``fitqueue.datasets.load``), waiting out a Redis outage."""
 
-    Raises
-    ------
-    FitError
-        When the dataset was deleted or expired after the fit was queued.
-    """
-    fields = through_outage(
-        connection, f"reading dataset {dataset_id}", connection.hgetall, keys.dataset(dataset_id)
-    )
-    if not fields:
-        raise FitError(
-            f"dataset {dataset_id} no longer exists (deleted or expired after the fit was "
-            "queued); upload the data again and resubmit the fit"
-        )
-    return codec.decode(fields)
+    def hgetall(key: str) -> dict:
+        return through_outage(connection, f"reading dataset {dataset_id}", connection.hgetall, key)
+
+    return datasets.load(connection, dataset_id, queued=True, hgetall=hgetall)
 
 
 def fit(
@@ -186,7 +177,7 @@ def fit(
     fit_id : str
         The fit's id (also the RQ job id).
     dataset_id : str
-        Key suffix of the data in Redis (``mixfit.keys.dataset``).
+        Key suffix of the data in Redis (``fitqueue.keys.dataset``).
     request : dict
         The validated ``FitRequest`` as JSON, without data, weights or dataset_id.
     model_ttl : int, default 0

@@ -1,6 +1,6 @@
 """What the workers add to ``/metrics``: the duration of every finished fit, kept in Redis.
 
-Every worker (any number, on any host) adds to one Redis hash (``mixfit.keys.fit_seconds()``),
+Every worker (any number, on any host) adds to one Redis hash (``fitqueue.keys.fit_seconds()``),
 so the service's ``/metrics`` reads one histogram that is right however many workers and API
 processes there are; nothing is counted in a process's memory. Fields, per family:
 ``{family}|{le}`` the number of fits with ``bound(previous) < seconds <= le`` (not cumulative;
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from redis import Redis
 
-from mixfit import keys
+from fitqueue import keys
 
 # Seconds: a small fit takes ~0.05 s, a fanned-out million-point fit minutes; JOB_TIMEOUT_MAX
 # (3600 s) bounds them all.

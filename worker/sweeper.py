@@ -43,7 +43,7 @@ from rq.utils import as_text, now, utcparse
 from rq.worker import Worker
 from rq.worker_registration import clean_worker_registry
 
-from mixfit import keys
+from fitqueue import keys
 from worker import logs
 
 log = logging.getLogger("mixfit.sweeper")

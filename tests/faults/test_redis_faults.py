@@ -280,7 +280,7 @@ def test_readyz_falls_to_503_within_seconds_of_the_last_workers_death(
 ) -> None:
     """A SIGKILLed worker cannot unregister; its registration outlives it by a minute, but
     ``/readyz`` counts only workers with a fresh heartbeat."""
-    from mixfit.keys import WORKER_STALE_SECONDS
+    from fitqueue.keys import WORKER_STALE_SECONDS
 
     queue = f"faults-{uuid.uuid4().hex}"
     worker = stack.worker(queue)

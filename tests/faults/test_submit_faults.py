@@ -18,7 +18,7 @@ import pytest
 import redis.exceptions
 from rq import Queue
 
-from mixfit import keys
+from fitqueue import keys
 from service import create_app, store
 from tests.conftest import TEST_QUEUE
 

@@ -130,7 +130,7 @@ def test_fit_durations_are_a_histogram_that_workers_add_to_in_redis(redis_client
     try:
         for seconds in (0.01, 0.07, 0.07, 3.0, 1e5):
             record_fit_seconds(redis_client, family, seconds)
-        from mixfit import keys
+        from fitqueue import keys
 
         histogram = fit_duration_family(redis_client.hgetall(keys.fit_seconds()))
         samples = [s for s in histogram.samples if s.labels["family"] == family]
@@ -144,7 +144,7 @@ def test_fit_durations_are_a_histogram_that_workers_add_to_in_redis(redis_client
         assert count == [5] and math.isclose(total[0], 0.01 + 0.14 + 3.0 + 1e5)
         assert float(max(FIT_SECONDS_BUCKETS)) < 1e5  # the last one landed above every bucket
     finally:
-        from mixfit import keys
+        from fitqueue import keys
 
         fields = [
             f for f in redis_client.hkeys(keys.fit_seconds()) if f.decode().startswith(family)

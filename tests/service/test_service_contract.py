@@ -95,7 +95,12 @@ def _imports(path: Path) -> set[str]:
 
 @pytest.mark.parametrize(
     ("package", "forbidden"),
-    [("service", {"worker"}), ("worker", {"service", "flask"}), ("mixfit", {"service", "worker"})],
+    [
+        ("service", {"worker"}),
+        ("worker", {"service", "flask"}),
+        ("fitqueue", {"service", "worker", "flask", "rq"}),
+        ("mixfit", {"service", "worker", "fitqueue"}),
+    ],
 )
 def test_import_arrows(package: str, forbidden: set[str]) -> None:
     for path in (ROOT / package).rglob("*.py"):
@@ -104,8 +109,8 @@ def test_import_arrows(package: str, forbidden: set[str]) -> None:
 
 def test_keys_and_codec_stay_small() -> None:
     stdlib = set(sys.stdlib_module_names)
-    assert _imports(ROOT / "mixfit" / "keys.py") <= stdlib
-    assert _imports(ROOT / "mixfit" / "codec.py") <= stdlib | {"numpy"}
+    assert _imports(ROOT / "fitqueue" / "keys.py") <= stdlib
+    assert _imports(ROOT / "fitqueue" / "codec.py") <= stdlib | {"numpy"}
 
 
 def test_the_core_imports_numpy_scipy_pydantic_only() -> None:

@@ -7,7 +7,7 @@ import io
 import numpy as np
 import pytest
 
-from mixfit import codec, keys
+from fitqueue import codec, keys
 from mixfit.data import as_points, data_hash
 
 

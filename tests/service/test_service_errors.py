@@ -11,7 +11,7 @@ import pytest
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from mixfit import keys
+from fitqueue import keys
 
 JSON = {"Content-Type": "application/json"}
 GOOD = [0.1, 0.3, 0.2, 2.2, 2.5, 2.4, 2.6, 0.15]

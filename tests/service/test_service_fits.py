@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import mixfit
-from mixfit import keys
+from fitqueue import keys
 from mixfit.families import FAMILIES
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]

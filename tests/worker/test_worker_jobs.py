@@ -16,7 +16,7 @@ from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
 import mixfit
-from mixfit import codec, keys
+from fitqueue import codec, keys
 from mixfit.data import as_points, data_hash
 from worker import jobs
 
