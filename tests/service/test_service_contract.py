@@ -126,3 +126,17 @@ def test_the_core_imports_numpy_scipy_pydantic_only() -> None:
     for path in (ROOT / "mixfit").rglob("*.py"):
         extra = _imports(path) - allowed - optional.get(path.name, set())
         assert not extra, f"{path} imports {extra}"
+
+
+def test_the_core_installs_alone_and_the_faces_are_extras() -> None:
+    """``pip install mixfit`` brings the maths only; the service and the worker are extras."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    names = {re.split(r"[<>=\[ ]", dep, maxsplit=1)[0] for dep in project["dependencies"]}
+    assert names == {"numpy", "scipy", "pydantic", "threadpoolctl"}
+    extras = project["optional-dependencies"]
+    assert {"flask", "gunicorn"} <= {
+        re.split(r"[<>=\[ ]", d, maxsplit=1)[0] for d in extras["service"]
+    }
+    assert {"redis", "rq"} == {re.split(r"[<>=\[ ]", d, maxsplit=1)[0] for d in extras["worker"]}
