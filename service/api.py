@@ -1,4 +1,5 @@
-"""The ``/v1`` routes. Thin: parse with a model, make one call to ``store``, answer.
+"""The ``/v1`` routes. Thin: parse with a model, make one call to a resource module (``datasets``,
+``fits``, ``model_store``), answer.
 
 Every body is parsed by ``Model.model_validate_json(..., strict=True)`` on the raw bytes, so
 malformed JSON is a 400, NaN/Infinity tokens and unknown fields are 422, and nothing is validated by
@@ -14,7 +15,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from mixfit import FitRequest, ScoreRequest
 
-from . import access, ingest, store
+from . import access, datasets, fits, ingest, model_store
 from .errors import abort_json
 from .families import families
 from .models import FitQuery
@@ -59,20 +60,20 @@ def _json(document: object, status: int = 200, location: str | None = None) -> R
 def upload_dataset() -> Response:
     """Store a dataset (JSON, CSV or .npy); 201 when new, 200 when the same data exist."""
     X, w = ingest.parse_dataset(request.mimetype, _body())
-    doc, created = store.put_dataset(X, w)
+    doc, created = datasets.put_dataset(X, w)
     return _json(doc.model_dump(mode="json"), 201 if created else 200, doc.links.self)
 
 
 @bp.get("/datasets/<dataset_id>")
 def get_dataset(dataset_id: str) -> Response:
     """A dataset's summary; 404 unknown, 410 expired or deleted."""
-    return _json(store.get_dataset(dataset_id).model_dump(mode="json"))
+    return _json(datasets.get_dataset(dataset_id).model_dump(mode="json"))
 
 
 @bp.delete("/datasets/<dataset_id>")
 def delete_dataset(dataset_id: str) -> tuple[str, int]:
     """Delete a dataset; 404 unknown, 410 already gone."""
-    store.delete_dataset(dataset_id)
+    datasets.delete_dataset(dataset_id)
     return "", 204
 
 
@@ -85,16 +86,16 @@ def create_fit() -> Response:
     key = request.headers.get("Idempotency-Key")
     if key is not None and not IDEMPOTENCY_KEY.match(key):
         abort_json(400, "Idempotency-Key must be 1 to 255 visible ASCII characters")
-    digest = store.body_digest(body)
+    digest = fits.body_digest(body)
     fit_id = None
     if key is not None:  # a new request: an abandoned claim of the key is released
-        fit_id = store.idempotent_fit(key, digest, release_abandoned=True)
+        fit_id = fits.idempotent_fit(key, digest, release_abandoned=True)
     if fit_id is not None:
-        doc, replayed = store.fit_status(fit_id), True
+        doc, replayed = fits.fit_status(fit_id), True
     else:
         fit_request = FitRequest.model_validate_json(body, strict=True).root
         access.check_fit_cap()
-        doc, replayed = store.submit_fit(fit_request, key, digest)
+        doc, replayed = fits.submit_fit(fit_request, key, digest)
         access.record_fit(doc["id"])
     response = _json(doc, 202, doc["links"]["self"])
     if replayed:
@@ -107,25 +108,25 @@ def get_fit(fit_id: str) -> Response:
     """A fit's state, progress, result or error; ``?wait=S`` holds the answer until it ends or S
     seconds pass. 404 unknown, 410 expired."""
     query = FitQuery.model_validate(request.args.to_dict())
-    return _json(store.fit_status(fit_id, query.wait))
+    return _json(fits.fit_status(fit_id, query.wait))
 
 
 @bp.delete("/fits/<fit_id>")
 def cancel_fit(fit_id: str) -> Response:
     """Cancel a queued or running fit; 409 when it has already ended."""
-    return _json(store.cancel_fit(fit_id))
+    return _json(fits.cancel_fit(fit_id))
 
 
 @bp.get("/models/<model_id>")
 def get_model(model_id: str) -> Response:
     """A fitted model with everything scoring needs; 404 unknown, 410 expired or deleted."""
-    return _json(store.get_model(model_id))
+    return _json(model_store.get_model(model_id))
 
 
 @bp.delete("/models/<model_id>")
 def delete_model(model_id: str) -> tuple[str, int]:
     """Delete a model; 404 unknown, 410 already gone."""
-    store.delete_model(model_id)
+    model_store.delete_model(model_id)
     return "", 204
 
 
@@ -134,7 +135,7 @@ def score(model_id: str) -> Response:
     """Score points against a model, synchronously in this process."""
     _require_json()
     score_request = ScoreRequest.model_validate_json(_body(), strict=True)
-    return _json(store.score(model_id, score_request).model_dump(mode="json"))
+    return _json(model_store.score(model_id, score_request).model_dump(mode="json"))
 
 
 @bp.get("/families")

@@ -4,7 +4,7 @@ Every request gets a request id: the incoming ``X-Request-Id`` header when it is
 characters of letters, digits and ``._:/+=-``), else a new random one (32 hex digits). It is
 echoed in the answer's ``X-Request-Id`` header, set on every log line written while the request
 is handled (a filter on the handler), stored in the meta of the RQ jobs of a fit it submits
-(``store.submit_fit``), and the worker logs every line of those jobs with it (``worker.logs``).
+(``fits.submit_fit``), and the worker logs every line of those jobs with it (``worker.logs``).
 
 When the answer is ready one line is logged on ``mixfit.request`` with ``method``, ``path``,
 ``route``, ``status``, ``duration_ms`` and ``request_id``, and the answer is counted in

@@ -1,7 +1,7 @@
 """Fan-out: the same large fit with 1 and with 2 RQ workers, measured in one run.
 
 A K = 1..6 fit of 50,000 points with 10 starts per K fans out into one job per K plus a merge
-(see ``service.store.plan_parts``); each worker runs one fit part at a time on one core
+(see ``service.fanout.plan_parts``); each worker runs one fit part at a time on one core
 (``MIXFIT_THREADS=1``, the worker's default), so on this 2-core machine two workers should take
 a little over half the wall time of one. Redis, the workers and the API (in-process) are
 started here; the wall time is from ``POST /v1/fits`` to the finished document.

@@ -4,7 +4,7 @@ its gunicorn process killed), then retried with the same key, as a client should
 Found by looking at the chaos run's fault windows (``make chaos``): the retry heard 410 "fit
 ... has expired" for a fit that never existed, and so did every retry for a day (the key's
 lifetime). Now the retry hears 503 while the first submission might still be alive (within
-``store.submit_deadline()``, twice ``REDIS_TIMEOUT``), then queues the fit itself.
+``fits.submit_deadline()``, twice ``REDIS_TIMEOUT``), then queues the fit itself.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import redis.exceptions
 from rq import Queue
 
 from fitqueue import keys
-from service import create_app, store
+from service import create_app, fits
 from tests.conftest import TEST_QUEUE
 
 BODY = {"data": [0.1, 0.3, 0.2, 5.0, 5.2, 5.1, 4.9, 0.0], "k": [1, 2], "seed": 4}
@@ -89,5 +89,5 @@ def test_a_fit_still_being_queued_is_not_taken_over(make_client, redis_client) -
 
     twin = client.post("/v1/fits", json=BODY, headers=key)
     assert twin.status_code == 503, twin.get_json()
-    claim = redis_client.get(keys.idempotency(store.body_digest(key["Idempotency-Key"].encode())))
+    claim = redis_client.get(keys.idempotency(fits.body_digest(key["Idempotency-Key"].encode())))
     assert claim.decode().startswith(f"{fit_id}:")  # still the first submission's

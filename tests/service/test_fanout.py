@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from service import store
+from service import fanout
 
 DATA = np.random.default_rng(5).normal(size=(400, 2)) * [1, 3] + np.repeat([[0, 0], [6, 0]], 200, 0)
 REQUEST = {"data": DATA.tolist(), "k": [1, 2, 3], "n_starts": 6, "seed": 11, "covariance": "diag"}
@@ -12,13 +12,13 @@ REQUEST = {"data": DATA.tolist(), "k": [1, 2, 3], "n_starts": 6, "seed": 11, "co
 def test_plan_splits_per_k_then_per_chunk_of_starts(app):
     with app.app_context():
         app.config.update(FANOUT_MIN_WORK=1000, FANOUT_PARTS=4)
-        assert store.plan_parts([1], 10, 10) is None  # too little work
-        assert store.plan_parts([1, 2, 3, 4, 5], 10, 1000) == [(k, 0, 10) for k in (5, 4, 3, 2, 1)]
-        assert store.plan_parts([2, 3], 10, 1000) == [(3, 0, 5), (3, 5, 10), (2, 0, 5), (2, 5, 10)]
-        assert store.plan_parts([3], 3, 1000) == [(3, 0, 1), (3, 1, 2), (3, 2, 3)]
-        assert store.plan_parts([3], 1, 10**6) is None  # one start of one K cannot be split
+        assert fanout.plan_parts([1], 10, 10) is None  # too little work
+        assert fanout.plan_parts([1, 2, 3, 4, 5], 10, 1000) == [(k, 0, 10) for k in (5, 4, 3, 2, 1)]
+        assert fanout.plan_parts([2, 3], 10, 1000) == [(3, 0, 5), (3, 5, 10), (2, 0, 5), (2, 5, 10)]
+        assert fanout.plan_parts([3], 3, 1000) == [(3, 0, 1), (3, 1, 2), (3, 2, 3)]
+        assert fanout.plan_parts([3], 1, 10**6) is None  # one start of one K cannot be split
         # K's split start (its last) needs K-1's final fit: no part runs it, the merge does.
-        assert store.plan_parts([2, 3], 10, 1000, {2: None, 3: 9}) == [
+        assert fanout.plan_parts([2, 3], 10, 1000, {2: None, 3: 9}) == [
             (3, 0, 4),
             (3, 4, 9),
             (2, 0, 5),

@@ -1,0 +1,37 @@
+"""How a fit fans out over the workers: one RQ job, or a job per K (and per chunk of starts)
+merged by a reducing job."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .store import cfg
+
+
+def plan_parts(
+    k_values: list[int], n_starts: int, n: int, split: dict[int, int | None] | None = None
+) -> list[tuple[int, int, int]] | None:
+    """How a fit fans out: ``(k, first start, stop)`` per RQ job, or None for one job.
+
+    Fits with less work than ``FANOUT_MIN_WORK`` (n * sum(K) * starts) run as one job. Larger
+    ones get a job per K, and each K's starts are cut into chunks when there are fewer than
+    ``FANOUT_PARTS`` Ks. The largest K comes first, so workers that take jobs in order end close
+    together (longest-first scheduling). A K's ``split`` start (``split[k]``, always its last;
+    ``mixfit.em.split_index``) needs the final fit of K-1, so no part runs it: the merging job
+    does, K by K.
+    """
+    if n * sum(k_values) * n_starts < int(cfg("FANOUT_MIN_WORK")):
+        return None
+    split = split or {}
+    plan = []
+    for k in sorted(k_values, reverse=True):
+        held = split.get(k) is not None
+        starts = n_starts - held
+        chunks = min(starts, -(-int(cfg("FANOUT_PARTS")) // len(k_values)))
+        bounds = np.linspace(0, starts, chunks + 1).round().astype(int)
+        plan += [
+            (k, int(first), int(stop))
+            for first, stop in zip(bounds[:-1], bounds[1:], strict=True)
+            if stop > first
+        ]
+    return plan if len(plan) > 1 else None
