@@ -134,7 +134,7 @@ class _Mixture(DensityMixin, BaseEstimator):
         best = next(s for s in chosen.starts if s.start == chosen.best_start)
         self.lower_bounds_ = [value / result.n_effective for value in best.trace]
         self.n_params_ = int(chosen.n_params)
-        self._keep_params(result, chosen)
+        self._keep_params(result, chosen)  # each family's estimator names its parameters
         if not self.converged_:
             warnings.warn(
                 f"the best start of K = {chosen.k} did not converge in {self.max_iter} "
@@ -142,9 +142,6 @@ class _Mixture(DensityMixin, BaseEstimator):
                 ConvergenceWarning,
                 stacklevel=3,
             )
-
-    def _keep_params(self, result: FitResult, chosen: KResult) -> None:
-        raise NotImplementedError
 
     def fit_predict(self, X: Any, y: Any = None) -> np.ndarray:
         """Fit, then the most likely component of every training point, shape (n_samples,)."""

@@ -699,18 +699,18 @@ class Settings:
 
     @classmethod
     def short(cls, seed: int) -> Settings:
-        """One fault of each kind, 3-4.5 s apart, in 30 s of load."""
+        """One fault of each kind, 2.5-3.5 s apart, in 24 s of load."""
         return cls(
-            duration=30.0,
+            duration=24.0,
             seed=seed,
             clients=4,
-            gap=(3.0, 4.5),
+            gap=(2.5, 3.5),
             warmup=3.0,
             faults=len(KINDS),
             drain=120.0,
             min_faults=len(KINDS),
             min_per_kind=1,
-            rerun_limit=16,
+            rerun_limit=12,
         )
 
 

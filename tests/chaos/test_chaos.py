@@ -1,6 +1,6 @@
-"""The short chaos run inside ``make test``: 30 s of load with one fault of each of the
+"""The short chaos run inside ``make test``: 24 s of load with one fault of each of the
 five kinds, then the invariants of the full run (``make chaos``; see ``harness.py``), except
-that it reruns 16 of the finished fits (every one a kill hit, then a seeded sample), not all.
+that it reruns 12 of the finished fits (every one a kill hit, then a seeded sample), not all.
 
 The seed is random and printed (``-s``) and named in every failure; ``MIXFIT_CHAOS_SEED`` fixes
 it. Nothing here asserts a time: every wait is a generous deadline.
