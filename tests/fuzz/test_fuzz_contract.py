@@ -39,7 +39,7 @@ from schemathesis.specs.openapi.checks import (
 
 from tests.conftest import TEST_QUEUE
 
-EXAMPLES = 80
+EXAMPLES = 50
 MIN_REQUESTS = 1000
 REAL_ID_PARAMS = {"dataset_id": "dataset", "fit_id": "fit", "model_id": "model"}
 # /readyz answers 503 by design while no worker listens on the queue (here: the idle one); its

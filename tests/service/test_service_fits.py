@@ -279,7 +279,7 @@ def test_inline_worker_runs_and_stops_fits(make_client, redis_url, poll) -> None
     from service import devstack
 
     queue = f"mixfit-inline-{uuid.uuid4().hex}"
-    client = make_client(QUEUE_NAME=queue)
+    client = make_client(QUEUE_NAME=queue, FANOUT_MIN_WORK=10**15)
     proc = devstack.start_worker(redis_url, queue, log_level="WARNING", extra=["--inline"])
     try:
         devstack.wait_workers(redis_url, queue)
