@@ -59,7 +59,6 @@ def _expected_failures(estimator) -> dict[str, str]:
 
 @parametrize_with_checks(
     [
-        GaussianMixture(),
         GaussianMixture(n_components=range(1, 3), covariance_type="diag", n_init=3),
         BetaMixture(),
     ],
