@@ -149,6 +149,20 @@ def start_redis(
     return proc, url
 
 
+def _spawn(args: list[str], env: dict[str, str], stderr: Any, preexec_fn: Any) -> subprocess.Popen:
+    """A Python child of the stack: run from the project root in a session of its own (a Ctrl-C
+    at the terminal reaches only the supervisor, which stops the children in order)."""
+    return subprocess.Popen(
+        args,
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+        stdin=subprocess.DEVNULL,
+        stderr=stderr,
+        preexec_fn=preexec_fn,
+    )
+
+
 def _poll(ready, what: str, timeout: float, proc: subprocess.Popen | None = None) -> None:
     """Call ``ready()`` every 50 ms until it is true; fail when ``proc`` exits or time runs out."""
     deadline = time.monotonic() + timeout
@@ -191,15 +205,7 @@ def start_worker(
     ``preexec_fn`` runs in the child before ``exec``."""
     env = dict(os.environ, MIXFIT_REDIS_URL=url, MIXFIT_QUEUE_NAME=queue)
     args = [sys.executable, "-m", "worker", "--log-level", log_level, *(extra or [])]
-    return subprocess.Popen(
-        args,
-        cwd=ROOT,
-        env=env,
-        start_new_session=True,
-        stdin=subprocess.DEVNULL,
-        stderr=stderr,
-        preexec_fn=preexec_fn,
-    )
+    return _spawn(args, env, stderr, preexec_fn)
 
 
 def wait_workers(url: str, queue: str, count: int = 1, timeout: float = 30.0) -> None:
@@ -270,15 +276,7 @@ def start_gunicorn(
         *(["--no-control-socket"] if _gunicorn_has_control_socket() else []),
         "service:create_app()",
     ]
-    proc = subprocess.Popen(
-        args,
-        cwd=ROOT,
-        env=full_env,
-        start_new_session=True,
-        stdin=subprocess.DEVNULL,
-        stderr=stderr,
-        preexec_fn=preexec_fn,
-    )
+    proc = _spawn(args, full_env, stderr, preexec_fn)
     if made:
         weakref.finalize(proc, shutil.rmtree, metrics_dir, True)
     return proc
