@@ -28,7 +28,7 @@ from rq.serializers import JSONSerializer
 from rq.worker import WorkerStatus
 
 from worker import jobs, logs  # jobs preloaded so each forked horse starts warm
-from worker.outage import OutageTolerant, wait_for_redis
+from worker.outage import OutageTolerant, through_outage, wait_for_redis
 
 log = logging.getLogger("mixfit.worker")
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -192,7 +192,17 @@ def main(argv: list[str] | None = None) -> int:
     delay, attempt = 1.0, 0
     while True:
         name = args.name if attempt == 0 or args.name is None else f"{args.name}-{attempt}"
-        rq_worker = build_worker(args.url, args.queue, name, args.inline)
+        # RQ's Worker() talks to Redis (CLIENT SETNAME): a worker started while Redis is away
+        # (a host booting before it, a restart during an outage) waits for it instead of dying.
+        rq_worker = through_outage(
+            Redis.from_url(args.url),
+            "the worker's start",
+            build_worker,
+            args.url,
+            args.queue,
+            name,
+            args.inline,
+        )
         try:
             rq_worker.work(burst=args.burst, logging_level=args.log_level)
             # A warm shutdown (SIGTERM, Ctrl-C) sets _stop_requested only when it comes during a

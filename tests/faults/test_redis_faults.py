@@ -298,3 +298,22 @@ def test_readyz_falls_to_503_within_seconds_of_the_last_workers_death(
     admin.close()
     assert registered == 1  # the dead worker is still registered: readiness looked past it
     print(f"\n/readyz 503 {time.monotonic() - died:.1f} s after the last worker died ({fell:.1f})")
+
+
+def test_a_worker_started_while_redis_is_down_waits_for_it(tmp_path: Path) -> None:
+    """A supervisor restarting a worker during an outage, or a host booting before Redis: the
+    worker waits for Redis and then serves the queue (it used to die in RQ's constructor)."""
+    from service import devstack
+
+    port = devstack.free_port()
+    url, queue = f"redis://127.0.0.1:{port}/0", f"mixfit-late-{uuid.uuid4().hex}"
+    worker = devstack.start_worker(url, queue, log_level="WARNING")
+    redis_proc = None
+    try:
+        time.sleep(4.0)  # the warm-up fit, then its first tries at Redis
+        assert worker.poll() is None, "the worker died while Redis was down"
+        redis_proc, _ = devstack.start_redis(tmp_path / "redis", port=port)
+        devstack.wait_workers(url, queue, timeout=60)
+        assert worker.poll() is None
+    finally:
+        devstack.stop([p for p in (worker, redis_proc) if p is not None])
