@@ -6,13 +6,13 @@ The core imports numpy, scipy and pydantic only; the REST service and the worker
 __version__ = "0.1.0"
 
 from .errors import FitError  # noqa: E402
+from .families.beta import BetaFitRequest  # noqa: E402
+from .families.gaussian import GaussianFitRequest  # noqa: E402
 from .fit import assemble, fit, prepare, run  # noqa: E402
 from .sampling import sample  # noqa: E402
 from .schema import (  # noqa: E402
-    BetaFitRequest,
     FitRequest,
     FitResult,
-    GaussianFitRequest,
     KResult,
     Model,
     ScoreRequest,

@@ -24,7 +24,6 @@ import json
 import os
 import sys
 import time
-import typing
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
@@ -33,9 +32,8 @@ import numpy as np
 
 from .csvdata import parse_csv
 from .errors import FitError
-from .schema import BetaInitMethod, FitResult, Model, ScoreResult
-
-INIT_METHODS = typing.get_args(BetaInitMethod)  # every family's methods (beta's are a superset)
+from .families import FAMILIES
+from .schema import INIT_METHODS, FitResult, Model, ScoreResult, family_options
 
 
 class UsageError(Exception):
@@ -144,24 +142,20 @@ def _vector(values: Sequence[float]) -> str:
 
 
 def params_table(model: Model) -> str:
-    """The chosen parameters, one component a line (numbered from 1)."""
-    p = model.params.model_dump()
-    weights = p["weights"]
-    if model.family == "beta":
-        lines = [f"{'component':>9} {'weight':>10} {'alpha':>12} {'beta':>12} {'mean':>10}"]
-        for j, (w, a, b) in enumerate(zip(weights, p["alphas"], p["betas"], strict=True)):
-            lines.append(f"{j + 1:>9} {w:>10.4f} {a:>12.5g} {b:>12.5g} {a / (a + b):>10.4f}")
-        return "\n".join(lines)
-    if model.d == 1:
-        lines = [f"{'component':>9} {'weight':>10} {'mean':>12} {'sd':>12}"]
-        sds = p["sds"] if len(p["sds"]) == len(weights) else p["sds"] * len(weights)
-        for j, (w, m, s) in enumerate(zip(weights, p["means"], sds, strict=True)):
-            lines.append(f"{j + 1:>9} {w:>10.4f} {m:>12.5g} {s:>12.5g}")
-        return "\n".join(lines)
-    lines = []
-    for j, (w, m, cov) in enumerate(zip(weights, p["means"], p["covariances"], strict=True)):
-        lines.append(f"component {j + 1}: weight {w:.4f}, mean {_vector(m)}")
-        lines += [f"    cov {_vector(row)}" for row in cov]
+    """The chosen parameters, one component a line (numbered from 1): the weight and the
+    family's columns (``Family.columns``); vectors and matrices below their component."""
+    from .scoring import model_family
+
+    columns = model_family(model).columns(model.params)
+    scalar = {n: v for n, v in columns.items() if np.asarray(v, dtype=float).ndim == 1}
+    nested = {n: v for n, v in columns.items() if n not in scalar}
+    lines = [f"{'component':>9} {'weight':>10}" + "".join(f" {n:>12}" for n in scalar)]
+    for j, w in enumerate(model.params.weights):
+        lines.append(f"{j + 1:>9} {w:>10.4f}" + "".join(f" {v[j]:>12.5g}" for v in scalar.values()))
+        for name, values in nested.items():
+            value = np.asarray(values[j], dtype=float)
+            rows = [value] if value.ndim == 1 else list(value)
+            lines += [f"    {name} {_vector(row)}" for row in rows]
     return "\n".join(lines)
 
 
@@ -225,7 +219,8 @@ def _server(args: argparse.Namespace) -> str | None:
 
 def _fit_options(args: argparse.Namespace) -> dict[str, Any]:
     options: dict[str, Any] = {"family": args.family, "criterion": args.criterion}
-    for name in ("k", "seed", "init", "tol", "tol_type", "max_iter", "covariance", "boundary"):
+    own = {option for options in family_options().values() for option in options}
+    for name in ("k", "seed", "init", "tol", "tol_type", "max_iter", *sorted(own)):
         value = getattr(args, name)
         if value is not None:
             options[name] = value
@@ -372,8 +367,20 @@ def _server_options(parser: argparse.ArgumentParser) -> None:
 
 def _where(loc: tuple) -> str:
     """An option's name from a validation error's location, without the union's tags."""
-    parts = [str(p) for i, p in enumerate(loc) if not (i == 0 and p in ("gaussian", "beta"))]
+    parts = [str(p) for i, p in enumerate(loc) if not (i == 0 and p in FAMILIES)]
     return ".".join(p for p in parts if "[" not in p) or "options"
+
+
+def _family_flags() -> dict[str, tuple[list[str], list[str]]]:
+    """Every family's own choice options (``mixfit.schema.family_options``): option -> (the
+    values any family accepts, the families that have it)."""
+    flags: dict[str, tuple[list[str], list[str]]] = {}
+    for family, options in family_options().items():
+        for option, values in options.items():
+            known, owners = flags.setdefault(option, ([], []))
+            known += [v for v in values if v not in known]
+            owners.append(family)
+    return flags
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -387,7 +394,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     fit = commands.add_parser("fit", help="fit a mixture to the data of a CSV file")
     fit.add_argument("data", help="CSV file (one column: 1-D; several: d-dim); - reads stdin")
-    fit.add_argument("--family", choices=("gaussian", "beta"), default="gaussian")
+    fit.add_argument("--family", choices=tuple(FAMILIES), default="gaussian")
     fit.add_argument("--k", type=parse_k, help="K to fit: 3, a range 1-5 or a list 1,2,4")
     fit.add_argument("--starts", type=int, help="starts per K (default 10)")
     fit.add_argument("--seed", type=int, help="seed (drawn and recorded when omitted)")
@@ -401,10 +408,13 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--max-iter", type=int, dest="max_iter")
     fit.add_argument("--tol", type=float)
     fit.add_argument("--tol-type", dest="tol_type", choices=("relative", "absolute", "per_sample"))
-    fit.add_argument(
-        "--covariance", choices=("full", "diag", "spherical", "tied"), help="Gaussian only"
-    )
-    fit.add_argument("--boundary", choices=("reject", "squeeze", "clip"), help="beta only")
+    for option, (values, owners) in _family_flags().items():
+        fit.add_argument(
+            "--" + option.replace("_", "-"),
+            dest=option,
+            choices=values,
+            help=f"{', '.join(owners)} only",
+        )
     fit.add_argument("--plot", metavar="PNG", help="draw data, density and traces (matplotlib)")
     fit.add_argument("-q", "--quiet", action="store_true", help="no progress bar on stderr")
     _server_options(fit)

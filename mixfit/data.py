@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import FitError
-from .schema import MAX_ABS, MAX_DIM
+from .options import MAX_ABS, MAX_DIM
 
 
 def as_points(data: object, weights: object | None = None) -> tuple[np.ndarray, np.ndarray | None]:

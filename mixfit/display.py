@@ -21,7 +21,6 @@ from html import escape
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy import stats
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -47,17 +46,10 @@ PLOT_EXTRA = "pip install 'mixfit[plot]'"
 # -- densities ---------------------------------------------------------------------------------
 
 
-def _marginals(model: Model) -> tuple[np.ndarray, ...]:
-    """Per component the first coordinate's location and scale: (means, sds) for a Gaussian,
-    (alphas, betas) for a beta mixture; each an ndarray of shape (K,)."""
-    p = model.params.model_dump()
-    if model.family == "beta":
-        return np.asarray(p["alphas"], float), np.asarray(p["betas"], float)
-    if model.d == 1:
-        sds = np.asarray(p["sds"], float)
-        return np.asarray(p["means"], float), np.broadcast_to(sds, (model.k,))
-    means = np.asarray(p["means"], float)[:, 0]
-    return means, np.sqrt(np.asarray(p["covariances"], float)[:, 0, 0])
+def _family(model: Model) -> Any:
+    from .scoring import model_family
+
+    return model_family(model)
 
 
 def density_grid(
@@ -66,29 +58,33 @@ def density_grid(
     """Sorted points at which to draw the (first coordinate's) density.
 
     The range is the data's padded by 5 % when ``x`` (the first coordinate's values) is given,
-    else every Gaussian component's mean +- 4 sd; a beta mixture's is (0, 1) without its ends,
-    where a density with alpha or beta below 1 is infinite. Each component adds ``n_local`` points
-    across its own mean +- 4 sd, so a narrow component beside a wide one still shows its peak.
+    else every component's mean +- 4 sd (location +- 4 scales for a t), kept inside the family's
+    support; a family on a bounded interval (beta) spans it without its ends, where a density
+    may be infinite. Each component adds ``n_local`` points across its own mean +- 4 sd, so a
+    narrow component beside a wide one still shows its peak. A discrete family (Poisson) is drawn
+    at the integers of the range.
 
     Returns
     -------
-    grid : ndarray of shape (m,), m >= n - 2
+    grid : ndarray of shape (m,)
     """
-    a, b = _marginals(model)
-    if model.family == "beta":
-        lo, hi = 0.0, 1.0
-        centre = a / (a + b)
-        spread = np.sqrt(a * b / ((a + b) ** 2 * (a + b + 1.0)))
-        grid = np.linspace(lo, hi, n)[1:-1]
+    family = _family(model)
+    centre, spread = family.moments(model.params)
+    low, high = family.support
+    if np.isfinite(low) and np.isfinite(high):
+        grid = np.linspace(low, high, n)[1:-1]
         lo, hi = grid[0], grid[-1]
     else:
-        centre, spread = a, b
         if x is not None and x.size:
             lo, hi = float(np.min(x)), float(np.max(x))
         else:
-            lo, hi = float(np.min(a - 4 * b)), float(np.max(a + 4 * b))
+            lo, hi = float(np.min(centre - 4 * spread)), float(np.max(centre + 4 * spread))
         pad = 0.0 if x is None else 0.05 * (hi - lo or 1.0)
         lo, hi = lo - pad, hi + pad
+        if np.isfinite(low):
+            lo = max(lo, low + 1e-3 * (hi - low) if not family.discrete else low)
+        if family.discrete:
+            return np.arange(np.floor(lo), np.ceil(hi) + 1.0)
         grid = np.linspace(lo, hi, n)
     local = (centre[:, None] + spread[:, None] * np.linspace(-4.0, 4.0, n_local)).ravel()
     local = local[(local > lo) & (local < hi)]
@@ -96,28 +92,26 @@ def density_grid(
 
 
 def component_densities(model: Model, grid: np.ndarray) -> np.ndarray:
-    """Weighted component densities of the first coordinate on ``grid``.
+    """Weighted component densities (probabilities, for a discrete family) of the first
+    coordinate on ``grid``.
 
     Returns
     -------
     densities : ndarray of shape (K, len(grid))
         Row k is ``weights[k]`` times component k's density; the rows sum to the mixture's.
     """
-    a, b = _marginals(model)
-    if model.family == "beta":
-        logs = stats.beta.logpdf(grid[None, :], a[:, None], b[:, None])
-    else:
-        logs = stats.norm.logpdf(grid[None, :], a[:, None], b[:, None])
+    logs = _family(model).marginal_log_pdf(model.params, grid)
     weights = np.asarray(model.params.weights, float)
-    with np.errstate(divide="ignore"):  # a weight of 0 is a log of -inf, a density of 0
+    with np.errstate(divide="ignore", over="ignore"):  # a weight of 0: a density of 0
         return np.exp(np.log(weights)[:, None] + logs)
 
 
 def _density_top(model: Model, mixture: np.ndarray) -> float:
-    """Where to cut the density axis: the mixture's maximum, except that a beta mixture's
-    ends (the outer 2 % of the grid, where alpha or beta < 1 makes it unbounded) are left out."""
+    """Where to cut the density axis: the mixture's maximum, except that next to a finite end
+    of the support (the outer 2 % of the grid, where a beta with a shape below 1 or a gamma
+    with a shape below 1 is unbounded) is left out."""
     inner = mixture
-    if model.family == "beta" and mixture.size > 50:
+    if np.isfinite(_family(model).support[0]) and mixture.size > 50:
         edge = max(1, mixture.size // 50)
         inner = mixture[edge:-edge]
     finite = inner[np.isfinite(inner)]
@@ -174,44 +168,44 @@ def k_table_html(result: FitResult) -> str:
     return table + (f'<ul style="font-size:12px">{"".join(notes)}</ul>' if notes else "")
 
 
-def params_html(model: Model) -> str:
-    """The model's parameters, one component a row (numbered from 1, as the CLI's tables).
+def _cell(value: Any) -> str:
+    """A parameter as a table cell: a number, a vector, or a matrix by its diagonal's roots."""
+    v = np.asarray(value, dtype=float)
+    if v.ndim == 0:
+        return escape(f"{float(v):.5g}")
+    if v.ndim == 1:
+        return _vec(v)
+    return _vec(np.sqrt(np.diag(v)))
 
-    Gaussian 1-D: weight, mean, sd; d-dim: weight, mean and per-coordinate sd (the square roots
-    of the covariance's diagonal), the full covariances in a ``<details>`` element; beta: weight,
-    alpha, beta and the component's mean alpha / (alpha + beta)."""
-    p = model.params.model_dump()
-    weights = p["weights"]
-    if model.family == "beta":
-        head = ["component", "weight", "alpha", "beta", "mean"]
-        body = [
-            [str(j + 1), f"{w:.4f}", f"{a:.5g}", f"{b:.5g}", f"{a / (a + b):.4f}"]
-            for j, (w, a, b) in enumerate(zip(weights, p["alphas"], p["betas"], strict=True))
-        ]
-    elif model.d == 1:
-        a, b = _marginals(model)
-        head = ["component", "weight", "mean", "sd"]
-        body = [
-            [str(j + 1), f"{w:.4f}", f"{m:.5g}", f"{s:.5g}"]
-            for j, (w, m, s) in enumerate(zip(weights, a, b, strict=True))
-        ]
-    else:
-        covs = np.asarray(p["covariances"], float)
-        head = ["component", "weight", "mean", "sd (diagonal)"]
-        body = [
-            [str(j + 1), f"{w:.4f}", _vec(m), _vec(np.sqrt(np.diag(c)))]
-            for j, (w, m, c) in enumerate(zip(weights, p["means"], covs, strict=True))
-        ]
+
+def params_html(model: Model) -> str:
+    """The model's parameters, one component a row (numbered from 1, as the CLI's tables): the
+    weight, then the family's columns (``Family.columns``: Gaussian mean and sd; beta alpha,
+    beta and mean; ...). A matrix (a d-dim covariance or scale) shows the square roots of its
+    diagonal, the full matrices in a ``<details>`` element."""
+    columns = _family(model).columns(model.params)
+    weights = model.params.weights
+    head = ["component", "weight"]
+    matrices = {}
+    for name, values in columns.items():
+        matrix = np.asarray(values, dtype=float).ndim == 3
+        label = "sd (diagonal)" if name == "covariance" else f"{name} (diagonal root)"
+        head.append(label if matrix else name)
+        if matrix:
+            matrices[name] = values
+    body = [
+        [str(j + 1), f"{w:.4f}"] + [_cell(values[j]) for values in columns.values()]
+        for j, w in enumerate(weights)
+    ]
     rows = [_row(head, header=True)] + [_row(cells) for cells in body]
     table = f'<table class="mixfit-params" {_TABLE}>{"".join(rows)}</table>'
-    if model.family == "gaussian" and model.d > 1:
-        matrices = "".join(
-            f"<div>component {j + 1}: " + ", ".join(_vec(row) for row in cov) + "</div>"
-            for j, cov in enumerate(p["covariances"])
+    for name, values in matrices.items():
+        shown = "".join(
+            f"<div>component {j + 1}: " + ", ".join(_vec(row) for row in m) + "</div>"
+            for j, m in enumerate(values)
         )
-        table += (
-            f'<details style="font-size:12px"><summary>covariances</summary>{matrices}</details>'
-        )
+        plural = "covariances" if name == "covariance" else f"{name} matrices"
+        table += f'<details style="font-size:12px"><summary>{plural}</summary>{shown}</details>'
     return table
 
 
@@ -226,7 +220,9 @@ def density_svg(model: Model, width: int = 360, height: int = 150) -> str:
     mixture = parts.sum(axis=0)
     top = _density_top(model, mixture)
     left, right, upper, lower = 6.0, 6.0, 8.0, 20.0
-    lo, hi = (0.0, 1.0) if model.family == "beta" else (float(grid[0]), float(grid[-1]))
+    support = _family(model).support
+    bounded = np.isfinite(support[0]) and np.isfinite(support[1])
+    lo, hi = support if bounded else (float(grid[0]), float(grid[-1]))
     px = left + (grid - lo) / ((hi - lo) or 1.0) * (width - left - right)
 
     def path(values: np.ndarray, color: str, stroke: float, cls: str) -> str:

@@ -179,10 +179,8 @@ class _Starts:
         p = self.problem
         s = sample(p.Z, p.w, np.random.default_rng(self.seeds[-1]))
         params, weights = p.family.from_json(parent.params, p.scaling)
-        eta, log_partition = p.family.natural(params)
-        resp = Batch(p.family.statistics(s.Z), s.w).point_loglik(
-            eta[0], np.log(weights) - log_partition[0]
-        )[1]
+        batch = Batch(p.family.statistics(s.Z), s.w)
+        resp = p.family.point_loglik(batch, params, np.log(weights))[1]
         resp = split_responsibilities(s, resp)[None]
         mass = resp[0].T @ s.weights
         return p.family.initial(s.Z, s.w, resp, p.floor), np.log(mass / mass.sum())[None]
@@ -277,8 +275,7 @@ def _run_k(
     next_report = 0.0
     while active.size:
         sub = take(st.params, active)
-        eta, log_partition = fam.natural(sub)
-        ll, stats = problem.batch.estep(eta, st.logw[active] - log_partition)
+        ll, stats = fam.estep(problem.batch, sub, st.logw[active])
         ll += problem.constant
         st.evaluations[active] += 1
         waiting = active[:0]
@@ -450,8 +447,7 @@ def _m_step(problem: Problem, st: _Starts, active: np.ndarray, stats: np.ndarray
         alive = active[fine]
 
         def reevaluate(params, logw):
-            eta, log_partition = fam.natural(params)
-            return problem.batch.estep(eta, logw - log_partition)
+            return fam.estep(problem.batch, params, logw)
 
         new, events = fam.maximize(stats[fine], take(st.params, alive), problem.floor, reevaluate)
         for row, comp, kind, detail in events:
@@ -607,8 +603,7 @@ def _summarize(problem: Problem, st: _Starts) -> KResult:
     best = max(healthy, key=lambda s: (starts[s].loglik, -s))
     params = take(st.params, best)
     weights = np.exp(st.logw[best])
-    eta, log_partition = fam.natural(take(st.params, slice(best, best + 1)))
-    _, resp = problem.batch.point_loglik(eta[0], st.logw[best] - log_partition[0])
+    _, resp = fam.point_loglik(problem.batch, take(st.params, slice(best, best + 1)), st.logw[best])
     entropy = float(
         entr(resp).sum(axis=1) @ (np.ones(problem.n) if problem.w is None else problem.w)
     )

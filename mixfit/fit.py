@@ -16,7 +16,6 @@ from .em import Problem, Progress, run_k
 from .errors import FitError
 from .estep import Batch
 from .families import get_family
-from .families.base import resp_sums
 from .schema import FitRequest, FitResult, KResult, Model, ReferenceDensity
 
 EXACT_REFERENCE_MAX = 5000  # up to this many points the p-values use every training point
@@ -79,26 +78,18 @@ def prepare(request: Any, data: Any, weights: Any = None) -> Problem:
     family = get_family(request.family)(request, X.shape[1])
     X, moved = family.prepare(X)
     check_fit_size(X, w, max(request.k_values()))
-    scaling = Scaling.standardize(X, w) if family.standardize else Scaling.identity(X.shape[1])
-    Z = scaling.forward(X)
+    Y, jacobian = family.transform(X)
+    scaling = Scaling.standardize(Y, w) if family.standardize else Scaling.identity(X.shape[1])
+    Z = scaling.forward(Y)
     n_eff = float(X.shape[0] if w is None else w.sum())
-    base = family.base_measure(Z)
-    base_total = (
-        base * n_eff
-        if np.isscalar(base)
-        else float(np.dot(base, w) if w is not None else base.sum())
-    )
+    base_total = _total(family.base_measure(Z), w, n_eff) + _total(jacobian, w, n_eff)
     z_var = float(np.average((Z - np.average(Z, axis=0, weights=w)) ** 2, axis=0, weights=w).mean())
     mean_weight = n_eff / X.shape[0]
     floor = request.var_floor * z_var
     # A data set whose own covariance is singular (collinear columns, a constant column) holds
     # every component at the floor: then the floor is the data's, not a degenerate component's.
     T = family.statistics(Z)
-    # (The warm start of beta's Newton M-step comes from a few points: it only has to be close.)
-    few = slice(0, min(X.shape[0], 2000))
-    w_few = None if w is None else w[few]
-    warm = family.initial(Z[few], w_few, np.ones((1, Z[few].shape[0], 1)), floor)
-    _, events = family.maximize(resp_sums(T, w, np.ones((1, X.shape[0], 1))), warm, floor)
+    singular = family.floored(Z, w, floor)
     seed = request.seed
     if seed is None:
         seed = int(np.random.SeedSequence().generate_state(1, dtype=np.uint64)[0]) & (2**63 - 1)
@@ -113,11 +104,18 @@ def prepare(request: Any, data: Any, weights: Any = None) -> Problem:
         constant=base_total - n_eff * scaling.log_jacobian,
         n_eff=n_eff,
         floor=floor,
-        singular_data=bool(events),
+        singular_data=singular,
         one_point=mean_weight,
         seed=seed,
         moved=moved,
     )
+
+
+def _total(values: np.ndarray | float, w: np.ndarray | None, n_eff: float) -> float:
+    """The weighted sum over points of per-point values (n,), or of one value for every point."""
+    if np.isscalar(values):
+        return float(values) * n_eff
+    return float(np.dot(values, w) if w is not None else np.sum(values))
 
 
 def _criterion(result: KResult, criterion: str) -> float:

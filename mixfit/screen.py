@@ -26,7 +26,7 @@ import numpy as np
 
 from .estep import Batch
 from .families.base import ParamArrays, take
-from .starts import SCREEN_POINTS, Sample, auto_methods, responsibilities, sample
+from .starts import SCREEN_POINTS, Sample, responsibilities, sample
 
 DUPLICATE_RTOL = 1e-9
 # The screening sample shrinks when candidates x K x statistics grow, so that one screening
@@ -61,13 +61,13 @@ class Screened:
     degenerate: int  # candidates that degenerated during screening
 
 
-def candidate_methods(request: object, family: str, count: int) -> list[str]:
+def candidate_methods(request: object, portfolio: tuple[str, ...], count: int) -> list[str]:
     """The method of each of ``count`` candidates: the request's ``init`` (``auto``: the
     family's portfolio) cycled; a deterministic method (``hc``) is drawn once, its later slots
     go to ``kmeans``."""
     init = request.init  # type: ignore[attr-defined]
     if init == "auto":
-        cycle = list(auto_methods(family))
+        cycle = list(portfolio)
     else:
         cycle = [init] if isinstance(init, str) else list(init)
     methods = [cycle[i % len(cycle)] for i in range(count)]
@@ -139,7 +139,7 @@ def screen(problem, k: int, n_select: int) -> Screened:
     cells = count * k * (1 + problem.batch.m)
     size = int(np.clip(SCREEN_CELLS / cells, MIN_POINTS, SCREEN_POINTS))
     s = sample(problem.Z, problem.w, rng, size)
-    methods = candidate_methods(req, problem.family.name, count)
+    methods = candidate_methods(req, problem.family.portfolio, count)
     params, logw = draw(problem, k, methods, s, rng)
     ll = np.full(count, np.nan)
     degenerate = np.zeros(count, dtype=bool)
@@ -201,8 +201,7 @@ def _short_em(
         if not alive.size:
             break
         sub = take(params, alive)
-        eta, log_partition = fam.natural(sub)
-        values, stats = batch.estep(eta, logw[alive] - log_partition)
+        values, stats = fam.estep(batch, sub, logw[alive])
         history[:, alive] = np.stack([history[1, alive], history[2, alive], values])
         counts = stats[..., 0]
         weak = np.any(counts < one_point, axis=1) | ~np.isfinite(values)

@@ -31,7 +31,7 @@ Methods (all draw from one generator per K, so candidates differ and reruns repe
   Partitions by location can never put both tails of the data into one component; these can.
 - ``split`` is not drawn here but from the best K-1 fit (``split_start``).
 
-``AUTO`` lists the portfolio that ``init="auto"`` cycles through.
+A family's ``portfolio`` lists what ``init="auto"`` cycles through.
 """
 
 from __future__ import annotations
@@ -44,24 +44,6 @@ from scipy.cluster.hierarchy import fcluster, linkage
 SCREEN_POINTS = 4000  # candidates are drawn and screened on at most this many points
 HC_POINTS = 800  # the hierarchical agglomeration's subsample (its cost grows as n^2)
 LLOYD_MAX = 100
-AUTO = {
-    "gaussian": (
-        "kmeans++",
-        "kmeans",
-        "hc",
-        "random",
-        "dirichlet",
-        "partition",
-        "params",
-        "quantile",
-    ),
-    "beta": ("params", "kmeans++", "quantile", "hc", "dirichlet", "kmeans", "moments", "params"),
-}
-
-
-def auto_methods(family: str) -> tuple[str, ...]:
-    """The ``auto`` portfolio of a family (the Gaussian one for families without their own)."""
-    return AUTO.get(family, AUTO["gaussian"])
 
 
 @dataclass

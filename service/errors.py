@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException, default_exceptions
 
 from mixfit import FitError
+from mixfit.families import FAMILIES
 from mixfit.schema import POINT_TAGS
 
 MAX_LISTED_ERRORS = 50
@@ -62,7 +63,7 @@ def _where(loc: tuple) -> str:
             isinstance(p, str)
             and (
                 "[" in p
-                or (i == 0 and p in ("gaussian", "beta"))
+                or (i == 0 and p in FAMILIES)
                 or (i > 0 and p in POINT_TAGS and loc[i - 1] in ("data", "points"))
             )
         )

@@ -4,25 +4,21 @@ without touching the service."""
 from __future__ import annotations
 
 import functools
-import types
 import typing
-from typing import Any, Literal
+from typing import Any
 
 from mixfit.families import FAMILIES
-from mixfit.schema import MAX_DIM, MAX_ITER, MAX_K, MAX_STARTS, FitOptions, FitRequest
+from mixfit.schema import (
+    MAX_DIM,
+    MAX_ITER,
+    MAX_K,
+    MAX_STARTS,
+    FitOptions,
+    FitRequest,
+    literal_values,
+)
 
 from .models import Families, FamilyInfo, FamilyOption
-
-
-def _literals(annotation: Any) -> list[str]:
-    """The string values a field accepts as a plain choice (Literals anywhere in its union)."""
-    if typing.get_origin(annotation) is Literal:
-        return [str(v) for v in typing.get_args(annotation)]
-    if typing.get_origin(annotation) is typing.Annotated:
-        return _literals(typing.get_args(annotation)[0])
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        return [v for arg in typing.get_args(annotation) for v in _literals(arg)]
-    return []
 
 
 def _members(annotation: Any) -> list[type]:
@@ -34,7 +30,7 @@ def _members(annotation: Any) -> list[type]:
 def request_models() -> dict[str, type[FitOptions]]:
     """Family name -> its request model, read from ``FitRequest``'s discriminated union."""
     members = _members(FitRequest.model_fields["root"].annotation)
-    return {_literals(cls.model_fields["family"].annotation)[0]: cls for cls in members}
+    return {literal_values(cls.model_fields["family"].annotation)[0]: cls for cls in members}
 
 
 @functools.cache
@@ -50,7 +46,7 @@ def families() -> Families:
                 field_name in FitOptions.model_fields and field_name != "init"
             ):
                 continue
-            values = _literals(field.annotation)
+            values = literal_values(field.annotation)
             if values:
                 options.append(
                     FamilyOption(

@@ -18,6 +18,6 @@ def get_family(name: str) -> type[Family]:
     return FAMILIES[name]
 
 
-from . import beta, gaussian  # noqa: E402,F401  (registration side effect)
+from . import gaussian, beta, poisson, gamma, lognormal, student_t  # noqa: E402,F401,I001  (registration order: the unions' order)
 
 __all__ = ["FAMILIES", "Family", "get_family", "register"]

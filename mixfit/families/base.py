@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..data import Scaling
-from ..schema import Params
+from ..options import Schema as Params
 
 ParamArrays = dict[str, np.ndarray]
 Events = list[tuple[int, int, str, str]]  # (start row, component, kind, detail)
@@ -34,6 +34,26 @@ class Family(ABC):
     floor_phrase: ClassVar[str] = "variance reached the floor"
     # Parameters that SQUAREM extrapolates on the log scale (they must stay positive).
     log_params: ClassVar[frozenset[str]] = frozenset()
+    # The family's own models (``mixfit.schema`` joins them into the unions): its request (a
+    # ``FitOptions`` with ``family`` and its options), explicit start values, fitted parameters.
+    request_model: ClassVar[type]
+    start_model: ClassVar[type]
+    params_model: ClassVar[type]
+    # Where the family's points live (the first coordinate's), and whether they are integers:
+    # what plots and simulations need.
+    support: ClassVar[tuple[float, float]] = (-np.inf, np.inf)
+    discrete: ClassVar[bool] = False
+    # The ``auto`` start portfolio, cycled over the candidates of each K (``mixfit.starts``).
+    portfolio: ClassVar[tuple[str, ...]] = (
+        "kmeans++",
+        "kmeans",
+        "hc",
+        "random",
+        "dirichlet",
+        "partition",
+        "params",
+        "quantile",
+    )
 
     def __init__(self, request: Any, d: int) -> None:
         self.request = request
@@ -43,6 +63,11 @@ class Family(ABC):
     def prepare(self, X: np.ndarray) -> tuple[np.ndarray, int]:
         """Check support and apply the boundary policy. Returns (X, points moved)."""
         return X, 0
+
+    def transform(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray | float]:
+        """The values the engine models, (n, d), and per point the log Jacobian of the map
+        (added to the reported log-likelihood): the identity here; ``log x`` for log-normal."""
+        return X, 0.0
 
     # -- engine interface, in the engine's (scaled) space ---------------------------------------
     @abstractmethod
@@ -56,6 +81,38 @@ class Family(ABC):
     @abstractmethod
     def natural(self, params: ParamArrays) -> tuple[np.ndarray, np.ndarray]:
         """Natural parameters of shape (S, K, m) and log-partition of shape (S, K)."""
+
+    def floored(self, Z: np.ndarray, w: np.ndarray | None, floor: float) -> bool:
+        """Whether one component on all the data (Z (n, d), weights w) already needs the floor:
+        then the data's own covariance is singular (collinear columns, a constant column) and
+        the floor is the data's, not a degenerate component's. (The warm start of an iterative
+        M-step comes from a few points: it only has to be close.)"""
+        few = slice(0, min(Z.shape[0], 2000))
+        warm = self.initial(
+            Z[few], None if w is None else w[few], np.ones((1, Z[few].shape[0], 1)), floor
+        )
+        ones = np.ones((1, Z.shape[0], 1))
+        _, events = self.maximize(resp_sums(self.statistics(Z), w, ones), warm, floor)
+        return bool(events)
+
+    def estep(
+        self, batch: Any, params: ParamArrays, logw: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Log-likelihood (S,) without the base measure and the summed statistics (S, K, 1 + m)
+        of every start, from parameters (S, K, ...) and log weights (S, K). An exponential
+        family's is one batched matrix product (``mixfit.estep.Batch``); a family outside it
+        (Student t) overrides this and ``point_loglik`` and returns whatever its ``maximize``
+        needs, summed counts first."""
+        eta, log_partition = self.natural(params)
+        return batch.estep(eta, logw - log_partition)
+
+    def point_loglik(
+        self, batch: Any, params: ParamArrays, logw: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per-point log-likelihood (n,) and responsibilities (n, K) of one start: parameters
+        with a leading axis of 1, log weights (K,)."""
+        eta, log_partition = self.natural(params)
+        return batch.point_loglik(eta[0], logw - log_partition[0])
 
     @abstractmethod
     def maximize(
@@ -152,6 +209,20 @@ class Family(ABC):
     def validate_points(self, X: np.ndarray, n_train: float) -> np.ndarray:
         """Check points to score against the family's support (boundary policy applied)."""
         return X
+
+    # -- describing JSON parameters (tables, plots) --------------------------------------------
+    @abstractmethod
+    def columns(self, params: Any) -> dict[str, list[float]]:
+        """Per-component values for a 1-D parameter table, by column name (weights apart)."""
+
+    @abstractmethod
+    def moments(self, params: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Each component's mean and standard deviation of the first coordinate, (K,) each
+        (where to draw it; infinite where the moment does not exist)."""
+
+    def marginal_log_pdf(self, params: Any, grid: np.ndarray) -> np.ndarray:
+        """Component log-densities of the first coordinate at ``grid`` (m,), shape (K, m)."""
+        return self.log_pdf(params, grid[:, None])
 
 
 def take(params: ParamArrays, rows: np.ndarray | slice | int) -> ParamArrays:

@@ -9,13 +9,21 @@ Newton step is halved until it stays positive and does not lower it, so the EM t
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
+from pydantic import Field, model_validator
 from scipy.special import betaln, digamma, zeta
 
 from ..errors import FitError
-from ..schema import BetaParams
+from ..options import (
+    BoundaryPolicy,
+    FitOptions,
+    PositiveFloat,
+    Schema,
+    StartValues,
+    Vector,
+)
 from . import register
 from .base import Events, Family, ParamArrays, resp_sums
 
@@ -99,6 +107,58 @@ def newton_beta(
     return a, b
 
 
+BetaInitMethod = Literal[
+    "auto",
+    "kmeans++",
+    "kmeans",
+    "hc",
+    "random",
+    "partition",
+    "dirichlet",
+    "quantile",
+    "moments",
+    "params",
+]
+
+
+class BetaStart(StartValues):
+    """Explicit start values for a beta mixture (one start, K = len(weights))."""
+
+    alphas: list[PositiveFloat]
+    betas: list[PositiveFloat]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> BetaStart:
+        k = len(self.weights)
+        if len(self.alphas) != k or len(self.betas) != k:
+            raise ValueError(f"alphas and betas need {k} values each, like weights")
+        return self
+
+
+class BetaFitRequest(FitOptions):
+    """Fit a beta mixture on (0, 1) with a maximum-likelihood M-step."""
+
+    family: Literal["beta"]
+    boundary: BoundaryPolicy = Field(
+        "reject",
+        description="Points at 0 or 1: reject (error), squeeze ((y(n-1)+0.5)/n, Smithson & "
+        "Verkuilen 2006) or clip (to [1e-6, 1-1e-6]).",
+    )
+    init: BetaInitMethod | Annotated[list[BetaInitMethod], Field(min_length=1)] | BetaStart = Field(
+        "auto",
+        description="auto (the family's start portfolio, recorded per start), one start "
+        "method, a list of methods cycled over the candidates, or explicit start values.",
+    )
+
+
+class BetaParams(Schema):
+    """Beta mixture parameters: component k has density x^(a-1) (1-x)^(b-1) / B(a, b)."""
+
+    weights: Vector
+    alphas: Vector
+    betas: Vector
+
+
 @register
 class Beta(Family):
     """Beta components. Parameters: ``alpha`` and ``beta``, each of shape (S, K, 1)."""
@@ -107,6 +167,11 @@ class Beta(Family):
     standardize = False
     floor_phrase = "precision a+b reached its cap (the variance floor)"
     log_params = frozenset({"alpha", "beta"})
+    request_model = BetaFitRequest
+    start_model = BetaStart
+    params_model = BetaParams
+    support = (0.0, 1.0)
+    portfolio = ("params", "kmeans++", "quantile", "hc", "dirichlet", "kmeans", "moments", "params")
 
     def __init__(self, request: Any, d: int) -> None:
         if d != 1:
@@ -220,6 +285,14 @@ class Beta(Family):
         a = np.asarray(params.alphas, dtype=float)[labels]
         b = np.asarray(params.betas, dtype=float)[labels]
         return rng.beta(a, b)[:, None]
+
+    def columns(self, params: Any) -> dict[str, list[float]]:
+        a, b = np.asarray(params.alphas, float), np.asarray(params.betas, float)
+        return {"alpha": a.tolist(), "beta": b.tolist(), "mean": (a / (a + b)).tolist()}
+
+    def moments(self, params: Any) -> tuple[np.ndarray, np.ndarray]:
+        a, b = np.asarray(params.alphas, float), np.asarray(params.betas, float)
+        return a / (a + b), np.sqrt(a * b / ((a + b) ** 2 * (a + b + 1.0)))
 
     def log_pdf(self, params: Any, X: np.ndarray) -> np.ndarray:
         a = np.asarray(params.alphas, dtype=float)[:, None]

@@ -11,18 +11,101 @@ M-step is the exact maximizer whenever the floor does not bind.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
+from pydantic import Field, model_validator
 from scipy.linalg import solve_triangular
 
 from ..data import Scaling
 from ..errors import FitError
-from ..schema import GaussianParams
+from ..options import (
+    CovarianceType,
+    FitOptions,
+    InitMethod,
+    Matrix,
+    PositiveFloat,
+    Schema,
+    StartValues,
+    Vector,
+)
 from . import register
 from .base import Events, Family, ParamArrays, Reevaluate, resp_sums
 
 LOG_2PI = float(np.log(2.0 * np.pi))
+
+
+class GaussianStart(StartValues):
+    """Explicit start values for a Gaussian mixture (one start, K = len(weights)).
+
+    1-D: ``means`` and ``sds`` (standard deviations, normalmixEM's ``sigma``; one value means equal
+    variances). d-dim: ``means`` as K rows of d and ``covariances`` as K d-by-d matrices.
+    """
+
+    means: Vector | Matrix
+    sds: list[PositiveFloat] | None = None
+    covariances: list[Matrix] | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> GaussianStart:
+        k = len(self.weights)
+        if len(self.means) != k:
+            raise ValueError(f"means has {len(self.means)} entries but weights has {k}")
+        one_d = all(isinstance(m, float | int) for m in self.means)
+        if one_d:
+            if self.sds is None or self.covariances is not None:
+                raise ValueError(
+                    "1-D start values need 'sds' (standard deviations), not 'covariances'"
+                )
+            if len(self.sds) not in (1, k):
+                raise ValueError(f"sds needs 1 or {k} values, got {len(self.sds)}")
+        else:
+            if self.covariances is None or self.sds is not None:
+                raise ValueError("d-dimensional start values need 'covariances', not 'sds'")
+            d = len(self.means[0])
+            if any(len(row) != d for row in self.means):
+                raise ValueError("every start mean must have the same dimension")
+            if len(self.covariances) != k or any(
+                len(c) != d or any(len(r) != d for r in c) for c in self.covariances
+            ):
+                raise ValueError(f"covariances must be {k} matrices of shape {d}x{d}")
+        return self
+
+
+class GaussianFitRequest(FitOptions):
+    """Fit a Gaussian mixture. In 1-D, ``tied`` means equal variances (mclust E); the other
+    covariance types all mean free variances (mclust V)."""
+
+    family: Literal["gaussian"] = "gaussian"
+    covariance: CovarianceType = "full"
+    variance_update: Literal["exact", "normalmixem"] = Field(
+        "exact",
+        description="exact: the M-step's variances use the new means. normalmixem: use the "
+        "previous iteration's means, as mixtools::normalmixEM does (an ECM-like variant), to "
+        "reproduce its iterates from the same start.",
+    )
+    init: InitMethod | Annotated[list[InitMethod], Field(min_length=1)] | GaussianStart = Field(
+        "auto",
+        description="auto (the family's start portfolio, recorded per start), one start "
+        "method, a list of methods cycled over the candidates, or explicit start values.",
+    )
+
+    @model_validator(mode="after")
+    def _plain_for_normalmixem(self) -> GaussianFitRequest:
+        """normalmixEM's iterates are plain EM's: unless asked otherwise, no acceleration."""
+        if self.variance_update == "normalmixem" and "accelerate" not in self.model_fields_set:
+            self.accelerate = False
+        return self
+
+
+class GaussianParams(Schema):
+    """Gaussian mixture parameters. 1-D: ``sds`` are standard deviations; d-dim: ``covariances``
+    are full K x d x d matrices whatever the covariance type."""
+
+    weights: Vector
+    means: Vector | Matrix
+    sds: Vector | None = None
+    covariances: list[Matrix] | None = None
 
 
 @register
@@ -32,6 +115,9 @@ class Gaussian(Family):
 
     name = "gaussian"
     log_params = frozenset({"var"})
+    request_model = GaussianFitRequest
+    start_model = GaussianStart
+    params_model = GaussianParams
 
     def __init__(self, request: Any, d: int) -> None:
         super().__init__(request, d)
@@ -246,6 +332,25 @@ class Gaussian(Family):
         roots = vectors * np.sqrt(np.clip(values, 0.0, None))[:, None, :]
         z = rng.standard_normal((len(labels), self.d))
         return means[labels] + np.einsum("nij,nj->ni", roots[labels], z)
+
+    def columns(self, params: Any) -> dict[str, list[Any]]:
+        k = len(params.weights)
+        if self.d > 1:
+            return {"mean": list(params.means), "covariance": list(params.covariances)}
+        sds = np.broadcast_to(np.asarray(params.sds, float), (k,))
+        return {"mean": list(params.means), "sd": sds.tolist()}
+
+    def moments(self, params: Any) -> tuple[np.ndarray, np.ndarray]:
+        k = len(params.weights)
+        means = np.asarray(params.means, dtype=float).reshape(k, -1)[:, 0]
+        if self.d == 1:
+            return means, np.broadcast_to(np.asarray(params.sds, float), (k,)).copy()
+        return means, np.sqrt(np.asarray(params.covariances, float)[:, 0, 0])
+
+    def marginal_log_pdf(self, params: Any, grid: np.ndarray) -> np.ndarray:
+        means, sds = self.moments(params)
+        z = (grid[None, :] - means[:, None]) / sds[:, None]
+        return -0.5 * z * z - np.log(sds)[:, None] - 0.5 * LOG_2PI
 
     def log_pdf(self, params: Any, X: np.ndarray) -> np.ndarray:
         k = len(params.weights)

@@ -19,12 +19,49 @@ CASES = [
     ("gaussian", {"covariance": "spherical"}, "3d"),
     ("gaussian", {"covariance": "tied"}, "3d"),
     ("beta", {}, "unit"),
+    ("poisson", {}, "counts"),
+    ("gamma", {}, "positive"),
+    ("lognormal", {}, "positive"),
+    ("student_t", {"df": "per_component"}, "outliers"),
+    ("student_t", {"df": "shared"}, "outliers"),
+    ("student_t", {"covariance": "full"}, "3d"),
+    ("student_t", {"covariance": "diag", "df": "shared"}, "3d"),
 ]
 IDS = [f"{f}-{'-'.join(o.values()) or 'default'}-{d}" for f, o, d in CASES]
 
 
+def counts(n: int = 400, seed: int = 0) -> np.ndarray:
+    """0.4 Poisson(2) + 0.6 Poisson(9)."""
+    rng = np.random.default_rng(seed)
+    return np.where(rng.random(n) < 0.4, rng.poisson(2.0, n), rng.poisson(9.0, n)).astype(float)
+
+
+def positive(n: int = 400, seed: int = 0) -> np.ndarray:
+    """0.5 Gamma(2, rate 1) + 0.5 Gamma(30, rate 10/3): skewed and positive."""
+    rng = np.random.default_rng(seed)
+    return np.where(rng.random(n) < 0.5, rng.gamma(2.0, 1.0, n), rng.gamma(30.0, 0.3, n))
+
+
+def outliers(n: int = 400, seed: int = 0) -> np.ndarray:
+    """The simulator's two Gaussians with 5 % of the points replaced by uniform outliers."""
+    rng = np.random.default_rng(seed)
+    x = simulate(n, seed=seed)
+    wild = rng.random(n) < 0.05
+    return np.where(wild, rng.uniform(-20.0, 25.0, n), x)
+
+
+DATA = {
+    "1d": lambda: simulate(400, seed=3),
+    "3d": lambda: blobs(500, 3, 3),
+    "unit": lambda: beta_data(500),
+    "counts": counts,
+    "positive": positive,
+    "outliers": outliers,
+}
+
+
 def data_for(kind: str) -> np.ndarray:
-    return {"1d": simulate(400, seed=3), "3d": blobs(500, 3, 3), "unit": beta_data(500)}[kind]
+    return DATA[kind]()
 
 
 def fit_case(family, options, kind, **extra):
@@ -40,6 +77,20 @@ def scipy_logpdf(family, p, X):
     if family == "beta":
         pairs = zip(p.alphas, p.betas, strict=True)
         return np.stack([stats.beta(a, b).logpdf(X[:, 0]) for a, b in pairs])
+    if family == "poisson":
+        return np.stack([stats.poisson(lam).logpmf(X[:, 0]) for lam in p.lambdas])
+    if family == "gamma":
+        pairs = zip(p.shapes, p.rates, strict=True)
+        return np.stack([stats.gamma(a, scale=1 / b).logpdf(X[:, 0]) for a, b in pairs])
+    if family == "lognormal":
+        pairs = zip(p.meanlogs, p.sdlogs, strict=True)
+        return np.stack([stats.lognorm(s, scale=np.exp(m)).logpdf(X[:, 0]) for m, s in pairs])
+    if family == "student_t":
+        if X.shape[1] == 1:
+            rows = zip(p.means, p.scales, p.dfs, strict=True)
+            return np.stack([stats.t(nu, m, s).logpdf(X[:, 0]) for m, s, nu in rows])
+        rows = zip(p.means, p.scales, p.dfs, strict=True)
+        return np.stack([stats.multivariate_t(m, s, df=nu).logpdf(X) for m, s, nu in rows])
     if X.shape[1] == 1:
         pairs = zip(p.means, p.sds, strict=True)
         return np.stack([stats.norm(mu, sd).logpdf(X[:, 0]) for mu, sd in pairs])
@@ -117,6 +168,13 @@ def test_information_criteria_by_hand(family, options, kind):
         ("gaussian", {"covariance": "diag"}, 3, 2, 1 + 6 + 6),
         ("gaussian", {"covariance": "spherical"}, 3, 2, 1 + 6 + 2),
         ("beta", {}, 1, 3, 2 + 6),
+        ("poisson", {}, 1, 3, 2 + 3),
+        ("gamma", {}, 1, 3, 2 + 6),
+        ("lognormal", {}, 1, 3, 2 + 6),
+        ("student_t", {}, 1, 3, 2 + 3 + 3 + 3),
+        ("student_t", {"df": "shared"}, 1, 3, 2 + 3 + 3 + 1),
+        ("student_t", {"covariance": "full"}, 3, 2, 1 + 6 + 2 * 6 + 2),
+        ("student_t", {"covariance": "diag"}, 3, 2, 1 + 6 + 6 + 2),
     ],
 )
 def test_parameter_counts(family, options, d, k, expected):

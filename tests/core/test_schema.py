@@ -23,7 +23,7 @@ def test_family_defaults_to_gaussian_and_selects_the_member():
 
 
 def test_unknown_family_is_one_clear_error():
-    errs = errors({"family": "poisson"})
+    errs = errors({"family": "weibull"})
     assert len(errs) == 1 and "gaussian" in errs[0]["msg"]
 
 

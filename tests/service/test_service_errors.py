@@ -159,8 +159,11 @@ def test_values_on_the_beta_boundary_are_422(client) -> None:
 
 
 def test_unknown_family_is_422(client) -> None:
-    error = client.error(post_fit(client, '{"family": "poisson", "data": [1, 2]}'), 422)
-    assert error["message"] == "body: family must be 'gaussian' or 'beta'"
+    error = client.error(post_fit(client, '{"family": "weibull", "data": [1, 2]}'), 422)
+    assert error["message"] == (
+        "body: family must be one of 'gaussian', 'beta', 'poisson', 'gamma', 'lognormal', "
+        "'student_t'"
+    )
 
 
 def test_unknown_dataset_id_in_a_fit_is_422(client) -> None:

@@ -1,0 +1,312 @@
+"""The family-independent half of the schema: caps, shared types, the options every fit request
+shares, and the result models that do not name a family's parameters.
+
+Every model forbids unknown fields and non-finite floats, so a request that validates here is a
+request the core can run. Each family module (``mixfit.families``) defines its own request,
+start-value and parameter models on top of these; ``mixfit.schema`` joins them into the unions.
+
+Caps (documented in the README, enforced here so every face of mixfit shares them):
+``MAX_K`` components, ``MAX_STARTS`` starts, ``MAX_ITER`` iterations, ``MAX_DIM`` dimensions and
+``MAX_ABS`` for the magnitude of any data value.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
+
+MAX_K = 20
+MAX_STARTS = 200
+MAX_ITER = 10_000
+MAX_DIM = 16
+MAX_ABS = 1e150
+
+CovarianceType = Literal["full", "diag", "spherical", "tied"]
+BoundaryPolicy = Literal["reject", "squeeze", "clip"]
+InitMethod = Literal[
+    "auto", "kmeans++", "kmeans", "hc", "random", "partition", "dirichlet", "params", "quantile"
+]
+Criterion = Literal["bic", "aic", "icl"]
+TolType = Literal["absolute", "relative", "per_sample"]
+
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+PositiveFloat = Annotated[float, Field(gt=0.0)]
+NonNegativeFloat = Annotated[float, Field(ge=0.0)]
+ComponentCount = Annotated[int, Field(ge=1, le=MAX_K)]
+Vector = list[float]
+Matrix = list[list[float]]
+
+
+def _shape_tag(value: Any) -> str:
+    """Points are rows (d-dim) when the first entry is a list, else numbers (1-D). Deciding
+    up front keeps errors to one shape: a NaN among a million numbers is one error, not a
+    million "not a list" errors from the other member of a union."""
+    if isinstance(value, list | tuple) and value and isinstance(value[0], list | tuple):
+        return "rows"
+    return "numbers"
+
+
+POINT_TAGS = ("numbers", "rows")  # the tags above, as they appear in validation error locations
+
+
+def check_points(data: list, weights: list | None) -> None:
+    """The shape rules of every model that carries points: not empty, rows of one non-zero
+    length, one weight per point. Raises ``ValueError`` (a validation error in a model)."""
+    if len(data) == 0:
+        raise ValueError("data is empty")
+    if isinstance(data[0], list):
+        d = len(data[0])
+        if d == 0 or any(len(row) != d for row in data):
+            raise ValueError("data rows must all have the same, non-zero length")
+    if weights is not None and len(weights) != len(data):
+        raise ValueError(f"weights has {len(weights)} entries but data has {len(data)} points")
+
+
+Points = Annotated[
+    Annotated[Vector, Tag("numbers")] | Annotated[Matrix, Tag("rows")],
+    Discriminator(_shape_tag),
+]
+
+
+class Schema(BaseModel):
+    """Base of every mixfit model: unknown fields and NaN/Infinity are errors."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+def _check_weights(weights: list[float]) -> list[float]:
+    total = sum(weights)
+    if abs(total - 1.0) > 1e-6:
+        raise ValueError(f"start weights must sum to 1 (they sum to {total:.6g})")
+    return weights
+
+
+class KRange(Schema):
+    """An inclusive range of component counts."""
+
+    min: ComponentCount
+    max: ComponentCount
+
+    @model_validator(mode="after")
+    def _ordered(self) -> KRange:
+        if self.min > self.max:
+            raise ValueError(f"k.min ({self.min}) must not exceed k.max ({self.max})")
+        return self
+
+
+KSpec = (
+    ComponentCount | Annotated[list[ComponentCount], Field(min_length=1, max_length=MAX_K)] | KRange
+)
+
+
+class StartValues(Schema):
+    """Base of every family's explicit start values: one start, K = len(weights)."""
+
+    weights: Annotated[list[Probability], Field(min_length=1, max_length=MAX_K)]
+
+    _weights_sum = field_validator("weights")(_check_weights)
+
+
+class FitOptions(Schema):
+    """Options shared by every family; ``data``, ``weights`` or ``dataset_id`` carry the data."""
+
+    data: Points | None = Field(
+        None, description="Inline data: a list of numbers (1-D) or a list of rows (d-dim)."
+    )
+    weights: list[NonNegativeFloat] | None = Field(
+        None, description="Optional per-point weights (counts) for binned or deduplicated data."
+    )
+    dataset_id: Annotated[str, Field(pattern=r"^[0-9a-f]{16,64}$")] | None = Field(
+        None, description="An uploaded dataset to fit instead of inline data (REST only)."
+    )
+    k: KSpec = Field(
+        default_factory=lambda: KRange(min=1, max=5),
+        description="Component counts to fit: an int, a list, or {min, max}. Default 1..5.",
+    )
+    n_starts: Annotated[int, Field(ge=1, le=MAX_STARTS)] | None = Field(
+        None, description="Starts per K. Default 10 (1 with explicit start values)."
+    )
+    tol: Annotated[float, Field(gt=0.0, le=1e6)] = Field(
+        1e-8, description="Stop when the log-likelihood gain of an iteration is at most this."
+    )
+    tol_type: TolType = Field(
+        "relative",
+        description="absolute: gain <= tol (normalmixEM's epsilon); relative: gain <= tol*|LL|; "
+        "per_sample: gain <= tol*n (scikit-learn's tol).",
+    )
+    max_iter: Annotated[int, Field(ge=1, le=MAX_ITER)] = 1000
+    criterion: Criterion = Field("bic", description="How K is selected (lower is better).")
+    seed: Annotated[int, Field(ge=0, le=2**63 - 1)] | None = Field(
+        None, description="Seed for every start's own recorded seed; None draws one and records it."
+    )
+    keep_path: bool = Field(False, description="Return the best start's parameters per iteration.")
+    var_floor: Annotated[float, Field(gt=0.0, le=1.0)] = Field(
+        1e-6, description="Variance floor relative to the data's variance."
+    )
+    screen_factor: Annotated[int, Field(ge=1, le=100)] = Field(
+        30,
+        description="Short-EM screening (emEM): draw screen_factor x n_starts candidate starts "
+        "(at most 5 (K - 1)^2 x n_starts), "
+        "run rounds of screen_iter EM iterations on at most 4,000 points, halving the "
+        "candidates after each round, and continue the best n_starts. 1 turns screening off.",
+    )
+    screen_iter: Annotated[int, Field(ge=0, le=200)] | None = Field(
+        None,
+        description="EM iterations per screening round (successive halving: every round halves "
+        "the candidates). None: as many as a fixed budget affords, 3 to 30.",
+    )
+    accelerate: bool = Field(
+        True,
+        description="SQUAREM acceleration of EM (Varadhan & Roland 2008); false gives plain EM "
+        "(normalmixEM's exact iterates with variance_update='normalmixem').",
+    )
+    init: Any = "auto"  # each family narrows this
+
+    @model_validator(mode="after")
+    def _data_shape(self) -> FitOptions:
+        if self.data is not None:
+            check_points(self.data, self.weights)
+            if self.dataset_id is not None:
+                raise ValueError("give either inline data or a dataset_id, not both")
+        return self
+
+    @property
+    def explicit_start(self) -> StartValues | None:
+        """The explicit start values, if ``init`` holds them."""
+        return self.init if isinstance(self.init, StartValues) else None
+
+    def k_values(self) -> list[int]:
+        """The sorted, distinct component counts this request fits."""
+        if self.explicit_start is not None:
+            return [len(self.explicit_start.weights)]
+        return self._requested_k()
+
+    def starts_per_k(self) -> int:
+        """How many starts each K gets."""
+        return 1 if self.explicit_start is not None else (self.n_starts or 10)
+
+    def _requested_k(self) -> list[int]:
+        if isinstance(self.k, int):
+            return [self.k]
+        if isinstance(self.k, KRange):
+            return list(range(self.k.min, self.k.max + 1))
+        return sorted(set(self.k))
+
+    @model_validator(mode="after")
+    def _check_explicit(self) -> FitOptions:
+        """Explicit start values define K and one start (every family's request)."""
+        start = self.explicit_start
+        if start is None:
+            return self
+        if self.n_starts not in (None, 1):
+            raise ValueError(
+                "explicit start values define exactly one start; drop n_starts or set it to 1"
+            )
+        k = len(start.weights)
+        if "k" in self.model_fields_set and self._requested_k() != [k]:
+            raise ValueError(f"k must be {k} (or omitted) with these start values")
+        return self
+
+
+def family_tag(value: Any) -> str:
+    """The ``family`` of a request (a dict or a model); ``gaussian`` when it names none."""
+    if isinstance(value, dict):
+        return value.get("family", "gaussian")
+    return getattr(value, "family", "gaussian")
+
+
+# ---------------------------------------------------------------------------------------------
+# Results that name no family's parameters
+
+
+class Event(Schema):
+    """Something that happened to one start during EM."""
+
+    iteration: int
+    kind: Literal[
+        "variance_floor", "precision_cap", "weight_collapse", "degenerate", "restart", "ll_decrease"
+    ]
+    component: int | None = None
+    detail: str
+
+
+class StartSummary(Schema):
+    """One start of one K: how it began, how it ended, and its log-likelihood per iteration."""
+
+    start: int
+    seed: int
+    init: str = Field(description="The start's method (auto's portfolio, split or explicit).")
+    candidate: int | None = Field(
+        None, description="Its index among the screened candidates (None: not screened)."
+    )
+    screen_loglik: float | None = Field(
+        None, description="Its log-likelihood on the screening sample after screening."
+    )
+    status: Literal["converged", "max_iter", "degenerate"]
+    degenerate_reason: Literal["floor", "weight"] | None = Field(
+        None,
+        description="floor: a variance (beta: precision) held at the floor; weight: a "
+        "component kept less than one point's worth of weight.",
+    )
+    loglik: float | None
+    n_iter: int
+    evaluations: int = Field(
+        0,
+        description="E-steps spent on the start (each EM iteration is one; SQUAREM's "
+        "cycles take three, a rejected extrapolation included).",
+    )
+    accelerated: int = Field(0, description="SQUAREM extrapolations accepted.")
+    restarts: int
+    trace: Vector = Field(description="Log-likelihood at the start values and after each M-step.")
+    events: list[Event]
+
+
+class ScreeningSummary(Schema):
+    """How one K's starts were chosen (emEM)."""
+
+    candidates: int = Field(description="Candidate starts drawn.")
+    iterations: int = Field(description="EM iterations each candidate ran before the choice.")
+    points: int = Field(description="Points the candidates were screened on.")
+    degenerate: int = Field(description="Candidates that degenerated during screening.")
+
+
+class ReferenceDensity(Schema):
+    """The training log-densities' distribution, for p-values: ECDF points (value, probability).
+
+    ``exact`` means every training point is represented (weighted ECDF); otherwise quantiles."""
+
+    values: Vector
+    probs: Vector
+    exact: bool
+
+
+class ScoreRequest(Schema):
+    """Points to score against a fitted model."""
+
+    points: Annotated[Points, Field(min_length=1)]
+    alpha: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.01
+    responsibilities: bool = False
+
+
+class ScoreResult(Schema):
+    """Per point: log-density, most responsible component, p-value and anomaly flag.
+
+    ``p_value`` is the share of training points whose log-density is at or below the point's;
+    ``is_anomaly`` is ``p_value < alpha``. Log-densities are clipped at -1e300."""
+
+    log_density: Vector
+    component: list[int]
+    p_value: Vector
+    is_anomaly: list[bool]
+    alpha: float
+    n_anomalies: int
+    responsibilities: list[Vector] | None = None
