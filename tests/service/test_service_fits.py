@@ -24,6 +24,12 @@ ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
 FAMILY_DATA = {
     "gaussian": lambda rng: np.concatenate([rng.normal(0, 1, 60), rng.normal(5, 1, 60)]),
     "beta": lambda rng: np.concatenate([rng.beta(2, 8, 60), rng.beta(8, 2, 60)]),
+    "poisson": lambda rng: np.concatenate([rng.poisson(2, 60), rng.poisson(14, 60)]) * 1.0,
+    "gamma": lambda rng: np.concatenate([rng.gamma(3, 0.5, 60), rng.gamma(60, 0.2, 60)]),
+    "lognormal": lambda rng: np.exp(
+        np.concatenate([rng.normal(0, 0.3, 60), rng.normal(2, 0.3, 60)])
+    ),
+    "student_t": lambda rng: np.concatenate([rng.standard_t(4, 60), 8 + rng.standard_t(4, 60)]),
 }
 
 
