@@ -112,36 +112,115 @@
   }
   const LOG_SQRT_2PI = 0.5 * Math.log(2 * Math.PI);
 
-  // The components of a mixture as {w, mean, sd, a, b, logpdf}: the same shape for the truth,
-  // the fitted parameters and every iteration of the path.
+  // The page's family table: one entry per family, everything the page knows about it.
+  // unpack: the API's parameters -> one object per component (with its mean and sd, for the
+  // grid and the ordering); pack: the inverse, for the truth; fromMoments: a component from the
+  // simulation's (μ, σ) or an error; draw: one point; cols: the estimates table's [key, label];
+  // start: the explicit start values' two rows; score: default score points in the support;
+  // options: the family's own request options the page sends.
+  const tLogNorm = (nu) => lgamma((nu + 1) / 2) - lgamma(nu / 2) - 0.5 * Math.log(nu * Math.PI);
+  const FAMILY = {
+    gaussian: {
+      sim: [{ mu: 0, sd: 1, pi: 0.4 }, { mu: 4, sd: 1.5, pi: 0.6 }],
+      support: [-Infinity, Infinity], options: ["covariance"], score: "0.1, 4, 12",
+      unpack: (p) => p.means.map((m, j) => ({ mean: m, sd: p.sds.length === 1 ? p.sds[0] : p.sds[j] })),
+      pack: (weights, cs) => ({ weights, means: cs.map((c) => c.mean), sds: cs.map((c) => c.sd) }),
+      fromMoments: (mu, sd) => ({ mean: mu, sd }),
+      logpdf: (c, x) => -0.5 * ((x - c.mean) / c.sd) ** 2 - Math.log(c.sd) - LOG_SQRT_2PI,
+      draw: (u, c) => c.mean + c.sd * normal(u),
+      cols: [["mean", "μ"], ["sd", "σ"]],
+      start: { names: ["μ", "σ"], values: ["-1, 5", "1, 1"], json: (weights, a, b) => ({ weights, means: a, sds: b }) },
+    },
+    beta: {
+      sim: [{ mu: 0.25, sd: 0.08, pi: 0.4 }, { mu: 0.7, sd: 0.1, pi: 0.6 }],
+      support: [0, 1], open: true, options: ["boundary"], score: "0.05, 0.5, 0.97", moments: true,
+      unpack: (p) => p.alphas.map((a, j) => {
+        const b = p.betas[j];
+        return { a, b, mean: a / (a + b), sd: Math.sqrt((a * b) / ((a + b) ** 2 * (a + b + 1))), lb: lgamma(a) + lgamma(b) - lgamma(a + b) };
+      }),
+      pack: (weights, cs) => ({ weights, alphas: cs.map((c) => c.a), betas: cs.map((c) => c.b) }),
+      fromMoments: (mu, sd) => {
+        const v = sd * sd;
+        if (!(mu > 0 && mu < 1) || v >= mu * (1 - mu)) throw new Error("a beta needs 0 < μ < 1 and σ² < μ(1 − μ)");
+        const nu = (mu * (1 - mu)) / v - 1;
+        return FAMILY.beta.unpack({ alphas: [mu * nu], betas: [(1 - mu) * nu] })[0];
+      },
+      logpdf: (c, x) => (x <= 0 || x >= 1 ? -Infinity : (c.a - 1) * Math.log(x) + (c.b - 1) * Math.log1p(-x) - c.lb),
+      draw: (u, c) => { let v; do { const g = gamma(u, c.a); v = g / (g + gamma(u, c.b)); } while (!(v > 0 && v < 1)); return v; },
+      cols: [["alpha", "α", "a"], ["beta", "β", "b"], ["mean", "mean"]],
+      start: { names: ["α", "β"], values: ["2, 5", "5, 2"], json: (weights, a, b) => ({ weights, alphas: a, betas: b }) },
+    },
+    poisson: {
+      sim: [{ mu: 2, sd: 1.4, pi: 0.4 }, { mu: 9, sd: 3, pi: 0.6 }],
+      support: [0, Infinity], discrete: true, score: "0, 5, 30",
+      unpack: (p) => p.lambdas.map((l) => ({ lambda: l, mean: l, sd: Math.sqrt(l) })),
+      pack: (weights, cs) => ({ weights, lambdas: cs.map((c) => c.lambda) }),
+      fromMoments: (mu) => {
+        if (!(mu > 0 && mu <= 1e4)) throw new Error("a Poisson needs 0 < μ ≤ 10000 (σ is √μ)");
+        return { lambda: mu, mean: mu, sd: Math.sqrt(mu) };
+      },
+      logpdf: (c, x) => (x < 0 || x !== Math.round(x) ? -Infinity : x * Math.log(c.lambda) - c.lambda - lgamma(x + 1)),
+      draw: (u, c) => { let k = 0; let t = -Math.log(1 - u()); while (t < c.lambda) { k++; t -= Math.log(1 - u()); } return k; },
+      cols: [["lambda", "λ"]],
+      start: { names: ["λ", "–"], values: ["2, 9", ""], json: (weights, a) => ({ weights, lambdas: a }) },
+    },
+    gamma: {
+      sim: [{ mu: 2, sd: 1.4, pi: 0.4 }, { mu: 9, sd: 1.6, pi: 0.6 }],
+      support: [0, Infinity], open: true, score: "0.5, 5, 40",
+      unpack: (p) => p.shapes.map((a, j) => ({ shape: a, rate: p.rates[j], mean: a / p.rates[j], sd: Math.sqrt(a) / p.rates[j] })),
+      pack: (weights, cs) => ({ weights, shapes: cs.map((c) => c.shape), rates: cs.map((c) => c.rate) }),
+      fromMoments: (mu, sd) => {
+        if (!(mu > 0)) throw new Error("a gamma needs μ > 0");
+        const a = (mu / sd) ** 2;
+        return { shape: a, rate: mu / (sd * sd), mean: mu, sd };
+      },
+      logpdf: (c, x) => (x <= 0 ? -Infinity : (c.shape - 1) * Math.log(x) - c.rate * x + c.shape * Math.log(c.rate) - lgamma(c.shape)),
+      draw: (u, c) => gamma(u, c.shape) / c.rate,
+      cols: [["shape", "shape"], ["rate", "rate"], ["mean", "mean"]],
+      start: { names: ["shape", "rate"], values: ["2, 20", "1, 2"], json: (weights, a, b) => ({ weights, shapes: a, rates: b }) },
+    },
+    lognormal: {
+      sim: [{ mu: 2, sd: 1, pi: 0.4 }, { mu: 9, sd: 2, pi: 0.6 }],
+      support: [0, Infinity], open: true, score: "0.5, 5, 40",
+      unpack: (p) => p.meanlogs.map((m, j) => {
+        const s = p.sdlogs[j];
+        const mean = Math.exp(m + 0.5 * s * s);
+        return { meanlog: m, sdlog: s, mean, sd: mean * Math.sqrt(Math.expm1(s * s)) };
+      }),
+      pack: (weights, cs) => ({ weights, meanlogs: cs.map((c) => c.meanlog), sdlogs: cs.map((c) => c.sdlog) }),
+      fromMoments: (mu, sd) => {
+        if (!(mu > 0)) throw new Error("a log-normal needs μ > 0");
+        const s2 = Math.log1p((sd * sd) / (mu * mu));
+        return FAMILY.lognormal.unpack({ meanlogs: [Math.log(mu) - s2 / 2], sdlogs: [Math.sqrt(s2)] })[0];
+      },
+      logpdf: (c, x) => (x <= 0 ? -Infinity : -0.5 * ((Math.log(x) - c.meanlog) / c.sdlog) ** 2 - Math.log(c.sdlog) - LOG_SQRT_2PI - Math.log(x)),
+      draw: (u, c) => Math.exp(c.meanlog + c.sdlog * normal(u)),
+      cols: [["meanlog", "meanlog"], ["sdlog", "sdlog"]],
+      start: { names: ["meanlog", "sdlog"], values: ["0.5, 2", "0.5, 0.3"], json: (weights, a, b) => ({ weights, meanlogs: a, sdlogs: b }) },
+    },
+    student_t: {
+      sim: [{ mu: 0, sd: 1, pi: 0.4 }, { mu: 5, sd: 1, pi: 0.6 }],
+      support: [-Infinity, Infinity], score: "0.1, 4, 30",
+      unpack: (p) => p.means.map((m, j) => ({ mean: m, scale: p.scales[j], df: p.dfs[j], sd: p.scales[j] })),
+      pack: (weights, cs) => ({ weights, means: cs.map((c) => c.mean), scales: cs.map((c) => c.scale), dfs: cs.map((c) => c.df) }),
+      fromMoments: (mu, sd) => ({ mean: mu, scale: sd, df: 4, sd }), // σ is the scale; 4 df
+      logpdf: (c, x) => tLogNorm(c.df) - Math.log(c.scale) - 0.5 * (c.df + 1) * Math.log1p(((x - c.mean) / c.scale) ** 2 / c.df),
+      draw: (u, c) => c.mean + (c.scale * normal(u)) / Math.sqrt((2 * gamma(u, c.df / 2)) / c.df),
+      cols: [["mean", "location"], ["scale", "scale"], ["df", "df"]],
+      start: { names: ["location", "scale"], values: ["-1, 5", "1, 1"], json: (weights, a, b) => ({ weights, means: a, scales: b }) },
+    },
+  };
+  const familyOf = (name) => FAMILY[name] || FAMILY.gaussian;
+
+  // The components of a mixture, each with its weight w and logpdf: the same shape for the
+  // truth, the fitted parameters and every iteration of the path.
   function components(family, params) {
-    const K = params.weights.length;
-    const out = [];
-    for (let j = 0; j < K; j++) {
-      const w = params.weights[j];
-      if (family === "beta") {
-        const a = params.alphas[j];
-        const b = params.betas[j];
-        const lb = lgamma(a) + lgamma(b) - lgamma(a + b);
-        out.push({
-          w, a, b, mean: a / (a + b), sd: Math.sqrt((a * b) / ((a + b) ** 2 * (a + b + 1))),
-          logpdf: (x) => (x <= 0 || x >= 1 ? -Infinity : (a - 1) * Math.log(x) + (b - 1) * Math.log1p(-x) - lb),
-        });
-      } else {
-        const m = params.means[j];
-        const s = params.sds.length === 1 ? params.sds[0] : params.sds[j];
-        out.push({ w, mean: m, sd: s, logpdf: (x) => -0.5 * ((x - m) / s) ** 2 - Math.log(s) - LOG_SQRT_2PI });
-      }
-    }
-    return out;
+    const F = familyOf(family);
+    return F.unpack(params).map((c, j) => ({ ...c, w: params.weights[j], logpdf: (x) => F.logpdf(c, x) }));
   }
 
   function truthParams(truth) {
-    const weights = truth.comps.map((c) => c.pi);
-    if (truth.family === "beta") {
-      return { weights, alphas: truth.comps.map((c) => c.a), betas: truth.comps.map((c) => c.b) };
-    }
-    return { weights, means: truth.comps.map((c) => c.mu), sds: truth.comps.map((c) => c.sd) };
+    return familyOf(truth.family).pack(truth.comps.map((c) => c.pi), truth.comps.map((c) => c.p));
   }
 
   // ---------------------------------------------------------------- messages and the API
@@ -185,11 +264,6 @@
 
   // ---------------------------------------------------------------- data: simulate, CSV, id
 
-  const SIM_DEFAULTS = {
-    gaussian: [{ mu: 0, sd: 1, pi: 0.4 }, { mu: 4, sd: 1.5, pi: 0.6 }],
-    beta: [{ mu: 0.25, sd: 0.08, pi: 0.4 }, { mu: 0.7, sd: 0.1, pi: 0.6 }],
-  };
-
   function simRow(i, c) {
     const tr = document.createElement("tr");
     tr.innerHTML = `<td class="muted">${i + 1}</td>`;
@@ -214,6 +288,7 @@
 
   function simulate() {
     const family = $("sim-family").value;
+    const F = familyOf(family);
     const n = readNumber("sim-n", "N", { integer: true, min: 2, max: 100000 });
     const seed = readNumber("sim-seed", "seed", { integer: true, min: 0 });
     const rows = [...$("sim-components").tBodies[0].rows];
@@ -222,14 +297,10 @@
       const c = { mu: get("mu"), sd: get("sd"), pi: get("pi") };
       if (!(c.sd > 0)) throw new Error(`σ of component ${i + 1} must be positive`);
       if (c.pi < 0) throw new Error(`π of component ${i + 1} must not be negative`);
-      if (family === "beta") {
-        const v = c.sd * c.sd;
-        if (!(c.mu > 0 && c.mu < 1) || v >= c.mu * (1 - c.mu)) {
-          throw new Error(`component ${i + 1}: a beta needs 0 < μ < 1 and σ² < μ(1 − μ)`);
-        }
-        const nu = (c.mu * (1 - c.mu)) / v - 1;
-        c.a = c.mu * nu;
-        c.b = (1 - c.mu) * nu;
+      try {
+        c.p = F.fromMoments(c.mu, c.sd);
+      } catch (e) {
+        throw new Error(`component ${i + 1}: ${e.message}`);
       }
       return c;
     });
@@ -243,17 +314,13 @@
       let j = 0;
       while (j < comps.length - 1 && r >= comps[j].pi) { r -= comps[j].pi; j++; }
       const c = comps[j];
-      let v;
-      if (family === "beta") {
-        do { const g = gamma(u, c.a); v = g / (g + gamma(u, c.b)); } while (!(v > 0 && v < 1));
-      } else {
-        v = c.mu + c.sd * normal(u);
-      }
-      x[i] = v;
+      x[i] = F.draw(u, c.p);
     }
     const note = Math.abs(total - 1) > 1e-9 ? " (π rescaled to sum to 1)" : "";
     setData({ x, w: null, truth: { family, comps }, label: `simulated, seed ${seed}${note}` });
-    if (family === "beta") $("fit-family").value = "beta";
+    if (family !== "gaussian" && [...$("fit-family").options].some((o) => o.value === family)) {
+      $("fit-family").value = family;
+    }
     syncFamily();
   }
 
@@ -350,7 +417,14 @@
     renderAll();
   }
 
-  const inUnitInterval = () => state.summary && state.summary.min > 0 && state.summary.max < 1;
+  // Whether the data lie in a family's support (a family whose support they leave is disabled).
+  function fitsSupport(F) {
+    const s = state.summary;
+    if (!s) return true;
+    const [lo, hi] = F.support;
+    const inside = F.open ? s.min > lo && s.max < hi : s.min >= lo && s.max <= hi;
+    return inside && (!F.discrete || (state.x || []).every((v) => v === Math.round(v)));
+  }
 
   function recentDatasets() {
     try { return JSON.parse(localStorage.getItem(RECENT_KEY) || "[]"); } catch (e) { return []; }
@@ -372,44 +446,42 @@
   // ---------------------------------------------------------------- fit settings
 
   function syncFamily() {
-    const betaOk = inUnitInterval();
     const familySelect = $("fit-family");
-    const betaOption = [...familySelect.options].find((o) => o.value === "beta");
-    if (betaOption) {
-      betaOption.disabled = !betaOk;
-      betaOption.title = betaOk ? "" : "beta needs every value strictly between 0 and 1";
-      if (!betaOk && familySelect.value === "beta") familySelect.value = "gaussian";
+    for (const option of familySelect.options) {
+      const ok = fitsSupport(familyOf(option.value));
+      option.disabled = !ok;
+      option.title = ok ? "" : `${option.value} needs data inside its support`;
     }
+    if (familySelect.selectedOptions[0] && familySelect.selectedOptions[0].disabled) familySelect.value = "gaussian";
     const family = familySelect.value;
-    const beta = family === "beta";
-    $("variances-label").hidden = beta;
-    $("boundary-label").hidden = !beta;
+    const F = familyOf(family);
+    const options = F.options || [];
+    $("variances-label").hidden = !options.includes("covariance");
+    $("boundary-label").hidden = !options.includes("boundary");
     const init = $("fit-init");
-    for (const only of ["moments", "params"]) {
-      [...init.options].find((o) => o.value === only).disabled = !beta;
-      if (!beta && init.value === only) init.value = "auto";
-    }
+    const moments = [...init.options].find((o) => o.value === "moments");
+    moments.disabled = !F.moments;
+    if (!F.moments && init.value === "moments") init.value = "auto";
     const explicit = init.value === "explicit";
     $("explicit").hidden = !explicit;
     for (const id of ["fit-kmin", "fit-kmax", "fit-starts"]) $(id).disabled = explicit;
-    const names = beta ? ["α", "β"] : ["μ", "σ"];
+    const names = F.start.names;
     if ($("init-a-name").textContent !== names[0]) {
       $("init-a-name").textContent = names[0];
       $("init-b-name").textContent = names[1];
-      $("init-a").value = beta ? "2, 5" : "-1, 5";
-      $("init-b").value = beta ? "5, 2" : "1, 1";
+      $("init-a").value = F.start.values[0];
+      $("init-b").value = F.start.values[1];
     }
     defaultScorePoints(family);
   }
 
   // Score points inside each family's support (a beta model refuses 4 and 12 with a 422). The box
   // follows the family while it holds a default (data-default names it); typing in it ends that.
-  const SCORE_DEFAULTS = { gaussian: "0.1, 4, 12", beta: "0.05, 0.5, 0.97" };
   function defaultScorePoints(family) {
     const box = $("score-input");
     const typed = !("default" in box.dataset) && box.value.trim() !== "";
-    if (typed || !(family in SCORE_DEFAULTS) || box.dataset.default === family) return;
-    box.value = SCORE_DEFAULTS[family];
+    if (typed || !(family in FAMILY) || box.dataset.default === family) return;
+    box.value = FAMILY[family].score;
     box.dataset.default = family;
   }
 
@@ -425,14 +497,16 @@
       criterion: $("fit-criterion").value,
     };
     if ($("fit-seed").value.trim() !== "") req.seed = readNumber("fit-seed", "seed", { integer: true, min: 0 });
-    if (family === "beta") req.boundary = $("fit-boundary").value;
-    else req.covariance = $("fit-covariance").value;
+    const own = familyOf(family).options || [];
+    if (own.includes("boundary")) req.boundary = $("fit-boundary").value;
+    if (own.includes("covariance")) req.covariance = $("fit-covariance").value;
     const init = $("fit-init").value;
     if (init === "explicit") {
       const weights = parseNumbers($("init-weights").value, "start weights");
       const a = parseNumbers($("init-a").value, `start ${$("init-a-name").textContent}`);
-      const b = parseNumbers($("init-b").value, `start ${$("init-b-name").textContent}`);
-      req.init = family === "beta" ? { weights, alphas: a, betas: b } : { weights, means: a, sds: b };
+      const b = familyOf(family).start.names[1] === "–" ? null
+        : parseNumbers($("init-b").value, `start ${$("init-b-name").textContent}`);
+      req.init = familyOf(family).start.json(weights, a, b);
     } else {
       req.init = init;
       const kmin = readNumber("fit-kmin", "K from", { integer: true, min: 1, max: 20 });
@@ -736,11 +810,12 @@
     }
     const family = state.result ? state.result.family : state.truth ? state.truth.family : "gaussian";
     const s = state.summary;
+    const F = familyOf(family);
+    const bounded = Number.isFinite(F.support[0]) && Number.isFinite(F.support[1]);
     let lo;
     let hi;
-    if (family === "beta") {
-      lo = 0;
-      hi = 1;
+    if (bounded) {
+      [lo, hi] = F.support;
     } else {
       const pad = 0.06 * (s.max - s.min || 1);
       lo = s.min - pad;
@@ -754,13 +829,17 @@
           if (p > hi) hi = Math.min(p + pad, s.max + reach);
         }
       }
+      if (Number.isFinite(F.support[0])) lo = Math.max(lo, F.support[0] - (F.discrete ? 0.5 : 0));
     }
-    const bins = state.x ? histogramBins(family === "beta" ? 0 : s.min, family === "beta" ? 1 : s.max) : [];
+    const bins = state.x ? histogramBins(bounded ? lo : s.min, bounded ? hi : s.max) : [];
     const grid = [];
     const G = 400;
     for (let i = 0; i <= G; i++) {
       const v = lo + ((hi - lo) * i) / G;
-      grid.push(family === "beta" ? Math.min(1 - 1e-6, Math.max(1e-6, v)) : v);
+      // Inside an open support (a density may be infinite at its end); a count's probability at
+      // the nearest integer.
+      const inside = F.open ? Math.min(F.support[1] - 1e-6 * (hi - lo), Math.max(F.support[0] + 1e-6 * (hi - lo), v)) : v;
+      grid.push(F.discrete ? Math.max(0, Math.round(inside)) : inside);
     }
     const curves = [];
     if (state.truth) {
@@ -795,8 +874,8 @@
       if (c.kind === "mixture") Object.assign(attrs, { stroke: "#111827", "stroke-width": 3.4 });
       if (c.kind === "component") {
         Object.assign(attrs, { stroke: COLORS[c.j % COLORS.length], "stroke-width": 1.5, "data-component": c.j, "data-weight": c.comp.w });
-        if (family === "beta") Object.assign(attrs, { "data-alpha": c.comp.a, "data-beta": c.comp.b });
-        else Object.assign(attrs, { "data-mean": c.comp.mean, "data-sd": c.comp.sd });
+        for (const [name, , key] of F.cols) attrs[`data-${name}`] = c.comp[key || name];
+        if (!attrs["data-mean"]) Object.assign(attrs, { "data-mean": c.comp.mean, "data-sd": c.comp.sd });
       }
       el("path", attrs, f.g);
     }
@@ -964,9 +1043,8 @@
     if (state.truth && state.truth.family === family && state.truth.comps.length === fitted.length) {
       truth = components(family, truthParams(state.truth)).sort((a, b) => a.mean - b.mean);
     }
-    const cols = family === "beta"
-      ? [["weight", "weight", (c) => c.w], ["alpha", "α", (c) => c.a], ["beta", "β", (c) => c.b], ["mean", "mean", (c) => c.mean]]
-      : [["weight", "weight", (c) => c.w], ["mean", "μ", (c) => c.mean], ["sd", "σ", (c) => c.sd]];
+    const cols = [["weight", "weight", (c) => c.w]].concat(
+      familyOf(family).cols.map(([name, label, key]) => [name, label, (c) => c[key || name]]));
     const hr = document.createElement("tr");
     hr.innerHTML = "<th>component</th>";
     for (const [, label] of cols) {
@@ -1174,10 +1252,10 @@
       try { sessionStorage.setItem(KEY_STORE, $("api-key").value.trim()); } catch (e) { /* no storage */ }
       loadFamilies();
     });
-    setSimRows(SIM_DEFAULTS.gaussian);
+    setSimRows(FAMILY.gaussian.sim);
     fillRecent();
     document.querySelectorAll("input[name=source]").forEach((r) => r.addEventListener("change", switchSource));
-    $("sim-family").addEventListener("change", () => setSimRows(SIM_DEFAULTS[$("sim-family").value]));
+    $("sim-family").addEventListener("change", () => setSimRows(familyOf($("sim-family").value).sim));
     $("sim-add").addEventListener("click", () => {
       const body = $("sim-components").tBodies[0];
       if (body.rows.length < 10) body.appendChild(simRow(body.rows.length, { mu: 0, sd: 1, pi: 0.1 }));

@@ -486,3 +486,59 @@ def test_slider_at_iteration_zero_shows_the_start_values(browser: Any, live_api:
         "means": [1.0, 2.0],
         "sds": [1.0, 1.0],
     }
+
+
+# The page's family table, per new family: the API's parameter arrays behind each column of the
+# estimates table (``data-param``), and points inside the support the page scores by default.
+NEW_FAMILIES = {
+    "poisson": ({"lambda": "lambdas"}, [0.0, 5.0, 30.0]),
+    "gamma": ({"shape": "shapes", "rate": "rates"}, [0.5, 5.0, 40.0]),
+    "lognormal": ({"meanlog": "meanlogs", "sdlog": "sdlogs"}, [0.5, 5.0, 40.0]),
+    "student_t": ({"mean": "means", "scale": "scales", "df": "dfs"}, [0.1, 4.0, 30.0]),
+}
+
+
+@pytest.mark.parametrize("family", sorted(NEW_FAMILIES))
+def test_each_family_simulates_fits_plots_and_scores(
+    browser: Any, live_api: str, family: str
+) -> None:
+    """Simulate from the family's defaults, fit it (selected by the simulation), read the drawn
+    components and the estimates table against the API's result, score the default points."""
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    columns, points = NEW_FAMILIES[family]
+    driver = browser
+    driver.get(live_api + "/")
+    Select(driver.find_element("id", "sim-family")).select_by_value(family)
+    set_value(driver, "sim-seed", 3)
+    driver.find_element("id", "simulate").click()
+    assert driver.find_element("id", "message").get_attribute("hidden") is not None
+    assert driver.find_elements("css selector", "#hist-svg [data-curve=truth]")
+    chosen_family = Select(driver.find_element("id", "fit-family")).first_selected_option
+    assert chosen_family.get_attribute("value") == family
+    set_value(driver, "fit-kmin", 1)
+    set_value(driver, "fit-kmax", 2)
+    set_value(driver, "fit-starts", 3)
+    driver.find_element("id", "fit-button").click()
+    assert wait_status(driver) == "finished", driver.find_element("id", "message").text
+    doc, chosen = shown_fit(driver, live_api)
+    assert doc["result"]["family"] == family
+    params = chosen["params"]
+    curves = driver.find_elements("css selector", "#hist-svg [data-curve=component]")
+    assert len(curves) == len(params["weights"])
+    assert driver.find_elements("css selector", "#hist-svg [data-curve=mixture]")
+    for column, key in columns.items():
+        shown = driver.find_elements("css selector", f"#estimates [data-param={column}]")
+        values = sorted(float(attr(td, "data-value")) for td in shown)
+        np.testing.assert_allclose(values, sorted(params[key]), rtol=1e-12)
+    assert score_points(driver) == ", ".join(f"{p:g}" for p in points)
+    driver.find_element("id", "score-button").click()
+    WebDriverWait(driver, 30).until(
+        lambda d: (
+            len(d.find_elements("css selector", "#score-table tbody tr")) == len(points)
+            or d.find_element("id", "message").text
+        )
+    )
+    expected = post_json(f"{live_api}/v1/models/{doc['model_id']}/score", {"points": points})
+    shown = driver.find_elements("css selector", "#score-table [data-field=log_density]")
+    assert [float(attr(td, "data-value")) for td in shown] == expected["log_density"]
