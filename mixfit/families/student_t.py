@@ -82,6 +82,13 @@ class StudentTFitRequest(FitOptions):
         description="Degrees of freedom estimated per component or one shared by all, "
         f"within [{DF_MIN}, {DF_MAX}].",
     )
+    tol: Annotated[float, Field(gt=0.0, le=1e6)] = Field(
+        1e-10,
+        description="Stop when the log-likelihood gain of an iteration is at most this. The t "
+        "family's default is 100x tighter than the others': the likelihood is flat in a large "
+        "nu, EM crawls along it, and at 1e-8 a fit stopped 3e-6 per point short of its maximum "
+        "(Old Faithful waiting times, K = 2).",
+    )
     init: InitMethod | Annotated[list[InitMethod], Field(min_length=1)] | StudentTStart = Field(
         "auto",
         description="auto (the family's start portfolio, recorded per start), one start "

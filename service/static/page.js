@@ -121,6 +121,7 @@
   const tLogNorm = (nu) => lgamma((nu + 1) / 2) - lgamma(nu / 2) - 0.5 * Math.log(nu * Math.PI);
   const FAMILY = {
     gaussian: {
+      label: "normal",
       sim: [{ mu: 0, sd: 1, pi: 0.4 }, { mu: 4, sd: 1.5, pi: 0.6 }],
       support: [-Infinity, Infinity], options: ["covariance"], score: "0.1, 4, 12",
       unpack: (p) => p.means.map((m, j) => ({ mean: m, sd: p.sds.length === 1 ? p.sds[0] : p.sds[j] })),
@@ -132,6 +133,7 @@
       start: { names: ["μ", "σ"], values: ["-1, 5", "1, 1"], json: (weights, a, b) => ({ weights, means: a, sds: b }) },
     },
     beta: {
+      label: "beta (mean, sd)",
       sim: [{ mu: 0.25, sd: 0.08, pi: 0.4 }, { mu: 0.7, sd: 0.1, pi: 0.6 }],
       support: [0, 1], open: true, options: ["boundary"], score: "0.05, 0.5, 0.97", moments: true,
       unpack: (p) => p.alphas.map((a, j) => {
@@ -151,6 +153,7 @@
       start: { names: ["α", "β"], values: ["2, 5", "5, 2"], json: (weights, a, b) => ({ weights, alphas: a, betas: b }) },
     },
     poisson: {
+      label: "Poisson (mean)",
       sim: [{ mu: 2, sd: 1.4, pi: 0.4 }, { mu: 9, sd: 3, pi: 0.6 }],
       support: [0, Infinity], discrete: true, score: "0, 5, 30",
       unpack: (p) => p.lambdas.map((l) => ({ lambda: l, mean: l, sd: Math.sqrt(l) })),
@@ -165,6 +168,7 @@
       start: { names: ["λ", "–"], values: ["2, 9", ""], json: (weights, a) => ({ weights, lambdas: a }) },
     },
     gamma: {
+      label: "gamma (mean, sd)",
       sim: [{ mu: 2, sd: 1.4, pi: 0.4 }, { mu: 9, sd: 1.6, pi: 0.6 }],
       support: [0, Infinity], open: true, score: "0.5, 5, 40",
       unpack: (p) => p.shapes.map((a, j) => ({ shape: a, rate: p.rates[j], mean: a / p.rates[j], sd: Math.sqrt(a) / p.rates[j] })),
@@ -180,6 +184,7 @@
       start: { names: ["shape", "rate"], values: ["2, 20", "1, 2"], json: (weights, a, b) => ({ weights, shapes: a, rates: b }) },
     },
     lognormal: {
+      label: "log-normal (mean, sd)",
       sim: [{ mu: 2, sd: 1, pi: 0.4 }, { mu: 9, sd: 2, pi: 0.6 }],
       support: [0, Infinity], open: true, score: "0.5, 5, 40",
       unpack: (p) => p.meanlogs.map((m, j) => {
@@ -199,6 +204,7 @@
       start: { names: ["meanlog", "sdlog"], values: ["0.5, 2", "0.5, 0.3"], json: (weights, a, b) => ({ weights, meanlogs: a, sdlogs: b }) },
     },
     student_t: {
+      label: "Student t (location, scale; 4 df)",
       sim: [{ mu: 0, sd: 1, pi: 0.4 }, { mu: 5, sd: 1, pi: 0.6 }],
       support: [-Infinity, Infinity], score: "0.1, 4, 30",
       unpack: (p) => p.means.map((m, j) => ({ mean: m, scale: p.scales[j], df: p.dfs[j], sd: p.scales[j] })),
@@ -318,9 +324,13 @@
     }
     const note = Math.abs(total - 1) > 1e-9 ? " (π rescaled to sum to 1)" : "";
     setData({ x, w: null, truth: { family, comps }, label: `simulated, seed ${seed}${note}` });
-    if (family !== "gaussian" && [...$("fit-family").options].some((o) => o.value === family)) {
-      $("fit-family").value = family;
+    const fitFamily = $("fit-family");
+    if (![...fitFamily.options].some((o) => o.value === family)) {
+      const o = document.createElement("option"); // before /v1/families has answered
+      o.value = o.textContent = family;
+      fitFamily.append(o);
     }
+    fitFamily.value = family;
     syncFamily();
   }
 
@@ -1252,6 +1262,12 @@
       try { sessionStorage.setItem(KEY_STORE, $("api-key").value.trim()); } catch (e) { /* no storage */ }
       loadFamilies();
     });
+    $("sim-family").replaceChildren(...Object.entries(FAMILY).map(([name, F]) => {
+      const o = document.createElement("option");
+      o.value = name;
+      o.textContent = F.label;
+      return o;
+    }));
     setSimRows(FAMILY.gaussian.sim);
     fillRecent();
     document.querySelectorAll("input[name=source]").forEach((r) => r.addEventListener("change", switchSource));
