@@ -245,3 +245,46 @@ def test_serve_runs_the_stack(redis_url: str) -> None:
         out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0, out
     assert f"API    http://{bind}/v1" in out and "stopped." in out
+
+
+NEW_FAMILY_DATA = {
+    "poisson": (lambda rng: np.concatenate([rng.poisson(2, 80), rng.poisson(12, 70)]), "lambdas"),
+    "gamma": (
+        lambda rng: np.concatenate([rng.gamma(3, 0.5, 80), rng.gamma(60, 0.2, 70)]),
+        "shapes",
+    ),
+    "lognormal": (
+        lambda rng: np.exp(np.concatenate([rng.normal(0, 0.3, 80), rng.normal(2, 0.3, 70)])),
+        "meanlogs",
+    ),
+    "student_t": (
+        lambda rng: np.concatenate([rng.standard_t(3, 80), 9 + rng.standard_t(3, 70)]),
+        "means",
+    ),
+}
+
+
+@pytest.mark.parametrize("family", sorted(NEW_FAMILY_DATA))
+def test_every_new_family_fits_tables_and_plots(family: str, tmp_path: Path) -> None:
+    """Fit, the family's own parameter table (its first column as the core has it) and a plot."""
+    make, key = NEW_FAMILY_DATA[family]
+    x = np.round(make(np.random.default_rng(5)), 6)
+    path = tmp_path / "x.csv"
+    path.write_text("x\n" + "\n".join(map(str, x)) + "\n")
+    png = tmp_path / "fit.png"
+    argv = ["fit", str(path), "--family", family, "--k", "2", "--seed", "3", "--starts", "4"]
+    code, out, err = run(*argv, "-q", *(["--plot", str(png)] if _has_matplotlib() else []))
+    assert code == 0, err
+    expected = mixfit.fit(x, family=family, k=2, seed=3, n_starts=4).model.params
+    params = out.split("by BIC:\n", 1)[1].splitlines()
+    assert params[0].split()[:2] == ["component", "weight"]
+    got = [float(line.split()[2]) for line in params[1:3]]
+    np.testing.assert_allclose(got, getattr(expected, key), rtol=1e-4)
+    if _has_matplotlib():
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _has_matplotlib() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("matplotlib") is not None
