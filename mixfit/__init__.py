@@ -5,6 +5,7 @@ The core imports numpy, scipy and pydantic only; the REST service and the worker
 
 __version__ = "0.1.0"
 
+from .inference import bootstrap, bootstrap_lrt, observed_information  # noqa: E402
 from .errors import FitError  # noqa: E402
 from .families.beta import BetaFitRequest  # noqa: E402
 from .families.gaussian import GaussianFitRequest  # noqa: E402
@@ -32,7 +33,10 @@ __all__ = [
     "ScoreResult",
     "__version__",
     "assemble",
+    "bootstrap",
+    "bootstrap_lrt",
     "fit",
+    "observed_information",
     "prepare",
     "run",
     "sample",

@@ -310,3 +310,48 @@ class ScoreResult(Schema):
     alpha: float
     n_anomalies: int
     responsibilities: list[Vector] | None = None
+
+
+# ---------------------------------------------------------------------------------------------
+# Inference: the bootstrap LRT for K and parameter uncertainty (mixfit.bootstrap)
+
+
+class LRTStep(Schema):
+    """One test of K against K+1."""
+
+    k: int = Field(description="The null hypothesis' number of components.")
+    loglik: float = Field(description="Log-likelihood of the data's K-component fit.")
+    loglik_alternative: float = Field(description="... and of its (K+1)-component fit.")
+    statistic: float = Field(description="Observed LRTS = 2 (LL_{K+1} - LL_K), at least 0.")
+    p_value: float = Field(description="(1 + #{bootstrap LRTS >= observed}) / (nboot + 1).")
+    bootstrap: Vector = Field(description="Every replicate's LRTS (for a histogram).")
+
+
+class LRTResult(Schema):
+    """A sequential parametric bootstrap likelihood-ratio test (mclust's semantics)."""
+
+    nboot: int
+    level: float
+    seed: int
+    steps: list[LRTStep]
+    k_selected: int = Field(description="The first K whose test against K+1 was not significant.")
+
+
+class ParameterSpread(Schema):
+    """One parameter array (shaped like the model's): estimate, standard error, interval."""
+
+    estimate: list[Any]
+    se: list[Any]
+    lower: list[Any]
+    upper: list[Any]
+
+
+class BootstrapResult(Schema):
+    """Parameter uncertainty of a fitted model and how it was obtained."""
+
+    method: Literal["nonparametric", "weighted", "observed_information"]
+    nboot: int
+    failed: int = Field(description="Replicates whose refit failed (left out).")
+    conf_level: float
+    seed: int
+    parameters: dict[str, ParameterSpread]
