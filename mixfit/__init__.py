@@ -5,11 +5,11 @@ The core imports numpy, scipy and pydantic only; the REST service and the worker
 
 __version__ = "0.1.0"
 
-from .inference import bootstrap, bootstrap_lrt, observed_information  # noqa: E402
 from .errors import FitError  # noqa: E402
 from .families.beta import BetaFitRequest  # noqa: E402
 from .families.gaussian import GaussianFitRequest  # noqa: E402
 from .fit import assemble, fit, prepare, run  # noqa: E402
+from .inference import bootstrap, bootstrap_lrt, observed_information  # noqa: E402
 from .sampling import sample  # noqa: E402
 from .schema import (  # noqa: E402
     FitRequest,

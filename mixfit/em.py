@@ -297,6 +297,16 @@ def _run_k(
                 continue
             # theta_1 is a step inside the cycle: recorded only when the cycle stops there.
             silent = st.phase[active] == 1
+        # A non-finite log-likelihood: a component has collapsed past what its floor holds
+        # (a density without bound at a point). Degenerate; nothing of it enters the trace.
+        lost = ~np.isfinite(ll)
+        if lost.any():
+            for s in active[lost].tolist():
+                st.status[s], st.why[s] = DEGENERATE, "floor"
+            active, ll, stats, silent = active[~lost], ll[~lost], stats[~lost], silent[~lost]
+            if not active.size:
+                active = waiting
+                continue
         gain = ll - st.last[active]  # NaN for a start's first evaluation
         with np.errstate(invalid="ignore"):
             converged = gain <= _threshold(problem, ll)

@@ -137,7 +137,7 @@ class Gamma(Family):
         over = a > cap
         for s, k in zip(*np.nonzero(over), strict=True):
             events.append((int(s), int(k), "variance_floor", "shape capped (variance floor)"))
-        a = np.minimum(a, cap)
+        a = np.maximum(np.minimum(a, cap), SHAPE_MIN)  # a component on ~0 values: capped
         return {"shape": a[..., None], "rate": (a / m)[..., None]}
 
     def maximize(

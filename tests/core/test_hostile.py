@@ -97,3 +97,41 @@ def test_two_dimensional_collinear_data_stays_finite():
     assert_finite(result)
     r = result.results[0]
     assert any(e.kind == "variance_floor" for s in r.starts for e in s.events)
+
+
+@pytest.mark.parametrize(
+    ("family", "data"),
+    [
+        ("poisson", [0, 0, 0, 1]),
+        ("poisson", [1e6, 2e6, 3e6, 5]),
+        ("gamma", [1e-300, 1.0, 2.0]),  # a component on a value near 0 once made a NaN trace
+        ("gamma", [1e-8, 1e-8, 2e-8, 3e-8]),
+        ("gamma", [1e100, 2e100, 3e100]),
+        ("lognormal", [2.0, 2.0, 2.0, 3.0]),
+        ("student_t", [0.0, 1e100, -1e100]),
+        ("student_t", [0.0, 0.0, 0.0, 1.0, 1.0, 1.0]),
+    ],
+)
+def test_new_families_on_ugly_data_fit_finitely_or_say_why(family, data) -> None:
+    try:
+        result = mixfit.fit(data, family=family, k={"min": 1, "max": 3}, seed=0, n_starts=3)
+    except FitError as error:
+        assert "k=" in str(error) or "distinct" in str(error), error
+        return
+    assert_finite(result)
+    assert "NaN" not in mixfit.score(result.model, data[:2]).model_dump_json()
+
+
+@pytest.mark.parametrize(
+    ("family", "data", "message"),
+    [
+        ("poisson", [0.5, 1.0, 2.0], "not non-negative integers"),
+        ("poisson", [-1.0, 1.0, 2.0], "not non-negative integers"),
+        ("gamma", [0.0, 1.0, 2.0], "not positive"),
+        ("lognormal", [-1.0, 1.0, 2.0], "not positive"),
+        ("gamma", [[1.0, 2.0], [2.0, 3.0]], "univariate"),
+    ],
+)
+def test_new_families_refuse_data_outside_their_support(family, data, message) -> None:
+    with pytest.raises(FitError, match=message):
+        mixfit.fit(data, family=family, k=1, seed=0)
