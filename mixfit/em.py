@@ -121,7 +121,7 @@ class _Starts:
     ) -> None:
         req = problem.request
         self.problem, self.k = problem, k
-        every = start_seeds(problem.seed, k, req.starts_per_k())
+        every = start_seeds(problem.seed, k, max(req.starts_per_k(), max(indices) + 1))
         self.index = indices
         self.S = len(indices)
         self.seeds = [every[i] for i in indices]
@@ -147,6 +147,13 @@ class _Starts:
 
     def _first(self, parent: KResult | None) -> tuple[ParamArrays, np.ndarray, list[str]]:
         p, k, req = self.problem, self.k, self.problem.request
+        several = p.extra.get("starts")
+        if several is not None:  # explicit start values of several starts (mixfit.inference)
+            pairs = [p.family.from_json(p.family.start_model(**v), p.scaling) for v in several]
+            params = {name: np.concatenate([q[name] for q, _ in pairs]) for name in pairs[0][0]}
+            with np.errstate(divide="ignore"):
+                logw = np.log(np.stack([wts for _, wts in pairs]))
+            return params, logw, ["explicit"] * len(pairs)
         start = req.explicit_start
         if start is not None:
             params, weights = p.family.from_json(start, p.scaling)

@@ -39,7 +39,7 @@ from .errors import FitError
 from .fit import parse_request, prepare
 from .options import BootstrapResult, LRTResult, LRTStep, ParameterSpread
 from .sampling import sample
-from .schema import KResult, Model
+from .schema import MAX_K, KResult, Model
 from .scoring import model_family
 
 LRT_STREAM = 0x1A7
@@ -96,14 +96,11 @@ def _split_widest(model: Model, points: np.ndarray) -> dict[str, Any]:
 
 
 def _best(problem: Problem, k: int, starts: list[dict[str, Any]]) -> KResult | None:
-    """The best of one-start fits of K from explicit start values (None: all degenerate)."""
-    best = None
-    for start in starts:
-        request = problem.request.model_copy(update={"init": problem.family.start_model(**start)})
-        r = run_k(dataclasses.replace(problem, request=request), k)
-        if r.status == "ok" and (best is None or r.loglik > best.loglik):
-            best = r
-    return best
+    """The best non-degenerate start of one batched run of K from explicit start values
+    (None: every start degenerated)."""
+    batch = dataclasses.replace(problem, extra={**problem.extra, "starts": starts})
+    r = run_k(batch, k, starts=range(len(starts)))
+    return r if r.status == "ok" else None
 
 
 def _options(options: dict[str, Any]) -> dict[str, Any]:
@@ -118,7 +115,7 @@ def bootstrap_lrt(
     weights: Any = None,
     *,
     k_min: int = 1,
-    max_k: int = 3,
+    max_k: int | None = None,
     nboot: int = 999,
     level: float = 0.05,
     seed: int = 0,
@@ -132,12 +129,17 @@ def bootstrap_lrt(
     data : array-like of shape (n,) or (n, d)
     weights : array-like of shape (n,), optional
         Point weights (counts) of the data; replicates are n unweighted points.
-    k_min, max_k : int
-        The first null K and the last one tested (K = max_k against max_k + 1).
+    k_min : int
+        The first null K.
+    max_k : int, optional
+        Test every K from ``k_min`` to ``max_k`` (against K+1), as mclust does when given
+        ``maxG``. None: sequentially, until the first test that is not significant at ``level``
+        (mclust without ``maxG``), at most to K = ``MAX_K`` - 1.
     nboot : int
         Replicates per step.
     level : float
-        The sequence stops after the first test whose p-value is at least ``level``.
+        Significance level: where the sequence stops without ``max_k``, and which K is
+        selected (the first whose test is not significant).
     seed : int
         Every fit's and replicate's randomness derives from it.
     progress : callable, optional
@@ -151,14 +153,16 @@ def bootstrap_lrt(
         Per step: K, the observed statistic, the p-value, every bootstrap statistic.
     """
     options = _options(dict(options))
-    if not 1 <= k_min <= max_k:
-        raise FitError("need 1 <= k_min <= max_k")
+    last = MAX_K - 1 if max_k is None else max_k
+    if not 1 <= k_min <= last < MAX_K:
+        raise FitError(f"need 1 <= k_min <= max_k <= {MAX_K - 1}")
     if nboot < 1:
         raise FitError("nboot must be at least 1")
     X, w = as_points(data, weights)
-    observed = _observed_fits(X, w, list(range(k_min, max_k + 2)), seed, options)
     steps: list[LRTStep] = []
-    for step, k in enumerate(range(k_min, max_k + 1)):
+    for step, k in enumerate(range(k_min, last + 1)):
+        # The fits of k_min..k+1 in one request: each K's fit is the same at every step.
+        observed = _observed_fits(X, w, list(range(k_min, k + 2)), seed, options)
         null, alt = observed[k], observed[k + 1]
         obs = max(0.0, 2.0 * (alt.loglik - null.loglik))
         stats = np.empty(nboot)
@@ -180,7 +184,7 @@ def bootstrap_lrt(
                 bootstrap=stats.tolist(),
             )
         )
-        if p >= level:
+        if max_k is None and p >= level:
             break
     selected = next((s.k for s in steps if s.p_value >= level), steps[-1].k + 1)
     return LRTResult(nboot=nboot, level=level, seed=seed, steps=steps, k_selected=selected)

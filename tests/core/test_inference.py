@@ -1,0 +1,134 @@
+"""The bootstrap LRT for K and the parameters' uncertainty against mclust's.
+
+Fixtures: ``tests/fixtures/inference/make_inference_fixtures.R`` (mclust's
+``mclustBootstrapLRT(x, "V", maxG = 3, nboot = 999)`` on Old Faithful waiting times and acidity,
+and ``MclustBootstrap`` of the waiting times' two-component fit, nboot = 999, both types).
+Bootstrap figures are compared within Monte Carlo error; the replicate counts here are small
+to keep the suite short, so the bounds are wide (each says how it was sized).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import mixfit
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "inference"
+
+
+def load(name: str) -> dict:
+    return json.loads((FIXTURES / name).read_text())
+
+
+@pytest.mark.parametrize("dataset", ["waiting", "acidity"])
+def test_observed_statistics_rest_on_maxima_at_least_mclusts(dataset: str) -> None:
+    doc = load(f"lrt_{dataset}.json")
+    result = mixfit.bootstrap_lrt(doc["x"], max_k=3, nboot=2, seed=1)
+    assert [s.k for s in result.steps] == [1, 2, 3]
+    for step in result.steps:
+        assert step.statistic == pytest.approx(
+            2 * (step.loglik_alternative - step.loglik), abs=1e-9
+        )
+        assert step.statistic >= 0 and min(step.bootstrap) >= 0
+        # mclust's log-likelihoods of K = 1..4 (its single hierarchical start, tol 1e-5)
+        for ours, k in ((step.loglik, step.k), (step.loglik_alternative, step.k + 1)):
+            assert ours >= doc["loglik"][k - 1] - 1e-6 * doc["n"]
+    # Where both reach the same maxima (waiting, K = 1 and 2, to mclust's tolerance: 0.006),
+    # the statistics agree to that tolerance; mclust's 2-vs-3 statistic there is -0.13.
+    if dataset == "waiting":
+        assert result.steps[0].statistic == pytest.approx(doc["steps"][0]["statistic"], abs=0.02)
+        assert doc["steps"][1]["statistic"] < 0 < result.steps[1].statistic
+
+
+def test_p_value_is_mclusts_within_monte_carlo_error() -> None:
+    """acidity, 3 vs 4 components (where the maxima agree): mclust's p = 0.297 from 999
+    replicates; ours from 39 has a Monte Carlo sd of about 0.07, so 0.25 is 3.5 sd."""
+    doc = load("lrt_acidity.json")
+    result = mixfit.bootstrap_lrt(doc["x"], k_min=3, max_k=3, nboot=39, seed=1)
+    step = result.steps[0]
+    count = sum(b >= step.statistic for b in step.bootstrap)
+    assert step.p_value == (1 + count) / 40
+    assert abs(step.p_value - doc["steps"][2]["p_value"]) <= 0.25
+    assert step.statistic == pytest.approx(doc["steps"][2]["statistic"], rel=0.2)
+
+
+def test_the_sequence_stops_at_the_first_test_that_is_not_significant() -> None:
+    doc = load("lrt_waiting.json")
+    result = mixfit.bootstrap_lrt(doc["x"], nboot=19, level=0.1, seed=3)
+    assert [s.k for s in result.steps] == [1, 2]
+    assert result.steps[0].p_value == 0.05 and result.steps[1].p_value >= 0.1
+    assert result.k_selected == 2
+
+
+def test_replicates_are_reproducible_from_the_seed() -> None:
+    x = load("lrt_waiting.json")["x"]
+    first = mixfit.bootstrap_lrt(x, max_k=1, nboot=4, seed=9)
+    again = mixfit.bootstrap_lrt(x, max_k=1, nboot=4, seed=9)
+    other = mixfit.bootstrap_lrt(x, max_k=1, nboot=4, seed=10)
+    assert first == again and first.steps[0].bootstrap != other.steps[0].bootstrap
+
+
+@pytest.fixture(scope="module")
+def waiting_fit() -> tuple[mixfit.FitResult, list[float], dict]:
+    doc = load("se_waiting.json")
+    return mixfit.fit(doc["x"], k=2, seed=0), doc["x"], doc
+
+
+def _by_mean(values: list[float], means: list[float]) -> np.ndarray:
+    return np.asarray(values)[np.argsort(means)]
+
+
+@pytest.mark.parametrize(("method", "mclust"), [("nonparametric", "bs"), ("weighted", "wlbs")])
+def test_bootstrap_standard_errors_are_mclusts(waiting_fit, method: str, mclust: str) -> None:
+    """199 replicates: a standard error's Monte Carlo relative sd is about 1 / sqrt(2 x 199),
+    5 %; mclust's (999) about 2 %: 20 % is 3.5 combined sd."""
+    result, x, doc = waiting_fit
+    boot = mixfit.bootstrap(result, x, nboot=199, method=method, seed=2)
+    assert boot.failed == 0 and boot.nboot == 199
+    ours = boot.parameters
+    means = ours["means"].estimate
+    ref = doc[mclust]["se"]
+    order = np.argsort(doc["fit"]["means"])
+    np.testing.assert_allclose(
+        _by_mean(ours["weights"].se, means), np.asarray(ref["weights"])[order], rtol=0.2
+    )
+    np.testing.assert_allclose(
+        _by_mean(ours["means"].se, means), np.asarray(ref["means"])[order], rtol=0.2
+    )
+    # mclust reports variances; a variance's se is 2 sd x the sd's se (delta method)
+    sds = np.asarray(ours["sds"].estimate)
+    var_se = 2 * sds * np.asarray(ours["sds"].se)
+    np.testing.assert_allclose(
+        _by_mean(var_se, means), np.asarray(ref["variances"])[order], rtol=0.25
+    )
+    for spread in ours.values():
+        assert np.all(np.asarray(spread.lower) <= np.asarray(spread.estimate))
+        assert np.all(np.asarray(spread.estimate) <= np.asarray(spread.upper))
+
+
+def test_observed_information_agrees_with_the_bootstrap(waiting_fit) -> None:
+    result, x, doc = waiting_fit
+    info = mixfit.observed_information(result, x)
+    assert info.method == "observed_information"
+    ref = doc["bs"]["se"]
+    order = np.argsort(doc["fit"]["means"])
+    means = info.parameters["means"].estimate
+    np.testing.assert_allclose(
+        _by_mean(info.parameters["means"].se, means), np.asarray(ref["means"])[order], rtol=0.25
+    )
+    np.testing.assert_allclose(
+        _by_mean(info.parameters["weights"].se, means),
+        np.asarray(ref["weights"])[order],
+        rtol=0.25,
+    )
+
+
+def test_observed_information_is_for_the_1d_gaussian_only() -> None:
+    x = np.random.default_rng(0).poisson(4, 100).astype(float)
+    result = mixfit.fit(x, family="poisson", k=1, seed=0)
+    with pytest.raises(mixfit.FitError, match="1-D Gaussian"):
+        mixfit.observed_information(result, x)
