@@ -12,9 +12,11 @@ from .fit import assemble, fit, prepare, run  # noqa: E402
 from .inference import bootstrap, bootstrap_lrt, observed_information  # noqa: E402
 from .sampling import sample  # noqa: E402
 from .schema import (  # noqa: E402
+    BootstrapResult,
     FitRequest,
     FitResult,
     KResult,
+    LRTResult,
     Model,
     ScoreRequest,
     ScoreResult,
@@ -23,11 +25,13 @@ from .scoring import score  # noqa: E402
 
 __all__ = [
     "BetaFitRequest",
+    "BootstrapResult",
     "FitError",
     "FitRequest",
     "FitResult",
     "GaussianFitRequest",
     "KResult",
+    "LRTResult",
     "Model",
     "ScoreRequest",
     "ScoreResult",

@@ -297,6 +297,61 @@ def cmd_fit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
+def cmd_lrt(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """``mixfit lrt``: the bootstrap LRT for K, in this process (``mixfit.bootstrap_lrt``)."""
+    from .inference import bootstrap_lrt
+
+    X, w = read_csv(args.data)
+    options = {"family": args.family}
+    result = bootstrap_lrt(
+        X,
+        w,
+        k_min=args.k_min,
+        max_k=args.max_k,
+        nboot=args.nboot,
+        level=args.level,
+        seed=args.seed,
+        **options,
+    )
+    if args.json:
+        out.write(result.model_dump_json(indent=2) + "\n")
+        return 0
+    lines = [f"bootstrap LRT, {args.family}, {result.nboot} replicates a step, seed {result.seed}"]
+    lines.append(f"{'test':>9} {'LRTS':>12} {'p-value':>9}")
+    for s in result.steps:
+        lines.append(f"{s.k:>3} vs {s.k + 1:<3} {s.statistic:>12.4f} {s.p_value:>9.4g}")
+    lines.append(f"selected k = {result.k_selected} at level {result.level}")
+    out.write("\n".join(lines) + "\n")
+    return 0
+
+
+def cmd_bootstrap(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """``mixfit bootstrap``: fit K, then the parameters' standard errors and intervals."""
+    from .fit import parse_request, run
+    from .inference import bootstrap, observed_information
+
+    X, w = read_csv(args.data)
+    result = run(parse_request({"family": args.family, "k": args.k, "seed": args.seed}), X, w)
+    if args.method == "observed_information":
+        spread = observed_information(result, X, w)
+    else:
+        spread = bootstrap(result, X, w, nboot=args.nboot, method=args.method, seed=args.seed)
+    if args.json:
+        out.write(spread.model_dump_json(indent=2) + "\n")
+        return 0
+    lines = [f"{spread.method} standard errors, {args.family}, k = {args.k}"]
+    lines.append(f"{'parameter':>12} {'component':>9} {'estimate':>12} {'se':>12} {'interval':>26}")
+    for name, p in spread.parameters.items():
+        for j, (e, se, lo, hi) in enumerate(zip(p.estimate, p.se, p.lower, p.upper, strict=True)):
+            if isinstance(e, list):
+                e, se, lo, hi = e[0], se[0], lo[0], hi[0]  # a vector's first coordinate
+                if isinstance(e, list):
+                    continue  # matrices: see --json
+            lines.append(f"{name:>12} {j + 1:>9} {e:>12.5g} {se:>12.4g} [{lo:>11.5g}, {hi:>11.5g}]")
+    out.write("\n".join(lines) + "\n")
+    return 0
+
+
 def _load_model(path: Path) -> Model:
     """A model from a JSON file: a FitResult (``mixfit fit --json``), a model document
     (``GET /v1/models/{id}``) or a bare Model."""
@@ -430,6 +485,31 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--alpha", type=float, default=0.01, help="anomaly when p-value < alpha")
     _server_options(score)
     score.set_defaults(run=cmd_score)
+
+    lrt = commands.add_parser("lrt", help="bootstrap likelihood-ratio test of K vs K+1 (local)")
+    lrt.add_argument("data", help="CSV file; - reads stdin")
+    lrt.add_argument("--family", choices=tuple(FAMILIES), default="gaussian")
+    lrt.add_argument("--k-min", dest="k_min", type=int, default=1)
+    lrt.add_argument("--max-k", dest="max_k", type=int, help="test every K up to it")
+    lrt.add_argument("--nboot", type=int, default=999)
+    lrt.add_argument("--level", type=float, default=0.05)
+    lrt.add_argument("--seed", type=int, default=0)
+    lrt.add_argument("--json", action="store_true", help="print the result as JSON")
+    lrt.set_defaults(run=cmd_lrt)
+
+    boot = commands.add_parser("bootstrap", help="standard errors and intervals (local)")
+    boot.add_argument("data", help="CSV file; - reads stdin")
+    boot.add_argument("--family", choices=tuple(FAMILIES), default="gaussian")
+    boot.add_argument("--k", type=int, required=True)
+    boot.add_argument(
+        "--method",
+        choices=("nonparametric", "weighted", "observed_information"),
+        default="nonparametric",
+    )
+    boot.add_argument("--nboot", type=int, default=999)
+    boot.add_argument("--seed", type=int, default=0)
+    boot.add_argument("--json", action="store_true", help="print the result as JSON")
+    boot.set_defaults(run=cmd_bootstrap)
 
     serve = commands.add_parser(
         "serve", help="run Redis, a worker and the API locally (like make run)"

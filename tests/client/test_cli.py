@@ -288,3 +288,20 @@ def _has_matplotlib() -> bool:
     import importlib.util
 
     return importlib.util.find_spec("matplotlib") is not None
+
+
+def test_lrt_and_bootstrap_commands_print_what_the_core_computes(data_csv) -> None:
+    path, x = data_csv
+    code, out, err = run("lrt", str(path), "--max-k", "1", "--nboot", "4", "--seed", "3")
+    assert code == 0, err
+    expected = mixfit.bootstrap_lrt(x, max_k=1, nboot=4, seed=3)
+    row = out.splitlines()[2].split()
+    assert row[:3] == ["1", "vs", "2"]
+    assert float(row[3]) == pytest.approx(expected.steps[0].statistic, abs=1e-4)
+    assert float(row[4]) == pytest.approx(expected.steps[0].p_value)
+    code, out, err = run("bootstrap", str(path), "--k", "2", "--nboot", "5", "--json")
+    assert code == 0, err
+    fitted = mixfit.fit(x, k=2, seed=0)
+    assert mixfit.BootstrapResult.model_validate_json(out) == mixfit.bootstrap(
+        fitted, x, nboot=5, seed=0
+    )
