@@ -25,16 +25,12 @@ from pydantic import Field, model_validator
 from scipy.special import digamma, gammaln, zeta
 
 from ..errors import FitError
-from ..options import FitOptions, PositiveFloat, Schema, StartValues, Vector
+from ..options import FitOptions, InitMethod, PositiveFloat, Schema, StartValues, Vector
 from . import register
 from .base import Events, Family, ParamArrays, resp_sums
 
 NEWTON_STEPS = 6
 SHAPE_MIN = 1e-3
-
-GammaInitMethod = Literal[
-    "auto", "kmeans++", "kmeans", "hc", "random", "partition", "dirichlet", "quantile", "params"
-]
 
 
 class GammaStart(StartValues):
@@ -55,12 +51,10 @@ class GammaFitRequest(FitOptions):
     """Fit a gamma mixture to positive values (shape and rate per component)."""
 
     family: Literal["gamma"]
-    init: GammaInitMethod | Annotated[list[GammaInitMethod], Field(min_length=1)] | GammaStart = (
-        Field(
-            "auto",
-            description="auto (the family's start portfolio, recorded per start), one start "
-            "method, a list of methods cycled over the candidates, or explicit start values.",
-        )
+    init: InitMethod | Annotated[list[InitMethod], Field(min_length=1)] | GammaStart = Field(
+        "auto",
+        description="auto (the family's start portfolio, recorded per start), one start "
+        "method, a list of methods cycled over the candidates, or explicit start values.",
     )
 
 

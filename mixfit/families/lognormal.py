@@ -17,15 +17,11 @@ from pydantic import Field, model_validator
 
 from ..data import Scaling
 from ..errors import FitError
-from ..options import FitOptions, PositiveFloat, Schema, StartValues, Vector
+from ..options import FitOptions, InitMethod, PositiveFloat, Schema, StartValues, Vector
 from . import register
 from .base import ParamArrays
 from .gamma import check_positive
 from .gaussian import LOG_2PI, Gaussian, GaussianParams, GaussianStart
-
-LognormalInitMethod = Literal[
-    "auto", "kmeans++", "kmeans", "hc", "random", "partition", "dirichlet", "quantile", "params"
-]
 
 
 class LognormalStart(StartValues):
@@ -46,11 +42,7 @@ class LognormalFitRequest(FitOptions):
     """Fit a log-normal mixture to positive values (a normal mixture of their logs)."""
 
     family: Literal["lognormal"]
-    init: (
-        LognormalInitMethod
-        | Annotated[list[LognormalInitMethod], Field(min_length=1)]
-        | LognormalStart
-    ) = Field(
+    init: InitMethod | Annotated[list[InitMethod], Field(min_length=1)] | LognormalStart = Field(
         "auto",
         description="auto (the family's start portfolio, recorded per start), one start "
         "method, a list of methods cycled over the candidates, or explicit start values.",

@@ -17,15 +17,11 @@ from pydantic import Field, model_validator
 from scipy.special import gammaln
 
 from ..errors import FitError
-from ..options import FitOptions, PositiveFloat, Schema, StartValues, Vector
+from ..options import FitOptions, InitMethod, PositiveFloat, Schema, StartValues, Vector
 from . import register
 from .base import Events, Family, ParamArrays, resp_sums
 
 RATE_MIN = 1e-12
-
-PoissonInitMethod = Literal[
-    "auto", "kmeans++", "kmeans", "hc", "random", "partition", "dirichlet", "quantile", "params"
-]
 
 
 class PoissonStart(StartValues):
@@ -44,9 +40,7 @@ class PoissonFitRequest(FitOptions):
     """Fit a Poisson mixture to counts (non-negative integers)."""
 
     family: Literal["poisson"]
-    init: (
-        PoissonInitMethod | Annotated[list[PoissonInitMethod], Field(min_length=1)] | PoissonStart
-    ) = Field(
+    init: InitMethod | Annotated[list[InitMethod], Field(min_length=1)] | PoissonStart = Field(
         "auto",
         description="auto (the family's start portfolio, recorded per start), one start "
         "method, a list of methods cycled over the candidates, or explicit start values.",
