@@ -202,7 +202,7 @@ def test_model_round_trips_through_json(family, options, kind):
 
 
 def test_gamma_shape_solves_its_equation() -> None:
-    """The gamma M-step's shape: log a - psi(a) = s to 1e-12 relative for shapes up to 5,000."""
+    """The gamma M-step's shape: log a - psi(a) = s to 1e-11 relative for shapes up to 5,000."""
     from scipy.special import digamma
 
     from mixfit.families.gamma import gamma_shape
@@ -210,4 +210,4 @@ def test_gamma_shape_solves_its_equation() -> None:
     s = np.logspace(-4, 2, 61)
     a = gamma_shape(s)
     assert a.max() > 4000 and a.min() < 0.02
-    np.testing.assert_allclose(np.log(a) - digamma(a), s, rtol=1e-12)
+    np.testing.assert_allclose(np.log(a) - digamma(a), s, rtol=1e-11)
