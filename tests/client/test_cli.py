@@ -9,6 +9,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -238,11 +239,21 @@ def test_serve_runs_the_stack(redis_url: str) -> None:
         text=True,
         start_new_session=True,
     )
+    seen = []
     try:
+        # Ready once the stack prints its banner (its own /healthz wait comes first: /readyz can
+        # answer before the banner is out, and a Ctrl-C then would cut it).
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            seen.append(line)
+            if not line or line.startswith("Press Ctrl-C to stop."):
+                break
         devstack.wait_http(f"http://{bind}/readyz", proc, timeout=60)
     finally:
         proc.send_signal(signal.SIGINT)  # Ctrl-C
-        out, _ = proc.communicate(timeout=60)
+        rest, _ = proc.communicate(timeout=60)
+    out = "".join(seen) + rest
     assert proc.returncode == 0, out
     assert f"API    http://{bind}/v1" in out and "stopped." in out
 

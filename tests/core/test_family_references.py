@@ -42,7 +42,12 @@ def _cells() -> list:
         for cell in doc["cells"]:
             shared = cell.get("shared_df", False)
             name = f"{doc['family']}-{doc['dataset']}-k{cell['k']}" + ("-shared" if shared else "")
-            marks = [pytest.mark.xfail(reason=MISSES[name], strict=False)] if name in MISSES else []
+            # the known misses run in make validate only (they cost 6 s and change nothing)
+            marks = (
+                [pytest.mark.xfail(reason=MISSES[name], strict=False), pytest.mark.validate]
+                if name in MISSES
+                else []
+            )
             out.append(pytest.param(path.name, cell["k"], shared, id=name, marks=marks))
     return out
 
