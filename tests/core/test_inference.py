@@ -44,6 +44,7 @@ def test_observed_statistics_rest_on_maxima_at_least_mclusts(dataset: str) -> No
         assert doc["steps"][1]["statistic"] < 0 < result.steps[1].statistic
 
 
+@pytest.mark.validate  # 4 s of replicates: make validate (make test keeps the suite short)
 def test_p_value_is_mclusts_within_monte_carlo_error() -> None:
     """acidity, 3 vs 4 components (where the maxima agree): mclust's p = 0.297 from 999
     replicates; ours from 39 has a Monte Carlo sd of about 0.07, so 0.25 is 3.5 sd."""
@@ -56,6 +57,7 @@ def test_p_value_is_mclusts_within_monte_carlo_error() -> None:
     assert step.statistic == pytest.approx(doc["steps"][2]["statistic"], rel=0.2)
 
 
+@pytest.mark.validate  # 3 s of replicates: make validate
 def test_the_sequence_stops_at_the_first_test_that_is_not_significant() -> None:
     doc = load("lrt_waiting.json")
     result = mixfit.bootstrap_lrt(doc["x"], nboot=19, level=0.1, seed=3)
