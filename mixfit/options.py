@@ -12,7 +12,7 @@ Caps (documented in the README, enforced here so every face of mixfit shares the
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     BaseModel,
@@ -109,11 +109,28 @@ KSpec = (
 
 
 class StartValues(Schema):
-    """Base of every family's explicit start values: one start, K = len(weights)."""
+    """Base of every family's explicit start values: one start, K = len(weights). The fields
+    named in ``per_component`` must hold one value per component."""
+
+    per_component: ClassVar[tuple[str, ...]] = ()
 
     weights: Annotated[list[Probability], Field(min_length=1, max_length=MAX_K)]
 
     _weights_sum = field_validator("weights")(_check_weights)
+
+    @model_validator(mode="after")
+    def _one_per_component(self) -> StartValues:
+        k = len(self.weights)
+        if any(len(getattr(self, name)) != k for name in self.per_component):
+            names = " and ".join(self.per_component)
+            raise ValueError(f"{names} need {k} values each, like weights")
+        return self
+
+
+INIT_DESCRIPTION = (
+    "auto (the family's start portfolio, recorded per start), one start method, a list of "
+    "methods cycled over the candidates, or explicit start values."
+)
 
 
 class FitOptions(Schema):

@@ -12,11 +12,12 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import Field, model_validator
+from pydantic import Field
 from scipy.special import betaln, digamma, zeta
 
 from ..errors import FitError
 from ..options import (
+    INIT_DESCRIPTION,
     BoundaryPolicy,
     FitOptions,
     PositiveFloat,
@@ -127,12 +128,7 @@ class BetaStart(StartValues):
     alphas: list[PositiveFloat]
     betas: list[PositiveFloat]
 
-    @model_validator(mode="after")
-    def _consistent(self) -> BetaStart:
-        k = len(self.weights)
-        if len(self.alphas) != k or len(self.betas) != k:
-            raise ValueError(f"alphas and betas need {k} values each, like weights")
-        return self
+    per_component = ("alphas", "betas")
 
 
 class BetaFitRequest(FitOptions):
@@ -146,8 +142,7 @@ class BetaFitRequest(FitOptions):
     )
     init: BetaInitMethod | Annotated[list[BetaInitMethod], Field(min_length=1)] | BetaStart = Field(
         "auto",
-        description="auto (the family's start portfolio, recorded per start), one start "
-        "method, a list of methods cycled over the candidates, or explicit start values.",
+        description=INIT_DESCRIPTION,
     )
 
 

@@ -21,11 +21,19 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import Field, model_validator
+from pydantic import Field
 from scipy.special import digamma, gammaln, zeta
 
 from ..errors import FitError
-from ..options import FitOptions, InitMethod, PositiveFloat, Schema, StartValues, Vector
+from ..options import (
+    INIT_DESCRIPTION,
+    FitOptions,
+    InitMethod,
+    PositiveFloat,
+    Schema,
+    StartValues,
+    Vector,
+)
 from . import register
 from .base import Events, Family, ParamArrays, resp_sums
 
@@ -39,12 +47,7 @@ class GammaStart(StartValues):
     shapes: list[PositiveFloat]
     rates: list[PositiveFloat]
 
-    @model_validator(mode="after")
-    def _consistent(self) -> GammaStart:
-        k = len(self.weights)
-        if len(self.shapes) != k or len(self.rates) != k:
-            raise ValueError(f"shapes and rates need {k} values each, like weights")
-        return self
+    per_component = ("shapes", "rates")
 
 
 class GammaFitRequest(FitOptions):
@@ -53,8 +56,7 @@ class GammaFitRequest(FitOptions):
     family: Literal["gamma"]
     init: InitMethod | Annotated[list[InitMethod], Field(min_length=1)] | GammaStart = Field(
         "auto",
-        description="auto (the family's start portfolio, recorded per start), one start "
-        "method, a list of methods cycled over the candidates, or explicit start values.",
+        description=INIT_DESCRIPTION,
     )
 
 

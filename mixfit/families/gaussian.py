@@ -20,6 +20,7 @@ from scipy.linalg import solve_triangular
 from ..data import Scaling
 from ..errors import FitError
 from ..options import (
+    INIT_DESCRIPTION,
     CovarianceType,
     FitOptions,
     InitMethod,
@@ -86,8 +87,7 @@ class GaussianFitRequest(FitOptions):
     )
     init: InitMethod | Annotated[list[InitMethod], Field(min_length=1)] | GaussianStart = Field(
         "auto",
-        description="auto (the family's start portfolio, recorded per start), one start "
-        "method, a list of methods cycled over the candidates, or explicit start values.",
+        description=INIT_DESCRIPTION,
     )
 
     @model_validator(mode="after")

@@ -13,11 +13,19 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from ..data import Scaling
 from ..errors import FitError
-from ..options import FitOptions, InitMethod, PositiveFloat, Schema, StartValues, Vector
+from ..options import (
+    INIT_DESCRIPTION,
+    FitOptions,
+    InitMethod,
+    PositiveFloat,
+    Schema,
+    StartValues,
+    Vector,
+)
 from . import register
 from .base import ParamArrays
 from .gamma import check_positive
@@ -30,12 +38,7 @@ class LognormalStart(StartValues):
     meanlogs: list[float]
     sdlogs: list[PositiveFloat]
 
-    @model_validator(mode="after")
-    def _consistent(self) -> LognormalStart:
-        k = len(self.weights)
-        if len(self.meanlogs) != k or len(self.sdlogs) != k:
-            raise ValueError(f"meanlogs and sdlogs need {k} values each, like weights")
-        return self
+    per_component = ("meanlogs", "sdlogs")
 
 
 class LognormalFitRequest(FitOptions):
@@ -44,8 +47,7 @@ class LognormalFitRequest(FitOptions):
     family: Literal["lognormal"]
     init: InitMethod | Annotated[list[InitMethod], Field(min_length=1)] | LognormalStart = Field(
         "auto",
-        description="auto (the family's start portfolio, recorded per start), one start "
-        "method, a list of methods cycled over the candidates, or explicit start values.",
+        description=INIT_DESCRIPTION,
     )
 
 

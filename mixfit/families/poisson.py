@@ -13,11 +13,19 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import Field, model_validator
+from pydantic import Field
 from scipy.special import gammaln
 
 from ..errors import FitError
-from ..options import FitOptions, InitMethod, PositiveFloat, Schema, StartValues, Vector
+from ..options import (
+    INIT_DESCRIPTION,
+    FitOptions,
+    InitMethod,
+    PositiveFloat,
+    Schema,
+    StartValues,
+    Vector,
+)
 from . import register
 from .base import Events, Family, ParamArrays, resp_sums
 
@@ -29,11 +37,7 @@ class PoissonStart(StartValues):
 
     lambdas: list[PositiveFloat]
 
-    @model_validator(mode="after")
-    def _consistent(self) -> PoissonStart:
-        if len(self.lambdas) != len(self.weights):
-            raise ValueError(f"lambdas needs {len(self.weights)} values, like weights")
-        return self
+    per_component = ("lambdas",)
 
 
 class PoissonFitRequest(FitOptions):
@@ -42,8 +46,7 @@ class PoissonFitRequest(FitOptions):
     family: Literal["poisson"]
     init: InitMethod | Annotated[list[InitMethod], Field(min_length=1)] | PoissonStart = Field(
         "auto",
-        description="auto (the family's start portfolio, recorded per start), one start "
-        "method, a list of methods cycled over the candidates, or explicit start values.",
+        description=INIT_DESCRIPTION,
     )
 
 

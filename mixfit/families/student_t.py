@@ -33,6 +33,7 @@ from scipy.special import digamma, gammaln, zeta
 
 from ..data import Scaling
 from ..options import (
+    INIT_DESCRIPTION,
     FitOptions,
     InitMethod,
     Matrix,
@@ -91,8 +92,7 @@ class StudentTFitRequest(FitOptions):
     )
     init: InitMethod | Annotated[list[InitMethod], Field(min_length=1)] | StudentTStart = Field(
         "auto",
-        description="auto (the family's start portfolio, recorded per start), one start "
-        "method, a list of methods cycled over the candidates, or explicit start values.",
+        description=INIT_DESCRIPTION,
     )
 
 
