@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+# make test's pytest processes (pytest-xdist): a test file stays on one process, so module
+# fixtures (a stack, a Redis) are built once; 2 matches the two cores the suite is sized for.
+TEST_PROCESSES ?= 2
 
 .PHONY: test run bench load chaos lint fixtures validate clean
 
@@ -14,7 +17,7 @@ $(STAMP): pyproject.toml
 
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_PROCESSES) --dist loadfile
 
 run: $(STAMP)
 	$(BIN)/python -m service.devstack
