@@ -39,6 +39,7 @@ from .estep import Batch, single_threaded_blas
 from .families.base import Family, ParamArrays, take
 from .schema import Event, KResult, ScreeningSummary, StartSummary
 from .screen import Screened, screen
+from .smem import refine
 from .starts import Hierarchy, responsibilities, sample, split_responsibilities
 
 MAX_RESTARTS = 3
@@ -117,7 +118,12 @@ class _Starts:
     """Mutable state of the starts of one K."""
 
     def __init__(
-        self, problem: Problem, k: int, indices: list[int], parent: KResult | None
+        self,
+        problem: Problem,
+        k: int,
+        indices: list[int],
+        parent: KResult | None,
+        given: tuple[ParamArrays, np.ndarray, list[str]] | None = None,
     ) -> None:
         req = problem.request
         self.problem, self.k = problem, k
@@ -130,6 +136,8 @@ class _Starts:
         self.events: list[list[Event]] = [[] for _ in range(self.S)]
         self.seen: list[set] = [set() for _ in range(self.S)]
         self.restarts = np.zeros(self.S, dtype=int)
+        # given starts (split-and-merge moves) are not redrawn: a move that degenerates is dropped
+        self.max_restarts = MAX_RESTARTS if given is None else 0
         self.status = np.full(self.S, RUNNING)
         self.last = np.full(self.S, np.nan)  # each start's latest log-likelihood
         # SQUAREM: where each start is in its cycle, the points it came through, its step bound
@@ -143,7 +151,11 @@ class _Starts:
         self.candidate: list[int | None] = [None] * self.S
         self.screen_ll: list[float | None] = [None] * self.S
         self.screened: Screened | None = None
-        self.params, self.logw, self.methods = self._first(parent)
+        if given is not None:
+            params, logw, methods = given
+            self.params, self.logw, self.methods = dict(params), logw.copy(), list(methods)
+        else:
+            self.params, self.logw, self.methods = self._first(parent)
 
     def _first(self, parent: KResult | None) -> tuple[ParamArrays, np.ndarray, list[str]]:
         p, k, req = self.problem, self.k, self.problem.request
@@ -254,6 +266,23 @@ def run_k(
         return _run_k(problem, k, progress, indices, parent)
 
 
+def run_given(
+    problem: Problem, k: int, given: tuple[ParamArrays, np.ndarray, list[str]], first: int
+) -> KResult:
+    """Run given start parameters (C, K, ...) with log weights (C, K) and labels to
+    convergence, as starts ``first .. first + C - 1`` of K (``mixfit.smem``'s moves)."""
+    indices = list(range(first, first + given[1].shape[0]))
+    with single_threaded_blas(problem.n):
+        st = _Starts(problem, k, indices, None, given)
+        return _iterate(problem, st, None)
+
+
+def refine_k(problem: Problem, result: KResult) -> KResult:
+    """A K's final fit after split-and-merge moves (``mixfit.smem``); run once per K where its
+    starts are merged, so fanned-out and in-process fits agree."""
+    return refine(problem, result, run_given)
+
+
 def merge_k(parts: list[KResult]) -> KResult:
     """One K's result from results over disjoint sets of its starts (fan-out)."""
     starts = sorted((s for part in parts for s in part.starts), key=lambda s: s.start)
@@ -273,9 +302,12 @@ def _run_k(
     indices: list[int],
     parent: KResult | None,
 ) -> KResult:
+    return _iterate(problem, _Starts(problem, k, indices, parent), progress)
+
+
+def _iterate(problem: Problem, st: _Starts, progress: Progress | None) -> KResult:
     req = problem.request
     fam = problem.family
-    st = _Starts(problem, k, indices, parent)
     accelerate = req.accelerate
     active = np.arange(st.S)
     iteration = 0
@@ -509,7 +541,7 @@ def _m_step(problem: Problem, st: _Starts, active: np.ndarray, stats: np.ndarray
                 "weight: it sits on too few distinct points"
             )
             st.log(s, it, "degenerate", comp, detail)
-        if st.restarts[s] < MAX_RESTARTS:
+        if st.restarts[s] < st.max_restarts:
             st.restarts[s] += 1
             st.log(
                 s,

@@ -12,7 +12,7 @@ from scipy.special import logsumexp
 
 from . import __version__
 from .data import Scaling, as_points, check_fit_size, data_hash
-from .em import Problem, Progress, run_k
+from .em import Problem, Progress, refine_k, run_k
 from .errors import FitError
 from .estep import Batch
 from .families import get_family
@@ -65,10 +65,11 @@ def run(
 
 def fit_ks(problem: Problem, progress: Progress | None = None) -> Iterator[KResult]:
     """Fit every K of the request in increasing order, yielding each K's result as it ends;
-    a K's ``split`` start gets the final fit of K-1 (``mixfit.em.split_index``)."""
+    a K's ``split`` start gets the final fit of K-1 (``mixfit.em.split_index``), after its
+    split-and-merge moves (``mixfit.smem``)."""
     done: dict[int, KResult] = {}
     for k in problem.request.k_values():
-        done[k] = run_k(problem, k, progress, parent=done.get(k - 1))
+        done[k] = refine_k(problem, run_k(problem, k, progress, parent=done.get(k - 1)))
         yield done[k]
 
 

@@ -28,7 +28,7 @@ from rq.serializers import JSONSerializer
 
 from fitqueue import datasets, keys
 from mixfit import FitError, FitRequest, KResult, assemble, prepare
-from mixfit.em import merge_k, run_k, split_index
+from mixfit.em import merge_k, refine_k, run_k, split_index
 from mixfit.fit import fit_ks
 
 from .metrics import record_fit_seconds
@@ -339,7 +339,7 @@ def reduce(
             if held is not None:
                 extra = run_k(problem, k, starts=range(held, held + 1), parent=final.get(k - 1))
                 by_k[k].append(extra)
-            final[k] = merge_k(by_k[k])
+            final[k] = refine_k(problem, merge_k(by_k[k]))
         result = assemble(problem, list(final.values()))
     model_id = uuid.uuid4().hex
     store_model(

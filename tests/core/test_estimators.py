@@ -125,7 +125,9 @@ def test_warm_start_continues_from_the_last_fit_with_one_start() -> None:
     X = _blobs()
     est = GaussianMixture(3, warm_start=True, random_state=0).fit(X)
     first = est.lower_bound_
-    assert len(est.result_.results[0].starts) == 10
+    starts = est.result_.results[0].starts  # 10, then K = 3's split-and-merge moves
+    assert [s.start for s in starts[:10]] == list(range(10))
+    assert all(s.init.startswith("smem") for s in starts[10:])
     est.fit(X[:250])  # more data arrives, say: continue from where the last fit ended
     (k_result,) = est.result_.results
     assert [s.init for s in k_result.starts] == ["explicit"]

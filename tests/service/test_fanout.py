@@ -51,7 +51,9 @@ def test_fanned_out_fit_merges_to_the_one_job_result(make_client, worker_proc, p
     for ra, rb in zip(a["results"], b["results"], strict=True):
         assert ra["k"] == rb["k"] and ra["best_start"] == rb["best_start"]
         assert rb["loglik"] == pytest.approx(ra["loglik"], rel=1e-12)
-        assert [s["start"] for s in rb["starts"]] == list(range(6))
+        # K = 3's split-and-merge moves follow the 6 starts, the same in both (mixfit.smem)
+        assert [s["start"] for s in rb["starts"]][:6] == list(range(6))
+        assert [s["init"] for s in rb["starts"]] == [s["init"] for s in ra["starts"]]
     assert many.get(f"/v1/models/{fanned['model_id']}").status_code == 200
 
 

@@ -1,0 +1,88 @@
+"""Split-and-merge moves (``mixfit.smem``): they leave maxima that screened starts stop at."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import mixfit
+from mixfit.smem import merged_and_split, ranked
+
+PEERS = Path(__file__).resolve().parents[1] / "fixtures" / "peers"
+
+
+def _cell(name: str, covariance: str, k: int) -> tuple[np.ndarray, float]:
+    doc = json.loads((PEERS / f"gaussian_{name}.json").read_text())
+    cell = next(c for c in doc["cells"] if c["covariance"] == covariance and c["k"] == k)
+    return np.asarray(doc["x"], dtype=float), cell["best_nondegenerate_loglik"]
+
+
+@pytest.mark.parametrize(
+    ("name", "covariance", "k"), [("crabs", "tied", 3), ("banknote", "diag", 5)]
+)
+def test_a_move_reaches_the_peer_maximum_the_starts_missed(name, covariance, k):
+    X, peer = _cell(name, covariance, k)
+    without = mixfit.fit(X, k=k, covariance=covariance, seed=0, split_merge=0).results[0]
+    assert without.loglik < peer - 0.5  # seed 0's screened starts stop at a worse maximum
+    assert len(without.starts) == 10
+    r = mixfit.fit(X, k=k, covariance=covariance, seed=0).results[0]
+    assert r.loglik >= peer - 1e-6 * X.shape[0]
+    moves = r.starts[10:]
+    assert [s.start for s in r.starts] == list(range(len(r.starts)))
+    assert moves and all(s.init.startswith("smem (merge ") for s in moves)
+    assert all(s.restarts == 0 for s in moves)
+    assert r.starts[r.best_start].init.startswith("smem")
+    assert r.starts[r.best_start].loglik == r.loglik
+    # the moves start from the screened starts' best: each trace begins near it
+    assert max(s.trace[-1] for s in r.starts[:10]) == pytest.approx(without.loglik, abs=1e-9)
+
+
+def test_no_moves_below_k3_with_explicit_starts_or_when_off():
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(0, 1, 150), rng.normal(4, 1, 150), rng.normal(9, 1, 100)])
+    two = mixfit.fit(x, k=2, seed=0).results[0]
+    assert len(two.starts) == 10
+    off = mixfit.fit(x, k=3, seed=0, split_merge=0).results[0]
+    assert len(off.starts) == 10
+    on = mixfit.fit(x, k=3, seed=0).results[0]
+    assert len(on.starts) > 10
+    assert on.loglik >= off.loglik
+    start = {"weights": [0.3, 0.4, 0.3], "means": [0.0, 4.0, 9.0], "sds": [1.0, 1.0, 1.0]}
+    explicit = mixfit.fit(x, k=3, init=start).results[0]
+    assert [s.init for s in explicit.starts] == ["explicit"]
+
+
+def test_moves_merge_the_most_overlapping_pair_and_split_the_worst_fit_first():
+    # components 0 and 1 share their points; 2 and 3 hold their own. Component 3's density
+    # varies over its points while its share of them is even (a poor local fit); 2's does not.
+    m = 40
+    resp = np.zeros((3 * m, 4))
+    resp[:m, 0], resp[:m, 1] = 0.5, 0.5
+    resp[m : 2 * m, 2] = 1.0
+    resp[2 * m :, 3] = 1.0
+    ll = np.zeros(3 * m)
+    ll[2 * m :] = np.linspace(-4.0, 0.0, m)
+    logw = np.log(resp.mean(axis=0))
+    moves = ranked(resp, ll, logw, np.ones(3 * m))
+    assert moves[:2] == [(0, 1, 3), (0, 1, 2)]
+    assert len(moves) == 6 * 2  # every pair, with each of the two other components
+    Z = np.concatenate([np.zeros(m), np.full(m, 9.0), np.linspace(-5.0, 5.0, m)])[:, None]
+    out = merged_and_split(Z, resp, 0, 1, 3)
+    np.testing.assert_allclose(out.sum(axis=1), 1.0)
+    np.testing.assert_allclose(out[:m, 0], 1.0)  # the merged pair
+    # component 3's points are divided at its mean along its principal axis
+    left, right = out[2 * m : 2 * m + m // 2], out[2 * m + m // 2 :]
+    assert {left[:, 1].max(), right[:, 1].min()} <= {0.0, 1.0}
+    assert left[:, 1].sum() + right[:, 1].sum() == m // 2
+    assert np.all(left[:, 3] + left[:, 1] == 1.0)
+
+
+def test_a_fit_with_moves_is_reproducible():
+    rng = np.random.default_rng(1)
+    X = np.concatenate([rng.normal(0, 1, (120, 2)), rng.normal(3, 1, (80, 2))])
+    a = mixfit.fit(X, k=4, seed=5).results[0]
+    b = mixfit.fit(X, k=4, seed=5).results[0]
+    assert a.loglik == b.loglik and [s.trace for s in a.starts] == [s.trace for s in b.starts]
