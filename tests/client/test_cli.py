@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import mixfit
-from mixfit import cli
+from fitclient import cli
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -211,9 +211,9 @@ def test_console_script_runs(data_csv) -> None:
     import tomllib
 
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
-    assert scripts == {"mixfit": "mixfit.cli:main"}
+    assert scripts == {"mixfit": "fitclient.cli:main"}
     done = subprocess.run(
-        [sys.executable, "-m", "mixfit.cli", "fit", "-", "--k", "2", "--seed", "1", "-q"],
+        [sys.executable, "-m", "fitclient", "fit", "-", "--k", "2", "--seed", "1", "-q"],
         input=data_csv[0].read_text(),
         capture_output=True,
         text=True,
@@ -224,14 +224,14 @@ def test_console_script_runs(data_csv) -> None:
 
 
 def test_serve_runs_the_stack(redis_url: str) -> None:
-    """``mixfit serve`` is ``python -m service.devstack``: on an existing Redis it starts a
+    """``mixfit serve`` is ``python -m devstack``: on an existing Redis it starts a
     worker and gunicorn, answers /readyz, and stops cleanly on Ctrl-C."""
-    from service import devstack
+    import devstack
 
     bind = f"127.0.0.1:{devstack.free_port()}"
     env = dict(os.environ, MIXFIT_REDIS_URL=redis_url, MIXFIT_QUEUE_NAME="mixfit-serve-test")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mixfit.cli", "serve", "--bind", bind],
+        [sys.executable, "-m", "fitclient", "serve", "--bind", bind],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,

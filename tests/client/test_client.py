@@ -1,4 +1,4 @@
-"""``mixfit.client.Client`` against the live stack (gunicorn, an RQ worker, redis-server), and
+"""``fitclient.client.Client`` against the live stack (gunicorn, an RQ worker, redis-server), and
 against a stub server for what the live one cannot be made to do on demand."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import mixfit
-from mixfit.client import ApiError, Client, FitRejected, ProgressBar, RemoteFitResult
+from fitclient.client import ApiError, Client, FitRejected, ProgressBar, RemoteFitResult
 
 
 def two_bumps(seed: int = 0, n: int = 120) -> np.ndarray:
@@ -193,9 +193,9 @@ def test_progress_bar_counts_starts() -> None:
 
 def test_client_and_cli_import_no_service_code() -> None:
     code = (
-        "import sys, mixfit.client, mixfit.cli; "
+        "import sys, fitclient.client, fitclient.cli; "
         "print(sorted({m.split('.')[0] for m in sys.modules} & "
-        "{'flask', 'redis', 'rq', 'service', 'worker', 'matplotlib'}))"
+        "{'flask', 'redis', 'rq', 'service', 'worker', 'fitqueue', 'devstack', 'matplotlib'}))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

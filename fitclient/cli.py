@@ -30,10 +30,10 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from .csvdata import parse_csv
-from .errors import FitError
-from .families import FAMILIES
-from .schema import INIT_METHODS, FitResult, Model, ScoreResult, family_options
+from mixfit.csvdata import parse_csv
+from mixfit.errors import FitError
+from mixfit.families import FAMILIES
+from mixfit.schema import INIT_METHODS, FitResult, Model, ScoreResult, family_options
 
 
 class UsageError(Exception):
@@ -144,7 +144,7 @@ def _vector(values: Sequence[float]) -> str:
 def params_table(model: Model) -> str:
     """The chosen parameters, one component a line (numbered from 1): the weight and the
     family's columns (``Family.columns``); vectors and matrices below their component."""
-    from .scoring import model_family
+    from mixfit.scoring import model_family
 
     columns = model_family(model).columns(model.params)
     scalar = {n: v for n, v in columns.items() if np.asarray(v, dtype=float).ndim == 1}
@@ -196,7 +196,7 @@ def plot(result: FitResult, X: np.ndarray, w: np.ndarray | None, path: str) -> N
     UsageError
         When matplotlib is not installed.
     """
-    from .display import figure
+    from mixfit.display import figure
 
     try:
         fig = figure(result, X, w, pairs=True)
@@ -278,7 +278,7 @@ def cmd_fit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if args.json:
             print(f"model {result.model_id}", file=err)
     else:
-        from .fit import parse_request, run
+        from mixfit.fit import parse_request, run
 
         request = parse_request(options)
         reporter = _LocalProgress(request.k_values(), err) if progress else None
@@ -299,7 +299,7 @@ def cmd_fit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def cmd_lrt(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """``mixfit lrt``: the bootstrap LRT for K, in this process (``mixfit.bootstrap_lrt``)."""
-    from .inference import bootstrap_lrt
+    from mixfit.inference import bootstrap_lrt
 
     X, w = read_csv(args.data)
     options = {"family": args.family}
@@ -327,8 +327,8 @@ def cmd_lrt(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def cmd_bootstrap(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """``mixfit bootstrap``: fit K, then the parameters' standard errors and intervals."""
-    from .fit import parse_request, run
-    from .inference import bootstrap, observed_information
+    from mixfit.fit import parse_request, run
+    from mixfit.inference import bootstrap, observed_information
 
     X, w = read_csv(args.data)
     result = run(parse_request({"family": args.family, "k": args.k, "seed": args.seed}), X, w)
@@ -372,7 +372,7 @@ def cmd_score(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         raise UsageError(f"{args.points}: points to score take no weight column")
     source = Path(args.model)
     if source.is_file():
-        from .scoring import score
+        from mixfit.scoring import score
 
         scores = score(_load_model(source), points, alpha=args.alpha)
     else:
@@ -393,10 +393,13 @@ def cmd_score(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    """Replace this process with ``python -m service.devstack`` (what ``make run`` runs)."""
-    if importlib.util.find_spec("service") is None:
+    """Replace this process with ``python -m devstack`` (what ``make run`` runs).
+
+    The dev stack is run, never imported: this package imports no service code.
+    """
+    if importlib.util.find_spec("devstack") is None:
         raise UsageError(
-            "mixfit serve needs the service package: install mixfit from a checkout with "
+            "mixfit serve needs the devstack package: install mixfit from a checkout with "
             "pip install -e '.[local]'"
         )
     env = dict(os.environ)
@@ -404,7 +407,7 @@ def cmd_serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         env["MIXFIT_BIND"] = args.bind
     out.flush()
     err.flush()
-    os.execve(sys.executable, [sys.executable, "-m", "service.devstack"], env)
+    os.execve(sys.executable, [sys.executable, "-m", "devstack"], env)
     return 1  # pragma: no cover - execve does not return
 
 

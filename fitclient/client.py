@@ -1,6 +1,6 @@
 """A Python client of mixfit's REST API: the standard library's urllib plus mixfit's own models.
 
->>> from mixfit.client import Client
+>>> from fitclient.client import Client
 >>> api = Client("http://127.0.0.1:8000")
 >>> result = api.fit(data, k={"min": 1, "max": 4}, seed=1)   # waits, with a progress bar
 >>> result.k_selected, result.model.params
@@ -26,8 +26,8 @@ from typing import Any, TextIO
 
 from pydantic import PrivateAttr
 
-from .errors import FitError
-from .schema import FitRequest, FitResult, Model, ScoreRequest, ScoreResult
+from mixfit.errors import FitError
+from mixfit.schema import FitRequest, FitResult, Model, ScoreRequest, ScoreResult
 
 TERMINAL = ("finished", "failed", "canceled")
 
