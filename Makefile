@@ -20,7 +20,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -n $(TEST_PROCESSES) --dist loadfile
 
 run: $(STAMP)
-	$(BIN)/python -m service.devstack
+	$(BIN)/python -m devstack
 
 bench: $(STAMP)
 	$(BIN)/python -m tests.benchmarks

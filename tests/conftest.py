@@ -16,7 +16,7 @@ TEST_QUEUE = "mixfit-test"
 
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    from service import devstack
+    import devstack
 
     proc, url = devstack.start_redis(
         tmp_path_factory.mktemp("redis"), port=devstack.free_port(), appendonly=False
@@ -41,7 +41,7 @@ def redis_client(redis_url: str) -> Iterator:
 @pytest.fixture(scope="session")
 def worker_proc(redis_url: str) -> Iterator:
     """One forking RQ worker (``python -m worker``) on ``TEST_QUEUE`` for the whole session."""
-    from service import devstack
+    import devstack
 
     proc = devstack.start_worker(redis_url, TEST_QUEUE, log_level="WARNING")
     try:

@@ -20,7 +20,7 @@ from tests.conftest import TEST_QUEUE
 @pytest.fixture(scope="session")
 def live_api(redis_url: str, worker_proc: Any) -> Iterator[str]:
     """Base URL of gunicorn (1 process, 8 threads) serving the app on the test Redis."""
-    from service import devstack
+    import devstack
 
     bind = f"127.0.0.1:{devstack.free_port()}"
     proc = devstack.start_gunicorn(redis_url, bind, queue=TEST_QUEUE, workers=1, threads=8)

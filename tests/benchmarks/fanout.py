@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from service import create_app, devstack
+import devstack
+from service import create_app
 
 QUEUE = "bench-fanout"
 

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from service import devstack
+import devstack
 
 QUEUE = "mixfit-bench"
 

@@ -15,7 +15,7 @@ import random
 import shutil
 import sys
 
-from service import devstack
+import devstack
 from tests.chaos.harness import Settings, run
 
 

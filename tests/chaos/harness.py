@@ -67,7 +67,7 @@ from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from service import devstack
+import devstack
 
 QUEUE = "mixfit-chaos"
 MARKER = "MIXFIT_CHAOS_RUN"

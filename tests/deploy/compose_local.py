@@ -19,7 +19,7 @@ from pathlib import Path
 
 import yaml
 
-from service import devstack
+import devstack
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "deploy" / "docker-compose.yml"

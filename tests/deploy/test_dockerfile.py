@@ -33,7 +33,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from service import devstack
+import devstack
 from tests.system import STRICT
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -35,7 +35,7 @@ class Stack:
     """A redis-server of our own (fixed port and dir, so it can be killed and restarted)."""
 
     def __init__(self, tmp: Path) -> None:
-        from service import devstack
+        import devstack
 
         self.devstack = devstack
         self.dir = tmp / "redis"
@@ -303,7 +303,7 @@ def test_readyz_falls_to_503_within_seconds_of_the_last_workers_death(
 def test_a_worker_started_while_redis_is_down_waits_for_it(tmp_path: Path) -> None:
     """A supervisor restarting a worker during an outage, or a host booting before Redis: the
     worker waits for Redis and then serves the queue (it used to die in RQ's constructor)."""
-    from service import devstack
+    import devstack
 
     port = devstack.free_port()
     url, queue = f"redis://127.0.0.1:{port}/0", f"mixfit-late-{uuid.uuid4().hex}"

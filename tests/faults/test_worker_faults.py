@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from service import create_app, devstack
+import devstack
+from service import create_app
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMISE = 30.0  # seconds: a dead worker's fit leaves "started" within this

@@ -63,7 +63,7 @@ def model_id(redis_url: str, worker_proc: Any) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def live(redis_url: str) -> Iterator[tuple[str, int]]:
     """(host, port) of gunicorn with a 64 KiB body limit, on the session's Redis."""
-    from service import devstack
+    import devstack
 
     port = devstack.free_port()
     proc = devstack.start_gunicorn(

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from service import devstack
+import devstack
 
 QUEUE = "mixfit-load"
 POLL_EVERY = 0.05

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from service import create_app, devstack
+import devstack
+from service import create_app
 
 DATA = [0.1, 0.4, 0.2, 0.3, 3.9, 4.2, 4.0, 4.1, 0.25, 4.05]
 

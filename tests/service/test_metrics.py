@@ -11,7 +11,7 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from service import devstack
+import devstack
 from service.metrics import fit_duration_family
 from tests.conftest import TEST_QUEUE
 from worker.metrics import FIT_SECONDS_BUCKETS, record_fit_seconds

@@ -300,7 +300,7 @@ def test_idempotency_key_with_another_body_is_409(client) -> None:
 
 
 def test_redis_unreachable_is_503(make_client) -> None:
-    from service.devstack import free_port
+    from devstack import free_port
 
     client = make_client(REDIS_URL=f"redis://127.0.0.1:{free_port()}/0", REDIS_TIMEOUT=1)
     for response in (
@@ -316,7 +316,7 @@ def test_redis_unreachable_is_503(make_client) -> None:
 def test_redis_full_is_503(make_client, tmp_path) -> None:
     from redis import Redis
 
-    from service import devstack
+    import devstack
 
     proc, url = devstack.start_redis(tmp_path, port=devstack.free_port(), appendonly=False)
     try:
@@ -333,7 +333,7 @@ def test_redis_full_is_503(make_client, tmp_path) -> None:
 
 
 def test_healthz_needs_no_redis(make_client) -> None:
-    from service.devstack import free_port
+    from devstack import free_port
 
     client = make_client(REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")
     assert client.get("/healthz").get_json() == {"status": "ok"}

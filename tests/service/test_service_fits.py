@@ -282,7 +282,7 @@ def test_pages_serve_locally(client) -> None:
 
 def test_inline_worker_runs_and_stops_fits(make_client, redis_url, poll) -> None:
     """``python -m worker --inline`` runs fits without forking; a running fit still stops."""
-    from service import devstack
+    import devstack
 
     queue = f"mixfit-inline-{uuid.uuid4().hex}"
     client = make_client(QUEUE_NAME=queue, FANOUT_MIN_WORK=10**15)

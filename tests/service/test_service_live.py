@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from service import DEFAULTS, devstack
+import devstack
+from service import DEFAULTS
 
 ROOT = Path(__file__).resolve().parents[2]
 TEST_QUEUE = "mixfit-test"

@@ -11,7 +11,8 @@ import uuid
 
 import numpy as np
 
-from service import create_app, devstack
+import devstack
+from service import create_app
 
 # A second or two of work on one core: still running when the signal comes.
 rng = np.random.default_rng(2)

