@@ -124,6 +124,7 @@ class _Starts:
         indices: list[int],
         parent: KResult | None,
         given: tuple[ParamArrays, np.ndarray, list[str]] | None = None,
+        progress: Progress | None = None,
     ) -> None:
         req = problem.request
         self.problem, self.k = problem, k
@@ -151,6 +152,7 @@ class _Starts:
         self.candidate: list[int | None] = [None] * self.S
         self.screen_ll: list[float | None] = [None] * self.S
         self.screened: Screened | None = None
+        self.progress = progress
         if given is not None:
             params, logw, methods = given
             self.params, self.logw, self.methods = dict(params), logw.copy(), list(methods)
@@ -180,7 +182,7 @@ class _Starts:
         if normal:
             # Always rank n_starts candidates: the first n - 1 are the same either way, so a
             # fanned-out part (which cannot know whether K-1 will fail) continues the same starts.
-            screened = screen(p, k, req.starts_per_k())
+            screened = screen(p, k, req.starts_per_k(), self._tick if self.progress else None)
             self.screened = screened
             rows = np.asarray(normal)
             parts.append((take(screened.params, rows), screened.logw[rows]))
@@ -203,6 +205,12 @@ class _Starts:
         resp = split_responsibilities(s, resp)[None]
         mass = resp[0].T @ s.weights
         return p.family.initial(s.Z, s.w, resp, p.floor), np.log(mass / mass.sum())[None]
+
+    def _tick(self) -> None:
+        """Progress while screening: no start has begun (a stop request raises here)."""
+        assert self.progress is not None
+        info = {"k": self.k, "iteration": 0, "starts_done": 0, "n_starts": self.S}
+        self.progress({**info, "best_loglik": None, "trace": []})
 
     def method(self, s: int) -> str:
         return self.methods[s]
@@ -302,7 +310,7 @@ def _run_k(
     indices: list[int],
     parent: KResult | None,
 ) -> KResult:
-    return _iterate(problem, _Starts(problem, k, indices, parent), progress)
+    return _iterate(problem, _Starts(problem, k, indices, parent, progress=progress), progress)
 
 
 def _iterate(problem: Problem, st: _Starts, progress: Progress | None) -> KResult:

@@ -20,6 +20,7 @@ continues exactly the starts the whole fit would.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -123,8 +124,12 @@ def draw(problem, k: int, methods: list[str], s: Sample, rng: np.random.Generato
     return params, logw
 
 
-def screen(problem, k: int, n_select: int) -> Screened:
-    """Draw, screen and select the ``n_select`` starts of one K (see the module docstring)."""
+def screen(
+    problem, k: int, n_select: int, tick: Callable[[], None] | None = None
+) -> Screened:
+    """Draw, screen and select the ``n_select`` starts of one K (see the module docstring).
+    ``tick`` is called after every screening iteration (a worker's stop request raises there,
+    so a cancel reaches a fit that is still screening)."""
     req = problem.request
     # Two components have few maxima to tell apart; the surface grows rougher with K (measured
     # on the peer fixtures' 1-D sets: K <= 4 needed no more than 5 candidates a start, K = 5 and
@@ -155,7 +160,9 @@ def screen(problem, k: int, n_select: int) -> Screened:
         one_point = float(s.weights.sum()) / s.Z.shape[0]
         history = np.full((3, count), -np.inf)
         while True:
-            _short_em(problem, batch, params, logw, rows, per_round, one_point, history, degenerate)
+            _short_em(
+                problem, batch, params, logw, rows, per_round, one_point, history, degenerate, tick
+            )
             iterations += per_round
             ll = projected(*history)
             if rows.size <= KEEP * n_select:
@@ -191,6 +198,7 @@ def _short_em(
     one_point: float,
     history: np.ndarray,
     degenerate: np.ndarray,
+    tick: Callable[[], None] | None = None,
 ) -> None:
     """``iterations`` batched EM iterations of the candidates ``rows``, in place; a candidate
     that degenerates is frozen and flagged. ``history`` (3, C) keeps each candidate's last three
@@ -218,6 +226,8 @@ def _short_em(
         good_counts = counts[~bad]
         logw[keep] = np.log(good_counts / good_counts.sum(axis=1, keepdims=True))
         degenerate[alive[bad]] = True
+        if tick is not None:
+            tick()
 
 
 def projected(l0: np.ndarray, l1: np.ndarray, l2: np.ndarray) -> np.ndarray:

@@ -22,6 +22,15 @@ from rq.serializers import JSONSerializer
 
 import mixfit
 from fitqueue import keys
+from fitqueue.jobs import (
+    FitArgs,
+    FitOutput,
+    FitProgress,
+    PartArgs,
+    PartPlan,
+    ReduceArgs,
+    job_error,
+)
 from mixfit import FitError
 from mixfit.data import as_points
 from mixfit.em import split_index
@@ -210,11 +219,14 @@ def submit_fit(request: Any, idem_key: str | None, digest: str) -> tuple[dict[st
     if plan is None:
         job = queue.enqueue_call(
             FIT_JOB,
-            kwargs={**common, **finals},
+            kwargs=FitArgs(**common, **finals).model_dump(),
             job_id=fit_id,
             timeout=job_timeout(n, d, k_values, n_starts, request.max_iter),
             description=f"fit {request.family} k={k_values} starts={n_starts} on {dataset_id}",
-            meta={"parts": [{"job_id": fit_id, "k": k_values, "starts": [0, n_starts]}], **traced},
+            meta={
+                "parts": [PartPlan(job_id=fit_id, k=k_values, starts=[0, n_starts]).model_dump()],
+                **traced,
+            },
             **keep,
         )
         _mark_queued(fit_id)
@@ -223,7 +235,7 @@ def submit_fit(request: Any, idem_key: str | None, digest: str) -> tuple[dict[st
     for i, (k, first, stop) in enumerate(plan):
         part = queue.enqueue_call(
             PART_JOB,
-            kwargs={**common, "k": k, "starts": [first, stop]},
+            kwargs=PartArgs(**common, k=k, starts=[first, stop]).model_dump(),
             job_id=f"{fit_id}-{i}",
             timeout=job_timeout(n, d, [k], stop - first, request.max_iter),
             description=f"part of fit {fit_id}: k={k} starts {first}..{stop - 1}",
@@ -232,12 +244,12 @@ def submit_fit(request: Any, idem_key: str | None, digest: str) -> tuple[dict[st
         )
         parts.append(part)
     meta = [
-        {"job_id": part.id, "k": [k], "starts": [first, stop]}
+        PartPlan(job_id=part.id, k=[k], starts=[first, stop]).model_dump()
         for part, (k, first, stop) in zip(parts, plan, strict=True)
     ]
     job = queue.enqueue_call(
         REDUCE_JOB,
-        kwargs={**common, "parts": [part.id for part in parts], **finals},
+        kwargs=ReduceArgs(**common, parts=[part.id for part in parts], **finals).model_dump(),
         job_id=fit_id,
         timeout=int(cfg("JOB_TIMEOUT_MIN")),
         depends_on=Dependency(jobs=parts, allow_failure=True, enqueue_at_front=True),
@@ -320,22 +332,8 @@ def _failure(job: Job) -> dict[str, str]:
             if part is not None and part.get_status(refresh=False) == JobStatus.FAILED:
                 reason = _failure(part)
                 return {**reason, "message": f"{reason['message']} (in part {part.id})"}
-    error = job.meta.get("error")
-    if error:
-        return {"type": str(error["type"]), "message": str(error["message"])}
-    latest = job.latest_result()
-    text = (latest.exc_string if latest is not None else "") or "the fit failed"
-    if "AbandonedJobError" in text:
-        return {
-            "type": "AbandonedJobError",
-            "message": "the worker running this fit stopped (it died or was killed) and no "
-            "retries were left; submit the fit again",
-        }
-    last = [line for line in text.strip().splitlines() if line.strip()][-1].strip()
-    kind, sep, message = last.partition(": ")
-    if sep and re.fullmatch(r"[\w.]+", kind):
-        return {"type": kind.rsplit(".", 1)[-1], "message": message}
-    return {"type": "WorkerError", "message": last}
+    latest = job.latest_result() if not job.meta.get("error") else None
+    return job_error(job.meta, latest.exc_string if latest is not None else None).model_dump()
 
 
 def _refreshed(job: Job) -> str:
@@ -404,12 +402,15 @@ def _describe(fit_id: str, job: Job, state: str) -> dict[str, Any]:
             )
             doc["progress"] = _merged_progress(job, part_jobs)
         else:
-            doc["progress"] = job.meta.get("progress")
+            progress = job.meta.get("progress")
+            if progress:
+                doc["progress"] = FitProgress.model_validate(progress).model_dump()
     elif state == "finished":
-        value = job.return_value(refresh=True) or {}
-        doc["result"] = value.get("result")
-        doc["model_id"] = value.get("model_id")
-        doc["parts"] = [{**part, "status": "finished"} for part in value.get("parts", [])]
+        raw = job.return_value(refresh=True)
+        if raw:
+            value = FitOutput.model_validate(raw)
+            doc["result"], doc["model_id"] = value.result, value.model_id
+            doc["parts"] = [{**part.model_dump(), "status": "finished"} for part in value.parts]
     elif state == "failed":
         doc["error"] = _failure(job)
     if not doc["parts"]:

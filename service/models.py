@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from fitqueue.jobs import FitProgress, JobError, PartRecord
 from mixfit.schema import (
     MAX_ABS,
     FitResult,
@@ -81,51 +82,18 @@ class Dataset(Schema):
     links: DatasetLinks
 
 
-class KProgress(Schema):
-    """Live progress of one K: starts finished, iteration, best log-likelihood so far, and the
-    leading start's log-likelihood trace (its last values, from index ``trace_start``)."""
-
-    k: int
-    state: Literal["running", "done"]
-    starts_done: int
-    n_starts: int
-    iteration: int
-    best_loglik: float | None
-    trace: list[float | None]
-    trace_start: int
-
-
-class FitProgress(Schema):
-    """Progress of a running fit, written by the worker at most every 200 ms."""
-
-    k_values: list[int]
-    per_k: list[KProgress]
-
-
-class FitErrorInfo(Schema):
-    """Why a fit failed: ``FitError`` messages say what to change; other types are crashes
-    (``JobTimeoutException``, a killed worker, a bug)."""
-
-    type: str
-    message: str
-
-
 class FitLinks(Schema):
     self: str
     dataset: str
     model: str | None = Field(description="The selected model, once the fit has finished.")
 
 
-class FitPart(Schema):
-    """One RQ job of a fit: which Ks and starts it runs, where, and how it stands. A small fit
-    is one part; a large one fans out into a part per K (or per chunk of starts)."""
+class FitPart(PartRecord):
+    """One RQ job of a fit: which Ks and starts (``[first, last + 1]``) it runs, on which
+    worker, for how long (once finished), and how it stands. A small fit is one part; a large
+    one fans out into a part per K (or per chunk of starts)."""
 
-    job_id: str
-    k: list[int]
-    starts: list[int] = Field(description="[first, last + 1]: the range of start indices.")
     status: FitState
-    worker: str | None = Field(description="The RQ worker that ran (or runs) it.")
-    seconds: float | None = Field(description="How long it ran, once it has finished.")
 
 
 class FitStatus(Schema):
@@ -141,7 +109,7 @@ class FitStatus(Schema):
     progress: FitProgress | None
     result: FitResult | None
     model_id: HexId | None
-    error: FitErrorInfo | None
+    error: JobError | None
     parts: list[FitPart] = Field(description="The fit's RQ jobs and the workers that ran them.")
     links: FitLinks
 

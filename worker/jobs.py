@@ -27,6 +27,14 @@ from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
 from fitqueue import datasets, keys
+from fitqueue.jobs import (
+    FitOutput,
+    FitProgress,
+    JobError,
+    PartOutput,
+    PartRecord,
+    job_error,
+)
 from mixfit import FitError, FitRequest, KResult, assemble, prepare
 from mixfit.em import merge_k, refine_k, run_k, split_index
 from mixfit.fit import fit_ks
@@ -120,10 +128,9 @@ class ProgressReporter:
             return
         self.last_write = now
         ks = sorted(set(self.latest) | self.done)
-        self.job.meta["progress"] = {
-            "k_values": self.k_values,
-            "per_k": [self.entry(k) for k in ks],
-        }
+        self.job.meta["progress"] = FitProgress(
+            k_values=self.k_values, per_k=[self.entry(k) for k in ks]
+        ).model_dump()
         try:
             self.job.save_meta()
         except REDIS_DOWN:
@@ -133,7 +140,7 @@ class ProgressReporter:
         """Record the domain error so the API can show its message."""
         if self.job is None:
             return
-        self.job.meta["error"] = {"type": type(exc).__name__, "message": str(exc)}
+        self.job.meta["error"] = JobError(type=type(exc).__name__, message=str(exc)).model_dump()
         what = f"recording the error of job {self.job.id}"
         through_outage(self.job.connection, what, self.job.save_meta)
 
@@ -231,14 +238,16 @@ def fit(
         model_id,
         extra={"duration_ms": round(seconds * 1000, 3)},
     )
-    part = {
-        "job_id": job.id,
-        "k": req.k_values(),
-        "starts": [0, req.starts_per_k()],
-        "worker": job.worker_name,
-        "seconds": round(seconds, 3),
-    }
-    return {"model_id": model_id, "result": result.model_dump(mode="json"), "parts": [part]}
+    part = PartRecord(
+        job_id=job.id,
+        k=req.k_values(),
+        starts=[0, req.starts_per_k()],
+        worker=job.worker_name,
+        seconds=round(seconds, 3),
+    )
+    return FitOutput(
+        model_id=model_id, result=result.model_dump(mode="json"), parts=[part]
+    ).model_dump()
 
 
 def fit_part(
@@ -266,13 +275,13 @@ def fit_part(
         reporter.k_done(k)
     seconds = time.monotonic() - began
     log.info("fit %s: part %s finished in %.3f s", fit_id, job.id, seconds)
-    return {
-        "k": k,
-        "starts": starts,
-        "worker": job.worker_name,
-        "seconds": round(seconds, 3),
-        "result": result.model_dump(mode="json"),
-    }
+    return PartOutput(
+        k=k,
+        starts=starts,
+        worker=job.worker_name,
+        seconds=round(seconds, 3),
+        result=result.model_dump(mode="json"),
+    ).model_dump()
 
 
 def reduce(
@@ -314,24 +323,23 @@ def reduce(
             raise RuntimeError(f"part {part_id} of fit {fit_id} has expired before the merge")
         status = part_job.get_status(refresh=False)
         if status != JobStatus.FINISHED:
-            error = part_job.meta.get("error")
-            if error:
-                exc = FitError(error["message"])
+            if part_job.meta.get("error"):
+                exc = FitError(job_error(part_job.meta, None).message)
                 reporter.fail(exc)
                 log.warning("fit %s failed in part %s: %s", fit_id, part_id, exc)
                 raise exc
             latest = part_job.latest_result()
-            reason = (latest.exc_string or "").strip().splitlines()[-1:] if latest else []
+            reason = job_error(part_job.meta, latest.exc_string if latest else None)
             raise RuntimeError(
-                f"part {part_id} of fit {fit_id} ended {status}: {' '.join(reason) or 'no reason'}"
+                f"part {part_id} of fit {fit_id} ended {status}: {reason.type}: {reason.message}"
             )
-        outputs.append(part_job.return_value(refresh=False))
+        outputs.append(PartOutput.model_validate(part_job.return_value(refresh=False)))
     with reporter.running(f"fit {fit_id}"):
         X, w = load_dataset(connection, dataset_id)
         problem = prepare(req, X, w)
         by_k: dict[int, list[KResult]] = {}
         for out in outputs:
-            by_k.setdefault(out["k"], []).append(KResult.model_validate(out["result"]))
+            by_k.setdefault(out.k, []).append(KResult.model_validate(out.result))
         final: dict[int, KResult] = {}
         for k in sorted(by_k):
             # The split start of K (no part ran it) needs the final fit of K-1: run it here.
@@ -357,16 +365,14 @@ def reduce(
         extra={"duration_ms": round(seconds * 1000, 3)},
     )
     described = [
-        {
-            "job_id": part_id,
-            "k": [out["k"]],
-            "starts": out["starts"],
-            "worker": out["worker"],
-            "seconds": out["seconds"],
-        }
+        PartRecord(
+            job_id=part_id, k=[out.k], starts=out.starts, worker=out.worker, seconds=out.seconds
+        )
         for part_id, out in zip(parts, outputs, strict=True)
     ]
-    return {"model_id": model_id, "result": result.model_dump(mode="json"), "parts": described}
+    return FitOutput(
+        model_id=model_id, result=result.model_dump(mode="json"), parts=described
+    ).model_dump()
 
 
 def _seconds_since(started: list[datetime | None]) -> float:

@@ -1,0 +1,74 @@
+"""The service<->worker job contract (``fitqueue.jobs``): written through models, failures read
+one way."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+from fitqueue.jobs import FitArgs, FitOutput, FitProgress, JobError, PartOutput, job_error
+from mixfit.em import run_k
+from mixfit.fit import parse_request, prepare
+
+
+def test_a_writer_slip_fails_where_it_is_made():
+    with pytest.raises(ValidationError, match="extra"):
+        FitArgs(fit_id="a", dataset_id="b", request={}, model_tll=5)  # a typo
+    with pytest.raises(ValidationError):
+        FitProgress.model_validate({"k_values": [1], "per_k": [{"k": 1, "state": "sleeping"}]})
+    with pytest.raises(ValidationError):  # JSON has no NaN: a NaN never reaches a client
+        PartOutput(k=2, starts=[0, 3], worker="w", seconds=float("nan"), result={})
+    with pytest.raises(ValidationError):
+        FitOutput(model_id="m", result={}, parts=[{"job_id": "j", "k": [1], "starts": [0]}])
+
+
+@pytest.mark.parametrize(
+    ("meta", "text", "expected"),
+    [
+        (
+            {"error": {"type": "FitError", "message": "k=3: too few points"}},
+            "ignored",
+            ("FitError", "k=3: too few points"),
+        ),
+        (
+            {},
+            "Traceback ...\n  File x\nrq.timeouts.JobTimeoutException: Task exceeded maximum "
+            "timeout value (1 seconds)\n",
+            ("JobTimeoutException", "Task exceeded maximum timeout value (1 seconds)"),
+        ),
+        ({}, "Traceback...\nrq.exceptions.AbandonedJobError: gone", ("AbandonedJobError", None)),
+        (
+            {},
+            "Segmentation fault (core dumped)",
+            ("WorkerError", "Segmentation fault (core dumped)"),
+        ),
+        ({}, None, ("WorkerError", "the fit failed")),
+    ],
+)
+def test_a_failure_reads_the_same_for_the_service_and_the_merging_job(meta, text, expected):
+    error = job_error(meta, text)
+    assert isinstance(error, JobError)
+    assert error.type == expected[0]
+    if expected[1] is not None:
+        assert error.message == expected[1]
+    else:
+        assert "submit the fit again" in error.message
+
+
+def test_a_stop_reaches_a_fit_while_its_starts_are_screened():
+    x = np.random.default_rng(0).normal(size=500)
+    problem = prepare(parse_request({"k": 4, "seed": 0}), x)
+    seen = []
+
+    class Stopped(Exception):
+        pass
+
+    def progress(info):
+        seen.append(info)
+        raise Stopped
+
+    with pytest.raises(Stopped):
+        run_k(problem, 4, progress)
+    assert seen[0]["iteration"] == 0 and seen[0]["starts_done"] == 0  # still screening
+    assert seen[0]["best_loglik"] is None and seen[0]["n_starts"] == 10
