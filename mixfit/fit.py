@@ -73,12 +73,36 @@ def fit_ks(problem: Problem, progress: Progress | None = None) -> Iterator[KResu
         yield done[k]
 
 
-def prepare(request: Any, data: Any, weights: Any = None) -> Problem:
-    """Validate the data for the request and lay it out for the engine."""
+def check(request: Any, data: Any, weights: Any = None) -> tuple[Any, np.ndarray, Any, int]:
+    """Every check of the data against a validated request that ``prepare`` makes, without
+    laying the data out for EM (no statistics, O(n d)): the service runs it before it queues a
+    fit, so a request the data cannot satisfy is a 4xx at once; the worker's ``prepare`` runs it
+    again on the stored data.
+
+    Returns
+    -------
+    family : Family
+    X : ndarray of shape (n, d)
+        The data after the family's boundary policy.
+    w : ndarray of shape (n,) or None
+    moved : int
+        Points the boundary policy moved.
+
+    Raises
+    ------
+    FitError
+        With what to change.
+    """
     X, w = as_points(data, weights)
     family = get_family(request.family)(request, X.shape[1])
     X, moved = family.prepare(X)
     check_fit_size(X, w, max(request.k_values()))
+    return family, X, w, moved
+
+
+def prepare(request: Any, data: Any, weights: Any = None) -> Problem:
+    """Check the data for the request (``check``) and lay them out for the engine."""
+    family, X, w, moved = check(request, data, weights)
     Y, jacobian = family.transform(X)
     scaling = Scaling.standardize(Y, w) if family.standardize else Scaling.identity(X.shape[1])
     Z = scaling.forward(Y)
@@ -90,7 +114,7 @@ def prepare(request: Any, data: Any, weights: Any = None) -> Problem:
     # A data set whose own covariance is singular (collinear columns, a constant column) holds
     # every component at the floor: then the floor is the data's, not a degenerate component's.
     T = family.statistics(Z)
-    singular = family.floored(Z, w, floor)
+    singular = family.floored(T, Z, w, floor)
     seed = request.seed
     if seed is None:
         seed = int(np.random.SeedSequence().generate_state(1, dtype=np.uint64)[0]) & (2**63 - 1)

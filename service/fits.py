@@ -20,7 +20,6 @@ from rq.job import Dependency, Job, JobStatus
 from rq.results import Result
 from rq.serializers import JSONSerializer
 
-import mixfit
 from fitqueue import keys
 from fitqueue.jobs import (
     FitArgs,
@@ -34,6 +33,7 @@ from fitqueue.jobs import (
 from mixfit import FitError
 from mixfit.data import as_points
 from mixfit.em import split_index
+from mixfit.fit import check
 
 from .datasets import load_dataset, refresh, store_dataset
 from .errors import abort_json
@@ -150,8 +150,9 @@ def _mark_queued(fit_id: str) -> None:
 def submit_fit(request: Any, idem_key: str | None, digest: str) -> tuple[dict[str, Any], bool]:
     """Validate the data against the request, queue the fit; ``(its document, replayed)``.
 
-    The data are checked here with the core's ``prepare`` (n < K, constant data, support of the
-    family, ...) so such errors are a 422 now instead of a failed fit later. Inline data are
+    The data are checked here with the core's ``check`` (n < K, constant data, support of the
+    family, ...) so such errors are a 422 now instead of a failed fit later; the statistics EM
+    needs are built only where it runs, in the worker. Inline data are
     stored as a dataset like an upload (same content-hash id).
     """
     redis, queue = clients().redis, clients().queue
@@ -163,7 +164,7 @@ def submit_fit(request: Any, idem_key: str | None, digest: str) -> tuple[dict[st
             raise FitError("send the data inline ('data') or refer to an upload ('dataset_id')")
         X, w = as_points(request.data, request.weights)
         dataset_id = None
-    mixfit.prepare(request, X, w)
+    check(request, X, w)
     if dataset_id is None:
         dataset_id = store_dataset(X, w)[0]
     else:

@@ -82,17 +82,17 @@ class Family(ABC):
     def natural(self, params: ParamArrays) -> tuple[np.ndarray, np.ndarray]:
         """Natural parameters of shape (S, K, m) and log-partition of shape (S, K)."""
 
-    def floored(self, Z: np.ndarray, w: np.ndarray | None, floor: float) -> bool:
-        """Whether one component on all the data (Z (n, d), weights w) already needs the floor:
-        then the data's own covariance is singular (collinear columns, a constant column) and
-        the floor is the data's, not a degenerate component's. (The warm start of an iterative
-        M-step comes from a few points: it only has to be close.)"""
+    def floored(self, T: np.ndarray, Z: np.ndarray, w: np.ndarray | None, floor: float) -> bool:
+        """Whether one component on all the data (Z (n, d), its statistics T (n, m), weights w)
+        already needs the floor: then the data's own covariance is singular (collinear columns,
+        a constant column) and the floor is the data's, not a degenerate component's. (The warm
+        start of an iterative M-step comes from a few points: it only has to be close.)"""
         few = slice(0, min(Z.shape[0], 2000))
         warm = self.initial(
             Z[few], None if w is None else w[few], np.ones((1, Z[few].shape[0], 1)), floor
         )
         ones = np.ones((1, Z.shape[0], 1))
-        _, events = self.maximize(resp_sums(self.statistics(Z), w, ones), warm, floor)
+        _, events = self.maximize(resp_sums(T, w, ones), warm, floor)
         return bool(events)
 
     def estep(

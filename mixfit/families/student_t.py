@@ -276,8 +276,8 @@ class StudentT(Gaussian):
         out["df"] = solve_df(c, old)[..., None]
         return out, events
 
-    def floored(self, Z: np.ndarray, w: np.ndarray | None, floor: float) -> bool:
-        sums = resp_sums(self.statistics(Z), w, np.ones((1, Z.shape[0], 1)))
+    def floored(self, T: np.ndarray, Z: np.ndarray, w: np.ndarray | None, floor: float) -> bool:
+        sums = resp_sums(T, w, np.ones((1, Z.shape[0], 1)))
         events: Events = []
         d = self.d
         self._scale(

@@ -339,6 +339,20 @@ def test_wait_on_a_queued_fit_answers_queued(idle) -> None:
     assert idle.get(f"/v1/fits/{fit_id}?wait=0.3").get_json()["status"] == "queued"
 
 
+def test_submission_checks_the_data_without_building_the_statistics(client, monkeypatch) -> None:
+    """The API checks a request against its data (a 422 at once) but builds nothing EM needs:
+    the statistics batch is built where EM runs, in the worker."""
+
+    def never(*_args):
+        raise AssertionError("the API built EM's statistics")
+
+    for family in FAMILIES.values():
+        monkeypatch.setattr(family, "statistics", never)
+    assert client.post("/v1/fits", json={"data": [0.1, 0.2, 5.0, 5.1], "k": 2}).status_code == 202
+    refused = client.post("/v1/fits", json={"data": [0.1, 0.2, 5.0], "k": 4})
+    assert refused.status_code == 422 and "cannot fit 4 components" in refused.get_json()["message"]
+
+
 def test_weighted_inline_fit(client, worker_proc, poll) -> None:
     body = {"data": [0.1, 0.2, 0.3, 5.0, 5.1, 5.2], "weights": [3, 1, 2, 1, 4, 1], "k": [1, 2]}
     doc = poll(client, client.post("/v1/fits", json=body).get_json()["id"])
