@@ -1,6 +1,8 @@
 """mixfit's REST service: a Flask app factory, HTTP only.
 
-``create_app(test_config=None)`` follows Flask's tutorial: defaults (``DEFAULTS``), then every
+``create_app(test_config=None)`` follows Flask's tutorial: defaults (``DEFAULTS``), then the
+settings the service shares with the worker and the sweeper (``fitqueue.settings.Settings``,
+checked there: a bad ``MIXFIT_*`` value stops the app naming its variable), then every
 ``MIXFIT_*`` environment variable (``MIXFIT_REDIS_URL`` -> ``REDIS_URL``; values are parsed as
 JSON when they can be, so ``MIXFIT_RESULT_TTL=60`` is an int), then ``test_config``. The Redis
 client and the RQ queue live in ``app.extensions["mixfit"]``.
@@ -17,11 +19,34 @@ from redis import Redis
 from rq import Queue
 from rq.serializers import JSONSerializer
 
+from fitqueue.settings import Settings
+
+
+def shared_config(settings: Settings) -> dict[str, Any]:
+    """The app's config keys that come from the settings shared with the worker and the sweeper.
+
+    Parameters
+    ----------
+    settings : fitqueue.settings.Settings
+
+    Returns
+    -------
+    dict
+        ``REDIS_URL`` (where the queue and all state live), ``QUEUE_NAME`` (the RQ queue fits go
+        to; workers listen on the same name), ``LOG_FORMAT`` and ``LOG_LEVEL`` (the logs':
+        ``service/logs.py``).
+    """
+    return {
+        "REDIS_URL": settings.redis_url,
+        "QUEUE_NAME": settings.queue_name,
+        "LOG_FORMAT": settings.log_format,
+        "LOG_LEVEL": settings.log_level,
+    }
+
+
 DEFAULTS: dict[str, Any] = {
-    # Where the queue and all state live.
-    "REDIS_URL": "redis://127.0.0.1:6379/0",
-    # The RQ queue fits go to (workers listen on the same name).
-    "QUEUE_NAME": "mixfit",
+    # REDIS_URL, QUEUE_NAME, LOG_FORMAT, LOG_LEVEL: the shared settings' defaults.
+    **shared_config(Settings()),
     # Largest request body in bytes (413 above it).
     "MAX_CONTENT_LENGTH": 32 * 1024 * 1024,
     # Seconds a dataset is kept after its last upload or fit (0: until deleted).
@@ -56,9 +81,6 @@ DEFAULTS: dict[str, Any] = {
     "API_KEYS": "",
     "RATE_LIMIT": None,
     "MAX_RUNNING_FITS": None,
-    # Logs (service/logs.py): "json" (one object per line) or "text"; the root logger's level.
-    "LOG_FORMAT": "json",
-    "LOG_LEVEL": "INFO",
 }
 
 
@@ -81,9 +103,15 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     Returns
     -------
     Flask
+
+    Raises
+    ------
+    fitqueue.settings.SettingsError
+        When a ``MIXFIT_*`` variable of the shared settings holds a bad value.
     """
     app = Flask(__name__, static_folder=None)
     app.config.from_mapping(DEFAULTS)
+    app.config.from_mapping(shared_config(Settings.from_env()))
     app.config.from_prefixed_env("MIXFIT")
     if test_config is not None:
         app.config.from_mapping(test_config)

@@ -2,9 +2,10 @@
 
 It listens on ``MIXFIT_QUEUE_NAME`` (default ``mixfit``) of the Redis at ``MIXFIT_REDIS_URL``
 (default ``redis://127.0.0.1:6379/0``) with RQ's JSON serializer, the same the service enqueues
-with. The job module is imported and one tiny fit is run before the worker starts, so every
-forked work horse begins with numpy, scipy and mixfit loaded and warm. ``--inline`` (or
-``MIXFIT_WORKER_INLINE=1``) runs fits in the worker process itself: see ``InlineWorker``.
+with; these and the other ``MIXFIT_*`` it reads are ``fitqueue.settings.Settings``. The job
+module is imported and one tiny fit is run before the worker starts, so every forked work horse
+begins with numpy, scipy and mixfit loaded and warm. ``--inline`` (or ``MIXFIT_WORKER_INLINE=1``)
+runs fits in the worker process itself: see ``InlineWorker``.
 """
 
 from __future__ import annotations
@@ -27,12 +28,11 @@ from rq import Queue, SimpleWorker, Worker
 from rq.serializers import JSONSerializer
 from rq.worker import WorkerStatus
 
+from fitqueue.settings import Settings
 from worker import jobs, logs  # jobs preloaded so each forked horse starts warm
 from worker.outage import OutageTolerant, through_outage, wait_for_redis
 
 log = logging.getLogger("mixfit.worker")
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
-DEFAULT_QUEUE = "mixfit"
 # Seconds between a worker's heartbeats, busy (RQ's job monitoring interval, default 30) or idle
 # (RQ blocks on the queue for worker_ttl - 15 s between beats, 405 s by default). A worker whose
 # last beat is older than ``keys.WORKER_STALE_SECONDS`` counts as dead: ``/readyz`` stops
@@ -44,8 +44,9 @@ WORKER_TTL = HEARTBEAT_SECONDS + 15  # RQ: dequeue timeout = worker_ttl - 15
 # Fits whose work n * sum(K) * starts (``job.meta["work"]``, set at submission) is at most this
 # run in the worker process itself instead of a forked work horse: a fork costs ~15 ms, more than
 # such a fit takes. Larger fits keep the horse's isolation (a crash, a memory blow-up or a
-# timeout kill takes the horse, not the worker). 0 forks every fit.
-INLINE_MAX_WORK = int(os.environ.get("MIXFIT_INLINE_MAX_WORK", "200000"))
+# timeout kill takes the horse, not the worker). 0 forks every fit. Read at import, as before
+# (``Settings.inline_max_work``, ``MIXFIT_INLINE_MAX_WORK``); a test may patch it.
+INLINE_MAX_WORK = Settings.from_env().inline_max_work
 
 
 def _run_here(worker: Any, job: Any, queue: Any) -> None:
@@ -164,27 +165,45 @@ def warm_up() -> None:
     gc.freeze()
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Parse arguments, then work until stopped (or until the queue is empty with ``--burst``)."""
-    parser = argparse.ArgumentParser(prog="python -m worker", description=__doc__.split("\n")[0])
-    parser.add_argument("--url", default=os.environ.get("MIXFIT_REDIS_URL", DEFAULT_REDIS_URL))
-    parser.add_argument("--queue", default=os.environ.get("MIXFIT_QUEUE_NAME", DEFAULT_QUEUE))
-    parser.add_argument("--name", default=None, help="worker name (default: RQ's random id)")
-    parser.add_argument("--burst", action="store_true", help="quit when the queue is empty")
-    parser.add_argument(
+def parser(settings: Settings) -> argparse.ArgumentParser:
+    """The command line, its defaults taken from ``settings``.
+
+    Parameters
+    ----------
+    settings : fitqueue.settings.Settings
+        Usually ``Settings.from_env()``: ``--url`` defaults to ``redis_url``, ``--queue`` to
+        ``queue_name``, ``--inline`` to ``worker_inline``, ``--log-level`` to ``worker_level``.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+    """
+    cli = argparse.ArgumentParser(prog="python -m worker", description=__doc__.split("\n")[0])
+    cli.add_argument("--url", default=settings.redis_url, help="default: MIXFIT_REDIS_URL")
+    cli.add_argument("--queue", default=settings.queue_name, help="default: MIXFIT_QUEUE_NAME")
+    cli.add_argument("--name", default=None, help="worker name (default: RQ's random id)")
+    cli.add_argument("--burst", action="store_true", help="quit when the queue is empty")
+    cli.add_argument(
         "--inline",
         action="store_true",
-        default=os.environ.get("MIXFIT_WORKER_INLINE", "") not in ("", "0"),
-        help="run fits in this process instead of a forked horse (faster, less isolated)",
+        default=settings.worker_inline,
+        help="run fits in this process instead of a forked horse (faster, less isolated); "
+        "default: MIXFIT_WORKER_INLINE",
     )
-    parser.add_argument(
+    cli.add_argument(
         "--log-level",
-        default=os.environ.get("MIXFIT_WORKER_LOG_LEVEL") or os.environ.get("MIXFIT_LOG_LEVEL"),
+        default=settings.worker_level,
+        type=str.upper,
         help="default: MIXFIT_WORKER_LOG_LEVEL, else MIXFIT_LOG_LEVEL, else INFO",
     )
-    args = parser.parse_args(argv)
-    args.log_level = (args.log_level or "INFO").upper()
-    logs.configure(level=args.log_level)  # MIXFIT_LOG_FORMAT: json (default) or text
+    return cli
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments, then work until stopped (or until the queue is empty with ``--burst``)."""
+    settings = Settings.from_env()
+    args = parser(settings).parse_args(argv)
+    logs.configure(settings.log_format, args.log_level)
     # One E-step thread per fit unless told otherwise: run one worker per core instead. (The
     # core's BLAS thread limiting also costs ~25 ms per fit in a forked horse when it is on.)
     os.environ.setdefault("MIXFIT_THREADS", "1")

@@ -17,14 +17,14 @@ there, ``queued`` and in no queue (RQ's registry cleanup takes only started jobs
 RQ's own recovery waits for two maintenance passes a minute apart, 10 minutes in practice; the
 chaos run (``make chaos``) found a fit ``queued`` that long.
 
-Nothing is unpickled: jobs are read with RQ's JSON serializer.
+Nothing is unpickled: jobs are read with RQ's JSON serializer. Its Redis, queue and log settings
+and the default ``--stale-after`` are ``fitqueue.settings.Settings``, as the worker's.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import os
 import signal
 import sys
 import time
@@ -43,13 +43,13 @@ from rq.utils import as_text, now, utcparse
 from rq.worker import Worker
 from rq.worker_registration import clean_worker_registry
 
-from fitqueue import keys
+from fitqueue.settings import Settings
 from worker import logs
 
 log = logging.getLogger("mixfit.sweeper")
 
 DEFAULT_INTERVAL = 2.0
-DEFAULT_STALE_AFTER = keys.WORKER_STALE_SECONDS
+DEFAULT_STALE_AFTER = Settings().worker_stale_seconds
 
 
 def _worker_alive(connection: Redis, name: str | None, stale_after: float) -> bool:
@@ -173,20 +173,35 @@ def _put_back(connection: Redis, queue: Queue, job_id: str) -> bool:
     return True
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Sweep every ``--interval`` seconds until SIGTERM/SIGINT (or once with ``--once``)."""
-    parser = argparse.ArgumentParser(
+def parser(settings: Settings) -> argparse.ArgumentParser:
+    """The command line, its defaults taken from ``settings``.
+
+    Parameters
+    ----------
+    settings : fitqueue.settings.Settings
+        Usually ``Settings.from_env()``: ``--url`` defaults to ``redis_url``, ``--queue`` to
+        ``queue_name``, ``--stale-after`` to ``worker_stale_seconds``.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+    """
+    cli = argparse.ArgumentParser(
         prog="python -m worker.sweeper", description=__doc__.split("\n")[0]
     )
-    parser.add_argument(
-        "--url", default=os.environ.get("MIXFIT_REDIS_URL", "redis://127.0.0.1:6379/0")
-    )
-    parser.add_argument("--queue", default=os.environ.get("MIXFIT_QUEUE_NAME", "mixfit"))
-    parser.add_argument("--interval", type=float, default=DEFAULT_INTERVAL)
-    parser.add_argument("--stale-after", type=float, default=DEFAULT_STALE_AFTER)
-    parser.add_argument("--once", action="store_true")
-    args = parser.parse_args(argv)
-    logs.configure()  # the workers' format: MIXFIT_LOG_FORMAT, MIXFIT_LOG_LEVEL
+    cli.add_argument("--url", default=settings.redis_url, help="default: MIXFIT_REDIS_URL")
+    cli.add_argument("--queue", default=settings.queue_name, help="default: MIXFIT_QUEUE_NAME")
+    cli.add_argument("--interval", type=float, default=DEFAULT_INTERVAL)
+    cli.add_argument("--stale-after", type=float, default=settings.worker_stale_seconds)
+    cli.add_argument("--once", action="store_true")
+    return cli
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Sweep every ``--interval`` seconds until SIGTERM/SIGINT (or once with ``--once``)."""
+    settings = Settings.from_env()
+    args = parser(settings).parse_args(argv)
+    logs.configure(settings.log_format, settings.log_level)  # the workers' format
     connection = Redis.from_url(args.url)
     stopping = False
 
