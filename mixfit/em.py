@@ -275,20 +275,24 @@ def run_k(
 
 
 def run_given(
-    problem: Problem, k: int, given: tuple[ParamArrays, np.ndarray, list[str]], first: int
+    problem: Problem,
+    k: int,
+    given: tuple[ParamArrays, np.ndarray, list[str]],
+    first: int,
+    progress: Progress | None = None,
 ) -> KResult:
     """Run given start parameters (C, K, ...) with log weights (C, K) and labels to
     convergence, as starts ``first .. first + C - 1`` of K (``mixfit.smem``'s moves)."""
     indices = list(range(first, first + given[1].shape[0]))
     with single_threaded_blas(problem.n):
         st = _Starts(problem, k, indices, None, given)
-        return _iterate(problem, st, None)
+        return _iterate(problem, st, progress)
 
 
-def refine_k(problem: Problem, result: KResult) -> KResult:
+def refine_k(problem: Problem, result: KResult, progress: Progress | None = None) -> KResult:
     """A K's final fit after split-and-merge moves (``mixfit.smem``); run once per K where its
     starts are merged, so fanned-out and in-process fits agree."""
-    return refine(problem, result, run_given)
+    return refine(problem, result, run_given, progress)
 
 
 def merge_k(parts: list[KResult]) -> KResult:

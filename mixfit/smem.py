@@ -41,7 +41,7 @@ ROUNDS = 3
 SMEM_STREAM = 0x53E3  # spawn key of the sample the moves are built on
 
 
-def refine(problem: Any, result: KResult, run: Any) -> KResult:
+def refine(problem: Any, result: KResult, run: Any, progress: Any = None) -> KResult:
     """``result`` improved by split-and-merge moves, with the moves' starts appended.
 
     Parameters
@@ -50,8 +50,11 @@ def refine(problem: Any, result: KResult, run: Any) -> KResult:
     result : KResult
         A K's final fit (all its starts merged).
     run : callable
-        ``run(problem, k, given, first_index) -> KResult``: the engine running the given
-        start parameters (``mixfit.em.run_given``).
+        ``run(problem, k, given, first_index, progress) -> KResult``: the engine running the
+        given start parameters (``mixfit.em.run_given``).
+    progress : callable, optional
+        The fit's progress callback (a worker's stop request raises there); it sees the K's
+        starts and the moves as one count.
     """
     req = problem.request
     count = req.split_merge
@@ -67,7 +70,7 @@ def refine(problem: Any, result: KResult, run: Any) -> KResult:
         given = moves(problem, best, count, rng)
         if given is None:
             break
-        tried = run(problem, k, given, len(starts))
+        tried = run(problem, k, given, len(starts), _counting(progress, len(starts), best))
         starts.extend(tried.starts)
         gain = (tried.loglik - best.loglik) if tried.status == "ok" else -np.inf
         if not gain > _threshold(req, best.loglik, problem.n_eff, tol):
@@ -76,6 +79,30 @@ def refine(problem: Any, result: KResult, run: Any) -> KResult:
     if best is result:
         return result.model_copy(update={"starts": starts})
     return best.model_copy(update={"starts": starts})
+
+
+def _counting(progress: Any, before: int, best: KResult) -> Any:
+    """The progress callback of a round of moves: its counts follow the K's starts."""
+    if progress is None:
+        return None
+
+    def report(info: dict[str, Any]) -> None:
+        lead = info["best_loglik"] is not None and info["best_loglik"] > best.loglik
+        progress(
+            {
+                **info,
+                "starts_done": before + info["starts_done"],
+                "n_starts": before + info["n_starts"],
+                "best_loglik": info["best_loglik"] if lead else best.loglik,
+                "trace": info["trace"] if lead else _trace(best),
+            }
+        )
+
+    return report
+
+
+def _trace(result: KResult) -> list[float]:
+    return next(s.trace for s in result.starts if s.start == result.best_start)
 
 
 def _threshold(req: Any, ll: float, n_eff: float, tol: float) -> float:

@@ -39,6 +39,7 @@ from .datasets import load_dataset, refresh, store_dataset
 from .errors import abort_json
 from .fanout import plan_parts
 from .logs import request_id
+from .models import FitStatus
 from .store import cfg, clients, expire_args, iso, now
 
 FIT_JOB = "worker.jobs.fit"
@@ -262,23 +263,31 @@ def submit_fit(request: Any, idem_key: str | None, digest: str) -> tuple[dict[st
     return queued_document(fit_id, dataset_id, iso(job.created_at)), False
 
 
+def _document(doc: dict[str, Any]) -> dict[str, Any]:
+    """A fit document as the OpenAPI file declares it: built through ``FitStatus`` (a field
+    that strays from the contract fails here, in the service, not in a client)."""
+    return FitStatus.model_validate(doc).model_dump(mode="json")
+
+
 def queued_document(fit_id: str, dataset_id: str, created_at: str | None) -> dict[str, Any]:
     """The document of a fit just queued, without reading it back."""
-    return {
-        "id": fit_id,
-        "status": "queued",
-        "created_at": created_at,
-        "started_at": None,
-        "ended_at": None,
-        "dataset_id": dataset_id,
-        "queue_position": None,
-        "progress": None,
-        "result": None,
-        "model_id": None,
-        "error": None,
-        "parts": [],
-        "links": _fit_links(fit_id, dataset_id, None),
-    }
+    return _document(
+        {
+            "id": fit_id,
+            "status": "queued",
+            "created_at": created_at,
+            "started_at": None,
+            "ended_at": None,
+            "dataset_id": dataset_id,
+            "queue_position": None,
+            "progress": None,
+            "result": None,
+            "model_id": None,
+            "error": None,
+            "parts": [],
+            "links": _fit_links(fit_id, dataset_id, None),
+        }
+    )
 
 
 def _fit_links(fit_id: str, dataset_id: str, model_id: str | None) -> dict[str, Any]:
@@ -417,7 +426,7 @@ def _describe(fit_id: str, job: Job, state: str) -> dict[str, Any]:
     if not doc["parts"]:
         doc["parts"] = _part_docs(job, state, part_jobs)
     doc["links"] = _fit_links(fit_id, dataset_id, doc["model_id"])
-    return doc
+    return _document(doc)
 
 
 def _part_jobs(job: Job) -> list[Job | None]:
