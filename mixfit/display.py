@@ -61,7 +61,7 @@ def density_grid(
     else every component's mean +- 4 sd (location +- 4 scales for a t), kept inside the family's
     support; a family on a bounded interval (beta) spans it without its ends, where a density
     may be infinite. Each component adds ``n_local`` points across its own mean +- 4 sd, so a
-    narrow component beside a wide one still shows its peak. A discrete family (Poisson) is drawn
+    narrow component beside a wide one still shows its peak. A discrete family (counts) is drawn
     at the integers of the range.
 
     Returns
@@ -108,8 +108,8 @@ def component_densities(model: Model, grid: np.ndarray) -> np.ndarray:
 
 def _density_top(model: Model, mixture: np.ndarray) -> float:
     """Where to cut the density axis: the mixture's maximum, except that next to a finite end
-    of the support (the outer 2 % of the grid, where a beta with a shape below 1 or a gamma
-    with a shape below 1 is unbounded) is left out."""
+    of the support (the outer 2 % of the grid, where a density with a shape below 1 may be
+    unbounded) is left out."""
     inner = mixture
     if np.isfinite(_family(model).support[0]) and mixture.size > 50:
         edge = max(1, mixture.size // 50)

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..data import Scaling
+from ..errors import FitError
 from ..options import Schema as Params
 
 ParamArrays = dict[str, np.ndarray]
@@ -248,3 +249,11 @@ def resp_sums(values: np.ndarray, w: np.ndarray | None, resp: np.ndarray) -> np.
     ones = np.ones(m) if w is None else w
     weighted = np.column_stack([ones, values * ones[:, None]])
     return np.matmul(resp.transpose(0, 2, 1), weighted)
+
+
+def check_positive(X: np.ndarray, family: str, what: str) -> None:
+    """The support check of a family on x > 0: every value of the one column X (n, 1) is
+    positive, else a ``FitError`` that counts the others."""
+    bad = int(np.count_nonzero(X[:, 0] <= 0))
+    if bad:
+        raise FitError(f"{bad} {what} are not positive; the {family} family's support is x > 0")

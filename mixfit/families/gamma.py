@@ -35,7 +35,7 @@ from ..options import (
     Vector,
 )
 from . import register
-from .base import Events, Family, ParamArrays, resp_sums
+from .base import Events, Family, ParamArrays, check_positive, resp_sums
 
 NEWTON_STEPS = 6
 SHAPE_MIN = 1e-3
@@ -67,13 +67,6 @@ class GammaParams(Schema):
     weights: Vector
     shapes: Vector
     rates: Vector
-
-
-def check_positive(X: np.ndarray, family: str, what: str) -> None:
-    """Positive values in one column."""
-    bad = int(np.count_nonzero(X[:, 0] <= 0))
-    if bad:
-        raise FitError(f"{bad} {what} are not positive; the {family} family's support is x > 0")
 
 
 def gamma_shape(s: np.ndarray, steps: int = NEWTON_STEPS) -> np.ndarray:

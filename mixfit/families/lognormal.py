@@ -27,8 +27,7 @@ from ..options import (
     Vector,
 )
 from . import register
-from .base import ParamArrays
-from .gamma import check_positive
+from .base import ParamArrays, check_positive
 from .gaussian import LOG_2PI, Gaussian, GaussianParams, GaussianStart
 
 

@@ -34,6 +34,7 @@ from scipy.special import digamma, gammaln, zeta
 from ..data import Scaling
 from ..options import (
     INIT_DESCRIPTION,
+    MAX_ITER,
     FitOptions,
     InitMethod,
     Matrix,
@@ -89,6 +90,13 @@ class StudentTFitRequest(FitOptions):
         "family's default is 100x tighter than the others': the likelihood is flat in a large "
         "nu, EM crawls along it, and at 1e-8 a fit stopped 3e-6 per point short of its maximum "
         "(Old Faithful waiting times, K = 2).",
+    )
+    max_iter: Annotated[int, Field(ge=1, le=MAX_ITER)] = Field(
+        5000,
+        description="At most this many E-steps per start. The t family's default is 5x the "
+        "others': where the best nu sits at its bound (200) EM approaches it slowly; at 1000 "
+        "E-steps fits of eruptions and a simulated set (K = 3) stopped 8e-4 and 1.6e-3 short, "
+        "converging after 1,101 and 897 iterations.",
     )
     init: InitMethod | Annotated[list[InitMethod], Field(min_length=1)] | StudentTStart = Field(
         "auto",

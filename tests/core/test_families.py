@@ -211,3 +211,35 @@ def test_gamma_shape_solves_its_equation() -> None:
     a = gamma_shape(s)
     assert a.max() > 4000 and a.min() < 0.02
     np.testing.assert_allclose(np.log(a) - digamma(a), s, rtol=1e-11)
+
+
+NEW_FAMILIES = ["poisson", "gamma", "lognormal", "student_t"]
+
+
+@pytest.mark.parametrize("name", NEW_FAMILIES)
+def test_a_family_lives_in_its_module_the_registry_and_the_page_table(name):
+    """Outside tests and docs a family's name is in three files: its module, the registry's
+    import and the page's family table (openapi.yaml is generated from the registry)."""
+    import re
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=root, capture_output=True, text=True, check=True
+    ).stdout.split()
+    word = re.compile(rf"(?<![.\w]){name}\b")  # numpy's rng.gamma is not the family
+    files = {
+        path
+        for path in tracked
+        if not path.startswith(("tests/", "docs/"))
+        and not path.endswith(".md")
+        and path != "openapi.yaml"
+        and (root / path).is_file()
+        and word.search((root / path).read_text(errors="ignore"))
+    }
+    assert files == {
+        f"mixfit/families/{name}.py",
+        "mixfit/families/__init__.py",
+        "service/static/page.js",
+    }

@@ -30,8 +30,6 @@ MISSES = {
     "lognormal-ozone-k3": "every start degenerates (weight rule): the reference has a "
     "3.4-point component with sdlog 0.011 on near-tied values; the Gaussian family on log x "
     "refuses K=3 the same way (measured 2026-12-01, seeds 0 and 1, 10 and 30 starts)",
-    "student_t-eruptions-k3": "mixfit 8.5e-4 below the brute force (allowance 2.7e-4)",
-    "student_t-sim-k3": "mixfit 1.6e-3 below the brute force (allowance 4e-4)",
 }
 
 
