@@ -26,11 +26,24 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "families"
 FAMILIES = ("poisson", "gamma", "lognormal", "student_t")
 
 
-MISSES = {
-    "lognormal-ozone-k3": "every start degenerates (weight rule): the reference has a "
-    "3.4-point component with sdlog 0.011 on near-tied values; the Gaussian family on log x "
-    "refuses K=3 the same way (measured 2026-12-01, seeds 0 and 1, 10 and 30 starts)",
-}
+MISSES: dict[str, str] = {}
+# A reference whose smallest component variance is below 1 % of its largest (the beta peer
+# fixtures' rule, test_peers.py) is a spurious maximizer (McLachlan & Peel 2000, 3.10): a spike
+# on a handful of near-tied points. mixfit need not find it, but a K it refuses must say why.
+# lognormal ozone K=3: mixtools' best of 30 random starts has a 3.4-point component with sdlog
+# 0.011 beside one of 0.81 (ratio 1.9e-4); mclust's Mclust(log(x), G=3, "V") returns NULL
+# there (singular), and every mixfit start degenerates (seeds 0 and 1, 10 and 30 starts).
+SPURIOUS_RATIO = 0.01
+
+
+def _variances(family: str, params: dict) -> np.ndarray | None:
+    """Component variances on the scale the family models (log x for the log-normal), where
+    the family has them."""
+    if family == "lognormal":
+        return np.square(params["sdlogs"])
+    if family == "student_t" and np.ndim(params["scales"]) == 1:
+        return np.square(params["scales"])
+    return None
 
 
 def _cells() -> list:
@@ -86,7 +99,15 @@ def test_default_fit_reaches_the_reference(name: str, k: int, shared: bool) -> N
     x = np.asarray(doc["x"], dtype=float)
     assert cell["loglik"] == pytest.approx(scipy_loglik(doc["family"], cell["params"], x), rel=1e-8)
     options = {"df": "shared"} if shared else {}
-    result = mixfit.fit(x, family=doc["family"], k=k, seed=0, **options)
-    r = result.results[0]
+    variances = _variances(doc["family"], cell["params"])
+    spurious = variances is not None and variances.min() < SPURIOUS_RATIO * variances.max()
+    if spurious:
+        try:
+            r = mixfit.fit(x, family=doc["family"], k=k, seed=0, **options).results[0]
+        except mixfit.FitError as exc:  # refused: the message counts what happened
+            assert f"k={k}: every one of its" in str(exc) and "degenerate" in str(exc)
+            return
+    else:
+        r = mixfit.fit(x, family=doc["family"], k=k, seed=0, **options).results[0]
     assert r.status == "ok", r.message
     assert r.loglik >= cell["loglik"] - 1e-6 * doc["n"], (r.loglik, cell["reference"])
