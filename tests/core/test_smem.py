@@ -109,3 +109,17 @@ def test_the_moves_report_progress_so_a_stop_reaches_them():
     # the K's 10 starts and the round's moves are one count; the lead is the fit so far
     assert seen[0]["n_starts"] > 10 and seen[0]["starts_done"] >= 10
     assert seen[0]["best_loglik"] >= result.loglik
+
+
+def test_on_a_large_data_set_the_moves_are_tried_on_a_sample_first():
+    """n > 4,000: the moves converge on a sample beside the fit, and only the best, when it
+    ends above the fit there, continues on all the data (one start per round)."""
+    X, _ = _cell("crabs", "tied", 3)
+    rng = np.random.default_rng(0)
+    Y = np.concatenate([X + rng.normal(0, 0.01 * X.std(axis=0), X.shape) for _ in range(25)])
+    without = mixfit.fit(Y, k=3, covariance="tied", seed=0, split_merge=0).results[0]
+    r = mixfit.fit(Y, k=3, covariance="tied", seed=0).results[0]
+    moves = r.starts[10:]
+    assert 1 <= len(moves) <= 3 and all(s.init.startswith("smem (merge") for s in moves)
+    assert r.loglik > without.loglik + 25.0  # crabs' better maximum, 25 copies of it
+    assert r.starts[r.best_start].init.startswith("smem")
