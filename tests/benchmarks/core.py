@@ -117,6 +117,33 @@ def small_grid() -> dict:
     return {"name": "small grid", "ours": t_ours, "sklearn": t_sk, "ratio": t_sk / t_ours}
 
 
+def split_merge_cost() -> dict:
+    """What the split-and-merge moves (``mixfit.smem``) cost and find: the small K grid and a
+    K=3..5 fit at n=50,000, each with ``split_merge=0`` and with the default, side by side
+    (the small grid: median of 3 runs each)."""
+    x = simulate(200)
+    grid = {"min": 1, "max": 4}
+    times = {0: [], 10: []}
+    for _ in range(3):
+        for moves in (0, 10):
+            times[moves].append(
+                timed(lambda m=moves: mixfit.fit(x, k=grid, seed=0, split_merge=m))[1]
+            )
+    off, on = float(np.median(times[0])), float(np.median(times[10]))
+    big = simulate(50_000)
+    r_off, t_off = timed(lambda: mixfit.fit(big, k=[3, 4, 5], seed=0, split_merge=0))
+    r_on, t_on = timed(lambda: mixfit.fit(big, k=[3, 4, 5], seed=0))
+    gains = [b.loglik - a.loglik for a, b in zip(r_off.results, r_on.results, strict=True)]
+    print(
+        f"\nSplit-and-merge moves: small K grid {off * 1e3:.0f} ms without, {on * 1e3:.0f} ms "
+        f"with (**{on / off:.2f}x** the time); n=50,000, K=3..5: {t_off:.1f} s without, "
+        f"{t_on:.1f} s with (**{t_on / t_off:.2f}x**), LL gain per K "
+        + ", ".join(f"{g:+.2f}" for g in gains),
+        flush=True,
+    )
+    return {"name": "split-merge cost", "ratio": on / off, "large ratio": t_on / t_off}
+
+
 def equal_footing(n: int = 1_000_000) -> dict:
     """The one like-for-like line: one thread each, the same start strategy (k-means++ seeds,
     10 starts, no screening), the same stopping rule (tol 1e-3 per sample, max_iter 100)."""
@@ -261,6 +288,7 @@ def main() -> list[dict]:
     rows.append({"name": "estep/exp", "ratio": one_thread / exps})
     rows.append(beta_vs_gaussian(200))
     rows.append(beta_vs_gaussian(1_000_000))
+    rows.append(split_merge_cost())
     return rows
 
 
