@@ -80,7 +80,9 @@ def refine(problem: Any, result: KResult, run: Any, progress: Any = None) -> KRe
             break
         given, s = drawn
         if not s.full:
-            given = _on_sample(problem, best, given, s, run, progress)
+            given = _on_sample(
+                problem, best, given, s, run, _counting(progress, len(starts), best, False)
+            )
             if given is None:
                 break
         tried = run(problem, k, given, len(starts), _counting(progress, len(starts), best))
@@ -100,7 +102,7 @@ def _on_sample(
     given: tuple[ParamArrays, np.ndarray, list[str]],
     s: Sample,
     run: Any,
-    progress: Any,
+    report: Any,
 ) -> tuple[ParamArrays, np.ndarray, list[str]] | None:
     """On a large data set the moves run to convergence on the sample first, beside the fit
     itself (its parameters as one more start): only the best move, when it ends above the fit
@@ -131,7 +133,6 @@ def _on_sample(
         extra={},
     )
     labels = [*given[2], "fit"]
-    report = _counting(progress, len(best.starts), best, lead=False)
     tried = run(small, best.k, (starts, np.concatenate([given[1], logw]), labels), 0, report)
     if tried.status != "ok" or tried.best_start == len(labels) - 1:
         return None
@@ -145,15 +146,16 @@ def _on_sample(
     return params, logw, [tried.starts[tried.best_start].init]
 
 
-def _counting(progress: Any, before: int, best: KResult, lead: bool = True) -> Any:
-    """The progress callback of a round of moves: its counts follow the K's starts (and its
-    log-likelihoods, unless they are on a sample: ``lead=False``)."""
+def _counting(progress: Any, before: int, best: KResult, comparable: bool = True) -> Any:
+    """The progress callback of a round of moves: its counts follow the K's ``before`` starts;
+    its log-likelihood leads when it is above the fit's (never when it is a sample's:
+    ``comparable=False``)."""
     if progress is None:
         return None
-    may_lead = lead
 
     def report(info: dict[str, Any]) -> None:
-        lead = may_lead and info["best_loglik"] is not None and info["best_loglik"] > best.loglik
+        top = info["best_loglik"]
+        lead = comparable and top is not None and top > best.loglik
         progress(
             {
                 **info,
