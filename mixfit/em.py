@@ -105,15 +105,6 @@ def split_index(request: Any, k: int) -> int | None:
     return n - 1
 
 
-def _threshold(problem: Problem, ll: np.ndarray) -> np.ndarray | float:
-    tol, kind = problem.request.tol, problem.request.tol_type
-    if kind == "absolute":
-        return tol
-    if kind == "relative":
-        return tol * np.abs(ll)
-    return tol * problem.n_eff
-
-
 class _Starts:
     """Mutable state of the starts of one K."""
 
@@ -360,7 +351,7 @@ def _iterate(problem: Problem, st: _Starts, progress: Progress | None) -> KResul
                 continue
         gain = ll - st.last[active]  # NaN for a start's first evaluation
         with np.errstate(invalid="ignore"):
-            converged = gain <= _threshold(problem, ll)
+            converged = gain <= req.gain_threshold(ll, problem.n_eff)
             fell = gain < -DECREASE_NOISE * (1.0 + np.abs(ll))
         shown = ~silent | converged
         if req.keep_path:

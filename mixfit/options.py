@@ -217,6 +217,16 @@ class FitOptions(Schema):
         """How many starts each K gets."""
         return 1 if self.explicit_start is not None else (self.n_starts or 10)
 
+    def gain_threshold(self, ll: Any, n_eff: float) -> Any:
+        """The log-likelihood gain at or below which EM has converged (``tol`` read as
+        ``tol_type`` says), for log-likelihoods ``ll`` (a float or an array) of data with
+        ``n_eff`` points' worth of weight."""
+        if self.tol_type == "absolute":
+            return self.tol
+        if self.tol_type == "relative":
+            return self.tol * abs(ll)
+        return self.tol * n_eff
+
     def _requested_k(self) -> list[int]:
         if isinstance(self.k, int):
             return [self.k]

@@ -71,7 +71,6 @@ def refine(problem: Any, result: KResult, run: Any, progress: Any = None) -> KRe
         return result
     best = result
     starts = list(result.starts)
-    tol = req.tol
     for round_ in range(ROUNDS):
         seq = np.random.SeedSequence(problem.seed, spawn_key=(k, SMEM_STREAM, round_))
         rng = np.random.default_rng(seq)
@@ -88,7 +87,7 @@ def refine(problem: Any, result: KResult, run: Any, progress: Any = None) -> KRe
         tried = run(problem, k, given, len(starts), _counting(progress, len(starts), best))
         starts.extend(tried.starts)
         gain = (tried.loglik - best.loglik) if tried.status == "ok" else -np.inf
-        if not gain > _threshold(req, best.loglik, problem.n_eff, tol):
+        if not gain > req.gain_threshold(best.loglik, problem.n_eff):
             break
         best = tried
     if best is result:
@@ -138,7 +137,7 @@ def _on_sample(
         return None
     reference = tried.starts[-1].loglik
     gain = tried.loglik - (reference if reference is not None else -np.inf)
-    if not gain > _threshold(problem.request, tried.loglik, n_eff, problem.request.tol):
+    if not gain > req.gain_threshold(tried.loglik, n_eff):
         return None
     params, weights = fam.from_json(tried.params, problem.scaling)
     with np.errstate(divide="ignore"):
@@ -171,14 +170,6 @@ def _counting(progress: Any, before: int, best: KResult, comparable: bool = True
 
 def _trace(result: KResult) -> list[float]:
     return next(s.trace for s in result.starts if s.start == result.best_start)
-
-
-def _threshold(req: Any, ll: float, n_eff: float, tol: float) -> float:
-    if req.tol_type == "absolute":
-        return tol
-    if req.tol_type == "relative":
-        return tol * abs(ll)
-    return tol * n_eff
 
 
 def moves(

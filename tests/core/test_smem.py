@@ -88,24 +88,16 @@ def test_a_fit_with_moves_is_reproducible():
     assert a.loglik == b.loglik and [s.trace for s in a.starts] == [s.trace for s in b.starts]
 
 
-def test_the_moves_report_progress_so_a_stop_reaches_them():
+def test_the_moves_report_progress_so_a_stop_reaches_them(stop_at_first_report):
     from mixfit.em import refine_k, run_k
     from mixfit.fit import parse_request, prepare
 
     X, _ = _cell("crabs", "tied", 3)
     problem = prepare(parse_request({"k": 3, "covariance": "tied", "seed": 0}), X)
     result = run_k(problem, 3)
-    seen = []
-
-    class Stopped(Exception):
-        pass
-
-    def progress(info):
-        seen.append(info)
-        raise Stopped
-
-    with pytest.raises(Stopped):
-        refine_k(problem, result, progress)
+    with pytest.raises(stop_at_first_report.Stopped):
+        refine_k(problem, result, stop_at_first_report)
+    seen = stop_at_first_report.seen
     # the K's 10 starts and the round's moves are one count; the lead is the fit so far
     assert seen[0]["n_starts"] > 10 and seen[0]["starts_done"] >= 10
     assert seen[0]["best_loglik"] >= result.loglik
