@@ -299,7 +299,7 @@ def cmd_fit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def cmd_lrt(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """``mixfit lrt``: the bootstrap LRT for K, in this process (``mixfit.bootstrap_lrt``)."""
-    from mixfit.inference import bootstrap_lrt
+    from mixfit.lrt import bootstrap_lrt
 
     X, w = read_csv(args.data)
     options = {"family": args.family}

@@ -9,7 +9,8 @@ from .errors import FitError  # noqa: E402
 from .families.beta import BetaFitRequest  # noqa: E402
 from .families.gaussian import GaussianFitRequest  # noqa: E402
 from .fit import assemble, fit, prepare, run  # noqa: E402
-from .inference import bootstrap, bootstrap_lrt, observed_information  # noqa: E402
+from .inference import bootstrap, observed_information  # noqa: E402
+from .lrt import bootstrap_lrt  # noqa: E402
 from .sampling import sample  # noqa: E402
 from .schema import (  # noqa: E402
     BootstrapResult,

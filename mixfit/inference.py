@@ -1,16 +1,5 @@
-"""How many components, how sure: the parametric bootstrap likelihood-ratio test for K and
-bootstrap (and observed-information) standard errors of the parameters.
-
-``bootstrap_lrt`` follows mclust's ``mclustBootstrapLRT`` (McLachlan 1987; Scrucca et al. 2016,
-section 2.4): from the smallest K of the grid, test K against K+1 with the statistic
-``LRTS = 2 (LL_{K+1} - LL_K)`` of the data's own fits; simulate ``nboot`` data sets of the same
-size from the fitted K-component model, fit each at K and at K+1, and report
-``p = (1 + #{LRTS_b >= LRTS_obs}) / (nboot + 1)``; go on to K+1 while the test is significant at
-``level`` and K+1 < ``max_k`` + 1. A replicate's fits start where its truth is: at K from the
-generating model, at K+1 from the data's K+1 fit and from the generating model with its widest
-component split in two; the K+1 maximum is at least the K maximum (the K-component fit is a
-K+1-component mixture with one component split in two, weights summing to its weight), so a
-replicate whose K+1 starts all stop lower counts that point: no statistic is negative.
+"""How sure: bootstrap (and observed-information) standard errors and intervals of a fitted
+model's parameters.
 
 ``bootstrap`` resamples the data (``method="nonparametric"``: n points with replacement;
 ``"weighted"``: the weighted likelihood bootstrap, Newton & Raftery 1994, point weights
@@ -20,231 +9,43 @@ smear the spread. It reports per parameter the standard error and percentile int
 ``observed_information`` gives the 1-D Gaussian's standard errors from the numerical Hessian of
 the log-likelihood (weights by the delta method), a fast default with no refit at all.
 
-Every replicate has its own generator spawned from ``seed`` by its index, so a replicate is the
-same whichever process (or worker, or part of a fan-out) computes it.
+The bootstrap comes in two pieces so that its replicates can be spread over processes (the
+service's workers): ``bootstrap_replicates`` computes any range of replicates, and
+``bootstrap_summary`` puts the ranges together. Every replicate has its own generator
+(``replicate_generator``), so the result is the same however the replicates are split.
+The likelihood-ratio test for K is in ``mixfit.lrt``.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from .data import as_points
-from .em import Problem, run_k
 from .errors import FitError
 from .fit import parse_request, prepare
-from .options import BootstrapResult, LRTResult, LRTStep, ParameterSpread
-from .sampling import sample
-from .schema import MAX_K, KResult, Model
+from .options import BootstrapResult, ParameterSpread, Schema
+from .replicates import Progress, best_of, replicate_generator, start_values
+from .schema import Model
 from .scoring import model_family
 
-LRT_STREAM = 0x1A7
 BOOT_STREAM = 0xB007
-
-Progress = Callable[[dict[str, Any]], None]
-
-
-def replicate_generator(seed: int, stream: int, step: int, b: int) -> np.random.Generator:
-    """The generator of replicate ``b`` of a step: independent of every other replicate."""
-    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(stream, step, b)))
+METHODS = ("nonparametric", "weighted")
+# A fit's options that are its own starts, not the model's definition: a replicate starts from
+# the fitted parameters instead.
+START_OPTIONS = frozenset({"k", "init", "n_starts", "seed", "screen_factor", "screen_iter"})
 
 
-def _start(params: Any) -> dict[str, Any]:
-    start = params.model_dump(exclude_none=True)
-    weights = np.asarray(start["weights"], dtype=float)
-    start["weights"] = (weights / weights.sum()).tolist()
-    return start
+class BootstrapDraws(Schema):
+    """Replicates ``start`` .. ``stop`` - 1: per parameter, each refit replicate's values
+    (components matched to the fit's), and how many replicates failed to refit."""
 
-
-def _split_widest(model: Model, points: np.ndarray) -> dict[str, Any]:
-    """The model's parameters with its widest component split in two: half the weight each,
-    the copies' first-coordinate locations moved apart by half its spread (a start of K+1)."""
-    family = model_family(model)
-    _, spread = family.moments(model.params)
-    j = int(np.argmax(np.asarray(model.params.weights) * spread))
-    start = _start(model.params)
-    shift = 0.5 * spread[j]
-    for key, value in list(start.items()):
-        if not isinstance(value, list) or len(value) != model.k:
-            continue
-        copy = list(value)
-        copy.insert(j + 1, value[j])
-        start[key] = copy
-    start["weights"][j] *= 0.5
-    start["weights"][j + 1] = start["weights"][j]
-    means = start.get("means") or start.get("meanlogs")
-    if means is not None and "lambdas" not in start:
-        for idx, delta in ((j, -shift), (j + 1, shift)):
-            if isinstance(means[idx], list):
-                means[idx] = [means[idx][0] + delta, *means[idx][1:]]
-            elif "meanlogs" in start:
-                means[idx] = float(means[idx]) + np.sign(delta) * 0.5 * start["sdlogs"][j]
-            else:
-                means[idx] = float(means[idx]) + delta
-    elif "lambdas" in start:
-        start["lambdas"][j] = max(start["lambdas"][j] - shift, 1e-6)
-        start["lambdas"][j + 1] = start["lambdas"][j + 1] + shift
-    elif "shapes" in start or "alphas" in start:  # move the copies' means apart by the shape
-        key = "shapes" if "shapes" in start else "alphas"
-        start[key][j] *= 0.8
-        start[key][j + 1] *= 1.25
-    return start
-
-
-def _best(problem: Problem, k: int, starts: list[dict[str, Any]]) -> KResult | None:
-    """The best non-degenerate start of one batched run of K from explicit start values
-    (None: every start degenerated)."""
-    batch = dataclasses.replace(problem, extra={**problem.extra, "starts": starts})
-    r = run_k(batch, k, starts=range(len(starts)))
-    return r if r.status == "ok" else None
-
-
-def _options(options: dict[str, Any]) -> dict[str, Any]:
-    bad = {"k", "init", "n_starts", "data", "weights", "dataset_id"} & set(options)
-    if bad:
-        raise FitError(f"{', '.join(sorted(bad))}: set by the bootstrap itself")
-    return options
-
-
-def bootstrap_lrt(
-    data: Any,
-    weights: Any = None,
-    *,
-    k_min: int = 1,
-    max_k: int | None = None,
-    nboot: int = 999,
-    level: float = 0.05,
-    seed: int = 0,
-    progress: Progress | None = None,
-    **options: Any,
-) -> LRTResult:
-    """Sequential parametric bootstrap LRT of K against K+1 (mclust's ``mclustBootstrapLRT``).
-
-    Parameters
-    ----------
-    data : array-like of shape (n,) or (n, d)
-    weights : array-like of shape (n,), optional
-        Point weights (counts) of the data; replicates are n unweighted points.
-    k_min : int
-        The first null K.
-    max_k : int, optional
-        Test every K from ``k_min`` to ``max_k`` (against K+1), as mclust does when given
-        ``maxG``. None: sequentially, until the first test that is not significant at ``level``
-        (mclust without ``maxG``), at most to K = ``MAX_K`` - 1.
-    nboot : int
-        Replicates per step.
-    level : float
-        Significance level: where the sequence stops without ``max_k``, and which K is
-        selected (the first whose test is not significant).
-    seed : int
-        Every fit's and replicate's randomness derives from it.
-    progress : callable, optional
-        Called after every replicate with ``{"step", "k", "done", "nboot"}``.
-    **options
-        Fit options (``family``, ``covariance``, ``n_starts`` of the observed fits, ...).
-
-    Returns
-    -------
-    LRTResult
-        Per step: K, the observed statistic, the p-value, every bootstrap statistic.
-    """
-    options = _options(dict(options))
-    last = MAX_K - 1 if max_k is None else max_k
-    if not 1 <= k_min <= last < MAX_K:
-        raise FitError(f"need 1 <= k_min <= max_k <= {MAX_K - 1}")
-    if nboot < 1:
-        raise FitError("nboot must be at least 1")
-    X, w = as_points(data, weights)
-    steps: list[LRTStep] = []
-    for step, k in enumerate(range(k_min, last + 1)):
-        # The fits of k_min..k+1 in one request: each K's fit is the same at every step.
-        observed = _observed_fits(X, w, list(range(k_min, k + 2)), seed, options)
-        null, alt = observed[k], observed[k + 1]
-        obs = max(0.0, 2.0 * (alt.loglik - null.loglik))
-        stats = np.empty(nboot)
-        model = _model(null, X.shape[1], options)
-        for b in range(nboot):
-            rng = replicate_generator(seed, LRT_STREAM, step, b)
-            Y, _ = sample(model, X.shape[0], rng)
-            stats[b] = _replicate_lrts(Y, model, alt, k, options, seed)
-            if progress is not None:
-                progress({"step": step, "k": k, "done": b + 1, "nboot": nboot})
-        p = (1.0 + float(np.count_nonzero(stats >= obs))) / (nboot + 1.0)
-        steps.append(
-            LRTStep(
-                k=k,
-                loglik=null.loglik,
-                loglik_alternative=alt.loglik,
-                statistic=obs,
-                p_value=p,
-                bootstrap=stats.tolist(),
-            )
-        )
-        if max_k is None and p >= level:
-            break
-    selected = next((s.k for s in steps if s.p_value >= level), steps[-1].k + 1)
-    return LRTResult(nboot=nboot, level=level, seed=seed, steps=steps, k_selected=selected)
-
-
-def _observed_fits(X, w, ks, seed, options) -> dict[int, KResult]:
-    request = parse_request({**options, "k": ks, "seed": seed})
-    problem = prepare(request, X, w)
-    from .fit import fit_ks
-
-    out = {r.k: r for r in fit_ks(problem)}
-    for k, r in out.items():
-        if r.status != "ok":
-            raise FitError(f"the data's own fit failed at k={k}: {r.message}")
-    # K+1 at least K: the K fit, split, is a K+1 start (nested models).
-    for k in ks[1:]:
-        if out[k].loglik < out[k - 1].loglik:
-            model = _model(out[k - 1], X.shape[1], options)
-            better = _best(
-                dataclasses.replace(problem, request=problem.request), k, [_split_widest(model, X)]
-            )
-            if better is not None and better.loglik > out[k].loglik:
-                out[k] = better
-    return out
-
-
-def _model(r: KResult, d: int, options: dict[str, Any]) -> Model:
-    from .options import ReferenceDensity
-
-    return Model(
-        family=options.get("family", "gaussian"),
-        k=r.k,
-        d=d,
-        covariance=options.get("covariance"),
-        boundary=options.get("boundary"),
-        n_train=1.0,
-        params=r.params,
-        reference=ReferenceDensity(values=[0.0], probs=[1.0], exact=True),
-    )
-
-
-def _replicate_lrts(
-    Y: np.ndarray, model: Model, alt: KResult, k: int, options: dict[str, Any], seed: int
-) -> float:
-    request = parse_request({**options, "k": [k, k + 1], "seed": seed, "n_starts": 1})
-    try:
-        problem = prepare(request, Y)
-    except FitError:
-        return 0.0  # a replicate the family cannot fit (e.g. all points tied) says nothing
-    null = _best(problem, k, [_start(model.params)])
-    if null is None:
-        return 0.0
-    fitted = model.model_copy(update={"params": null.params})
-    starts = [_start(alt.params), _split_widest(fitted, Y)]
-    better = _best(problem, k + 1, starts)
-    top = null.loglik if better is None else max(better.loglik, null.loglik)
-    return 2.0 * (top - null.loglik)
-
-
-# -- parameter uncertainty ---------------------------------------------------------------------
+    start: int
+    stop: int
+    failed: int
+    draws: dict[str, list[Any]]
 
 
 def _flat(params: Any, family: Any) -> dict[str, np.ndarray]:
@@ -267,6 +68,129 @@ def _match(family: Any, reference: Any, other: Any) -> np.ndarray:
         cost = (c0[:, None] - c1[None, :]) ** 2 / (s0[:, None] ** 2 + s1[None, :] ** 2)
         cost = cost + np.log(s0[:, None] / s1[None, :]) ** 2
     return linear_sum_assignment(np.nan_to_num(cost, nan=1e300, posinf=1e300))[1]
+
+
+def model_options(options: dict[str, Any]) -> dict[str, Any]:
+    """A fit's options less its start settings: what a replicate's refit keeps."""
+    return {key: value for key, value in options.items() if key not in START_OPTIONS}
+
+
+def bootstrap_replicates(
+    model: Model,
+    options: dict[str, Any],
+    data: Any,
+    weights: Any = None,
+    *,
+    method: str = "nonparametric",
+    seed: int = 0,
+    start: int = 0,
+    stop: int,
+    progress: Progress | None = None,
+) -> BootstrapDraws:
+    """Refit replicates ``start`` .. ``stop`` - 1 of the data at the model's K.
+
+    Parameters
+    ----------
+    model : Model
+        The fitted model (its parameters start every refit).
+    options : dict
+        The fit's options (``FitResult.options``); its start settings are ignored.
+    data : array-like of shape (n,) or (n, d)
+    weights : array-like of shape (n,), optional
+    method : {"nonparametric", "weighted"}
+    seed : int
+    start, stop : int
+        The replicates' indices.
+    progress : callable, optional
+        Called after every replicate with ``{"done"}`` (done in this range).
+
+    Returns
+    -------
+    BootstrapDraws
+    """
+    if method not in METHODS:
+        raise FitError("method must be 'nonparametric' or 'weighted'")
+    X, w = as_points(data, weights)
+    family = model_family(model)
+    request = parse_request({**model_options(options), "k": model.k, "n_starts": 1})
+    names = list(_flat(model.params, family))
+    draws: dict[str, list[Any]] = {name: [] for name in names}
+    first = start_values(model.params)
+    n = X.shape[0]
+    failed = 0
+    for b in range(start, stop):
+        rng = replicate_generator(seed, BOOT_STREAM, 0, b)
+        if method == "nonparametric":
+            p = None if w is None else w / w.sum()
+            idx = rng.choice(n, n, replace=True, p=p)
+            Y, wy = X[idx], None
+        else:
+            base = np.ones(n) if w is None else w
+            Y, wy = X, rng.dirichlet(np.ones(n)) * base.sum() * base / base.mean()
+        try:
+            fitted = best_of(prepare(request, Y, wy), model.k, [first])
+        except FitError:
+            fitted = None
+        if fitted is None:
+            failed += 1
+        else:
+            flat = _flat(fitted.params, family)
+            order = _match(family, model.params, fitted.params)
+            for name in names:
+                draws[name].append(flat[name][order].tolist())
+        if progress is not None:
+            progress({"done": b + 1 - start})
+    return BootstrapDraws(start=start, stop=stop, failed=failed, draws=draws)
+
+
+def bootstrap_summary(
+    model: Model,
+    parts: list[BootstrapDraws],
+    *,
+    method: str,
+    conf_level: float = 0.95,
+    seed: int = 0,
+) -> BootstrapResult:
+    """Standard errors and percentile intervals from every range of replicates.
+
+    Parameters
+    ----------
+    model : Model
+    parts : list of BootstrapDraws
+        Disjoint ranges covering 0 .. nboot - 1, in any order.
+    method, conf_level, seed
+        Recorded in the result (``conf_level`` sets the interval).
+
+    Returns
+    -------
+    BootstrapResult
+    """
+    if not 0.0 < conf_level < 1.0:
+        raise FitError("conf_level must lie strictly between 0 and 1")
+    parts = sorted(parts, key=lambda part: part.start)
+    nboot = sum(part.stop - part.start for part in parts)
+    reference = _flat(model.params, model_family(model))
+    alpha = 1.0 - conf_level
+    spreads = {}
+    for name, estimate in reference.items():
+        values = [value for part in parts for value in part.draws[name]]
+        if len(values) < 2:
+            raise FitError(f"{len(values)} of {nboot} bootstrap replicates could be refitted")
+        stack = np.asarray(values, dtype=float)
+        spreads[name] = ParameterSpread(
+            estimate=estimate.tolist(),
+            se=stack.std(axis=0, ddof=1).tolist(),
+            lower=np.quantile(stack, alpha / 2, axis=0).tolist(),
+            upper=np.quantile(stack, 1 - alpha / 2, axis=0).tolist(),
+        )
+    return BootstrapResult(
+        method=method,
+        nboot=nboot,
+        failed=sum(part.failed for part in parts),
+        conf_level=conf_level,
+        seed=seed,
+        parameters=spreads,
+    )
 
 
 def bootstrap(
@@ -301,65 +225,24 @@ def bootstrap(
         Per parameter (``weights``, ``means``, ...): estimate, standard error, lower and upper
         percentile bounds, each shaped like the parameter.
     """
-    if method not in ("nonparametric", "weighted"):
-        raise FitError("method must be 'nonparametric' or 'weighted'")
-    X, w = as_points(data, weights)
-    model = result.model
-    family = model_family(model)
-    options = {
-        key: value
-        for key, value in result.options.items()
-        if key not in ("k", "init", "n_starts", "seed", "screen_factor", "screen_iter")
-    }
-    request = parse_request({**options, "k": model.k, "n_starts": 1})
-    reference = _flat(model.params, family)
-    draws: dict[str, list[np.ndarray]] = {name: [] for name in reference}
-    start = _start(model.params)
-    n = X.shape[0]
-    failed = 0
-    for b in range(nboot):
-        rng = replicate_generator(seed, BOOT_STREAM, 0, b)
-        if method == "nonparametric":
-            p = None if w is None else w / w.sum()
-            idx = rng.choice(n, n, replace=True, p=p)
-            Y, wy = X[idx], None
-        else:
-            base = np.ones(n) if w is None else w
-            Y, wy = X, rng.dirichlet(np.ones(n)) * base.sum() * base / base.mean()
-        try:
-            problem = prepare(request, Y, wy)
-            fitted = _best(problem, model.k, [start])
-        except FitError:
-            fitted = None
-        if fitted is None:
-            failed += 1
-            continue
-        flat = _flat(fitted.params, family)
-        order = _match(family, model.params, fitted.params)
-        for name in draws:
-            draws[name].append(flat[name][order])
+    if nboot < 2:
+        raise FitError("nboot must be at least 2")
+
+    def report(info: dict[str, Any]) -> None:
         if progress is not None:
-            progress({"done": b + 1, "nboot": nboot})
-    if not draws["weights"]:
-        raise FitError("every bootstrap replicate failed")
-    alpha = 1.0 - conf_level
-    spreads = {}
-    for name, values in draws.items():
-        stack = np.stack(values)
-        spreads[name] = ParameterSpread(
-            estimate=reference[name].tolist(),
-            se=stack.std(axis=0, ddof=1).tolist(),
-            lower=np.quantile(stack, alpha / 2, axis=0).tolist(),
-            upper=np.quantile(stack, 1 - alpha / 2, axis=0).tolist(),
-        )
-    return BootstrapResult(
+            progress({"done": info["done"], "nboot": nboot})
+
+    part = bootstrap_replicates(
+        result.model,
+        result.options,
+        data,
+        weights,
         method=method,
-        nboot=nboot,
-        failed=failed,
-        conf_level=conf_level,
         seed=seed,
-        parameters=spreads,
+        stop=nboot,
+        progress=report,
     )
+    return bootstrap_summary(result.model, [part], method=method, conf_level=conf_level, seed=seed)
 
 
 def observed_information(result: Any, data: Any, weights: Any = None) -> BootstrapResult:

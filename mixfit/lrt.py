@@ -1,0 +1,334 @@
+"""How many components: the parametric bootstrap likelihood-ratio test of K against K+1.
+
+``bootstrap_lrt`` follows mclust's ``mclustBootstrapLRT`` (McLachlan 1987; Scrucca et al. 2016,
+section 2.4): from the smallest K of the grid, test K against K+1 with the statistic
+``LRTS = 2 (LL_{K+1} - LL_K)`` of the data's own fits; simulate ``nboot`` data sets of the same
+size from the fitted K-component model, fit each at K and at K+1, and report
+``p = (1 + #{LRTS_b >= LRTS_obs}) / (nboot + 1)``; go on to K+1 while the test is significant at
+``level`` and K+1 < ``max_k`` + 1.
+
+A replicate's fits start where its truth is: at K from the generating model, at K+1 from the
+data's K+1 fit and from the generating model with its widest component split in two; the K+1
+maximum is at least the K maximum (the K-component fit is a K+1-component mixture with one
+component split in two, weights summing to its weight), so a replicate whose K+1 starts all stop
+lower counts that point: no statistic is negative.
+
+The test comes in three pieces so that its replicates can be spread over processes (the
+service's workers): ``lrt_plan`` fits the data (every step's null and alternative model),
+``lrt_replicates`` computes any range of one step's bootstrap statistics from the plan alone (no
+data: replicates are simulated), and ``lrt_result`` puts the statistics together. Each
+replicate's randomness is its own (``replicate_generator``), so the result is the same however
+the replicates are split.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .data import as_points
+from .errors import FitError
+from .fit import fit_ks, parse_request, prepare
+from .options import LRTResult, LRTStep, Schema
+from .replicates import (
+    Progress,
+    as_model,
+    best_of,
+    fit_options,
+    replicate_generator,
+    start_values,
+)
+from .sampling import sample
+from .schema import MAX_K, KResult, Model
+from .scoring import model_family
+
+LRT_STREAM = 0x1A7
+
+
+class LRTPlanStep(Schema):
+    """One test's observed fits: the null (K) and alternative (K+1) models."""
+
+    k: int
+    loglik: float
+    loglik_alternative: float
+    statistic: float
+    null: Model
+    alternative: Model
+
+
+class LRTPlan(Schema):
+    """Everything a replicate of the test needs: the data's fits per step and the settings."""
+
+    n: int
+    nboot: int
+    level: float
+    seed: int
+    options: dict[str, Any]
+    steps: list[LRTPlanStep]
+
+
+def _split_widest(model: Model) -> dict[str, Any]:
+    """The model's parameters with its widest component split in two: half the weight each,
+    the copies' first-coordinate locations moved apart by half its spread (a start of K+1)."""
+    family = model_family(model)
+    _, spread = family.moments(model.params)
+    j = int(np.argmax(np.asarray(model.params.weights) * spread))
+    start = start_values(model.params)
+    shift = 0.5 * spread[j]
+    for key, value in list(start.items()):
+        if not isinstance(value, list) or len(value) != model.k:
+            continue
+        copy = list(value)
+        copy.insert(j + 1, value[j])
+        start[key] = copy
+    start["weights"][j] *= 0.5
+    start["weights"][j + 1] = start["weights"][j]
+    means = start.get("means") or start.get("meanlogs")
+    if means is not None and "lambdas" not in start:
+        for idx, delta in ((j, -shift), (j + 1, shift)):
+            if isinstance(means[idx], list):
+                means[idx] = [means[idx][0] + delta, *means[idx][1:]]
+            elif "meanlogs" in start:
+                means[idx] = float(means[idx]) + np.sign(delta) * 0.5 * start["sdlogs"][j]
+            else:
+                means[idx] = float(means[idx]) + delta
+    elif "lambdas" in start:
+        start["lambdas"][j] = max(start["lambdas"][j] - shift, 1e-6)
+        start["lambdas"][j + 1] = start["lambdas"][j + 1] + shift
+    elif "shapes" in start or "alphas" in start:  # move the copies' means apart by the shape
+        key = "shapes" if "shapes" in start else "alphas"
+        start[key][j] *= 0.8
+        start[key][j + 1] *= 1.25
+    return start
+
+
+def _check(k_min: int, last: int, nboot: int, level: float) -> None:
+    if not 1 <= k_min <= last < MAX_K:
+        raise FitError(f"need 1 <= k_min <= max_k <= {MAX_K - 1}")
+    if nboot < 1:
+        raise FitError("nboot must be at least 1")
+    if not 0.0 < level < 1.0:
+        raise FitError("level must lie strictly between 0 and 1")
+
+
+def lrt_plan(
+    data: Any,
+    weights: Any = None,
+    *,
+    k_min: int = 1,
+    max_k: int,
+    nboot: int = 999,
+    level: float = 0.05,
+    seed: int = 0,
+    **options: Any,
+) -> LRTPlan:
+    """The data's fits at K = ``k_min`` .. ``max_k`` + 1: one step per K to ``max_k``.
+
+    Parameters
+    ----------
+    data : array-like of shape (n,) or (n, d)
+    weights : array-like of shape (n,), optional
+    k_min, max_k : int
+        The first and last null K.
+    nboot, level, seed
+        Recorded for the replicates and the result.
+    **options
+        Fit options (``family``, ``covariance``, ``n_starts`` of the observed fits, ...).
+
+    Returns
+    -------
+    LRTPlan
+    """
+    options = fit_options(dict(options))
+    _check(k_min, max_k, nboot, level)
+    X, w = as_points(data, weights)
+    fits = _observed_fits(X, w, list(range(k_min, max_k + 2)), seed, options)
+    d = X.shape[1]
+    steps = [
+        LRTPlanStep(
+            k=k,
+            loglik=fits[k].loglik,
+            loglik_alternative=fits[k + 1].loglik,
+            statistic=max(0.0, 2.0 * (fits[k + 1].loglik - fits[k].loglik)),
+            null=as_model(fits[k], d, options),
+            alternative=as_model(fits[k + 1], d, options),
+        )
+        for k in range(k_min, max_k + 1)
+    ]
+    return LRTPlan(n=X.shape[0], nboot=nboot, level=level, seed=seed, options=options, steps=steps)
+
+
+def lrt_replicates(
+    plan: LRTPlan,
+    step: int,
+    start: int = 0,
+    stop: int | None = None,
+    progress: Progress | None = None,
+) -> list[float]:
+    """Bootstrap statistics ``start`` .. ``stop`` - 1 of one step of the plan.
+
+    Parameters
+    ----------
+    plan : LRTPlan
+    step : int
+        Index into ``plan.steps``.
+    start, stop : int
+        The replicates' indices (stop None: ``plan.nboot``).
+    progress : callable, optional
+        Called after every replicate with ``{"step", "k", "done"}`` (done in this range).
+
+    Returns
+    -------
+    list of float, length stop - start
+    """
+    stop = plan.nboot if stop is None else stop
+    if not 0 <= start <= stop <= plan.nboot or not 0 <= step < len(plan.steps):
+        raise FitError("replicates out of the plan's range")
+    s = plan.steps[step]
+    out = []
+    for b in range(start, stop):
+        rng = replicate_generator(plan.seed, LRT_STREAM, step, b)
+        Y, _ = sample(s.null, plan.n, rng)
+        out.append(_replicate_lrts(Y, s.null, s.alternative, plan.options, plan.seed))
+        if progress is not None:
+            progress({"step": step, "k": s.k, "done": b + 1 - start})
+    return out
+
+
+def lrt_result(plan: LRTPlan, bootstrap: list[list[float]]) -> LRTResult:
+    """The test from the plan and every step's bootstrap statistics (in replicate order).
+
+    Parameters
+    ----------
+    plan : LRTPlan
+    bootstrap : list of lists of float
+        Per step of the plan (a prefix of its steps), ``plan.nboot`` statistics.
+
+    Returns
+    -------
+    LRTResult
+    """
+    steps = []
+    for s, stats in zip(plan.steps, bootstrap, strict=False):
+        values = np.asarray(stats, dtype=float)
+        if values.shape != (plan.nboot,):
+            raise FitError(f"step k={s.k}: {values.size} statistics, not {plan.nboot}")
+        p = (1.0 + float(np.count_nonzero(values >= s.statistic))) / (plan.nboot + 1.0)
+        steps.append(
+            LRTStep(
+                k=s.k,
+                loglik=s.loglik,
+                loglik_alternative=s.loglik_alternative,
+                statistic=s.statistic,
+                p_value=p,
+                bootstrap=values.tolist(),
+            )
+        )
+    selected = next((s.k for s in steps if s.p_value >= plan.level), steps[-1].k + 1)
+    return LRTResult(
+        nboot=plan.nboot, level=plan.level, seed=plan.seed, steps=steps, k_selected=selected
+    )
+
+
+def bootstrap_lrt(
+    data: Any,
+    weights: Any = None,
+    *,
+    k_min: int = 1,
+    max_k: int | None = None,
+    nboot: int = 999,
+    level: float = 0.05,
+    seed: int = 0,
+    progress: Progress | None = None,
+    **options: Any,
+) -> LRTResult:
+    """Sequential parametric bootstrap LRT of K against K+1 (mclust's ``mclustBootstrapLRT``).
+
+    Parameters
+    ----------
+    data : array-like of shape (n,) or (n, d)
+    weights : array-like of shape (n,), optional
+        Point weights (counts) of the data; replicates are n unweighted points.
+    k_min : int
+        The first null K.
+    max_k : int, optional
+        Test every K from ``k_min`` to ``max_k`` (against K+1), as mclust does when given
+        ``maxG``. None: sequentially, until the first test that is not significant at ``level``
+        (mclust without ``maxG``), at most to K = ``MAX_K`` - 1.
+    nboot : int
+        Replicates per step.
+    level : float
+        Significance level: where the sequence stops without ``max_k``, and which K is
+        selected (the first whose test is not significant).
+    seed : int
+        Every fit's and replicate's randomness derives from it.
+    progress : callable, optional
+        Called after every replicate with ``{"step", "k", "done", "nboot"}``.
+    **options
+        Fit options (``family``, ``covariance``, ``n_starts`` of the observed fits, ...).
+
+    Returns
+    -------
+    LRTResult
+        Per step: K, the observed statistic, the p-value, every bootstrap statistic.
+    """
+    last = MAX_K - 1 if max_k is None else max_k
+    _check(k_min, last, nboot, level)
+    bootstrap: list[list[float]] = []
+    plan = None
+    for k in range(k_min, last + 1):
+        # Sequentially, each step's plan refits k_min..k+1: each K's fit is the same every time.
+        plan = lrt_plan(
+            data, weights, k_min=k_min, max_k=k, nboot=nboot, level=level, seed=seed, **options
+        )
+        step = k - k_min
+
+        def report(info: dict[str, Any], step: int = step, k: int = k) -> None:
+            if progress is not None:
+                progress({"step": step, "k": k, "done": info["done"], "nboot": nboot})
+
+        bootstrap.append(lrt_replicates(plan, step, progress=report))
+        if max_k is None and lrt_result(plan, bootstrap).steps[-1].p_value >= level:
+            break
+    assert plan is not None
+    return lrt_result(plan, bootstrap)
+
+
+def _observed_fits(X, w, ks, seed, options) -> dict[int, KResult]:
+    request = parse_request({**options, "k": ks, "seed": seed})
+    problem = prepare(request, X, w)
+    out = {r.k: r for r in fit_ks(problem)}
+    for k, r in out.items():
+        if r.status != "ok":
+            raise FitError(f"the data's own fit failed at k={k}: {r.message}")
+    # K+1 at least K: the K fit, split, is a K+1 start (nested models).
+    for k in ks[1:]:
+        if out[k].loglik < out[k - 1].loglik:
+            model = as_model(out[k - 1], X.shape[1], options)
+            better = best_of(problem, k, [_split_widest(model)])
+            if better is not None and better.loglik > out[k].loglik:
+                out[k] = better
+    return out
+
+
+def _replicate_lrts(
+    Y: np.ndarray, model: Model, alternative: Model, options: dict[str, Any], seed: int
+) -> float:
+    k = model.k
+    request = parse_request({**options, "k": [k, k + 1], "seed": seed, "n_starts": 1})
+    try:
+        problem = prepare(request, Y)
+    except FitError:
+        return 0.0  # a replicate the family cannot fit (e.g. all points tied) says nothing
+    null = best_of(problem, k, [start_values(model.params)])
+    if null is None:
+        return 0.0
+    fitted = model.model_copy(update={"params": null.params})
+    starts = [start_values(alternative.params), _split_widest(fitted)]
+    better = best_of(problem, k + 1, starts)
+    top = null.loglik if better is None else max(better.loglik, null.loglik)
+    return 2.0 * (top - null.loglik)
+
+
+__all__ = ["LRTPlan", "bootstrap_lrt", "lrt_plan", "lrt_replicates", "lrt_result"]
