@@ -53,3 +53,15 @@ def test_the_contract_documents_the_page() -> None:
     assert "text/html" in spec["paths"]["/"]["get"]["responses"]["200"]["content"]
     rules = {r.rule: r.endpoint for r in create_app(NO_REDIS).url_map.iter_rules()}
     assert rules["/"] == "page.index"
+
+
+def test_the_page_calls_only_documented_paths() -> None:
+    """Every API path page.js builds (fits, models, bootstraps, LRTs, ...) is in openapi.yaml."""
+    spec = yaml.safe_load((ROOT / "openapi.yaml").read_text())
+    documented = {re.sub(r"\{[^}]+\}", "{}", path) for path in spec["paths"]}
+    script = (ROOT / "service" / "static" / "page.js").read_text()
+    called = {
+        re.sub(r"\$\{[^}]+\}", "{}", path) for path in re.findall(r"[`\"](/v1/[^`\"?]*)", script)
+    }
+    assert {"/v1/models/{}/bootstrap", "/v1/bootstraps/{}", "/v1/models/{}/lrt"} <= called
+    assert called <= documented, called - documented

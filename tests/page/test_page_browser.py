@@ -542,3 +542,152 @@ def test_each_family_simulates_fits_plots_and_scores(
     expected = post_json(f"{live_api}/v1/models/{doc['model_id']}/score", {"points": points})
     shown = driver.find_elements("css selector", "#score-table [data-field=log_density]")
     assert [float(attr(td, "data-value")) for td in shown] == expected["log_density"]
+
+
+def wait_job(driver: Any, kind: str, seconds: float = 120) -> str:
+    """The end state of the page's ``kind`` job (``boot`` or ``lrt``): its line's data-status."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def ended(d: Any) -> str | bool:
+        status = d.find_element("id", f"{kind}-job").get_attribute("data-status")
+        return status if status in TERMINAL else False
+
+    return WebDriverWait(driver, seconds).until(ended)
+
+
+def api_job(live_api: str, post: str, body: dict[str, Any]) -> dict[str, Any]:
+    """Post an LRT or a bootstrap through the API itself and poll it to its end."""
+    doc = post_json(f"{live_api}{post}", body)
+    while doc["status"] not in TERMINAL:
+        doc = get_json(f"{live_api}{doc['links']['self']}?wait=5")
+    return doc
+
+
+def test_interval_bars_and_the_lrt_table(browser: Any, live_api: str) -> None:
+    """After a fit, Intervals draws each estimate's interval bar with the API's own numbers (a
+    bootstrap and the observed information), and the LRT button fills a table with the API's
+    K, LRTS and p-value per step, each with its bootstrap histogram and observed statistic."""
+    from selenium.webdriver.support.ui import Select
+
+    driver = browser
+    driver.get(live_api + "/")
+    set_value(driver, "sim-seed", 7)
+    driver.find_element("id", "simulate").click()
+    for element_id, value in (("fit-kmin", 1), ("fit-kmax", 2), ("fit-starts", 3), ("fit-seed", 5)):
+        set_value(driver, element_id, value)
+    driver.find_element("id", "fit-button").click()
+    assert wait_status(driver) == "finished", driver.find_element("id", "message").text
+    doc, chosen = shown_fit(driver, live_api)
+    model_id, k = doc["model_id"], chosen["k"]
+    names = {"weight": "weights", "mean": "means", "sd": "sds"}
+
+    # Interval bars: a small bootstrap, then the 1-D Gaussian's observed information.
+    for method, nboot in (("nonparametric", 19), ("observed_information", None)):
+        Select(driver.find_element("id", "boot-method")).select_by_value(method)
+        if nboot is not None:
+            set_value(driver, "boot-nboot", nboot)
+        driver.find_element("id", "boot-button").click()
+        message = driver.find_element("id", "message")
+        assert wait_job(driver, "boot") == "finished", message.text
+        job = get_json(
+            f"{live_api}/v1/bootstraps/{attr(driver.find_element('id', 'boot-job'), 'data-job-id')}"
+        )
+        assert job["status"] == "finished" and job["model_id"] == model_id
+        body = {"method": method, "seed": 0} | ({"nboot": nboot} if nboot else {})
+        assert (
+            api_job(live_api, f"/v1/models/{model_id}/bootstrap", body)["result"] == job["result"]
+        )
+        result = job["result"]
+        assert result["method"] == method
+        if nboot is not None:
+            assert result["nboot"] == nboot and job["progress"] == {"done": nboot, "total": nboot}
+        bars = driver.find_elements("css selector", "#estimates td[data-param] .ci")
+        assert len(bars) == 3 * k
+        for bar in bars:
+            td = bar.find_element("xpath", "..")
+            spread = result["parameters"][names[attr(td, "data-param")]]
+            j = int(attr(td, "data-component"))
+            for key in ("estimate", "se", "lower", "upper"):
+                assert float(attr(bar, f"data-{key}")) == spread[key][j], (key, j)
+            assert float(attr(td, "data-value")) == spread["estimate"][j]
+            lower, upper = bar.find_element("css selector", ".ci-text").text.split(" – ")
+            assert close(lower, spread["lower"][j], 3) and close(upper, spread["upper"][j], 3)
+            assert "SE " in attr(bar, "title")
+            assert bar.find_elements("css selector", "[data-role=interval]")
+            assert bar.find_elements("css selector", "[data-role=estimate]")
+    # The intervals are the selected model's: another K shows no bars.
+    other = next((r["k"] for r in doc["result"]["results"] if r["k"] != k), None)
+    if other is not None:
+        Select(driver.find_element("id", "show-k")).select_by_value(str(other))
+        assert not driver.find_elements("css selector", "#estimates .ci")
+        Select(driver.find_element("id", "show-k")).select_by_value(str(k))
+        assert len(driver.find_elements("css selector", "#estimates .ci")) == 3 * k
+
+    # The LRT table: K = 1 .. the model's K, each against K + 1.
+    set_value(driver, "lrt-nboot", 19)
+    driver.find_element("id", "lrt-button").click()
+    assert wait_job(driver, "lrt") == "finished", driver.find_element("id", "message").text
+    job = get_json(
+        f"{live_api}/v1/lrts/{attr(driver.find_element('id', 'lrt-job'), 'data-job-id')}"
+    )
+    assert job["status"] == "finished" and job["model_id"] == model_id
+    body = {"k_min": 1, "max_k": k, "nboot": 19, "seed": 0}
+    result = job["result"]
+    assert api_job(live_api, f"/v1/models/{model_id}/lrt", body)["result"] == result
+    assert [s["k"] for s in result["steps"]] == list(range(1, k + 1))
+    rows = driver.find_elements("css selector", "#lrt-table tbody tr")
+    assert len(rows) == len(result["steps"])
+    for row, step in zip(rows, result["steps"], strict=True):
+        assert int(attr(row, "data-k")) == step["k"]
+        test = row.find_element("css selector", "[data-field=k]").text
+        assert test == f"{step['k']} vs {step['k'] + 1}"
+        for field in ("statistic", "p_value"):
+            td = row.find_element("css selector", f"[data-field={field}]")
+            assert float(attr(td, "data-value")) == step[field]
+            assert close(td.text, step[field])
+        hist = row.find_element("css selector", "svg[data-role=lrt-histogram]")
+        counts = [int(attr(r, "data-count")) for r in hist.find_elements("css selector", "rect")]
+        assert sum(counts) == len(step["bootstrap"]) == 19
+        marker = hist.find_element("css selector", "[data-role=observed]")
+        assert float(attr(marker, "data-value")) == step["statistic"]
+        top = max(step["bootstrap"])  # no LRTS is negative: the axis starts at 0
+        far = top > 0 and step["statistic"] > 1.5 * top
+        assert attr(marker, "data-far") == str(far).lower()
+        if far:
+            assert "far right" in marker.text
+        else:  # the line sits at the statistic on the histogram's axis
+            xmin, xmax = float(attr(hist, "data-xmin")), float(attr(hist, "data-xmax"))
+            x = float(attr(marker, "x1"))
+            width = float(attr(hist, "width")) - 4 - 6
+            assert abs(x - (4 + (step["statistic"] - xmin) / (xmax - xmin) * width)) < 0.01
+    selected = driver.find_element("id", "lrt-selected")
+    assert int(attr(selected, "data-k")) == result["k_selected"]
+    assert f"K = {result['k_selected']}" in selected.text
+
+    severe = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+    assert not severe, severe
+    assert driver.find_element("id", "message").get_attribute("hidden") is not None
+
+
+def test_an_lrt_can_be_canceled(browser: Any, live_api: str) -> None:
+    """Cancel stops the page's LRT: the page and the API both say canceled, no table appears."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver = browser
+    driver.get(live_api + "/")
+    assert wait_status(driver, 30) == "finished", driver.find_element("id", "message").text
+    set_value(driver, "lrt-nboot", 9999)
+    driver.find_element("id", "lrt-button").click()
+    cancel = WebDriverWait(driver, 30).until(
+        lambda d: (
+            d.find_element("id", "lrt-cancel")
+            if d.find_element("id", "lrt-cancel").is_displayed()
+            else False
+        )
+    )
+    cancel.click()
+    assert wait_job(driver, "lrt", 30) == "canceled", driver.find_element("id", "message").text
+    lrt_id = attr(driver.find_element("id", "lrt-job"), "data-job-id")
+    assert get_json(f"{live_api}/v1/lrts/{lrt_id}")["status"] == "canceled"
+    assert not driver.find_element("id", "lrt-table").is_displayed()
+    assert driver.find_element("id", "message").get_attribute("hidden") is not None
