@@ -6,9 +6,18 @@ read ``FitArgs`` and write ``FitOutput``/``PartOutput``, ``FitProgress`` and ``J
 sides go through these models, so a field renamed on one side fails the writer's validation,
 not a reader far away. Everything is plain JSON (RQ's JSON serializer; never pickle).
 
-``job.meta`` keys: ``progress`` (``FitProgress``), ``error`` (``JobError``: a ``FitError``
-recorded before the job fails), ``parts`` (``PartPlan`` list: a fit's planned jobs, set at
-submission), ``work`` (the fit's work estimate, ``n * sum(K) * starts``).
+``job.meta`` keys: ``progress`` (``FitProgress``; ``ReplicateProgress`` for the parts of an
+LRT or a bootstrap), ``error`` (``JobError``: a ``FitError`` recorded before the job fails),
+``parts`` (``PartPlan`` list: a fit's planned jobs, set at submission; ``ReplicatePlan`` list for
+an LRT or a bootstrap), ``work`` (the job's work estimate, ``n * sum(K) * starts``; replicates
+count as one start each).
+
+The bootstrap LRT (``mixfit.lrt``) runs as a plan job (``LRTPlanArgs``: the data's fits, it returns
+the ``LRTPlan`` JSON), part jobs (``LRTPartArgs``: a range of one step's replicates, read from the
+plan job's result; they return ``LRTPartOutput``) and a combining job (``LRTCombineArgs``; it
+returns ``InferenceOutput``). A bootstrap (``mixfit.inference``) runs as part jobs
+(``BootstrapPartArgs`` -> ``BootstrapPartOutput``) and a combining job (``BootstrapCombineArgs``
+-> ``InferenceOutput``). The combining job's id is the LRT's or bootstrap's id.
 """
 
 from __future__ import annotations
@@ -117,6 +126,110 @@ class PartOutput(Contract):
     worker: str | None
     seconds: float
     result: dict[str, Any] = Field(description="The part's KResult as JSON.")
+
+
+class ReplicatePlan(Contract):
+    """One planned job of an LRT or a bootstrap (``job.meta["parts"]`` of its combining job):
+    replicates ``replicates[0] .. replicates[1] - 1`` of one step (a bootstrap has step 0 only).
+    """
+
+    job_id: str
+    step: int = Field(ge=0)
+    replicates: list[int] = Field(min_length=2, max_length=2)
+
+
+class ReplicateProgress(Contract):
+    """Progress of a part of an LRT or a bootstrap: replicates done of its range."""
+
+    done: int = Field(ge=0)
+    total: int = Field(ge=0)
+
+
+class LRTPlanArgs(Contract):
+    """Keyword arguments of ``worker.inference.lrt_plan``: fit the data at K = ``k_min`` ..
+    ``max_k`` + 1 (``mixfit.lrt.lrt_plan``)."""
+
+    lrt_id: str
+    dataset_id: str
+    options: dict[str, Any] = Field(
+        description="The fit's options less its start settings (family, covariance, ...)."
+    )
+    k_min: int = Field(ge=1)
+    max_k: int = Field(ge=1)
+    nboot: int = Field(ge=1)
+    level: float = Field(gt=0.0, lt=1.0)
+    seed: int = Field(ge=0)
+
+
+class LRTPartArgs(Contract):
+    """Keyword arguments of ``worker.inference.lrt_part``: replicates ``replicates[0] ..
+    replicates[1] - 1`` of step ``step``, simulated from the plan job's result."""
+
+    lrt_id: str
+    plan_job: str
+    step: int = Field(ge=0)
+    replicates: list[int] = Field(min_length=2, max_length=2)
+
+
+class LRTPartOutput(Contract):
+    """What ``worker.inference.lrt_part`` returns: its replicates' statistics, in order."""
+
+    step: int
+    replicates: list[int] = Field(min_length=2, max_length=2)
+    statistics: list[float]
+    worker: str | None
+    seconds: float
+
+
+class LRTCombineArgs(Contract):
+    """Keyword arguments of ``worker.inference.lrt_combine``: the plan job and every part."""
+
+    lrt_id: str
+    plan_job: str
+    parts: list[str]
+
+
+class BootstrapPartArgs(Contract):
+    """Keyword arguments of ``worker.inference.bootstrap_part``: refit replicates
+    ``replicates[0] .. replicates[1] - 1`` of the data at the model's K."""
+
+    bootstrap_id: str
+    dataset_id: str
+    model: dict[str, Any] = Field(description="The fitted Model as JSON.")
+    options: dict[str, Any] = Field(description="The fit's options (FitResult.options).")
+    method: Literal["nonparametric", "weighted"]
+    seed: int = Field(ge=0)
+    replicates: list[int] = Field(min_length=2, max_length=2)
+
+
+class BootstrapPartOutput(Contract):
+    """What ``worker.inference.bootstrap_part`` returns: its ``BootstrapDraws`` as JSON."""
+
+    replicates: list[int] = Field(min_length=2, max_length=2)
+    draws: dict[str, Any]
+    worker: str | None
+    seconds: float
+
+
+class BootstrapCombineArgs(Contract):
+    """Keyword arguments of ``worker.inference.bootstrap_combine``: summarize the parts (or,
+    for ``observed_information``, which has none, compute it from the data)."""
+
+    bootstrap_id: str
+    dataset_id: str
+    model: dict[str, Any]
+    options: dict[str, Any]
+    method: Literal["nonparametric", "weighted", "observed_information"]
+    conf_level: float = Field(gt=0.0, lt=1.0)
+    seed: int = Field(ge=0)
+    parts: list[str]
+
+
+class InferenceOutput(Contract):
+    """What an LRT's or a bootstrap's combining job returns."""
+
+    result: dict[str, Any] = Field(description="The LRTResult or BootstrapResult as JSON.")
+    seconds: float
 
 
 ABANDONED = JobError(

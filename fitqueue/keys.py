@@ -10,7 +10,11 @@ key                                holds
 ``mixfit:dataset:{id}``            hash: float64 data ``x``, optional ``w``, ``n``, ``d``, summary
 ``mixfit:fit:{id}``                hash: the fit's record (dataset, model id); outlives the RQ job
                                    so an expired fit answers 410, not 404
-``mixfit:model:{id}``              hash: a fitted model's JSON and the fit it came from
+``mixfit:model:{id}``              hash: a fitted model's JSON, the fit it came from, the fit's
+                                   options and dataset (what an LRT or a bootstrap of it needs)
+``mixfit:lrt:{id}``                hash: an LRT's record (its model); outlives the RQ jobs so an
+                                   expired test answers 410, not 404
+``mixfit:bootstrap:{id}``          hash: a bootstrap's record, the same
 ``mixfit:idem:{digest}``           string: the fit id for an ``Idempotency-Key`` (its SHA-256)
 ``mixfit:tombstone:{kind}:{id}``   marker that a dataset or model existed (410 once it is gone)
 ``mixfit:running:{subject}``       set: fit ids a caller has queued or running (the per-key cap)
@@ -44,6 +48,12 @@ def fit(fit_id: str) -> str:
 def model(model_id: str) -> str:
     """Key of a fitted model."""
     return f"{PREFIX}:model:{model_id}"
+
+
+def inference(kind: str, job_id: str) -> str:
+    """Key of an LRT's or a bootstrap's record (and tombstone); ``kind`` is "lrt" or
+    "bootstrap"."""
+    return f"{PREFIX}:{kind}:{job_id}"
 
 
 def idempotency(digest: str) -> str:

@@ -15,10 +15,10 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from mixfit import FitRequest, ScoreRequest
 
-from . import access, datasets, fits, ingest, model_store
+from . import access, datasets, fits, inference, ingest, model_store
 from .errors import abort_json
 from .families import families
-from .models import FitQuery
+from .models import BootstrapRequest, FitQuery, LRTRequest
 
 bp = Blueprint("api", __name__, url_prefix="/v1")
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
@@ -136,6 +136,65 @@ def score(model_id: str) -> Response:
     _require_json()
     score_request = ScoreRequest.model_validate_json(_body(), strict=True)
     return _json(model_store.score(model_id, score_request).model_dump(mode="json"))
+
+
+def _optional_body() -> bytes:
+    """A body that may be empty (every field has a default): ``{}`` then, else JSON only."""
+    body = _body()
+    if not body.strip():
+        return b"{}"
+    _require_json()
+    return body
+
+
+@bp.post("/models/<model_id>/lrt")
+def create_lrt(model_id: str) -> Response:
+    """Queue a bootstrap LRT of the model's K (the fit's options, the fit's data): 202 with its
+    document and a Location. 404 unknown model, 410 expired or deleted, 409 data gone."""
+    lrt_request = LRTRequest.model_validate_json(_optional_body(), strict=True)
+    access.check_fit_cap()
+    doc = inference.submit_lrt(model_id, lrt_request)
+    access.record_fit(doc["id"])
+    return _json(doc, 202, doc["links"]["self"])
+
+
+@bp.get("/lrts/<lrt_id>")
+def get_lrt(lrt_id: str) -> Response:
+    """An LRT's state, progress, result or error; ``?wait=S`` as for fits. 404 unknown, 410
+    expired."""
+    query = FitQuery.model_validate(request.args.to_dict())
+    return _json(inference.status("lrt", lrt_id, query.wait))
+
+
+@bp.delete("/lrts/<lrt_id>")
+def cancel_lrt(lrt_id: str) -> Response:
+    """Cancel a queued or running LRT (every part); 409 when it has already ended."""
+    return _json(inference.cancel("lrt", lrt_id))
+
+
+@bp.post("/models/<model_id>/bootstrap")
+def create_bootstrap(model_id: str) -> Response:
+    """Queue a bootstrap of the model's parameters: 202 with its document and a Location. 404
+    unknown model, 410 expired or deleted, 409 data gone, 422 observed_information on a model
+    other than a 1-D Gaussian."""
+    boot_request = BootstrapRequest.model_validate_json(_optional_body(), strict=True)
+    access.check_fit_cap()
+    doc = inference.submit_bootstrap(model_id, boot_request)
+    access.record_fit(doc["id"])
+    return _json(doc, 202, doc["links"]["self"])
+
+
+@bp.get("/bootstraps/<bootstrap_id>")
+def get_bootstrap(bootstrap_id: str) -> Response:
+    """A bootstrap's state, progress, result or error; ``?wait=S`` as for fits."""
+    query = FitQuery.model_validate(request.args.to_dict())
+    return _json(inference.status("bootstrap", bootstrap_id, query.wait))
+
+
+@bp.delete("/bootstraps/<bootstrap_id>")
+def cancel_bootstrap(bootstrap_id: str) -> Response:
+    """Cancel a queued or running bootstrap (every part); 409 when it has already ended."""
+    return _json(inference.cancel("bootstrap", bootstrap_id))
 
 
 @bp.get("/families")

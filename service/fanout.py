@@ -1,5 +1,5 @@
 """How a fit fans out over the workers: one RQ job, or a job per K (and per chunk of starts)
-merged by a reducing job."""
+merged by a reducing job; and how the replicates of an LRT or a bootstrap are cut into parts."""
 
 from __future__ import annotations
 
@@ -35,3 +35,16 @@ def plan_parts(
             if stop > first
         ]
     return plan if len(plan) > 1 else None
+
+
+def plan_replicates(nboot: int) -> list[tuple[int, int]]:
+    """How the replicates of one LRT step, or of a bootstrap, fan out: ``(first, stop)`` per RQ
+    job, ``FANOUT_PARTS`` ranges (fewer when there are fewer replicates). Every replicate has its
+    own generator, so the result is the same for any split."""
+    chunks = max(1, min(nboot, int(cfg("FANOUT_PARTS"))))
+    bounds = np.linspace(0, nboot, chunks + 1).round().astype(int)
+    return [
+        (int(first), int(stop))
+        for first, stop in zip(bounds[:-1], bounds[1:], strict=True)
+        if stop > first
+    ]

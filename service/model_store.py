@@ -5,9 +5,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
+from rq.serializers import JSONSerializer
+
 import mixfit
 from fitqueue import keys
+from fitqueue.jobs import FitOutput
 
+from .errors import abort_json
 from .fits import FIT_ID
 from .store import clients, gone_or_missing, ttl_of
 
@@ -35,6 +41,30 @@ def get_model(model_id: str) -> dict[str, Any]:
             "fit": f"/v1/fits/{fit_id}",
         },
     }
+
+
+def fitted(model_id: str) -> tuple[mixfit.Model, dict[str, Any], str]:
+    """A model, the options of the fit that made it and its dataset's id: what an LRT or a
+    bootstrap of it needs. 404 if unknown, 410 if expired or deleted; 409 when the fit's options
+    are no longer known (a model stored before models kept them, whose fit has expired)."""
+    fields = _model_fields(model_id)
+    model = mixfit.Model.model_validate_json(fields[b"model"])
+    fit_id = fields[b"fit_id"].decode()
+    if b"options" in fields and b"dataset_id" in fields:
+        return model, json.loads(fields[b"options"]), fields[b"dataset_id"].decode()
+    redis = clients().redis
+    dataset_id = redis.hget(keys.fit(fit_id), "dataset_id")
+    try:
+        raw = Job.fetch(fit_id, connection=redis, serializer=JSONSerializer).return_value()
+    except NoSuchJobError:
+        raw = None
+    if dataset_id is None or not raw:
+        abort_json(
+            409,
+            f"the fit {fit_id} that made model {model_id} has expired and its options are no "
+            "longer kept; fit the data again and use the new model",
+        )
+    return model, FitOutput.model_validate(raw).result["options"], dataset_id.decode()
 
 
 def delete_model(model_id: str) -> None:

@@ -12,8 +12,10 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from fitqueue.jobs import FitProgress, JobError, PartRecord
+from mixfit.options import BootstrapResult, LRTResult
 from mixfit.schema import (
     MAX_ABS,
+    MAX_K,
     FitResult,
     Model,
     NonNegativeFloat,
@@ -175,3 +177,80 @@ class FitQuery(Schema):
         le=30.0,
         description="Hold the answer until the fit ends or this many seconds pass (at most 30).",
     )
+
+
+class LRTRequest(Schema):
+    """Body of ``POST /v1/models/{id}/lrt``: the bootstrap likelihood-ratio test of K against
+    K+1 for K = ``k_min`` .. ``max_k``, with the fit's own options, on the fit's data."""
+
+    k_min: int = Field(1, ge=1, le=MAX_K - 1, description="The first null K.")
+    max_k: int | None = Field(
+        None,
+        ge=1,
+        le=MAX_K - 1,
+        description="The last null K (every K up to it is tested against K+1); default the "
+        f"model's K, at most {MAX_K - 1}.",
+    )
+    nboot: int = Field(99, ge=1, le=9999, description="Bootstrap replicates per test.")
+    level: float = Field(
+        0.05,
+        gt=0.0,
+        lt=1.0,
+        description="Significance level: the first K whose test is not "
+        "significant at it is selected.",
+    )
+    seed: int = Field(0, ge=0, le=2**63 - 1, description="Every replicate's randomness.")
+
+
+class BootstrapRequest(Schema):
+    """Body of ``POST /v1/models/{id}/bootstrap``: standard errors and percentile intervals of
+    the model's parameters, refitted on resampled data (or, for ``observed_information``, from
+    the 1-D Gaussian's observed information, no refit)."""
+
+    method: Literal["nonparametric", "weighted", "observed_information"] = Field(
+        "nonparametric",
+        description="nonparametric: resample the points; weighted: Dirichlet point weights "
+        "(weighted likelihood bootstrap); observed_information: the 1-D Gaussian family only, "
+        "Wald intervals at 95 %.",
+    )
+    nboot: int = Field(199, ge=2, le=9999, description="Bootstrap replicates.")
+    conf_level: float = Field(0.95, gt=0.0, lt=1.0, description="Of the percentile intervals.")
+    seed: int = Field(0, ge=0, le=2**63 - 1, description="Every replicate's randomness.")
+
+
+class ReplicateCount(Schema):
+    """Replicates done over all parts, of the total (every step's ``nboot``)."""
+
+    done: int
+    total: int
+
+
+class InferenceLinks(Schema):
+    self: str
+    model: str = Field(description="The model tested (it may have been deleted since).")
+
+
+class LRTStatus(Schema):
+    """A bootstrap likelihood-ratio test: its state, progress, the result or the error."""
+
+    id: HexId
+    model_id: HexId
+    status: FitState
+    created_at: str | None
+    progress: ReplicateCount
+    result: LRTResult | None
+    error: JobError | None
+    links: InferenceLinks
+
+
+class BootstrapStatus(Schema):
+    """A bootstrap of a model's parameters: its state, progress, the result or the error."""
+
+    id: HexId
+    model_id: HexId
+    status: FitState
+    created_at: str | None
+    progress: ReplicateCount
+    result: BootstrapResult | None
+    error: JobError | None
+    links: InferenceLinks

@@ -29,7 +29,7 @@ from rq.serializers import JSONSerializer
 from rq.worker import WorkerStatus
 
 from fitqueue.settings import Settings
-from worker import jobs, logs  # jobs preloaded so each forked horse starts warm
+from worker import inference, jobs, logs  # noqa: F401 (preloaded: every horse starts warm)
 from worker.outage import OutageTolerant, through_outage, wait_for_redis
 
 log = logging.getLogger("mixfit.worker")

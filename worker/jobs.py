@@ -12,6 +12,7 @@ work horse) also ends FAILED, and RQ keeps the reason.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
@@ -59,6 +60,11 @@ class FitStopped(Exception):
 def request_stop(job_id: str) -> None:
     """Ask the fit running as ``job_id`` in this process to stop at its next EM iteration."""
     _STOP_REQUESTS.add(job_id)
+
+
+def stop_requested(job_id: str) -> bool:
+    """Whether a stop request has reached the job ``job_id`` running in this process."""
+    return job_id in _STOP_REQUESTS
 
 
 def _finite(value: Any) -> float | None:
@@ -226,7 +232,13 @@ def fit(
         result = assemble(problem, results)
     model_id = uuid.uuid4().hex
     store_model(
-        connection, model_id, fit_id, result.model.model_dump_json(), model_ttl, tombstone_ttl
+        connection,
+        model_id,
+        fit_id,
+        result.model.model_dump_json(),
+        model_ttl,
+        tombstone_ttl,
+        fitted_on(dataset_id, result.options),
     )
     seconds = time.monotonic() - began
     _record_seconds(connection, req.family, seconds)
@@ -351,7 +363,13 @@ def reduce(
         result = assemble(problem, list(final.values()))
     model_id = uuid.uuid4().hex
     store_model(
-        connection, model_id, fit_id, result.model.model_dump_json(), model_ttl, tombstone_ttl
+        connection,
+        model_id,
+        fit_id,
+        result.model.model_dump_json(),
+        model_ttl,
+        tombstone_ttl,
+        fitted_on(dataset_id, result.options),
     )
     seconds = _seconds_since([part.started_at for part in done if part is not None])
     _record_seconds(connection, req.family, seconds)
@@ -391,6 +409,12 @@ def _record_seconds(connection: Redis, family: str, seconds: float) -> None:
         log.warning("fit duration not recorded: Redis is unreachable")
 
 
+def fitted_on(dataset_id: str, options: dict[str, Any]) -> dict[str, str]:
+    """What a model keeps of its fit for an LRT or a bootstrap of it (``fitqueue.keys.model``):
+    the dataset's id and the fit's options as JSON."""
+    return {"dataset_id": dataset_id, "options": json.dumps(options, allow_nan=False)}
+
+
 def store_model(
     connection: Redis,
     model_id: str,
@@ -398,9 +422,11 @@ def store_model(
     model_json: str,
     model_ttl: int,
     tombstone_ttl: int,
+    fitted: dict[str, str] | None = None,
 ) -> None:
     """Store a fitted model under its own id and link it from the fit's record (one
-    transaction; waits for Redis through an outage)."""
+    transaction; waits for Redis through an outage). ``fitted`` (``fitted_on``) is stored
+    beside it."""
     through_outage(
         connection,
         f"storing model {model_id}",
@@ -411,6 +437,7 @@ def store_model(
         model_json,
         model_ttl,
         tombstone_ttl,
+        fitted or {},
     )
 
 
@@ -421,10 +448,12 @@ def _store_model(
     model_json: str,
     model_ttl: int,
     tombstone_ttl: int,
+    fitted: dict[str, str],
 ) -> None:
     pipe = connection.pipeline()
     key, tomb = keys.model(model_id), keys.tombstone("model", model_id)
-    pipe.hset(key, mapping={"model": model_json, "fit_id": fit_id, "created_at": _now()})
+    mapping = {"model": model_json, "fit_id": fit_id, "created_at": _now(), **fitted}
+    pipe.hset(key, mapping=mapping)
     pipe.set(tomb, fit_id)
     if model_ttl > 0:
         pipe.expire(key, model_ttl)
