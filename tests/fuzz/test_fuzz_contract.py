@@ -12,8 +12,9 @@ well over ``MIN_REQUESTS`` requests in total, in about 20 s. Checks on every ans
 
 Fits go to a queue no worker listens on (the fuzz never occupies the session's worker). Each
 path-parameter operation is fuzzed twice: with generated ids (404s) and with the ids of a real
-finished fit, its model and its dataset, so scoring and reads of live resources are fuzzed too
-(reads and scores only: deletes get generated ids, so the real resources stay).
+finished fit, its model and its dataset, and of a finished LRT and bootstrap of that model, so
+scoring and reads of live resources are fuzzed too (reads, scores, and LRTs and bootstraps queued
+where no worker listens; deletes get generated ids, so the real resources stay).
 """
 
 from __future__ import annotations
@@ -41,7 +42,13 @@ from tests.conftest import TEST_QUEUE
 
 EXAMPLES = 50
 MIN_REQUESTS = 1000
-REAL_ID_PARAMS = {"dataset_id": "dataset", "fit_id": "fit", "model_id": "model"}
+REAL_ID_PARAMS = {
+    "dataset_id": "dataset",
+    "fit_id": "fit",
+    "model_id": "model",
+    "lrt_id": "lrt",
+    "bootstrap_id": "bootstrap",
+}
 # /readyz answers 503 by design while no worker listens on the queue (here: the idle one); its
 # answers are covered by tests/service (test_readyz, test_redis_unreachable_is_503).
 EXCLUDED_PATHS = ["/readyz"]
@@ -82,7 +89,8 @@ class CountingApp:
 
 @pytest.fixture(scope="module")
 def real_ids(redis_url: str, worker_proc: Any) -> Iterator[dict[str, str]]:
-    """A finished fit run by the session's worker: its fit, model and dataset ids."""
+    """A finished fit run by the session's worker: its fit, model and dataset ids, and a finished
+    LRT and bootstrap of its model."""
     from service import create_app
 
     app = create_app({"TESTING": True, "REDIS_URL": redis_url, "QUEUE_NAME": TEST_QUEUE})
@@ -95,7 +103,19 @@ def real_ids(redis_url: str, worker_proc: Any) -> Iterator[dict[str, str]]:
         if fit["status"] in ("finished", "failed", "canceled"):
             break
     assert fit["status"] == "finished", fit
-    yield {"fit": fit["id"], "model": fit["model_id"], "dataset": fit["dataset_id"]}
+    ids = {"fit": fit["id"], "model": fit["model_id"], "dataset": fit["dataset_id"]}
+    for kind, route, body in (
+        ("lrt", "lrt", {"max_k": 1, "nboot": 3}),
+        ("bootstrap", "bootstrap", {"nboot": 3}),
+    ):
+        doc = client.post(f"/v1/models/{fit['model_id']}/{route}", json=body).get_json()
+        for _ in range(10):
+            doc = client.get(f"{doc['links']['self']}?wait=10").get_json()
+            if doc["status"] in ("finished", "failed", "canceled"):
+                break
+        assert doc["status"] == "finished", doc
+        ids[kind] = doc["id"]
+    yield ids
     app.extensions["mixfit"].redis.close()
 
 
