@@ -2,13 +2,18 @@
 
     mixfit fit data.csv --family beta --k 1-5 [--starts N --seed S --criterion bic]
     mixfit score MODEL_ID_OR_FILE points.csv [--alpha 0.01]
+    mixfit lrt data.csv [--k-min 1] [--max-k N] [--nboot 999] [--level 0.05] [--seed S]
+    mixfit bootstrap data.csv --k K [--method nonparametric|weighted|observed_information]
     mixfit serve
 
-Where a fit runs: on a server with ``--url URL`` (or the environment variable ``MIXFIT_API``, the
-same one the README's curl walkthrough uses), else in this process (``--local``, the default;
-``--local`` also overrides ``MIXFIT_API``). Both give the same ``FitResult``: the server runs the
-same core with the same options. ``--json`` prints it; ``--plot fit.png`` draws it (needs the
-``plot`` extra, matplotlib).
+Where a fit, an LRT or a bootstrap runs: on a server with ``--url URL`` (or the environment
+variable ``MIXFIT_API``, the same one the README's curl walkthrough uses), else in this process
+(``--local``, the default; ``--local`` also overrides ``MIXFIT_API``). Both give the same result:
+the server runs the same core with the same options. On a server, ``lrt`` and ``bootstrap`` first
+fit the data there (the LRT at K = ``--k-min``, the bootstrap at ``--k``, with ``--family`` and
+``--seed``), then queue the LRT or the bootstrap of that model, which fans out over the server's
+workers; the remote ``lrt`` needs ``--max-k`` (the server tests every K up to it). ``--json``
+prints the result; ``--plot fit.png`` draws a fit (needs the ``plot`` extra, matplotlib).
 
 CSV files follow the API's rules: UTF-8, comma-separated, blank lines and lines starting with
 ``#`` skipped, a first row holding a non-number is a header, a header column named ``weight`` or
@@ -297,26 +302,49 @@ def cmd_fit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
-def cmd_lrt(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    """``mixfit lrt``: the bootstrap LRT for K, in this process (``mixfit.bootstrap_lrt``)."""
-    from mixfit.lrt import bootstrap_lrt
+def _remote(args: argparse.Namespace, err: TextIO) -> tuple[Any, str, bool | TextIO] | None:
+    """On a server (``--url`` or ``MIXFIT_API``): its client, the URL and where the progress bar
+    goes; None to work in this process."""
+    url = _server(args)
+    if not url:
+        return None
+    from .client import Client
 
+    quiet = args.quiet or args.json
+    return Client(url, api_key=args.api_key), url, False if quiet else err
+
+
+def cmd_lrt(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """``mixfit lrt``: the bootstrap LRT for K, in this process (``mixfit.bootstrap_lrt``) or on
+    a server (a fit at K = ``--k-min`` there, then the LRT of its model)."""
     X, w = read_csv(args.data)
-    options = {"family": args.family}
-    result = bootstrap_lrt(
-        X,
-        w,
-        k_min=args.k_min,
-        max_k=args.max_k,
-        nboot=args.nboot,
-        level=args.level,
-        seed=args.seed,
-        **options,
-    )
+    settings = {"k_min": args.k_min, "nboot": args.nboot, "level": args.level, "seed": args.seed}
+    remote = _remote(args, err)
+    if remote is not None:
+        if args.max_k is None:
+            raise UsageError(
+                "on a server, mixfit lrt needs --max-k: the server tests every K from --k-min "
+                "up to it (in this process, without --max-k, the tests stop at the first K that "
+                "is not significant)"
+            )
+        client, url, progress = remote
+        fit = client.fit(
+            X, progress=False, weights=w, family=args.family, k=args.k_min, seed=args.seed
+        )
+        result = client.lrt(fit.model_id, progress=progress, max_k=args.max_k, **settings)
+        where = f"server {url}, model {fit.model_id}"
+    else:
+        from mixfit.lrt import bootstrap_lrt
+
+        result = bootstrap_lrt(X, w, max_k=args.max_k, family=args.family, **settings)
+        where = "local"
     if args.json:
         out.write(result.model_dump_json(indent=2) + "\n")
         return 0
-    lines = [f"bootstrap LRT, {args.family}, {result.nboot} replicates a step, seed {result.seed}"]
+    lines = [
+        f"bootstrap LRT, {args.family}, {result.nboot} replicates a step, seed {result.seed} "
+        f"({where})"
+    ]
     lines.append(f"{'test':>9} {'LRTS':>12} {'p-value':>9}")
     for s in result.steps:
         lines.append(f"{s.k:>3} vs {s.k + 1:<3} {s.statistic:>12.4f} {s.p_value:>9.4g}")
@@ -326,20 +354,32 @@ def cmd_lrt(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def cmd_bootstrap(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    """``mixfit bootstrap``: fit K, then the parameters' standard errors and intervals."""
-    from mixfit.fit import parse_request, run
-    from mixfit.inference import bootstrap, observed_information
-
+    """``mixfit bootstrap``: fit K, then the parameters' standard errors and intervals, in this
+    process or on a server (the fit there, then the bootstrap of its model)."""
     X, w = read_csv(args.data)
-    result = run(parse_request({"family": args.family, "k": args.k, "seed": args.seed}), X, w)
-    if args.method == "observed_information":
-        spread = observed_information(result, X, w)
+    remote = _remote(args, err)
+    if remote is not None:
+        client, url, progress = remote
+        fit = client.fit(X, progress=False, weights=w, family=args.family, k=args.k, seed=args.seed)
+        options: dict[str, Any] = {"method": args.method, "seed": args.seed}
+        if args.method != "observed_information":
+            options["nboot"] = args.nboot
+        spread = client.bootstrap(fit.model_id, progress=progress, **options)
+        where = f"server {url}, model {fit.model_id}"
     else:
-        spread = bootstrap(result, X, w, nboot=args.nboot, method=args.method, seed=args.seed)
+        from mixfit.fit import parse_request, run
+        from mixfit.inference import bootstrap, observed_information
+
+        result = run(parse_request({"family": args.family, "k": args.k, "seed": args.seed}), X, w)
+        if args.method == "observed_information":
+            spread = observed_information(result, X, w)
+        else:
+            spread = bootstrap(result, X, w, nboot=args.nboot, method=args.method, seed=args.seed)
+        where = "local"
     if args.json:
         out.write(spread.model_dump_json(indent=2) + "\n")
         return 0
-    lines = [f"{spread.method} standard errors, {args.family}, k = {args.k}"]
+    lines = [f"{spread.method} standard errors, {args.family}, k = {args.k} ({where})"]
     lines.append(f"{'parameter':>12} {'component':>9} {'estimate':>12} {'se':>12} {'interval':>26}")
     for name, p in spread.parameters.items():
         for j, (e, se, lo, hi) in enumerate(zip(p.estimate, p.se, p.lower, p.upper, strict=True)):
@@ -489,7 +529,7 @@ def build_parser() -> argparse.ArgumentParser:
     _server_options(score)
     score.set_defaults(run=cmd_score)
 
-    lrt = commands.add_parser("lrt", help="bootstrap likelihood-ratio test of K vs K+1 (local)")
+    lrt = commands.add_parser("lrt", help="bootstrap likelihood-ratio test of K vs K+1")
     lrt.add_argument("data", help="CSV file; - reads stdin")
     lrt.add_argument("--family", choices=tuple(FAMILIES), default="gaussian")
     lrt.add_argument("--k-min", dest="k_min", type=int, default=1)
@@ -497,10 +537,11 @@ def build_parser() -> argparse.ArgumentParser:
     lrt.add_argument("--nboot", type=int, default=999)
     lrt.add_argument("--level", type=float, default=0.05)
     lrt.add_argument("--seed", type=int, default=0)
-    lrt.add_argument("--json", action="store_true", help="print the result as JSON")
+    lrt.add_argument("-q", "--quiet", action="store_true", help="no progress bar on stderr")
+    _server_options(lrt)
     lrt.set_defaults(run=cmd_lrt)
 
-    boot = commands.add_parser("bootstrap", help="standard errors and intervals (local)")
+    boot = commands.add_parser("bootstrap", help="standard errors and intervals of the parameters")
     boot.add_argument("data", help="CSV file; - reads stdin")
     boot.add_argument("--family", choices=tuple(FAMILIES), default="gaussian")
     boot.add_argument("--k", type=int, required=True)
@@ -511,7 +552,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     boot.add_argument("--nboot", type=int, default=999)
     boot.add_argument("--seed", type=int, default=0)
-    boot.add_argument("--json", action="store_true", help="print the result as JSON")
+    boot.add_argument("-q", "--quiet", action="store_true", help="no progress bar on stderr")
+    _server_options(boot)
     boot.set_defaults(run=cmd_bootstrap)
 
     serve = commands.add_parser(

@@ -5,6 +5,8 @@
 >>> result = api.fit(data, k={"min": 1, "max": 4}, seed=1)   # waits, with a progress bar
 >>> result.k_selected, result.model.params
 >>> api.score(result.model_id, [0.1, 12.0]).is_anomaly
+>>> api.lrt(result.model_id, max_k=3, nboot=99).steps          # the bootstrap LRT, on the server
+>>> api.bootstrap(result.model_id, nboot=199).parameters      # standard errors and intervals
 
 ``fit`` validates its options with ``FitRequest`` before anything is sent (the same model the
 server validates with, so a bad option fails here, with pydantic's message) and returns the
@@ -27,6 +29,7 @@ from typing import Any, TextIO
 from pydantic import PrivateAttr
 
 from mixfit.errors import FitError
+from mixfit.options import BootstrapResult, LRTResult
 from mixfit.schema import FitRequest, FitResult, Model, ScoreRequest, ScoreResult
 
 TERMINAL = ("finished", "failed", "canceled")
@@ -83,14 +86,18 @@ def _plain(value: Any) -> Any:
 
 
 class ProgressBar:
-    """A one-line text progress bar of a fit: starts done over all starts, per the server.
+    """A one-line text progress bar of a fit (starts done over all starts, per the server) or
+    of an LRT or a bootstrap (replicates done over all).
 
     On a terminal the line is redrawn in place; elsewhere (a log file) a line is written only
     when the state changes.
     """
 
-    def __init__(self, fit_id: str, stream: TextIO | None = None, width: int = 30) -> None:
+    def __init__(
+        self, fit_id: str, stream: TextIO | None = None, width: int = 30, label: str = "fit"
+    ) -> None:
         self.fit_id = fit_id
+        self.label = label
         self.stream = stream if stream is not None else sys.stderr
         self.width = width
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
@@ -101,6 +108,8 @@ class ProgressBar:
         """The bar for one fit document."""
         status = doc["status"]
         progress = doc.get("progress") or {}
+        if "total" in progress:
+            return self._replicates(status, progress["done"], progress["total"])
         per_k = progress.get("per_k") or []
         ks = progress.get("k_values") or []
         n_starts = per_k[0]["n_starts"] if per_k else 0
@@ -121,6 +130,16 @@ class ProgressBar:
             text += f", k={p['k']} iteration {p['iteration']}"
             if best is not None:
                 text += f" LL {best:.2f}"
+        return text
+
+    def _replicates(self, status: str, done: int, total: int) -> str:
+        if status == "finished":
+            done = total = total or 1
+        filled = round(done / total * self.width) if total else 0
+        bar = "#" * filled + "." * (self.width - filled)
+        text = f"{self.label} {self.fit_id[:8]} [{bar}] {status}"
+        if total and status != "finished":
+            text += f" {done}/{total} replicates"
         return text
 
     def update(self, doc: dict[str, Any]) -> None:
@@ -249,22 +268,70 @@ class Client:
         timeout : float, optional
             Give up (``TimeoutError``) after this many seconds; None waits as long as it takes.
         """
+        return self._poll("fits", fit_id, "fit", progress, timeout)
+
+    def _poll(
+        self,
+        collection: str,
+        job_id: str,
+        label: str,
+        progress: bool | TextIO,
+        timeout: float | None,
+    ) -> dict[str, Any]:
+        """Poll ``/v1/{collection}/{job_id}?wait=S`` until it ends; its last document."""
         stream = None if isinstance(progress, bool) else progress
-        bar = ProgressBar(fit_id, stream) if progress else None
+        bar = ProgressBar(job_id, stream, label=label) if progress else None
         deadline = None if timeout is None else time.monotonic() + timeout
-        wait = 1.0 if progress else 30.0  # a finishing fit answers at once either way
+        wait = 1.0 if progress else 30.0  # a finishing job answers at once either way
         while True:
             if deadline is not None:
                 wait = max(0.0, min(wait, deadline - time.monotonic()))
             doc = self.request(
-                "GET", f"/fits/{fit_id}", query={"wait": wait}, timeout=self.timeout + wait
+                "GET", f"/{collection}/{job_id}", query={"wait": wait}, timeout=self.timeout + wait
             )
             if bar is not None:
                 bar.update(doc)
             if doc["status"] in TERMINAL:
                 return doc
             if deadline is not None and time.monotonic() >= deadline:
-                raise TimeoutError(f"fit {fit_id} is still {doc['status']} after {timeout} s")
+                raise TimeoutError(f"{label} {job_id} is still {doc['status']} after {timeout} s")
+
+    def _finish(
+        self,
+        collection: str,
+        label: str,
+        doc: dict[str, Any],
+        progress: bool | TextIO,
+        timeout: float | None,
+    ) -> dict[str, Any]:
+        """Wait for a submitted job (fit, LRT, bootstrap) to end; its finished document.
+        Failed or canceled raises ``FitError``; Ctrl-C cancels it on the server."""
+        job_id = doc["id"]
+        try:
+            doc = self._poll(collection, job_id, label, progress, timeout)
+        except KeyboardInterrupt:
+            try:
+                self.request("DELETE", f"/{collection}/{job_id}")
+            except ApiError:
+                pass  # it ended meanwhile; the interrupt is what matters
+            raise
+        if doc["status"] == "failed":
+            error = doc.get("error") or {}
+            message = error.get("message", "no reason recorded")
+            kind = error.get("type", "FitError")
+            raise FitError(message if kind == "FitError" else f"{kind}: {message}")
+        if doc["status"] == "canceled":
+            raise FitError(f"{label} {job_id} was canceled")
+        return doc
+
+    def _submit(self, path: str, options: dict[str, Any]) -> dict[str, Any]:
+        """POST a job's options; a 422 raises ``FitRejected``."""
+        try:
+            return self.request("POST", path, {k: _plain(v) for k, v in options.items()})
+        except ApiError as exc:
+            if exc.status != 422:
+                raise
+            raise FitRejected(exc.status, exc.message, exc.detail) from None
 
     def fit(
         self,
@@ -310,24 +377,9 @@ class Client:
             if exc.status != 422:
                 raise
             raise FitRejected(exc.status, exc.message, exc.detail) from None
-        fit_id = doc["id"]
-        try:
-            doc = self.wait(fit_id, progress=progress, timeout=timeout)
-        except KeyboardInterrupt:
-            try:
-                self.request("DELETE", f"/fits/{fit_id}")
-            except ApiError:
-                pass  # it ended meanwhile; the interrupt is what matters
-            raise
-        if doc["status"] == "failed":
-            error = doc.get("error") or {}
-            message = error.get("message", "no reason recorded")
-            kind = error.get("type", "FitError")
-            raise FitError(message if kind == "FitError" else f"{kind}: {message}")
-        if doc["status"] == "canceled":
-            raise FitError(f"fit {fit_id} was canceled")
+        doc = self._finish("fits", "fit", doc, progress, timeout)
         result = RemoteFitResult.model_validate(doc["result"])
-        result._fit_id = fit_id
+        result._fit_id = doc["id"]
         result._model_id = doc["model_id"]
         return result
 
@@ -352,3 +404,103 @@ class Client:
     def model(self, model_id: str) -> Model:
         """A stored model (``GET /v1/models/{id}``), usable with ``mixfit.score`` offline."""
         return Model.model_validate(self.request("GET", f"/models/{model_id}")["model"])
+
+    # -- how many components, how sure ---------------------------------------------------
+
+    def submit_lrt(self, model_id: str, **options: Any) -> dict[str, Any]:
+        """Queue the bootstrap LRT of a stored model's K without waiting
+        (``POST /v1/models/{id}/lrt``); returns its document (``id``, ``status``, ...).
+
+        ``options``: ``k_min``, ``max_k``, ``nboot``, ``level``, ``seed`` (see ``lrt``).
+        """
+        return self._submit(f"/models/{model_id}/lrt", options)
+
+    def lrt(
+        self,
+        model_id: str,
+        progress: bool | TextIO = True,
+        timeout: float | None = None,
+        **options: Any,
+    ) -> LRTResult:
+        """The bootstrap likelihood-ratio test of K against K+1 on a stored model's data, run
+        on the server's workers, with the model's fit's options.
+
+        Parameters
+        ----------
+        model_id : str
+        progress : bool or file
+            Draw a progress bar (replicates done) on stderr (or on this file).
+        timeout : float, optional
+            Seconds to wait at most; None waits as long as it takes.
+        **options
+            ``k_min`` (default 1), ``max_k`` (default the model's K: every K up to it is
+            tested), ``nboot`` (default 99), ``level`` (0.05), ``seed`` (0).
+
+        Returns
+        -------
+        LRTResult
+            The same as ``mixfit.lrt.bootstrap_lrt(data, k_min=..., max_k=..., ...)`` with the
+            fit's options.
+
+        Raises
+        ------
+        FitError
+            The test failed or was canceled (``FitRejected`` when the server refused it: 422).
+        ApiError
+            Any other error answer (404 unknown model, 409 its data are gone, ...).
+        """
+        doc = self.submit_lrt(model_id, **options)
+        doc = self._finish("lrts", "lrt", doc, progress, timeout)
+        return LRTResult.model_validate(doc["result"])
+
+    def cancel_lrt(self, lrt_id: str) -> dict[str, Any]:
+        """Cancel a queued or running LRT (``DELETE /v1/lrts/{id}``); its document."""
+        return self.request("DELETE", f"/lrts/{lrt_id}")
+
+    def submit_bootstrap(self, model_id: str, **options: Any) -> dict[str, Any]:
+        """Queue a bootstrap of a stored model without waiting
+        (``POST /v1/models/{id}/bootstrap``); returns its document.
+
+        ``options``: ``method``, ``nboot``, ``conf_level``, ``seed`` (see ``bootstrap``).
+        """
+        return self._submit(f"/models/{model_id}/bootstrap", options)
+
+    def bootstrap(
+        self,
+        model_id: str,
+        progress: bool | TextIO = True,
+        timeout: float | None = None,
+        **options: Any,
+    ) -> BootstrapResult:
+        """Standard errors and intervals of a stored model's parameters, computed on the
+        server's workers.
+
+        Parameters
+        ----------
+        model_id : str
+        progress : bool or file
+            Draw a progress bar (replicates done) on stderr (or on this file).
+        timeout : float, optional
+            Seconds to wait at most; None waits as long as it takes.
+        **options
+            ``method`` ("nonparametric", the default, "weighted" or "observed_information":
+            1-D Gaussian only), ``nboot`` (default 199), ``conf_level`` (0.95), ``seed`` (0).
+
+        Returns
+        -------
+        BootstrapResult
+
+        Raises
+        ------
+        FitError
+            It failed or was canceled (``FitRejected`` when the server refused it: 422).
+        ApiError
+            Any other error answer.
+        """
+        doc = self.submit_bootstrap(model_id, **options)
+        doc = self._finish("bootstraps", "bootstrap", doc, progress, timeout)
+        return BootstrapResult.model_validate(doc["result"])
+
+    def cancel_bootstrap(self, bootstrap_id: str) -> dict[str, Any]:
+        """Cancel a queued or running bootstrap (``DELETE /v1/bootstraps/{id}``)."""
+        return self.request("DELETE", f"/bootstraps/{bootstrap_id}")

@@ -316,3 +316,60 @@ def test_lrt_and_bootstrap_commands_print_what_the_core_computes(data_csv) -> No
     assert mixfit.BootstrapResult.model_validate_json(out) == mixfit.bootstrap(
         fitted, x, nboot=5, seed=0
     )
+
+
+def test_lrt_and_bootstrap_through_the_server_print_what_local_prints(
+    live_api: str, data_csv
+) -> None:
+    """On a server the commands fit the data there, then queue the LRT or bootstrap of that
+    model; the observed statistics and the intervals are the local ones."""
+    path, _ = data_csv
+    args = ("lrt", str(path), "--max-k", "2", "--nboot", "4", "--seed", "3", "--json")
+    code, remote, err = run(*args, "--url", live_api)
+    assert code == 0, err
+    code, local, _ = run(*args)
+    assert code == 0
+    remote_lrt = mixfit.LRTResult.model_validate_json(remote)
+    local_lrt = mixfit.LRTResult.model_validate_json(local)
+    assert [s.k for s in remote_lrt.steps] == [s.k for s in local_lrt.steps] == [1, 2]
+    for a, b in zip(remote_lrt.steps, local_lrt.steps, strict=True):
+        assert (a.loglik, a.loglik_alternative, a.statistic) == (
+            b.loglik,
+            b.loglik_alternative,
+            b.statistic,
+        )
+        assert len(a.bootstrap) == 4 and a.p_value >= 1 / 5
+    code, table, err = run(*args[:-1], "--url", live_api)
+    assert code == 0, err
+    assert re.search(f"\\(server {live_api}, model [0-9a-f]{{32}}\\)$", table.splitlines()[0])
+    assert re.search(r"lrt [0-9a-f]{8} \[#+\] finished", err)  # the progress bar
+
+    args = ("bootstrap", str(path), "--k", "2", "--nboot", "6", "--seed", "1", "--json")
+    code, remote, err = run(*args, "--url", live_api, "-q")
+    assert code == 0, err
+    assert err == ""
+    code, local, _ = run(*args)
+    a = mixfit.BootstrapResult.model_validate_json(remote)
+    b = mixfit.BootstrapResult.model_validate_json(local)
+    assert (a.method, a.nboot, a.failed, a.seed) == (b.method, b.nboot, b.failed, b.seed)
+    for name, spread in b.parameters.items():
+        for field in ("estimate", "se", "lower", "upper"):
+            got = getattr(a.parameters[name], field)
+            assert got == pytest.approx(getattr(spread, field), rel=1e-6, abs=1e-9)
+
+    code, _, err = run("lrt", str(path), "--url", live_api)
+    assert code == 2 and "needs --max-k" in err
+    code, _, err = run(
+        "bootstrap",
+        str(path),
+        "--k",
+        "2",
+        "--family",
+        "student_t",
+        "--method",
+        "observed_information",
+        "--url",
+        live_api,
+        "-q",
+    )
+    assert code == 1 and "1-D Gaussian family only" in err

@@ -199,3 +199,31 @@ def test_client_and_cli_import_no_service_code() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_lrt_and_bootstrap_of_a_stored_model(live_api: str) -> None:
+    client = Client(live_api)
+    x = two_bumps(3, 80)
+    fit = client.fit(x, progress=False, k=[1, 2], seed=1)
+    stream = io.StringIO()
+    lrt = client.lrt(fit.model_id, progress=stream, nboot=3, seed=2)
+    assert isinstance(lrt, mixfit.LRTResult)
+    assert [s.k for s in lrt.steps] == [1, 2] and lrt.nboot == 3  # max_k: the model's K
+    assert "lrt " in stream.getvalue() and "finished" in stream.getvalue()
+    plan = mixfit.lrt.lrt_plan(x, max_k=2, nboot=3, seed=2)
+    assert [s.statistic for s in lrt.steps] == [s.statistic for s in plan.steps]
+
+    spread = client.bootstrap(fit.model_id, progress=False, method="observed_information")
+    assert spread.method == "observed_information" and spread.nboot == 0
+    assert set(spread.parameters) == {"weights", "means", "sds"}
+
+    doc = client.submit_bootstrap(fit.model_id, nboot=9999)
+    assert client.cancel_bootstrap(doc["id"])["status"] == "canceled"
+    doc = client.submit_lrt(fit.model_id, nboot=9999)
+    assert client.cancel_lrt(doc["id"])["status"] == "canceled"
+    with pytest.raises(FitRejected) as caught:
+        client.lrt(fit.model_id, progress=False, k_min=5)
+    assert caught.value.status == 422 and "k_min (5)" in caught.value.message
+    with pytest.raises(ApiError) as missing:
+        client.bootstrap("0" * 32, progress=False)
+    assert missing.value.status == 404
