@@ -58,11 +58,13 @@ def core_lrt(fit: dict[str, Any], **settings: Any) -> dict[str, Any]:
     return lrt_result(plan, stats).model_dump(mode="json")
 
 
-def core_bootstrap(fit: dict[str, Any], nboot: int, method: str, seed: int) -> dict[str, Any]:
+def core_bootstrap(
+    fit: dict[str, Any], nboot: int, method: str, seed: int, conf_level: float = 0.9
+) -> dict[str, Any]:
     model = mixfit.Model.model_validate(fit["result"]["model"])
     options = fit["result"]["options"]
     draws = bootstrap_replicates(model, options, X, method=method, seed=seed, stop=nboot)
-    result = bootstrap_summary(model, [draws], method=method, conf_level=0.9, seed=seed)
+    result = bootstrap_summary(model, [draws], method=method, conf_level=conf_level, seed=seed)
     return result.model_dump(mode="json")
 
 
@@ -142,6 +144,14 @@ def test_cancel_stops_every_part(make_client, fitted) -> None:
     for route, body in (("lrt", {"max_k": 3, "nboot": 9999}), ("bootstrap", {"nboot": 9999})):
         doc = client.post(f"/v1/models/{model_id}/{route}", json=body).get_json()
         time.sleep(0.3)  # let a worker take the first job
+        if route == "bootstrap":  # its parts report every replicate: progress while it runs
+            deadline = time.monotonic() + 20
+            running = client.get(doc["links"]["self"]).get_json()
+            while running["progress"]["done"] == 0 and time.monotonic() < deadline:
+                time.sleep(0.1)
+                running = client.get(doc["links"]["self"]).get_json()
+            assert running["status"] == "started", running
+            assert 0 < running["progress"]["done"] < running["progress"]["total"] == 9999
         canceled = client.delete(doc["links"]["self"])
         assert canceled.status_code == 200
         assert canceled.get_json()["status"] == "canceled"
@@ -216,3 +226,29 @@ def test_a_fit_error_is_shown_verbatim(make_client, fitted, redis_url, redis_cli
         assert failed["error"]["type"] == "FitError"
         assert failed["error"]["message"].startswith(f"dataset {fitted['dataset_id']} no longer")
         assert failed["result"] is None
+
+
+def test_two_workers_share_the_parts(make_client, fitted, redis_url, redis_client) -> None:
+    """Four parts, two idle workers: both get work, and the result is the one-part result."""
+    from rq.job import Job
+    from rq.serializers import JSONSerializer
+
+    import devstack
+    from tests.conftest import TEST_QUEUE
+
+    second = devstack.start_worker(redis_url, TEST_QUEUE, log_level="WARNING")
+    try:
+        devstack.wait_workers(redis_url, TEST_QUEUE, count=2)
+        client = make_client(FANOUT_PARTS=4)
+        body = {"nboot": 40, "seed": 5}
+        doc = client.post(f"/v1/models/{fitted['model_id']}/bootstrap", json=body).get_json()
+        done = wait_job(client, doc["links"]["self"])
+        assert done["status"] == "finished", done
+    finally:
+        devstack.stop([second])
+    parts = [
+        Job.fetch(f"{doc['id']}-{i}", connection=redis_client, serializer=JSONSerializer)
+        for i in range(4)
+    ]
+    assert len({part.return_value()["worker"] for part in parts}) == 2
+    assert done["result"] == core_bootstrap(fitted, 40, "nonparametric", 5, conf_level=0.95)
