@@ -732,8 +732,12 @@
     const mag = 10 ** Math.floor(Math.log10(raw));
     const r = raw / mag;
     const step = (r >= 7.5 ? 10 : r >= 3.5 ? 5 : r >= 1.5 ? 2 : 1) * mag;
+    // A step below the values' resolution would never move v: a live trace that had levelled
+    // off to 1e-13 looped here until the array overflowed ("Invalid array length").
+    if (lo + step === lo || hi + step === hi) return [lo, hi];
     const out = [];
-    for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) {
+    for (let i = Math.ceil(lo / step); i * step <= hi + step * 1e-9 && out.length <= 4 * n; i++) {
+      const v = i * step;
       out.push(Math.abs(v) < step * 1e-9 ? 0 : v);
     }
     return out;
@@ -975,8 +979,9 @@
     caption.textContent = `Log-likelihood of every start, k = ${kres.k}`;
   }
 
+  // At least a millionth of the values' size either side, so that ticks can tell them apart.
   function padRange(lo, hi) {
-    const pad = 0.05 * (hi - lo || Math.abs(hi) || 1);
+    const pad = Math.max(0.05 * (hi - lo), 1e-6 * Math.max(Math.abs(lo), Math.abs(hi)) || 0.05);
     return [lo - pad, hi + pad];
   }
 
