@@ -37,11 +37,13 @@ def plan_parts(
     return plan if len(plan) > 1 else None
 
 
-def plan_replicates(nboot: int) -> list[tuple[int, int]]:
-    """How the replicates of one LRT step, or of a bootstrap, fan out: ``(first, stop)`` per RQ
-    job, ``FANOUT_PARTS`` ranges (fewer when there are fewer replicates). Every replicate has its
-    own generator, so the result is the same for any split."""
-    chunks = max(1, min(nboot, int(cfg("FANOUT_PARTS"))))
+def plan_replicates(nboot: int, steps: int = 1) -> list[tuple[int, int]]:
+    """How the replicates of one of ``steps`` LRT steps, or of a bootstrap, fan out:
+    ``(first, stop)`` per RQ job. As a fit's Ks: each step's replicates are cut into ranges so
+    that all steps together have at least ``FANOUT_PARTS`` (fewer when there are fewer
+    replicates). Every replicate has its own generator, so the result is the same for any split.
+    """
+    chunks = max(1, min(nboot, -(-int(cfg("FANOUT_PARTS")) // steps)))
     bounds = np.linspace(0, nboot, chunks + 1).round().astype(int)
     return [
         (int(first), int(stop))

@@ -160,7 +160,7 @@ def submit_lrt(model_id: str, request: LRTRequest) -> dict[str, Any]:
     steps = max_k - request.k_min + 1
     for step in reversed(range(steps)):  # the largest K first: workers end close together
         k = request.k_min + step
-        for first, stop in plan_replicates(request.nboot):
+        for first, stop in plan_replicates(request.nboot, steps):
             args = LRTPartArgs(lrt_id=lrt_id, plan_job=plan.id, step=step, replicates=[first, stop])
             part = queue.enqueue_call(
                 LRT_PART_JOB,

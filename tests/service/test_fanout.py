@@ -81,3 +81,14 @@ def test_unseeded_fits_get_a_seed_at_submission(client, worker_proc, poll):
     assert doc["result"]["options"]["seed"] == seed
     again = poll(client, client.post("/v1/fits", json={**body, "seed": seed}).get_json()["id"])
     assert again["result"]["results"] == doc["result"]["results"]
+
+
+def test_replicates_are_cut_into_at_least_fanout_parts(app):
+    with app.app_context():
+        app.config.update(FANOUT_PARTS=4)
+        assert fanout.plan_replicates(10) == [(0, 2), (2, 5), (5, 8), (8, 10)]
+        assert fanout.plan_replicates(10, steps=3) == [(0, 5), (5, 10)]  # 6 parts in all
+        assert fanout.plan_replicates(10, steps=19) == [(0, 10)]
+        assert fanout.plan_replicates(3) == [(0, 1), (1, 2), (2, 3)]
+        app.config.update(FANOUT_PARTS=1)
+        assert fanout.plan_replicates(999) == [(0, 999)]
