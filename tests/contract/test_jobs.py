@@ -7,7 +7,20 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from fitqueue.jobs import FitArgs, FitOutput, FitProgress, JobError, PartOutput, job_error
+from fitqueue.jobs import (
+    BootstrapCombineArgs,
+    BootstrapPartArgs,
+    FitArgs,
+    FitOutput,
+    FitProgress,
+    InferenceOutput,
+    JobError,
+    LRTPartOutput,
+    LRTPlanArgs,
+    PartOutput,
+    ReplicatePlan,
+    job_error,
+)
 from mixfit.em import run_k
 from mixfit.fit import parse_request, prepare
 
@@ -21,6 +34,39 @@ def test_a_writer_slip_fails_where_it_is_made():
         PartOutput(k=2, starts=[0, 3], worker="w", seconds=float("nan"), result={})
     with pytest.raises(ValidationError):
         FitOutput(model_id="m", result={}, parts=[{"job_id": "j", "k": [1], "starts": [0]}])
+
+
+def test_the_replicate_jobs_contract_fails_where_it_is_written():
+    plan = {"lrt_id": "a", "dataset_id": "b", "options": {}, "k_min": 1, "max_k": 2, "nboot": 9}
+    LRTPlanArgs(**plan, level=0.05, seed=0)
+    with pytest.raises(ValidationError):
+        LRTPlanArgs(**plan, level=1.5, seed=0)  # a level is a probability
+    with pytest.raises(ValidationError):  # a bootstrap part never computes observed information
+        BootstrapPartArgs(
+            bootstrap_id="a",
+            dataset_id="b",
+            model={},
+            options={},
+            method="observed_information",
+            seed=0,
+            replicates=[0, 3],
+        )
+    BootstrapCombineArgs(
+        bootstrap_id="a",
+        dataset_id="b",
+        model={},
+        options={},
+        method="observed_information",
+        conf_level=0.95,
+        seed=0,
+        parts=[],
+    )
+    with pytest.raises(ValidationError):  # a NaN statistic never reaches the combining job
+        LRTPartOutput(step=0, replicates=[0, 1], statistics=[float("nan")], worker="w", seconds=1)
+    with pytest.raises(ValidationError):
+        ReplicatePlan(job_id="j", step=0, replicates=[0])
+    with pytest.raises(ValidationError, match="extra"):
+        InferenceOutput(result={}, seconds=0.1, parts=[])
 
 
 @pytest.mark.parametrize(
