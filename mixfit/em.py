@@ -134,7 +134,11 @@ class _Starts:
         self.last = np.full(self.S, np.nan)  # each start's latest log-likelihood
         # SQUAREM: where each start is in its cycle, the points it came through, its step bound
         self.phase = np.zeros(self.S, dtype=int)
-        self.saved: dict[int, tuple] = {}  # start -> (v0, v1, v2 vectors, LL at theta_1)
+        # per start: theta_0, theta_1, theta_2 of its cycle as packed rows (allocated at the
+        # first M-step, when the packed width is known), LL at theta_0, the step it took
+        self.saved: np.ndarray | None = None
+        self.ll0 = np.full(self.S, -np.inf)
+        self.step = np.ones(self.S)
         self.step_max = np.full(self.S, STEP_MAX0)
         self.accepted = np.zeros(self.S, dtype=int)
         self.evaluations = np.zeros(self.S, dtype=int)
@@ -309,6 +313,28 @@ def _run_k(
 
 
 def _iterate(problem: Problem, st: _Starts, progress: Progress | None) -> KResult:
+    _loop(problem, st, progress)
+    return _summarize(problem, st)
+
+
+def run_starts(
+    problem: Problem,
+    k: int,
+    params: ParamArrays,
+    logw: np.ndarray,
+    progress: Progress | None = None,
+) -> _Starts:
+    """Run given starts (engine space: parameters (S, K, ...), log weights (S, K)) to the end,
+    with no restarts, and return their final state unsummarized: ``status``, ``traces``,
+    ``params``, ``logw`` per start. For batches whose starts fit different data sets
+    (``mixfit.estep.ReplicateBatch``), where one best start per batch means nothing."""
+    given = (params, logw, ["explicit"] * logw.shape[0])
+    st = _Starts(problem, k, list(range(logw.shape[0])), None, given=given, progress=progress)
+    _loop(problem, st, progress)
+    return st
+
+
+def _loop(problem: Problem, st: _Starts, progress: Progress | None) -> None:
     req = problem.request
     fam = problem.family
     accelerate = req.accelerate
@@ -317,7 +343,7 @@ def _iterate(problem: Problem, st: _Starts, progress: Progress | None) -> KResul
     next_report = 0.0
     while active.size:
         sub = take(st.params, active)
-        ll, stats = fam.estep(problem.batch, sub, st.logw[active])
+        ll, stats = fam.estep(problem.batch, sub, st.logw[active], rows=active)
         ll += problem.constant
         st.evaluations[active] += 1
         waiting = active[:0]
@@ -330,8 +356,8 @@ def _iterate(problem: Problem, st: _Starts, progress: Progress | None) -> KResul
             with np.errstate(invalid="ignore"):
                 dropped = extrapolated & ~(ll >= _ll0(st, active) - DECREASE_NOISE * np.abs(ll))
             waiting = active[dropped]
-            for s in waiting.tolist():
-                _fall_back(st, s)
+            if waiting.size:
+                _fall_back(st, waiting)
             keep = ~dropped
             active, ll, stats = active[keep], ll[keep], stats[keep]
             if not active.size:
@@ -391,7 +417,6 @@ def _iterate(problem: Problem, st: _Starts, progress: Progress | None) -> KResul
         if progress is not None and (not active.size or time.monotonic() >= next_report):
             _report(st, progress, iteration)
             next_report = time.monotonic() + PROGRESS_INTERVAL
-    return _summarize(problem, st)
 
 
 def _vectors(fam: Family, st: _Starts, rows: np.ndarray) -> np.ndarray:
@@ -400,26 +425,22 @@ def _vectors(fam: Family, st: _Starts, rows: np.ndarray) -> np.ndarray:
 
 def _ll0(st: _Starts, rows: np.ndarray) -> np.ndarray:
     """Log-likelihood at each start's cycle start theta_0 (-inf outside an extrapolation)."""
-    out = np.full(rows.size, -np.inf)
-    for j, s in enumerate(rows.tolist()):
-        if st.phase[s] == 2:
-            out[j] = st.saved[s][3]
-    return out
+    return np.where(st.phase[rows] == 2, st.ll0[rows], -np.inf)
 
 
-def _fall_back(st: _Starts, s: int) -> None:
-    """The extrapolated point of start s fell below theta_0: go on from theta_2 instead, with a
-    smaller step bound."""
-    v0, v1, v2, _, step = st.saved.pop(s)
-    params, logw = st.problem.family.unpack(v2[None], take(st.params, slice(s, s + 1)))
+def _fall_back(st: _Starts, rows: np.ndarray) -> None:
+    """The extrapolated points of starts ``rows`` fell below theta_0: go on from theta_2
+    instead, with a smaller step bound."""
+    assert st.saved is not None
+    params, logw = st.problem.family.unpack(st.saved[2, rows], take(st.params, rows))
     for name, value in params.items():
-        st.params[name][s] = value[0]
-    st.logw[s] = logw[0]
+        st.params[name][rows] = value
+    st.logw[rows] = logw
     # SQUAREM shrinks the bound only when the step had reached it; with the fall forbidden, a
     # step well inside the bound can fail cycle after cycle (EM creeping along a ridge makes
     # ||r|| / ||v|| huge), so the bound drops below the failed step.
-    st.step_max[s] = max(STEP_MAX0, min(st.step_max[s], step) / MSTEP)
-    st.phase[s] = 0
+    st.step_max[rows] = np.maximum(STEP_MAX0, np.minimum(st.step_max[rows], st.step[rows]) / MSTEP)
+    st.phase[rows] = 0
 
 
 def _squarem(
@@ -436,33 +457,30 @@ def _squarem(
     one before, so it never falls. Parameters are extrapolated where they are unbounded:
     log weights, means, log variances (log shapes for beta); a full covariance that leaves the
     positive definite cone fails the validity check. Starts re-drawn in the M-step begin anew.
+    Every start's cycle advances at once (arrays over starts, no loop over them).
     """
     fam = problem.family
-    live = st.status[rows] == RUNNING
     after = _vectors(fam, st, rows)
-    extrapolating = []
-    for j, s in enumerate(rows.tolist()):
-        if not live[j] or not st.traces[s]:
-            continue  # ended, or re-drawn by the M-step (its cycle begins anew)
-        phase = st.phase[s]
-        if phase == 0:
-            st.saved[s] = (before[j], after[j], None, float(ll[j]), 0.0)
-            st.phase[s] = 1
-        elif phase == 1:
-            v0, v1, _, ll0, _ = st.saved[s]
-            st.saved[s] = (v0, v1, after[j], ll0, 0.0)
-            extrapolating.append(j)
-        else:  # an accepted extrapolation, now stabilized by one EM step
-            st.saved.pop(s, None)
-            st.accepted[s] += 1
-            st.phase[s] = 0
-    if not extrapolating:
+    if st.saved is None:
+        st.saved = np.empty((3, st.S, after.shape[1]))
+    traced = np.fromiter((len(st.traces[s]) > 0 for s in rows.tolist()), bool, rows.size)
+    # ended, or re-drawn by the M-step (its cycle begins anew): left alone
+    live = (st.status[rows] == RUNNING) & traced
+    phase = st.phase[rows]
+    first = live & (phase == 0)
+    second = live & (phase == 1)
+    done = rows[live & (phase == 2)]  # an accepted extrapolation, now stabilized by one EM step
+    st.accepted[done] += 1
+    st.phase[done] = 0
+    a = rows[first]
+    st.saved[0, a], st.saved[1, a] = before[first], after[first]
+    st.ll0[a] = ll[first]
+    st.phase[a] = 1
+    starts = rows[second]
+    if not starts.size:
         return
-    idx = np.asarray(extrapolating)
-    starts = rows[idx]
-    v0 = np.stack([st.saved[s][0] for s in starts.tolist()])
-    v1 = np.stack([st.saved[s][1] for s in starts.tolist()])
-    v2 = after[idx]
+    v0, v1 = st.saved[0, starts], st.saved[1, starts]
+    v2 = st.saved[2, starts] = after[second]
     r = v1 - v0
     v = v2 - 2.0 * v1 + v0
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -472,20 +490,17 @@ def _squarem(
     point = v0 + 2.0 * step[:, None] * r + (step * step)[:, None] * v
     params, logw = fam.unpack(point, take(st.params, starts))
     valid = np.all(np.isfinite(point), axis=1) & fam.valid(params)
-    for j, s in enumerate(starts.tolist()):
-        if not valid[j]:
-            # theta' is no parameter: the cycle ends at theta_2, which the M-step just produced.
-            st.saved.pop(s, None)
-            st.phase[s] = 0
-            continue
-        for name, value in params.items():
-            st.params[name][s] = value[j]
-        st.logw[s] = logw[j]
-        v0s, v1s, v2s, ll0, _ = st.saved[s]
-        st.saved[s] = (v0s, v1s, v2s, ll0, float(step[j]))
-        if step[j] >= st.step_max[s]:
-            st.step_max[s] *= MSTEP
-        st.phase[s] = 2
+    # theta' is no parameter: the cycle ends at theta_2, which the M-step just produced.
+    st.phase[starts[~valid]] = 0
+    ok = starts[valid]
+    for name, value in params.items():
+        st.params[name][ok] = value[valid]
+    st.logw[ok] = logw[valid]
+    st.step[ok] = step[valid]
+    st.step_max[ok] = np.where(
+        step[valid] >= st.step_max[ok], st.step_max[ok] * MSTEP, st.step_max[ok]
+    )
+    st.phase[ok] = 2
 
 
 def _m_step(problem: Problem, st: _Starts, active: np.ndarray, stats: np.ndarray) -> None:
@@ -499,7 +514,7 @@ def _m_step(problem: Problem, st: _Starts, active: np.ndarray, stats: np.ndarray
         alive = active[fine]
 
         def reevaluate(params, logw):
-            return fam.estep(problem.batch, params, logw)
+            return fam.estep(problem.batch, params, logw, rows=alive)
 
         new, events = fam.maximize(stats[fine], take(st.params, alive), problem.floor, reevaluate)
         for row, comp, kind, detail in events:
@@ -567,7 +582,6 @@ def _m_step(problem: Problem, st: _Starts, active: np.ndarray, stats: np.ndarray
             st.traces[s], st.paths[s], st.seen[s] = [], [], set()
             st.last[s] = np.nan
             st.phase[s] = 0
-            st.saved.pop(s, None)
 
 
 def _report(st: _Starts, progress: Progress, iteration: int) -> None:

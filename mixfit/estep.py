@@ -157,7 +157,9 @@ class Batch:
         for future in [_pool().submit(work, part) for part in parts]:
             future.result()
 
-    def estep(self, eta: np.ndarray, bias: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def estep(
+        self, eta: np.ndarray, bias: np.ndarray, rows: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Log-likelihood and summed statistics for every start.
 
         Parameters
@@ -166,6 +168,8 @@ class Batch:
             Natural parameters.
         bias : ndarray of shape (S, K)
             ``log weight - log partition``.
+        rows : ndarray of shape (S,), optional
+            The starts' indices in their batch (unused: every start fits the same data).
 
         Returns
         -------
@@ -222,3 +226,75 @@ class Batch:
         P = np.exp(L - top)
         total = P.sum(axis=1, keepdims=True)
         return (np.log(total) + top)[:, 0], P / total
+
+
+class ReplicateBatch:
+    """Sufficient statistics of R data sets of one size (bootstrap replicates) where each start
+    fits its own: start ``s`` of a batch fits data set ``owner[s]``.
+
+    One E-step then advances the starts of every replicate together, so many small fits pay the
+    engine's per-iteration cost once (``mixfit.replicates``). Starts are taken in blocks of
+    about ``_CELLS_PER_CHUNK`` values, each a batched matrix product over its starts' own data.
+
+    Parameters
+    ----------
+    T : ndarray of shape (R, n, m)
+        Sufficient statistics of every replicate's points.
+    w : ndarray of shape (R, n) or None
+        Point weights per replicate.
+    constants : ndarray of shape (R,)
+        What each replicate's log-likelihood adds to the E-step's (its base measure).
+    owner : ndarray of shape (S,)
+        The replicate of every start.
+    """
+
+    def __init__(
+        self, T: np.ndarray, w: np.ndarray | None, constants: np.ndarray, owner: np.ndarray
+    ) -> None:
+        R, n, m = T.shape
+        self.n, self.m = n, m
+        self.TT = np.empty((R, 1 + m, n))
+        self.TT[:, 0] = 1.0
+        self.TT[:, 1:] = T.transpose(0, 2, 1)
+        self.w = w
+        self.constants = constants
+        self.owner = owner
+
+    def for_starts(self, owner: np.ndarray) -> ReplicateBatch:
+        """The same data with another assignment of starts to replicates."""
+        other = object.__new__(ReplicateBatch)
+        other.__dict__.update(self.__dict__)
+        other.owner = owner
+        return other
+
+    def estep(
+        self, eta: np.ndarray, bias: np.ndarray, rows: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Log-likelihood (S,) with each replicate's constant and the summed statistics
+        (S, K, 1 + m) of starts ``rows`` (default: all) with parameters ``eta`` (S, K, m) and
+        ``bias`` (S, K)."""
+        S, K, m = eta.shape
+        own = self.owner if rows is None else self.owner[rows]
+        E = np.concatenate([bias[..., None], eta], axis=-1)
+        ll = np.empty(S)
+        stats = np.empty((S, K, 1 + m))
+        block = max(1, _CELLS_PER_CHUNK // (K * self.n))
+        for a in range(0, S, block):
+            b = min(a + block, S)
+            G = self.TT[own[a:b]]  # (B, 1+m, n)
+            L = np.matmul(E[a:b], G)  # (B, K, n)
+            top = L.max(axis=1)
+            L -= top[:, None, :]
+            np.exp(L, out=L)
+            total = L.sum(axis=1)
+            L /= total[:, None, :]
+            np.log(total, out=total)
+            total += top
+            if self.w is None:
+                ll[a:b] = total.sum(axis=1)
+            else:
+                W = self.w[own[a:b]]
+                ll[a:b] = np.einsum("bn,bn->b", total, W)
+                L *= W[:, None, :]
+            np.matmul(L, G.transpose(0, 2, 1), out=stats[a:b])
+        return ll + self.constants[own], stats

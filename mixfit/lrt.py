@@ -29,13 +29,17 @@ import numpy as np
 
 from .data import as_points
 from .errors import FitError
+from .families.base import ParamArrays
 from .fit import fit_ks, parse_request, prepare
 from .options import LRTResult, LRTStep, Schema
 from .replicates import (
     Progress,
     as_model,
     best_of,
+    engine_starts,
     fit_options,
+    fit_replicates,
+    prepare_replicates,
     replicate_generator,
     start_values,
 )
@@ -44,6 +48,10 @@ from .schema import MAX_K, KResult, Model
 from .scoring import model_family
 
 LRT_STREAM = 0x1A7
+# Replicates fitted in one batch (``mixfit.replicates``): enough that the engine's cost per
+# iteration is shared, few enough that a cancel or a progress report comes every second or so.
+CHUNK = 64
+START_STREAM = 0x57A
 
 
 class LRTPlanStep(Schema):
@@ -186,13 +194,19 @@ def lrt_replicates(
     if not 0 <= start <= stop <= plan.nboot or not 0 <= step < len(plan.steps):
         raise FitError("replicates out of the plan's range")
     s = plan.steps[step]
-    out = []
-    for b in range(start, stop):
-        rng = replicate_generator(plan.seed, LRT_STREAM, step, b)
-        Y, _ = sample(s.null, plan.n, rng)
-        out.append(_replicate_lrts(Y, s.null, s.alternative, plan.options, plan.seed))
+    out: list[float] = []
+    for a in range(start, stop, CHUNK):
+        b = min(a + CHUNK, stop)
+        Ys = [
+            sample(s.null, plan.n, replicate_generator(plan.seed, LRT_STREAM, step, i))[0]
+            for i in range(a, b)
+        ]
+        rngs = [
+            replicate_generator(plan.seed, LRT_STREAM, step, i, START_STREAM) for i in range(a, b)
+        ]
+        out += _chunk_lrts(Ys, rngs, s.null, s.alternative, plan.options, plan.seed)
         if progress is not None:
-            progress({"step": step, "k": s.k, "done": b + 1 - start})
+            progress({"step": step, "k": s.k, "done": b - start})
     return out
 
 
@@ -310,6 +324,59 @@ def _observed_fits(X, w, ks, seed, options) -> dict[int, KResult]:
             if better is not None and better.loglik > out[k].loglik:
                 out[k] = better
     return out
+
+
+def _chunk_lrts(
+    Ys: list[np.ndarray],
+    rngs: list[np.random.Generator],
+    model: Model,
+    alternative: Model,
+    options: dict[str, Any],
+    seed: int,
+) -> list[float]:
+    """The statistics of replicates Ys, their fits batched (``mixfit.replicates``): at K from
+    the generating model, at K+1 from the data's K+1 fit and from each replicate's K fit with
+    its widest component split. A replicate the family cannot fit counts 0."""
+    k = model.k
+    request = parse_request({**options, "k": [k, k + 1], "seed": seed})
+    reps = prepare_replicates(request, Ys)
+    if reps is None:  # nothing usable, or a family whose E-step is not batched
+        return [_replicate_lrts(Y, model, alternative, options, seed) for Y in Ys]
+    R = reps.index.size
+    params, logw = engine_starts(reps, [start_values(model.params)])
+    null = fit_replicates(reps, k, *_tile(params, logw, R), np.arange(R))
+    starts, owner, drawn = [], [], []
+    for r in range(R):
+        fitted = null.json(reps, r)
+        if fitted is None:
+            continue
+        split = _split_widest(model.model_copy(update={"params": fitted}))
+        starts += [start_values(alternative.params), split]
+        owner += [r, r]
+        seed = int(rngs[reps.index[r]].integers(2**63))
+        drawn.append((r, reps.screened(r, k + 1, seed)))
+    out = np.zeros(len(Ys))
+    if starts:
+        params, logw = engine_starts(reps, starts)
+        if drawn:
+            params = {
+                name: np.concatenate([params[name], *(q[name] for _, (q, _) in drawn)])
+                for name in params
+            }
+            logw = np.concatenate([logw, *(lw for _, (_, lw) in drawn)])
+            owner += [r for r, (_, lw) in drawn for _ in range(lw.shape[0])]
+        alt = fit_replicates(reps, k + 1, params, logw, np.asarray(owner))
+        with np.errstate(invalid="ignore"):
+            gain = 2.0 * (alt.loglik - null.loglik)
+        stats = np.where(np.isfinite(gain), np.maximum(gain, 0.0), 0.0)
+        out[reps.index] = stats
+    return out.tolist()
+
+
+def _tile(params: ParamArrays, logw: np.ndarray, R: int) -> tuple[ParamArrays, np.ndarray]:
+    return {name: np.repeat(value, R, axis=0) for name, value in params.items()}, np.repeat(
+        logw, R, axis=0
+    )
 
 
 def _replicate_lrts(

@@ -13,10 +13,14 @@ from typing import Any
 
 import numpy as np
 
-from .em import Problem, run_k
+from .em import CONVERGED, MAX_ITER, Problem, run_k, run_starts
 from .errors import FitError
+from .estep import Batch, ReplicateBatch
+from .families.base import Family, ParamArrays, take
+from .fit import check, prepare
 from .options import ReferenceDensity
 from .schema import KResult, Model
+from .screen import screen
 
 Progress = Callable[[dict[str, Any]], None]
 
@@ -24,9 +28,12 @@ Progress = Callable[[dict[str, Any]], None]
 OWN_OPTIONS = frozenset({"k", "init", "n_starts", "data", "weights", "dataset_id"})
 
 
-def replicate_generator(seed: int, stream: int, step: int, b: int) -> np.random.Generator:
-    """The generator of replicate ``b`` of a step: independent of every other replicate."""
-    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(stream, step, b)))
+def replicate_generator(
+    seed: int, stream: int, step: int, b: int, *more: int
+) -> np.random.Generator:
+    """The generator of replicate ``b`` of a step: independent of every other replicate
+    (``more``: further independent streams of the same replicate)."""
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(stream, step, b, *more)))
 
 
 def start_values(params: Any) -> dict[str, Any]:
@@ -65,3 +72,143 @@ def as_model(r: KResult, d: int, options: dict[str, Any]) -> Model:
         params=r.params,
         reference=ReferenceDensity(values=[0.0], probs=[1.0], exact=True),
     )
+
+
+@dataclasses.dataclass
+class Replicates:
+    """Data sets of one size laid out for batched EM on one scaling (``ReplicateBatch``).
+
+    ``problem`` is a Problem whose batch holds every usable replicate (its ``constant`` is 0:
+    each replicate's own is in the batch); ``index`` (R,) says which of the given data sets
+    they are (one the family cannot fit, e.g. all points tied, is left out)."""
+
+    problem: Problem
+    index: np.ndarray
+    Z: list[np.ndarray]  # each usable replicate's points in the engine's space
+
+    def screened(self, r: int, k: int, seed: int) -> tuple[ParamArrays, np.ndarray]:
+        """The starts of K a fit of replicate r would continue (``mixfit.screen.screen``: the
+        request's candidates from its start portfolio, short-EM screened, the best
+        ``n_starts`` kept), in the engine's space of every replicate: parameters
+        (n_starts, K, ...) and log weights (n_starts, K)."""
+        p = self.problem
+        T = self.problem.batch.TT[r, 1:].T
+        own = dataclasses.replace(
+            p, X=self.Z[r], w=None, Z=self.Z[r], batch=Batch(T, None), seed=seed, hierarchy=None
+        )
+        chosen = screen(own, k, p.request.starts_per_k())
+        return chosen.params, chosen.logw
+
+
+def batchable(family: Family) -> bool:
+    """Whether the family's E-step is the exponential families' matrix product, which
+    ``ReplicateBatch`` batches over data sets (Student t's is not)."""
+    return type(family).estep is Family.estep
+
+
+def prepare_replicates(
+    request: Any, datasets: list[np.ndarray], weights: list[np.ndarray] | None = None
+) -> Replicates | None:
+    """Check every data set and lay the usable ones out for batched EM (None: none usable
+    or the family cannot be batched).
+
+    All share the scaling, variance floor and one-point weight of their pooled points: the
+    MLE does not depend on an affine rescaling, so only rounding differs from fitting each on
+    its own scaling. Every data set must have the same number of points."""
+    kept, rows, ws = [], [], []
+    for i, data in enumerate(datasets):
+        try:
+            _, X, w, _ = check(request, data, None if weights is None else weights[i])
+        except FitError:
+            continue
+        kept.append(X)
+        ws.append(w)
+        rows.append(i)
+    if not kept:
+        return None
+    weighted = weights is not None
+    pooled = prepare(request, np.concatenate(kept), np.concatenate(ws) if weighted else None)
+    family = pooled.family
+    if not batchable(family):
+        return None
+    T, constants, Zs = [], [], []
+    for X, w in zip(kept, ws, strict=True):
+        Y, jacobian = family.transform(X)
+        Z = pooled.scaling.forward(Y)
+        Zs.append(Z)
+        T.append(family.statistics(Z))
+        base = family.base_measure(Z) + jacobian
+        n_eff = X.shape[0] if w is None else w.sum()
+        total = base * n_eff if np.isscalar(base) else (np.sum(base) if w is None else base @ w)
+        constants.append(float(total) - n_eff * pooled.scaling.log_jacobian)
+    batch = ReplicateBatch(
+        np.stack(T), np.stack(ws) if weighted else None, np.asarray(constants), np.zeros(0, int)
+    )
+    n_eff = float(kept[0].shape[0] if not weighted else ws[0].sum())
+    problem = dataclasses.replace(
+        pooled,
+        X=kept[0],
+        w=ws[0],
+        Z=pooled.Z[: kept[0].shape[0]],
+        batch=batch,
+        constant=0.0,
+        n_eff=n_eff,
+    )
+    return Replicates(problem=problem, index=np.asarray(rows), Z=Zs)
+
+
+def engine_starts(reps: Replicates, starts: list[Any]) -> tuple[ParamArrays, np.ndarray]:
+    """JSON parameters or start values, one per start, in the engine's space: parameters
+    (S, K, ...) and log weights (S, K)."""
+    family, scaling = reps.problem.family, reps.problem.scaling
+    pairs = [
+        family.from_json(family.start_model(**start) if isinstance(start, dict) else start, scaling)
+        for start in starts
+    ]
+    params = {name: np.concatenate([q[name] for q, _ in pairs]) for name in pairs[0][0]}
+    with np.errstate(divide="ignore"):
+        logw = np.log(np.stack([w / w.sum() for _, w in pairs]))
+    return params, logw
+
+
+@dataclasses.dataclass
+class Best:
+    """Each replicate's best non-degenerate start of one batched run: log-likelihood (R,),
+    NaN where every start of a replicate degenerated, and the start's index (R,), -1 there."""
+
+    loglik: np.ndarray
+    start: np.ndarray
+    params: ParamArrays
+    logw: np.ndarray
+
+    def json(self, reps: Replicates, r: int) -> Any:
+        """Replicate r's best parameters as the family's JSON model (None if it failed)."""
+        s = int(self.start[r])
+        if s < 0:
+            return None
+        fam = reps.problem.family
+        return fam.to_json(take(self.params, s), np.exp(self.logw[s]), reps.problem.scaling)
+
+
+def fit_replicates(
+    reps: Replicates,
+    k: int,
+    params: ParamArrays,
+    logw: np.ndarray,
+    owner: np.ndarray,
+    progress: Progress | None = None,
+) -> Best:
+    """Run starts (engine space, (S, K, ...)) each on its replicate ``owner[s]`` (an index into
+    ``reps.index``) to convergence in one batch, and keep every replicate's best."""
+    problem = dataclasses.replace(reps.problem, batch=reps.problem.batch.for_starts(owner))
+    st = run_starts(problem, k, params, logw, progress)
+    R = reps.index.size
+    loglik = np.full(R, np.nan)
+    best = np.full(R, -1)
+    for s in range(owner.size):
+        if st.status[s] not in (CONVERGED, MAX_ITER) or not st.traces[s]:
+            continue
+        r, value = owner[s], st.traces[s][-1]
+        if best[r] < 0 or value > loglik[r]:
+            loglik[r], best[r] = value, s
+    return Best(loglik=loglik, start=best, params=st.params, logw=st.logw)

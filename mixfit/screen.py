@@ -124,9 +124,7 @@ def draw(problem, k: int, methods: list[str], s: Sample, rng: np.random.Generato
     return params, logw
 
 
-def screen(
-    problem, k: int, n_select: int, tick: Callable[[], None] | None = None
-) -> Screened:
+def screen(problem, k: int, n_select: int, tick: Callable[[], None] | None = None) -> Screened:
     """Draw, screen and select the ``n_select`` starts of one K (see the module docstring).
     ``tick`` is called after every screening iteration (a worker's stop request raises there,
     so a cancel reaches a fit that is still screening)."""

@@ -97,15 +97,16 @@ class Family(ABC):
         return bool(events)
 
     def estep(
-        self, batch: Any, params: ParamArrays, logw: np.ndarray
+        self, batch: Any, params: ParamArrays, logw: np.ndarray, rows: Any = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """Log-likelihood (S,) without the base measure and the summed statistics (S, K, 1 + m)
         of every start, from parameters (S, K, ...) and log weights (S, K). An exponential
         family's is one batched matrix product (``mixfit.estep.Batch``); a family outside it
         (Student t) overrides this and ``point_loglik`` and returns whatever its ``maximize``
-        needs, summed counts first."""
+        needs, summed counts first. ``rows`` (S,) are the starts' indices in their batch, which
+        a ``ReplicateBatch`` needs (each start fits its own data set); ``Batch`` ignores them."""
         eta, log_partition = self.natural(params)
-        return batch.estep(eta, logw - log_partition)
+        return batch.estep(eta, logw - log_partition, rows)
 
     def point_loglik(
         self, batch: Any, params: ParamArrays, logw: np.ndarray

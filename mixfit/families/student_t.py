@@ -208,7 +208,7 @@ class StudentT(Gaussian):
         u = 2.0 * half / (nu[..., None] + delta)
         return joint, u
 
-    def estep(self, batch: Any, params: ParamArrays, logw: np.ndarray):
+    def estep(self, batch: Any, params: ParamArrays, logw: np.ndarray, rows: Any = None):
         nu = params["df"][..., 0]
         S, K = nu.shape
         m1 = batch.TT.shape[0]
