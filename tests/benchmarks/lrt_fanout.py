@@ -1,0 +1,101 @@
+"""Fan-out of the bootstrap LRT: the same test with 1 and with 2 RQ workers, measured in one run.
+
+Issue 12's case: B = 999 on Old Faithful's waiting times, K = 1 vs 2 and 2 vs 3 (mclust's
+``mclustBootstrapLRT(nboot=999, maxG=3, modelName="V")``). The LRT is a plan job (the data's
+fits), parts over ranges of each step's replicates (``FANOUT_PARTS`` in all, at least) and a
+combining job (``service.inference``); each worker runs one part at a time on one core. Redis,
+the workers and the API (in-process) are started here; the wall time is from
+``POST /v1/models/{id}/lrt`` to the finished document, the model's fit excluded.
+``python -m tests.benchmarks.lrt_fanout [NBOOT]``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import devstack
+from service import create_app
+
+QUEUE = "bench-lrt-fanout"
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "inference" / "lrt_waiting.json"
+TERMINAL = ("finished", "failed", "canceled")
+
+
+def _wait(client, path: str) -> dict:
+    doc = client.get(path).get_json()
+    while doc["status"] not in TERMINAL:
+        doc = client.get(f"{path}?wait=30").get_json()
+    return doc
+
+
+def _jobs(app, lrt_id: str) -> list[str]:
+    """Where each job of the LRT ran and for how long."""
+    from rq.job import Job
+    from rq.serializers import JSONSerializer
+
+    redis = app.extensions["mixfit"].redis
+    combine = Job.fetch(lrt_id, connection=redis, serializer=JSONSerializer)
+    ids = [combine.meta["plan"], *(p["job_id"] for p in combine.meta["parts"]), lrt_id]
+    lines = []
+    for job in Job.fetch_many(ids, connection=redis, serializer=JSONSerializer):
+        seconds = (job.ended_at - job.started_at).total_seconds()
+        lines.append(f"{job.id.rsplit('-', 1)[-1]}: {seconds:.1f} s on ...{job.worker_name[-4:]}")
+    return lines
+
+
+def run(url: str, workers: int, x: list[float], nboot: int) -> tuple[float, dict]:
+    procs = [devstack.start_worker(url, QUEUE, log_level="WARNING") for _ in range(workers)]
+    app = create_app({"REDIS_URL": url, "QUEUE_NAME": QUEUE})
+    client = app.test_client()
+    try:
+        devstack.wait_workers(url, QUEUE, count=workers)
+        fit = client.post("/v1/fits", json={"data": x, "k": 3, "seed": 1}).get_json()
+        fit = _wait(client, f"/v1/fits/{fit['id']}")
+        assert fit["status"] == "finished", fit
+        body = {"k_min": 1, "max_k": 2, "nboot": nboot, "seed": 1}
+        start = time.perf_counter()
+        doc = client.post(f"/v1/models/{fit['model_id']}/lrt", json=body).get_json()
+        doc = _wait(client, doc["links"]["self"])
+        wall = time.perf_counter() - start
+        doc["jobs"] = _jobs(app, doc["id"])
+        return wall, doc
+    finally:
+        devstack.stop(procs, grace=5)
+        app.extensions["mixfit"].redis.close()
+
+
+def main(nboot: int = 999) -> dict:
+    x = json.loads(FIXTURE.read_text())["x"]
+    with tempfile.TemporaryDirectory() as tmp:
+        redis, url = devstack.start_redis(Path(tmp) / "redis", appendonly=False)
+        try:
+            one, doc1 = run(url, 1, x, nboot)
+            two, doc2 = run(url, 2, x, nboot)
+        finally:
+            devstack.stop([redis])
+    assert doc1["status"] == doc2["status"] == "finished", (doc1["error"], doc2["error"])
+    same = doc1["result"] == doc2["result"]
+    steps = doc2["result"]["steps"]
+    negative = sum(v < 0 for s in steps for v in [s["statistic"], *s["bootstrap"]])
+    print(
+        f"\n## Fan-out of the bootstrap LRT: waiting times (n = {len(x)}), B = {nboot}, "
+        "K = 1 vs 2 and 2 vs 3\n\n"
+        "| workers | wall time | speed-up |\n|---|---|---|\n"
+        f"| 1 | {one:.1f} s | 1.0x |\n| 2 | {two:.1f} s | **{one / two:.2f}x** |\n\n"
+        f"Results identical across the two runs: {same}; negative statistics: {negative}. "
+        + "; ".join(
+            f"{s['k']} vs {s['k'] + 1}: LRTS {s['statistic']:.3f}, p {s['p_value']:.4g}"
+            for s in steps
+        )
+        + "\nJobs with 2 workers: "
+        + ", ".join(doc2["jobs"])
+    )
+    return {"one": one, "two": two, "speedup": one / two, "same": same}
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 999)
