@@ -1334,7 +1334,13 @@
   async function cancelJob(kind) {
     const job = state.jobs[kind];
     if (!job || !job.id) return;
-    const doc = await api("DELETE", JOBS[kind].path(job.id));
+    let doc;
+    try {
+      doc = await api("DELETE", JOBS[kind].path(job.id));
+    } catch (err) {
+      if (err.status === 409) return; // it ended meanwhile: the poll shows how
+      throw err;
+    }
     if (state.jobs[kind] !== job || !doc || !doc.status) return; // the poll hears the rest
     job.doc = doc;
     renderJob(kind);
