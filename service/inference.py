@@ -40,6 +40,8 @@ from fitqueue.jobs import (
     job_error,
 )
 from mixfit import FitError
+from mixfit import inference as core_inference
+from mixfit import lrt as core_lrt
 from mixfit.fit import check, parse_request
 from mixfit.inference import model_options
 from mixfit.schema import MAX_K
@@ -58,6 +60,12 @@ LRT_PART_JOB = "worker.inference.lrt_part"
 LRT_COMBINE_JOB = "worker.inference.lrt_combine"
 BOOTSTRAP_PART_JOB = "worker.inference.bootstrap_part"
 BOOTSTRAP_COMBINE_JOB = "worker.inference.bootstrap_combine"
+
+# Replicates the core fits in one batch, from the start of each range it is given: parts are cut
+# between batches (``fanout.plan_replicates``) so that the result is the same for any split.
+# (getattr: a core that fits its replicates one by one has no batch size.)
+LRT_BATCH = int(getattr(core_lrt, "CHUNK", 1))
+BOOTSTRAP_BATCH = int(getattr(core_inference, "CHUNK", 1))
 
 # kind -> (what the messages call it, its collection under /v1, its combining job, its document)
 KINDS: dict[str, tuple[str, str, str, Any]] = {
@@ -160,7 +168,7 @@ def submit_lrt(model_id: str, request: LRTRequest) -> dict[str, Any]:
     steps = max_k - request.k_min + 1
     for step in reversed(range(steps)):  # the largest K first: workers end close together
         k = request.k_min + step
-        for first, stop in plan_replicates(request.nboot, steps):
+        for first, stop in plan_replicates(request.nboot, steps, LRT_BATCH):
             args = LRTPartArgs(lrt_id=lrt_id, plan_job=plan.id, step=step, replicates=[first, stop])
             part = queue.enqueue_call(
                 LRT_PART_JOB,
@@ -218,7 +226,11 @@ def submit_bootstrap(model_id: str, request: BootstrapRequest) -> dict[str, Any]
     model_json = model.model_dump(mode="json")
     parts: list[Job] = []
     planned: list[ReplicatePlan] = []
-    ranges = [] if request.method == "observed_information" else plan_replicates(request.nboot)
+    ranges = (
+        []
+        if request.method == "observed_information"
+        else plan_replicates(request.nboot, batch=BOOTSTRAP_BATCH)
+    )
     for first, stop in ranges:
         args = BootstrapPartArgs(
             bootstrap_id=boot_id,

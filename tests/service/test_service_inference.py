@@ -68,25 +68,45 @@ def core_bootstrap(
     return result.model_dump(mode="json")
 
 
-def test_lrt_equals_the_core_for_one_part_and_for_many(make_client, fitted) -> None:
-    body = {"k_min": 1, "max_k": 2, "nboot": 7, "seed": 4}
-    expected = core_lrt(fitted, k_min=1, max_k=2, nboot=7, level=0.05, seed=4)
+def parts_of(redis_client: Any, job_id: str) -> list[dict[str, Any]]:
+    """The parts planned for an LRT or a bootstrap (its combining job's meta)."""
+    from rq.job import Job
+    from rq.serializers import JSONSerializer
+
+    return Job.fetch(job_id, connection=redis_client, serializer=JSONSerializer).meta["parts"]
+
+
+def test_lrt_equals_the_core_for_one_part_and_for_many(make_client, fitted, redis_client) -> None:
+    """K = 1 vs 2 with 66 replicates: one part, or two (cut between the core's batches of 64);
+    and K = 1 vs 2 and 2 vs 3 with 3 replicates: one job for both steps' replicates is not
+    possible, so a part per step, the largest K's first."""
     model_id = fitted["model_id"]
-    for parts in (1, 3):
-        client = make_client(FANOUT_PARTS=parts)
-        created = client.post(f"/v1/models/{model_id}/lrt", json=body)
-        assert created.status_code == 202, created.get_json()
-        doc = created.get_json()
-        assert created.headers["Location"] == doc["links"]["self"] == f"/v1/lrts/{doc['id']}"
-        assert doc["status"] == "queued" and doc["progress"] == {"done": 0, "total": 14}
-        assert doc["links"]["model"] == f"/v1/models/{model_id}"
-        assert doc["model_id"] == model_id and doc["result"] is None
-        done = wait_job(client, doc["links"]["self"])
-        assert done["status"] == "finished", done
-        assert done["progress"] == {"done": 14, "total": 14}
-        assert done["result"] == expected  # exactly, whatever the number of parts
+    cases = [
+        ({"max_k": 1, "nboot": 66, "seed": 4}, {1: [[0, 66]], 4: [[0, 64], [64, 66]]}),
+        ({"k_min": 1, "max_k": 2, "nboot": 3, "seed": 4}, {4: [[0, 3], [0, 3]]}),
+    ]
+    for body, plans in cases:
+        settings = {"k_min": 1, "level": 0.05, **body}
+        expected = core_lrt(fitted, **settings)
+        total = body["nboot"] * len(expected["steps"])
+        for fanout_parts, ranges in plans.items():
+            client = make_client(FANOUT_PARTS=fanout_parts)
+            created = client.post(f"/v1/models/{model_id}/lrt", json=body)
+            assert created.status_code == 202, created.get_json()
+            doc = created.get_json()
+            assert created.headers["Location"] == doc["links"]["self"] == f"/v1/lrts/{doc['id']}"
+            assert doc["status"] == "queued" and doc["progress"] == {"done": 0, "total": total}
+            assert doc["links"]["model"] == f"/v1/models/{model_id}"
+            assert doc["model_id"] == model_id and doc["result"] is None
+            parts = parts_of(redis_client, doc["id"])
+            assert [p["replicates"] for p in parts] == ranges
+            assert [p["step"] for p in parts] == sorted((p["step"] for p in parts), reverse=True)
+            done = wait_job(client, doc["links"]["self"])
+            assert done["status"] == "finished", done
+            assert done["progress"] == {"done": total, "total": total}
+            assert done["result"] == expected  # exactly, whatever the number of parts
     assert [s["k"] for s in expected["steps"]] == [1, 2]
-    assert all(len(s["bootstrap"]) == 7 for s in expected["steps"])
+    assert all(len(s["bootstrap"]) == 3 for s in expected["steps"])
 
 
 def test_lrt_defaults_to_the_models_k_and_takes_an_empty_body(client, fitted) -> None:
@@ -97,19 +117,22 @@ def test_lrt_defaults_to_the_models_k_and_takes_an_empty_body(client, fitted) ->
     assert client.delete(doc["links"]["self"]).get_json()["status"] == "canceled"
 
 
-def test_bootstrap_equals_the_core_for_one_part_and_for_many(make_client, fitted) -> None:
-    expected = core_bootstrap(fitted, 9, "weighted", 2)
+def test_bootstrap_equals_the_core_for_one_part_and_for_many(
+    make_client, fitted, redis_client
+) -> None:
+    expected = core_bootstrap(fitted, 70, "weighted", 2)
     model_id = fitted["model_id"]
-    body = {"method": "weighted", "nboot": 9, "conf_level": 0.9, "seed": 2}
-    for parts in (1, 4):
-        client = make_client(FANOUT_PARTS=parts)
+    body = {"method": "weighted", "nboot": 70, "conf_level": 0.9, "seed": 2}
+    for fanout_parts, count in ((1, 1), (4, 2)):
+        client = make_client(FANOUT_PARTS=fanout_parts)
         created = client.post(f"/v1/models/{model_id}/bootstrap", json=body)
         assert created.status_code == 202, created.get_json()
         doc = created.get_json()
         assert created.headers["Location"] == f"/v1/bootstraps/{doc['id']}"
+        assert len(parts_of(redis_client, doc["id"])) == count
         done = wait_job(client, doc["links"]["self"])
         assert done["status"] == "finished", done
-        assert done["progress"] == {"done": 9, "total": 9}
+        assert done["progress"] == {"done": 70, "total": 70}
         assert done["result"] == expected
     assert set(expected["parameters"]) == {"weights", "means", "sds"}
 
@@ -229,7 +252,7 @@ def test_a_fit_error_is_shown_verbatim(make_client, fitted, redis_url, redis_cli
 
 
 def test_two_workers_share_the_parts(make_client, fitted, redis_url, redis_client) -> None:
-    """Four parts, two idle workers: both get work, and the result is the one-part result."""
+    """Three parts, two idle workers: both get work, and the result is the one-part result."""
     from rq.job import Job
     from rq.serializers import JSONSerializer
 
@@ -240,15 +263,14 @@ def test_two_workers_share_the_parts(make_client, fitted, redis_url, redis_clien
     try:
         devstack.wait_workers(redis_url, TEST_QUEUE, count=2)
         client = make_client(FANOUT_PARTS=4)
-        body = {"nboot": 40, "seed": 5}
+        body = {"nboot": 130, "seed": 5}
         doc = client.post(f"/v1/models/{fitted['model_id']}/bootstrap", json=body).get_json()
         done = wait_job(client, doc["links"]["self"])
         assert done["status"] == "finished", done
     finally:
         devstack.stop([second])
-    parts = [
-        Job.fetch(f"{doc['id']}-{i}", connection=redis_client, serializer=JSONSerializer)
-        for i in range(4)
-    ]
+    ids = [part["job_id"] for part in parts_of(redis_client, doc["id"])]
+    assert len(ids) == 3  # [0, 64), [64, 128), [128, 130)
+    parts = Job.fetch_many(ids, connection=redis_client, serializer=JSONSerializer)
     assert len({part.return_value()["worker"] for part in parts}) == 2
-    assert done["result"] == core_bootstrap(fitted, 40, "nonparametric", 5, conf_level=0.95)
+    assert done["result"] == core_bootstrap(fitted, 130, "nonparametric", 5, conf_level=0.95)
