@@ -322,7 +322,7 @@ def test_lrt_and_bootstrap_through_the_server_print_what_local_prints(
     live_api: str, data_csv
 ) -> None:
     """On a server the commands fit the data there, then queue the LRT or bootstrap of that
-    model; the observed statistics and the intervals are the local ones."""
+    model: the LRT is the local one exactly, the intervals to the fits' agreement."""
     path, _ = data_csv
     args = ("lrt", str(path), "--max-k", "2", "--nboot", "4", "--seed", "3", "--json")
     code, remote, err = run(*args, "--url", live_api)
@@ -330,15 +330,8 @@ def test_lrt_and_bootstrap_through_the_server_print_what_local_prints(
     code, local, _ = run(*args)
     assert code == 0
     remote_lrt = mixfit.LRTResult.model_validate_json(remote)
-    local_lrt = mixfit.LRTResult.model_validate_json(local)
-    assert [s.k for s in remote_lrt.steps] == [s.k for s in local_lrt.steps] == [1, 2]
-    for a, b in zip(remote_lrt.steps, local_lrt.steps, strict=True):
-        assert (a.loglik, a.loglik_alternative, a.statistic) == (
-            b.loglik,
-            b.loglik_alternative,
-            b.statistic,
-        )
-        assert len(a.bootstrap) == 4 and a.p_value >= 1 / 5
+    assert remote_lrt == mixfit.LRTResult.model_validate_json(local)  # exactly
+    assert [s.k for s in remote_lrt.steps] == [1, 2]
     code, table, err = run(*args[:-1], "--url", live_api)
     assert code == 0, err
     assert re.search(f"\\(server {live_api}, model [0-9a-f]{{32}}\\)$", table.splitlines()[0])
