@@ -313,7 +313,7 @@ def _fetch_job(fit_id: str) -> Job:
         deadline = time.monotonic() + ENQUEUE_GRACE
         while True:
             try:
-                return Job.fetch(fit_id, connection=redis, serializer=JSONSerializer)
+                job = Job.fetch(fit_id, connection=redis, serializer=JSONSerializer)
             except NoSuchJobError:
                 created, queued = redis.hmget(keys.fit(fit_id), ["created_at", "queued_at"])
                 if created is None:
@@ -324,6 +324,10 @@ def _fetch_job(fit_id: str) -> Job:
                         abort_json(503, f"fit {fit_id} is still being queued; retry in a moment")
                     abort_json(410, f"fit {fit_id} has expired; its result is no longer kept")
                 time.sleep(0.01)
+            else:
+                if job.func_name in (FIT_JOB, REDUCE_JOB):  # not an LRT's or a bootstrap's
+                    return job
+                break
     abort_json(404, f"no fit with id {fit_id}")
 
 

@@ -222,9 +222,16 @@ def test_unknown_gone_and_invalid(client, fitted, redis_client) -> None:
         client.error(client.post(f"/v1/models/{model_id}/{route}", json={}), 410)
 
 
-def test_expired_jobs_answer_410(make_client, fitted, redis_client) -> None:
+def test_expired_jobs_answer_410_and_ids_stay_in_their_collection(
+    make_client, fitted, redis_client
+) -> None:
     idle = make_client(QUEUE_NAME="mixfit-idle-inference")
     doc = idle.post(f"/v1/models/{fitted['model_id']}/bootstrap", json={"nboot": 2}).get_json()
+    # Its id is an RQ job's, but no fit's nor LRT's.
+    for path in (f"/v1/fits/{doc['id']}", f"/v1/lrts/{doc['id']}"):
+        idle.error(idle.get(path), 404)
+        idle.error(idle.delete(path), 404)
+    assert idle.get(doc["links"]["self"]).get_json()["status"] == "queued"
     for key in redis_client.keys(f"rq:job:{doc['id']}*"):
         redis_client.delete(key)
     assert "expired" in idle.error(idle.get(doc["links"]["self"]), 410)["message"]
