@@ -37,7 +37,11 @@ def job_context(job: Any, worker: str | None = None) -> dict[str, Any]:
         ks = sorted({k for part in job.meta.get("parts", []) for k in part.get("k", [])})
     context = {
         "request_id": job.meta.get("request_id"),
-        "fit_id": kwargs.get("fit_id", job.id),
+        # An LRT's or a bootstrap's jobs log its id here (the id the client holds).
+        "fit_id": kwargs.get("fit_id")
+        or kwargs.get("lrt_id")
+        or kwargs.get("bootstrap_id")
+        or job.id,
         "job_id": job.id,
         "k": ks or None,
         "worker": worker or job.worker_name,
