@@ -25,13 +25,19 @@ from scipy.optimize import linear_sum_assignment
 
 from .data import as_points
 from .errors import FitError
-from .fit import parse_request, prepare
+from .fit import parse_request
 from .options import BootstrapResult, ParameterSpread, Schema
-from .replicates import Progress, best_of, replicate_generator, start_values
+from .replicates import Progress, refit, replicate_generator, start_values
 from .schema import Model
 from .scoring import model_family
 
 BOOT_STREAM = 0xB007
+CHUNK = 64  # replicates refitted in one batch (mixfit.replicates)
+# A replicate's refit starts at the fitted parameters, so one stopped early stays near them and
+# the spread comes out too narrow (measured on 200 two-component sets, n = 200, B = 199: means'
+# 95 % intervals covered 91-93 % at the fit's tol 1e-8, 93-93.5 % at 1e-13): refits converge
+# to this instead of the fit's tolerance.
+REFIT_TOLERANCE = {"tol": 1e-12, "tol_type": "relative"}
 METHODS = ("nonparametric", "weighted")
 # A fit's options that are its own starts, not the model's definition: a replicate starts from
 # the fitted parameters instead.
@@ -112,34 +118,37 @@ def bootstrap_replicates(
         raise FitError("method must be 'nonparametric' or 'weighted'")
     X, w = as_points(data, weights)
     family = model_family(model)
-    request = parse_request({**model_options(options), "k": model.k, "n_starts": 1})
+    request = parse_request(
+        {**model_options(options), "k": model.k, "n_starts": 1, **REFIT_TOLERANCE}
+    )
     names = list(_flat(model.params, family))
     draws: dict[str, list[Any]] = {name: [] for name in names}
     first = start_values(model.params)
     n = X.shape[0]
     failed = 0
-    for b in range(start, stop):
-        rng = replicate_generator(seed, BOOT_STREAM, 0, b)
-        if method == "nonparametric":
-            p = None if w is None else w / w.sum()
-            idx = rng.choice(n, n, replace=True, p=p)
-            Y, wy = X[idx], None
-        else:
-            base = np.ones(n) if w is None else w
-            Y, wy = X, rng.dirichlet(np.ones(n)) * base.sum() * base / base.mean()
-        try:
-            fitted = best_of(prepare(request, Y, wy), model.k, [first])
-        except FitError:
-            fitted = None
-        if fitted is None:
-            failed += 1
-        else:
-            flat = _flat(fitted.params, family)
-            order = _match(family, model.params, fitted.params)
+    for a in range(start, stop, CHUNK):
+        chunk = range(a, min(a + CHUNK, stop))
+        Ys, ws = [], []
+        for b in chunk:
+            rng = replicate_generator(seed, BOOT_STREAM, 0, b)
+            if method == "nonparametric":
+                p = None if w is None else w / w.sum()
+                Ys.append(X[rng.choice(n, n, replace=True, p=p)])
+            else:
+                base = np.ones(n) if w is None else w
+                Ys.append(X)
+                ws.append(rng.dirichlet(np.ones(n)) * base.sum() * base / base.mean())
+        fits = refit(request, Ys, ws or None, model.k, [first], (X, w))
+        for fitted in fits:
+            if fitted is None:
+                failed += 1
+                continue
+            flat = _flat(fitted, family)
+            order = _match(family, model.params, fitted)
             for name in names:
                 draws[name].append(flat[name][order].tolist())
         if progress is not None:
-            progress({"done": b + 1 - start})
+            progress({"done": chunk.stop - start})
     return BootstrapDraws(start=start, stop=stop, failed=failed, draws=draws)
 
 

@@ -194,6 +194,11 @@ def lrt_replicates(
     if not 0 <= start <= stop <= plan.nboot or not 0 <= step < len(plan.steps):
         raise FitError("replicates out of the plan's range")
     s = plan.steps[step]
+    # every replicate of the step shares the scaling of its first (prepare_replicates)
+    reference = (
+        sample(s.null, plan.n, replicate_generator(plan.seed, LRT_STREAM, step, 0))[0],
+        None,
+    )
     out: list[float] = []
     for a in range(start, stop, CHUNK):
         b = min(a + CHUNK, stop)
@@ -204,7 +209,7 @@ def lrt_replicates(
         rngs = [
             replicate_generator(plan.seed, LRT_STREAM, step, i, START_STREAM) for i in range(a, b)
         ]
-        out += _chunk_lrts(Ys, rngs, s.null, s.alternative, plan.options, plan.seed)
+        out += _chunk_lrts(Ys, rngs, reference, s.null, s.alternative, plan.options, plan.seed)
         if progress is not None:
             progress({"step": step, "k": s.k, "done": b - start})
     return out
@@ -329,6 +334,7 @@ def _observed_fits(X, w, ks, seed, options) -> dict[int, KResult]:
 def _chunk_lrts(
     Ys: list[np.ndarray],
     rngs: list[np.random.Generator],
+    reference: tuple[np.ndarray, None],
     model: Model,
     alternative: Model,
     options: dict[str, Any],
@@ -339,7 +345,7 @@ def _chunk_lrts(
     its widest component split. A replicate the family cannot fit counts 0."""
     k = model.k
     request = parse_request({**options, "k": [k, k + 1], "seed": seed})
-    reps = prepare_replicates(request, Ys)
+    reps = prepare_replicates(request, Ys, None, reference)
     if reps is None:  # nothing usable, or a family whose E-step is not batched
         return [_replicate_lrts(Y, model, alternative, options, seed) for Y in Ys]
     R = reps.index.size

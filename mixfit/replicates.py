@@ -25,7 +25,7 @@ from .screen import screen
 Progress = Callable[[dict[str, Any]], None]
 
 # Options a bootstrap sets itself (a replicate's K, starts and data are its own).
-OWN_OPTIONS = frozenset({"k", "init", "n_starts", "data", "weights", "dataset_id"})
+OWN_OPTIONS = frozenset({"k", "seed", "data", "weights", "dataset_id"})
 
 
 def replicate_generator(
@@ -107,14 +107,19 @@ def batchable(family: Family) -> bool:
 
 
 def prepare_replicates(
-    request: Any, datasets: list[np.ndarray], weights: list[np.ndarray] | None = None
+    request: Any,
+    datasets: list[np.ndarray],
+    weights: list[np.ndarray] | None,
+    reference: tuple[np.ndarray, np.ndarray | None],
 ) -> Replicates | None:
     """Check every data set and lay the usable ones out for batched EM (None: none usable
     or the family cannot be batched).
 
-    All share the scaling, variance floor and one-point weight of their pooled points: the
-    MLE does not depend on an affine rescaling, so only rounding differs from fitting each on
-    its own scaling. Every data set must have the same number of points."""
+    All share the scaling, variance floor and one-point weight of the ``reference`` data set
+    (points (n, d), weights (n,) or None): the MLE does not depend on an affine rescaling, so
+    only rounding differs from fitting each on its own scaling, and a replicate's arithmetic
+    does not depend on which others share its batch (a fan-out's parts agree to the last bit
+    with one process). Every data set must have the same number of points."""
     kept, rows, ws = [], [], []
     for i, data in enumerate(datasets):
         try:
@@ -127,7 +132,7 @@ def prepare_replicates(
     if not kept:
         return None
     weighted = weights is not None
-    pooled = prepare(request, np.concatenate(kept), np.concatenate(ws) if weighted else None)
+    pooled = prepare(request, *reference)
     family = pooled.family
     if not batchable(family):
         return None
@@ -212,3 +217,37 @@ def fit_replicates(
         if best[r] < 0 or value > loglik[r]:
             loglik[r], best[r] = value, s
     return Best(loglik=loglik, start=best, params=st.params, logw=st.logw)
+
+
+def refit(
+    request: Any,
+    datasets: list[np.ndarray],
+    weights: list[np.ndarray] | None,
+    k: int,
+    starts: list[dict[str, Any]],
+    reference: tuple[np.ndarray, np.ndarray | None],
+) -> list[Any]:
+    """Every data set fitted at K from the same start values, batched where the family allows
+    (else one after another; ``reference``: see ``prepare_replicates``): each one's best
+    non-degenerate fit as the family's JSON parameters, None where every start degenerated or
+    the data set cannot be fitted."""
+    reps = prepare_replicates(request, datasets, weights, reference)
+    if reps is None:
+        out = []
+        for i, data in enumerate(datasets):
+            try:
+                problem = prepare(request, data, None if weights is None else weights[i])
+                fitted = best_of(problem, k, starts)
+            except FitError:
+                fitted = None
+            out.append(None if fitted is None else fitted.params)
+        return out
+    R = reps.index.size
+    params, logw = engine_starts(reps, starts)
+    S = logw.shape[0]
+    tiled = {name: np.tile(value, (R,) + (1,) * (value.ndim - 1)) for name, value in params.items()}
+    best = fit_replicates(reps, k, tiled, np.tile(logw, (R, 1)), np.repeat(np.arange(R), S))
+    out: list[Any] = [None] * len(datasets)
+    for r, i in enumerate(reps.index.tolist()):
+        out[i] = best.json(reps, r)
+    return out
