@@ -74,6 +74,17 @@ def job_timeout(n: int, d: int, k_values: list[int], n_starts: int, max_iter: in
     return int(min(seconds, int(cfg("JOB_TIMEOUT_MAX"))))
 
 
+def job_keep() -> dict[str, Any]:
+    """What every RQ job of a fit (an LRT, a bootstrap) keeps: its result ``RESULT_TTL``
+    seconds, its failure ``FAILURE_TTL``, and ``FIT_RETRIES`` reruns after its worker died."""
+    retries = int(cfg("FIT_RETRIES"))
+    return {
+        "result_ttl": int(cfg("RESULT_TTL")),
+        "failure_ttl": int(cfg("FAILURE_TTL")),
+        "retry": Retry(max=retries) if retries > 0 else None,
+    }
+
+
 def body_digest(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
 
@@ -207,11 +218,7 @@ def submit_fit(request: Any, idem_key: str | None, digest: str) -> tuple[dict[st
         # part) gives the same result bit for bit.
         options["seed"] = secrets.randbits(63)
     common = {"fit_id": fit_id, "dataset_id": dataset_id, "request": options}
-    keep = {
-        "result_ttl": result_ttl,
-        "failure_ttl": failure_ttl,
-        "retry": Retry(max=int(cfg("FIT_RETRIES"))) if int(cfg("FIT_RETRIES")) > 0 else None,
-    }
+    keep = job_keep()
     finals = {"model_ttl": int(cfg("MODEL_TTL")), "tombstone_ttl": int(cfg("TOMBSTONE_TTL"))}
     n, d = X.shape
     # Every job of the fit carries the submitting request's id: the worker logs with it.

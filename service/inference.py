@@ -20,7 +20,6 @@ import time
 import uuid
 from typing import Any
 
-from rq import Retry
 from rq.command import send_stop_job_command
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Dependency, Job, JobStatus
@@ -50,7 +49,7 @@ from . import model_store
 from .datasets import refresh
 from .errors import abort_json
 from .fanout import plan_replicates
-from .fits import FIT_ID, STATES, STOP_GRACE, TERMINAL, WAIT_SLICE, job_timeout
+from .fits import FIT_ID, STATES, STOP_GRACE, TERMINAL, WAIT_SLICE, job_keep, job_timeout
 from .logs import request_id
 from .models import BootstrapRequest, BootstrapStatus, LRTRequest, LRTStatus
 from .store import cfg, clients, iso, now
@@ -93,16 +92,6 @@ def _data(model_id: str, dataset_id: str) -> tuple[Any, Any]:
         )
 
 
-def _keep() -> dict[str, Any]:
-    """What every job of an LRT or a bootstrap keeps: TTLs and retries, as a fit's jobs."""
-    retries = int(cfg("FIT_RETRIES"))
-    return {
-        "result_ttl": int(cfg("RESULT_TTL")),
-        "failure_ttl": int(cfg("FAILURE_TTL")),
-        "retry": Retry(max=retries) if retries > 0 else None,
-    }
-
-
 def _begin(kind: str, model_id: str, dataset_id: str) -> str:
     """A new id, its record written (so that it answers 410 once its jobs expire), and the
     dataset's expiry refreshed as a fit's use refreshes it."""
@@ -131,10 +120,10 @@ def submit_lrt(model_id: str, request: LRTRequest) -> dict[str, Any]:
     model, fit_options, dataset_id = model_store.fitted(model_id)
     max_k = request.max_k if request.max_k is not None else min(model.k, MAX_K - 1)
     if request.k_min > max_k:
+        default = "" if request.max_k is not None else ": the model's K, the default"
         abort_json(
             422,
-            f"k_min ({request.k_min}) must be at most max_k ({max_k}"
-            f"{'' if request.max_k is not None else ': the model K, the default'}); lower k_min "
+            f"k_min ({request.k_min}) must be at most max_k ({max_k}{default}); lower k_min "
             "or raise max_k",
         )
     options = _options(fit_options)
@@ -143,7 +132,7 @@ def submit_lrt(model_id: str, request: LRTRequest) -> dict[str, Any]:
     fit_request = parse_request({**options, "k": ks, "seed": request.seed})
     check(fit_request, X, w)  # n < K, values outside the support, ...: 422 now
     lrt_id = _begin("lrt", model_id, dataset_id)
-    queue, keep, n, d = clients().queue, _keep(), X.shape[0], X.shape[1]
+    queue, keep, n, d = clients().queue, job_keep(), X.shape[0], X.shape[1]
     traced = {"request_id": request_id()}
     plan = queue.enqueue_call(
         LRT_PLAN_JOB,
@@ -221,7 +210,7 @@ def submit_bootstrap(model_id: str, request: BootstrapRequest) -> dict[str, Any]
     X, _ = _data(model_id, dataset_id)
     max_iter = parse_request({**options, "k": model.k}).max_iter
     boot_id = _begin("bootstrap", model_id, dataset_id)
-    queue, keep, n, d = clients().queue, _keep(), X.shape[0], X.shape[1]
+    queue, keep, n, d = clients().queue, job_keep(), X.shape[0], X.shape[1]
     traced = {"request_id": request_id()}
     model_json = model.model_dump(mode="json")
     parts: list[Job] = []
