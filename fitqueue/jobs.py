@@ -152,7 +152,7 @@ class LRTPlanArgs(Contract):
     lrt_id: str
     dataset_id: str
     options: dict[str, Any] = Field(
-        description="The fit's options less its start settings (family, covariance, ...)."
+        description="The fit's options less its K, seed and data (mixfit.replicates.OWN_OPTIONS)."
     )
     k_min: int = Field(ge=1)
     max_k: int = Field(ge=1)

@@ -37,20 +37,17 @@ def plan_parts(
     return plan if len(plan) > 1 else None
 
 
-def plan_replicates(nboot: int, steps: int = 1, batch: int = 1) -> list[tuple[int, int]]:
+def plan_replicates(nboot: int, steps: int = 1) -> list[tuple[int, int]]:
     """How the replicates of one of ``steps`` LRT steps, or of a bootstrap, fan out:
-    ``(first, stop)`` per RQ job.
-
-    As a fit's Ks: each step's replicates are cut into ranges so that all steps together have at
-    least ``FANOUT_PARTS`` (fewer when there are fewer replicates). The cut points are multiples
-    of ``batch``, the number of replicates the core fits in one batch (``mixfit.lrt.CHUNK``,
-    ``mixfit.inference.CHUNK``; it batches from each range's start): every replicate has its own
-    generator, but a batch's replicates share one scaling, so only cuts between batches leave the
-    result the same for any split (cut inside one and the statistics move, up to 1.6 in one
-    measured). Fewer replicates than two batches: one range.
+    ``(first, stop)`` per RQ job. As a fit's Ks: each step's replicates are cut into ranges so
+    that all steps together have at least ``FANOUT_PARTS`` (fewer when there are fewer
+    replicates). Every replicate has its own generator and the core's batches share a fixed
+    reference's scaling, so the result is the same, bit for bit, for any split.
     """
     chunks = max(1, min(nboot, -(-int(cfg("FANOUT_PARTS")) // steps)))
-    cuts = np.linspace(0, nboot, chunks + 1)[1:-1]
-    inner = sorted({int(round(c / batch)) * batch for c in cuts} - {0})
-    bounds = [0, *(c for c in inner if c < nboot), nboot]
-    return list(zip(bounds[:-1], bounds[1:], strict=True))
+    bounds = np.linspace(0, nboot, chunks + 1).round().astype(int)
+    return [
+        (int(first), int(stop))
+        for first, stop in zip(bounds[:-1], bounds[1:], strict=True)
+        if stop > first
+    ]

@@ -8,8 +8,8 @@ the result. A bootstrap is part jobs (``BOOTSTRAP_PART_JOB``: a range of refits 
 combining job (``BOOTSTRAP_COMBINE_JOB``); ``observed_information`` is the combining job alone.
 The worker is reached only through the queue, by these dotted names.
 
-Each runs with the fit's own options (its start settings dropped: a replicate starts from the
-fitted parameters) on the fit's dataset, which the model's record names
+Each runs with the fit's own options on the fit's dataset (an LRT starts its fits as the fit did;
+a bootstrap's refits start from the fitted parameters), which the model's record names
 (``model_store.fitted``). An id that existed answers 410 once its jobs have expired: its record
 (``fitqueue.keys.inference``) outlives them by ``TOMBSTONE_TTL``.
 """
@@ -39,10 +39,9 @@ from fitqueue.jobs import (
     job_error,
 )
 from mixfit import FitError
-from mixfit import inference as core_inference
-from mixfit import lrt as core_lrt
 from mixfit.fit import check, parse_request
 from mixfit.inference import model_options
+from mixfit.replicates import OWN_OPTIONS
 from mixfit.schema import MAX_K
 
 from . import model_store
@@ -60,12 +59,6 @@ LRT_COMBINE_JOB = "worker.inference.lrt_combine"
 BOOTSTRAP_PART_JOB = "worker.inference.bootstrap_part"
 BOOTSTRAP_COMBINE_JOB = "worker.inference.bootstrap_combine"
 
-# Replicates the core fits in one batch, from the start of each range it is given: parts are cut
-# between batches (``fanout.plan_replicates``) so that the result is the same for any split.
-# (getattr: a core that fits its replicates one by one has no batch size.)
-LRT_BATCH = int(getattr(core_lrt, "CHUNK", 1))
-BOOTSTRAP_BATCH = int(getattr(core_inference, "CHUNK", 1))
-
 # kind -> (what the messages call it, its collection under /v1, its combining job, its document)
 KINDS: dict[str, tuple[str, str, str, Any]] = {
     "lrt": ("LRT", "lrts", LRT_COMBINE_JOB, LRTStatus),
@@ -76,8 +69,24 @@ OWN = frozenset({"data", "weights", "dataset_id"})
 
 
 def _options(options: dict[str, Any]) -> dict[str, Any]:
-    """The fit's options less its start settings and data: what the replicates' fits keep."""
+    """The fit's options less its start settings and data: what a bootstrap's refits keep
+    (each starts from the fitted parameters)."""
     return {key: value for key, value in model_options(options).items() if key not in OWN}
+
+
+def _lrt_options(options: dict[str, Any]) -> dict[str, Any]:
+    """The fit's options less what the LRT sets itself (``mixfit.replicates.OWN_OPTIONS``: K,
+    seed, data): the observed fits and the replicates' fits start as the fit's did (``init``,
+    ``n_starts``, screening), except that explicit start values, which fit one K, give way to
+    the default init."""
+    kept = {key: value for key, value in options.items() if key not in OWN_OPTIONS}
+    init = kept.get("init")
+    named = isinstance(init, str) or (
+        isinstance(init, list) and all(isinstance(v, str) for v in init)
+    )
+    if not named:
+        kept.pop("init", None)
+    return kept
 
 
 def _data(model_id: str, dataset_id: str) -> tuple[Any, Any]:
@@ -126,7 +135,7 @@ def submit_lrt(model_id: str, request: LRTRequest) -> dict[str, Any]:
             f"k_min ({request.k_min}) must be at most max_k ({max_k}{default}); lower k_min "
             "or raise max_k",
         )
-    options = _options(fit_options)
+    options = _lrt_options(fit_options)
     X, w = _data(model_id, dataset_id)
     ks = list(range(request.k_min, max_k + 2))
     fit_request = parse_request({**options, "k": ks, "seed": request.seed})
@@ -157,7 +166,7 @@ def submit_lrt(model_id: str, request: LRTRequest) -> dict[str, Any]:
     steps = max_k - request.k_min + 1
     for step in reversed(range(steps)):  # the largest K first: workers end close together
         k = request.k_min + step
-        for first, stop in plan_replicates(request.nboot, steps, LRT_BATCH):
+        for first, stop in plan_replicates(request.nboot, steps):
             args = LRTPartArgs(lrt_id=lrt_id, plan_job=plan.id, step=step, replicates=[first, stop])
             part = queue.enqueue_call(
                 LRT_PART_JOB,
@@ -215,11 +224,7 @@ def submit_bootstrap(model_id: str, request: BootstrapRequest) -> dict[str, Any]
     model_json = model.model_dump(mode="json")
     parts: list[Job] = []
     planned: list[ReplicatePlan] = []
-    ranges = (
-        []
-        if request.method == "observed_information"
-        else plan_replicates(request.nboot, batch=BOOTSTRAP_BATCH)
-    )
+    ranges = [] if request.method == "observed_information" else plan_replicates(request.nboot)
     for first, stop in ranges:
         args = BootstrapPartArgs(
             bootstrap_id=boot_id,

@@ -90,10 +90,5 @@ def test_replicates_are_cut_into_at_least_fanout_parts(app):
         assert fanout.plan_replicates(10, steps=3) == [(0, 5), (5, 10)]  # 6 parts in all
         assert fanout.plan_replicates(10, steps=19) == [(0, 10)]
         assert fanout.plan_replicates(3) == [(0, 1), (1, 2), (2, 3)]
-        # Cut between the core's batches (here of 64), so the result does not depend on the cut.
-        assert fanout.plan_replicates(999, steps=2, batch=64) == [(0, 512), (512, 999)]
-        assert fanout.plan_replicates(99, batch=64) == [(0, 64), (64, 99)]
-        assert fanout.plan_replicates(130, batch=64) == [(0, 64), (64, 128), (128, 130)]
-        assert fanout.plan_replicates(64, batch=64) == [(0, 64)]
         app.config.update(FANOUT_PARTS=1)
         assert fanout.plan_replicates(999) == [(0, 999)]

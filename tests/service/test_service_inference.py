@@ -12,13 +12,9 @@ import numpy as np
 import pytest
 
 import mixfit
-from mixfit.inference import (
-    bootstrap_replicates,
-    bootstrap_summary,
-    model_options,
-    observed_information,
-)
+from mixfit.inference import bootstrap_replicates, bootstrap_summary, observed_information
 from mixfit.lrt import lrt_plan, lrt_replicates, lrt_result
+from mixfit.replicates import OWN_OPTIONS
 
 X = np.round(
     np.concatenate(
@@ -48,11 +44,8 @@ def fitted(client, worker_proc, poll) -> dict[str, Any]:
 
 
 def core_lrt(fit: dict[str, Any], **settings: Any) -> dict[str, Any]:
-    options = {
-        k: v
-        for k, v in model_options(fit["result"]["options"]).items()
-        if k not in ("data", "weights", "dataset_id")
-    }
+    """The in-process test with the fit's options, less what the LRT sets itself."""
+    options = {k: v for k, v in fit["result"]["options"].items() if k not in OWN_OPTIONS}
     plan = lrt_plan(X, **settings, **options)
     stats = [lrt_replicates(plan, step) for step in range(len(plan.steps))]
     return lrt_result(plan, stats).model_dump(mode="json")
@@ -77,36 +70,30 @@ def parts_of(redis_client: Any, job_id: str) -> list[dict[str, Any]]:
 
 
 def test_lrt_equals_the_core_for_one_part_and_for_many(make_client, fitted, redis_client) -> None:
-    """K = 1 vs 2 with 66 replicates: one part, or two (cut between the core's batches of 64);
-    and K = 1 vs 2 and 2 vs 3 with 3 replicates: one job for both steps' replicates is not
-    possible, so a part per step, the largest K's first."""
+    """K = 1 vs 2 and 2 vs 3 with 7 replicates a step: one part a step, or three (ranges that
+    cut the core's batches), the largest K's first; the same statistics bit for bit."""
     model_id = fitted["model_id"]
-    cases = [
-        ({"max_k": 1, "nboot": 66, "seed": 4}, {1: [[0, 66]], 4: [[0, 64], [64, 66]]}),
-        ({"k_min": 1, "max_k": 2, "nboot": 3, "seed": 4}, {4: [[0, 3], [0, 3]]}),
-    ]
-    for body, plans in cases:
-        settings = {"k_min": 1, "level": 0.05, **body}
-        expected = core_lrt(fitted, **settings)
-        total = body["nboot"] * len(expected["steps"])
-        for fanout_parts, ranges in plans.items():
-            client = make_client(FANOUT_PARTS=fanout_parts)
-            created = client.post(f"/v1/models/{model_id}/lrt", json=body)
-            assert created.status_code == 202, created.get_json()
-            doc = created.get_json()
-            assert created.headers["Location"] == doc["links"]["self"] == f"/v1/lrts/{doc['id']}"
-            assert doc["status"] == "queued" and doc["progress"] == {"done": 0, "total": total}
-            assert doc["links"]["model"] == f"/v1/models/{model_id}"
-            assert doc["model_id"] == model_id and doc["result"] is None
-            parts = parts_of(redis_client, doc["id"])
-            assert [p["replicates"] for p in parts] == ranges
-            assert [p["step"] for p in parts] == sorted((p["step"] for p in parts), reverse=True)
-            done = wait_job(client, doc["links"]["self"])
-            assert done["status"] == "finished", done
-            assert done["progress"] == {"done": total, "total": total}
-            assert done["result"] == expected  # exactly, whatever the number of parts
+    body = {"k_min": 1, "max_k": 2, "nboot": 7, "seed": 4}
+    expected = core_lrt(fitted, level=0.05, **body)
+    plans = {1: [[0, 7], [0, 7]], 6: [[0, 2], [2, 5], [5, 7]] * 2}
+    for fanout_parts, ranges in plans.items():
+        client = make_client(FANOUT_PARTS=fanout_parts)
+        created = client.post(f"/v1/models/{model_id}/lrt", json=body)
+        assert created.status_code == 202, created.get_json()
+        doc = created.get_json()
+        assert created.headers["Location"] == doc["links"]["self"] == f"/v1/lrts/{doc['id']}"
+        assert doc["status"] == "queued" and doc["progress"] == {"done": 0, "total": 14}
+        assert doc["links"]["model"] == f"/v1/models/{model_id}"
+        assert doc["model_id"] == model_id and doc["result"] is None
+        parts = parts_of(redis_client, doc["id"])
+        assert [p["replicates"] for p in parts] == ranges
+        assert [p["step"] for p in parts] == sorted((p["step"] for p in parts), reverse=True)
+        done = wait_job(client, doc["links"]["self"])
+        assert done["status"] == "finished", done
+        assert done["progress"] == {"done": 14, "total": 14}
+        assert done["result"] == expected  # exactly, whatever the number of parts
     assert [s["k"] for s in expected["steps"]] == [1, 2]
-    assert all(len(s["bootstrap"]) == 3 for s in expected["steps"])
+    assert all(len(s["bootstrap"]) == 7 for s in expected["steps"])
 
 
 def test_lrt_defaults_to_the_models_k_and_takes_an_empty_body(client, fitted) -> None:
@@ -120,10 +107,10 @@ def test_lrt_defaults_to_the_models_k_and_takes_an_empty_body(client, fitted) ->
 def test_bootstrap_equals_the_core_for_one_part_and_for_many(
     make_client, fitted, redis_client
 ) -> None:
-    expected = core_bootstrap(fitted, 70, "weighted", 2)
+    expected = core_bootstrap(fitted, 9, "weighted", 2)
     model_id = fitted["model_id"]
-    body = {"method": "weighted", "nboot": 70, "conf_level": 0.9, "seed": 2}
-    for fanout_parts, count in ((1, 1), (4, 2)):
+    body = {"method": "weighted", "nboot": 9, "conf_level": 0.9, "seed": 2}
+    for fanout_parts, count in ((1, 1), (4, 4)):
         client = make_client(FANOUT_PARTS=fanout_parts)
         created = client.post(f"/v1/models/{model_id}/bootstrap", json=body)
         assert created.status_code == 202, created.get_json()
@@ -132,7 +119,7 @@ def test_bootstrap_equals_the_core_for_one_part_and_for_many(
         assert len(parts_of(redis_client, doc["id"])) == count
         done = wait_job(client, doc["links"]["self"])
         assert done["status"] == "finished", done
-        assert done["progress"] == {"done": 70, "total": 70}
+        assert done["progress"] == {"done": 9, "total": 9}
         assert done["result"] == expected
     assert set(expected["parameters"]) == {"weights", "means", "sds"}
 
@@ -259,7 +246,7 @@ def test_a_fit_error_is_shown_verbatim(make_client, fitted, redis_url, redis_cli
 
 
 def test_two_workers_share_the_parts(make_client, fitted, redis_url, redis_client) -> None:
-    """Three parts, two idle workers: both get work, and the result is the one-part result."""
+    """Four parts, two idle workers: both get work, and the result is the one-part result."""
     from rq.job import Job
     from rq.serializers import JSONSerializer
 
@@ -270,14 +257,14 @@ def test_two_workers_share_the_parts(make_client, fitted, redis_url, redis_clien
     try:
         devstack.wait_workers(redis_url, TEST_QUEUE, count=2)
         client = make_client(FANOUT_PARTS=4)
-        body = {"nboot": 130, "seed": 5}
+        body = {"nboot": 40, "seed": 5}
         doc = client.post(f"/v1/models/{fitted['model_id']}/bootstrap", json=body).get_json()
         done = wait_job(client, doc["links"]["self"])
         assert done["status"] == "finished", done
     finally:
         devstack.stop([second])
     ids = [part["job_id"] for part in parts_of(redis_client, doc["id"])]
-    assert len(ids) == 3  # [0, 64), [64, 128), [128, 130)
+    assert len(ids) == 4
     parts = Job.fetch_many(ids, connection=redis_client, serializer=JSONSerializer)
     assert len({part.return_value()["worker"] for part in parts}) == 2
-    assert done["result"] == core_bootstrap(fitted, 130, "nonparametric", 5, conf_level=0.95)
+    assert done["result"] == core_bootstrap(fitted, 40, "nonparametric", 5, conf_level=0.95)
