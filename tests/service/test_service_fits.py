@@ -142,6 +142,7 @@ def test_running_fit_shows_progress_and_cancels(make_client, worker_proc, poll, 
     fit_id = client.post("/v1/fits", json={"data": long_fit_data(), **LONG_FIT}).get_json()["id"]
     deadline = time.monotonic() + 60
     doc = client.get(f"/v1/fits/{fit_id}").get_json()
+
     # While its starts are screened a K reports iteration 0 (and a stop reaches it there too).
     def iterating(doc: dict) -> bool:
         return bool(doc["progress"]) and doc["progress"]["per_k"][0]["iteration"] >= 1
