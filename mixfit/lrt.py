@@ -129,6 +129,7 @@ def lrt_plan(
     nboot: int = 999,
     level: float = 0.05,
     seed: int = 0,
+    progress: Progress | None = None,
     **options: Any,
 ) -> LRTPlan:
     """The data's fits at K = ``k_min`` .. ``max_k`` + 1: one step per K to ``max_k``.
@@ -141,6 +142,8 @@ def lrt_plan(
         The first and last null K.
     nboot, level, seed
         Recorded for the replicates and the result.
+    progress : callable, optional
+        The fits' progress callback (``mixfit.fit``'s); raising from it stops the fits.
     **options
         Fit options (``family``, ``covariance``, ``n_starts`` of the observed fits, ...).
 
@@ -151,7 +154,7 @@ def lrt_plan(
     options = fit_options(dict(options))
     _check(k_min, max_k, nboot, level)
     X, w = as_points(data, weights)
-    fits = _observed_fits(X, w, list(range(k_min, max_k + 2)), seed, options)
+    fits = _observed_fits(X, w, list(range(k_min, max_k + 2)), seed, options, progress)
     d = X.shape[1]
     steps = [
         LRTPlanStep(
@@ -314,10 +317,10 @@ def bootstrap_lrt(
     return lrt_result(plan, bootstrap)
 
 
-def _observed_fits(X, w, ks, seed, options) -> dict[int, KResult]:
+def _observed_fits(X, w, ks, seed, options, progress=None) -> dict[int, KResult]:
     request = parse_request({**options, "k": ks, "seed": seed})
     problem = prepare(request, X, w)
-    out = {r.k: r for r in fit_ks(problem)}
+    out = {r.k: r for r in fit_ks(problem, progress)}
     for k, r in out.items():
         if r.status != "ok":
             raise FitError(f"the data's own fit failed at k={k}: {r.message}")

@@ -172,6 +172,12 @@ def lrt_plan(
         seed=seed,
     )
     reporter = ReplicateReporter(job, 0)
+
+    def stop_check(info: dict[str, Any]) -> None:
+        """The data's fits report here: a stop request ends them (also in-process)."""
+        if stop_requested(job.id):
+            raise FitStopped(f"job {job.id} was stopped while fitting the data")
+
     began = time.monotonic()
     log.info("lrt %s: fitting the data at k=%d..%d", lrt_id, k_min, max_k + 1)
     with reporter.running(f"lrt {lrt_id}: plan"):
@@ -184,6 +190,7 @@ def lrt_plan(
             nboot=args.nboot,
             level=args.level,
             seed=args.seed,
+            progress=stop_check,
             **args.options,
         )
     log.info("lrt %s: plan done in %.3f s", lrt_id, time.monotonic() - began)
