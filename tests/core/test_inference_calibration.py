@@ -1,11 +1,16 @@
-"""Calibration of the bootstrap LRT and the bootstrap intervals (``make validate``, about ten
-minutes on two cores; not part of ``make test``). ``-s`` prints the figures.
+"""Calibration of the bootstrap LRT and the bootstrap intervals (``make validate``, about seven
+minutes each, one core each; not part of ``make test``). ``-s`` prints the figures.
+
+Measured 2026-12-01: LRT size KS p = 0.051 (3.0 % rejected at 5 %); coverage weights 94.5 %,
+means 93.2 %. Before the replicates searched like the data's fit: KS p = 6.9e-13; with 99
+replicates and refits to the fit's tolerance the intervals covered 90.0 %.
 
 - Size: on 200 simulated one-component data sets (n = 200) the K=1 vs 2 p-values are uniform
   (Kolmogorov-Smirnov p > 0.01; with 49 replicates a p-value takes the values 1/50 .. 1, so the
   test compares against the discrete uniform on that grid).
 - Coverage: on 200 simulated two-component sets (n = 200) the 95 % nonparametric bootstrap
-  intervals (99 replicates) cover the true weights and means in 93-97 % of them.
+  intervals (999 replicates: with 99 the percentile ends alone cost about two points of
+  coverage) cover the true weights and means in 93-97 % of them.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import mixfit
 SETS = 200
 N = 200
 LRT_BOOT = 49
-CI_BOOT = 99
+CI_BOOT = 999
 TRUE = {"weights": [0.4, 0.6], "means": [0.0, 3.0], "sds": [1.0, 1.0]}
 
 
@@ -34,12 +39,6 @@ def _two_components(i: int) -> np.ndarray:
 
 
 @pytest.mark.validate
-@pytest.mark.xfail(
-    reason="measured 2026-12-01: KS p = 6.9e-13 (D = 0.265 at p = 0.56, too many small "
-    "p-values): a replicate's K+1 fit (two warm starts) falls short of the observed K+1 fit "
-    "(10 screened starts and split-and-merge moves), so the test is anti-conservative",
-    strict=False,
-)
 def test_lrt_p_values_are_uniform_under_one_component() -> None:
     p = np.array(
         [
@@ -61,11 +60,6 @@ def test_lrt_p_values_are_uniform_under_one_component() -> None:
 
 
 @pytest.mark.validate
-@pytest.mark.xfail(
-    reason="measured 2026-12-01: one parameter's 95 % percentile intervals (99 replicates) "
-    "covered the truth in 90.0 % of the 200 sets",
-    strict=False,
-)
 def test_bootstrap_intervals_cover_the_truth_95_percent_of_the_time() -> None:
     covered = {"weights": 0, "means": 0}
     total = {"weights": 0, "means": 0}
