@@ -47,14 +47,18 @@ def test_observed_statistics_rest_on_maxima_at_least_mclusts(dataset: str) -> No
 
 @pytest.mark.validate  # 4 s of replicates: make validate (make test keeps the suite short)
 def test_p_value_is_mclusts_within_monte_carlo_error() -> None:
-    """acidity, 3 vs 4 components (where the maxima agree): mclust's p = 0.297 from 999
-    replicates; ours from 39 has a Monte Carlo sd of about 0.07, so 0.25 is 3.5 sd."""
+    """acidity, 3 vs 4 components, on mclust's start strategy (one hc start, tol 1e-5) for
+    the data and the replicates alike, as mclust fits both: mclust's p = 0.297 from 999
+    replicates; ours from 99 has a Monte Carlo sd of about 0.046, so 0.15 is 3.3 sd. (With the
+    default, thorough search the replicates find higher spurious K+1 maxima, as the data's fit
+    does, and p is 0.75: a different, calibrated test; see test_inference_calibration.py.)"""
     doc = load("lrt_acidity.json")
-    result = mixfit.bootstrap_lrt(doc["x"], k_min=3, max_k=3, nboot=39, seed=1)
+    mclust_like = {"init": "hc", "n_starts": 1, "screen_factor": 1, "split_merge": 0, "tol": 1e-5}
+    result = mixfit.bootstrap_lrt(doc["x"], k_min=3, max_k=3, nboot=99, seed=1, **mclust_like)
     step = result.steps[0]
     count = sum(b >= step.statistic for b in step.bootstrap)
-    assert step.p_value == (1 + count) / 40
-    assert abs(step.p_value - doc["steps"][2]["p_value"]) <= 0.25
+    assert step.p_value == (1 + count) / 100
+    assert abs(step.p_value - doc["steps"][2]["p_value"]) <= 0.15
     assert step.statistic == pytest.approx(doc["steps"][2]["statistic"], rel=0.2)
 
 
