@@ -9,6 +9,7 @@ import re
 import secrets
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -366,13 +367,11 @@ def _refreshed(job: Job) -> str:
     return STATES.get(job.get_status(refresh=False), "queued")
 
 
-def fit_status(fit_id: str, wait: float = 0.0) -> dict[str, Any]:
-    """The fit's document (a ``FitStatus``); waits up to ``wait`` seconds for it to end.
-
-    The wait blocks on the job's RQ result stream (a finish or failure wakes it at once) in
-    slices of ``WAIT_SLICE`` seconds, re-reading the status in between to notice a cancel.
-    """
-    job = _fetch_job(fit_id)
+def wait_for_end(job: Job, read_state: Callable[[], str], wait: float) -> tuple[str, bool]:
+    """Wait up to ``wait`` seconds for a job to end: block on its RQ result stream (a finish or
+    failure wakes the wait at once) in slices of ``WAIT_SLICE`` seconds, re-reading the state
+    with ``read_state`` in between to notice a cancel. Returns the last state and whether it
+    waited at all (then the job needs a refresh)."""
     state = STATES.get(job.get_status(refresh=False), "queued")
     deadline = time.monotonic() + wait
     waited = False
@@ -381,8 +380,19 @@ def fit_status(fit_id: str, wait: float = 0.0) -> dict[str, Any]:
         if remaining <= 0:
             break
         block_ms = max(1, int(min(remaining, WAIT_SLICE) * 1000))
-        clients().redis.xread({Result.get_key(fit_id): "0-0"}, count=1, block=block_ms)
-        state, waited = _state(job), True
+        clients().redis.xread({Result.get_key(job.id): "0-0"}, count=1, block=block_ms)
+        state, waited = read_state(), True
+    return state, waited
+
+
+def fit_status(fit_id: str, wait: float = 0.0) -> dict[str, Any]:
+    """The fit's document (a ``FitStatus``); waits up to ``wait`` seconds for it to end.
+
+    The wait blocks on the job's RQ result stream (a finish or failure wakes it at once) in
+    slices of ``WAIT_SLICE`` seconds, re-reading the status in between to notice a cancel.
+    """
+    job = _fetch_job(fit_id)
+    state, waited = wait_for_end(job, lambda: _state(job), wait)
     if waited:
         state = _refreshed(job)
     return _describe(fit_id, job, state)

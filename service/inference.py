@@ -23,7 +23,6 @@ from typing import Any
 from rq.command import send_stop_job_command
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Dependency, Job, JobStatus
-from rq.results import Result
 from rq.serializers import JSONSerializer
 
 from fitqueue import datasets, keys
@@ -48,7 +47,7 @@ from . import model_store
 from .datasets import refresh
 from .errors import abort_json
 from .fanout import plan_replicates
-from .fits import FIT_ID, STATES, STOP_GRACE, TERMINAL, WAIT_SLICE, job_keep, job_timeout
+from .fits import FIT_ID, STATES, STOP_GRACE, TERMINAL, job_keep, job_timeout, wait_for_end
 from .logs import request_id
 from .models import BootstrapRequest, BootstrapStatus, LRTRequest, LRTStatus
 from .store import cfg, clients, iso, now
@@ -337,16 +336,7 @@ def status(kind: str, job_id: str, wait: float = 0.0) -> dict[str, Any]:
     (blocking on the combining job's RQ result stream, re-reading the state every
     ``WAIT_SLICE`` seconds to notice a cancel)."""
     job = _fetch(kind, job_id)
-    state = STATES.get(job.get_status(refresh=False), "queued")
-    deadline = time.monotonic() + wait
-    waited = False
-    while state not in TERMINAL:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            break
-        block_ms = max(1, int(min(remaining, WAIT_SLICE) * 1000))
-        clients().redis.xread({Result.get_key(job_id): "0-0"}, count=1, block=block_ms)
-        state, waited = _state(kind, job), True
+    state, waited = wait_for_end(job, lambda: _state(kind, job), wait)
     if waited:
         try:
             job.refresh()
