@@ -344,8 +344,12 @@ def _chunk_lrts(
     seed: int,
 ) -> list[float]:
     """The statistics of replicates Ys, their fits batched (``mixfit.replicates``): at K from
-    the generating model, at K+1 from the data's K+1 fit and from each replicate's K fit with
-    its widest component split. A replicate the family cannot fit counts 0."""
+    the generating model; at K+1 from the starts the data's fit would continue on the
+    replicate (its start settings, screened), from the data's K+1 fit and from the replicate's
+    K fit with its widest component split. A replicate the family cannot fit counts 0. A
+    family whose E-step is not batched (Student t) fits each replicate from the two warm
+    starts alone (``_replicate_lrts``): a weaker search than the data's, so its p-values run
+    small."""
     k = model.k
     request = parse_request({**options, "k": [k, k + 1], "seed": seed})
     reps = prepare_replicates(request, Ys, None, reference)
@@ -362,8 +366,8 @@ def _chunk_lrts(
         split = _split_widest(model.model_copy(update={"params": fitted}))
         starts += [start_values(alternative.params), split]
         owner += [r, r]
-        seed = int(rngs[reps.index[r]].integers(2**63))
-        drawn.append((r, reps.screened(r, k + 1, seed)))
+        own_seed = int(rngs[reps.index[r]].integers(2**63))
+        drawn.append((r, reps.screened(r, k + 1, own_seed)))
     out = np.zeros(len(Ys))
     if starts:
         params, logw = engine_starts(reps, starts)
