@@ -519,11 +519,18 @@ def cancel_fit(fit_id: str) -> dict[str, Any]:
     state = _state(job)
     if state in TERMINAL:
         abort_json(409, f"fit {fit_id} has already ended ({state}); nothing to cancel")
-    redis = clients().redis
     targets = [job]
     if job.func_name == REDUCE_JOB:
         # The merge first: a canceled dependent is never enqueued when its parts end.
         targets += [p for p in _part_jobs(job) if p is not None]
+    stop_jobs(targets, lambda: _state(job))
+    return _describe(fit_id, job, _refreshed(job))
+
+
+def stop_jobs(targets: list[Job], read_state: Callable[[], str]) -> str:
+    """Stop the running ``targets`` and cancel the queued ones, in order, then wait up to
+    ``STOP_GRACE`` seconds for ``read_state`` to say the whole job has ended; its last state."""
+    redis = clients().redis
     for target in targets:
         try:
             status = target.get_status(refresh=True)
@@ -534,8 +541,8 @@ def cancel_fit(fit_id: str) -> dict[str, Any]:
         except (InvalidJobOperation, NoSuchJobError):
             pass  # it changed state under us: report what it is now
     deadline = time.monotonic() + STOP_GRACE
-    state = _state(job)
+    state = read_state()
     while state not in TERMINAL and time.monotonic() < deadline:
         time.sleep(0.02)
-        state = _state(job)
-    return _describe(fit_id, job, _refreshed(job))
+        state = read_state()
+    return state

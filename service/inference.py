@@ -16,11 +16,9 @@ a bootstrap's refits start from the fitted parameters), which the model's record
 
 from __future__ import annotations
 
-import time
 import uuid
 from typing import Any
 
-from rq.command import send_stop_job_command
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Dependency, Job, JobStatus
 from rq.serializers import JSONSerializer
@@ -47,7 +45,7 @@ from . import model_store
 from .datasets import refresh
 from .errors import abort_json
 from .fanout import plan_replicates
-from .fits import FIT_ID, STATES, STOP_GRACE, TERMINAL, job_keep, job_timeout, wait_for_end
+from .fits import FIT_ID, STATES, TERMINAL, job_keep, job_timeout, stop_jobs, wait_for_end
 from .logs import request_id
 from .models import BootstrapRequest, BootstrapStatus, LRTRequest, LRTStatus
 from .store import cfg, clients, iso, now
@@ -415,21 +413,10 @@ def cancel(kind: str, job_id: str) -> dict[str, Any]:
     state = _state(kind, job)
     if state in TERMINAL:
         abort_json(409, f"{KINDS[kind][0]} {job_id} has already ended ({state}); nothing to cancel")
-    redis = clients().redis
-    for target in [job, *reversed([dep for dep in _dependencies(job) if dep is not None])]:
-        try:
-            current = target.get_status(refresh=True)
-            if current == JobStatus.STARTED:
-                send_stop_job_command(redis, target.id, serializer=JSONSerializer)
-            elif STATES.get(current) == "queued":
-                target.cancel()
-        except (InvalidJobOperation, NoSuchJobError):
-            pass  # it changed state under us: report what it is now
-    deadline = time.monotonic() + STOP_GRACE
-    state = _state(kind, job)
-    while state not in TERMINAL and time.monotonic() < deadline:
-        time.sleep(0.02)
-        state = _state(kind, job)
+    stop_jobs(
+        [job, *reversed([dep for dep in _dependencies(job) if dep is not None])],
+        lambda: _state(kind, job),
+    )
     try:
         job.refresh()
     except NoSuchJobError:
