@@ -148,6 +148,11 @@ class Family(ABC):
     def n_params(self, k: int) -> int:
         """Free parameters of a K-component mixture, weights included."""
 
+    def singular_points(self) -> float:
+        """Points' worth of weight below which a component cannot be non-singular (two: one
+        point has no spread)."""
+        return 2.0
+
     def component_params(self) -> int:
         """Free parameters that one component holds on its own (its weight included): a
         component with fewer points' worth of weight is flagged small in the result."""

@@ -2,7 +2,7 @@
 
 import importlib
 
-for name in ("core", "service_roundtrip", "fanout", "lrt_fanout"):
+for name in ("core", "before_after", "service_roundtrip", "fanout", "lrt_fanout"):
     try:
         module = importlib.import_module(f"tests.benchmarks.{name}")
     except ModuleNotFoundError as exc:

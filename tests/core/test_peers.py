@@ -36,14 +36,12 @@ COVARIANCE = {"free": "full"}  # the univariate fixtures' name for free variance
 # The issue's cases (galaxies K=6 was refused, thyroid tied K=6 stopped 179 units short,
 # mclust's single start beat mixfit on banknote full K=3 and thyroid diag K=2).
 NAMED = {"galaxies-free-k6", "thyroid-tied-k6", "banknote-full-k3", "thyroid-diag-k2"}
-# Maxima a peer reached and mixfit's default fit (seed 0) did not; each was reached by a few of
-# 200 random EM starts at most (banknote full K=4: 1 of 200). banknote diag K=5 and crabs tied
-# K=3 left this list with the split-and-merge moves (mixfit.smem).
-MISSES = {
-    # measured with seed 0 (2026-11-30); seeds 1 and 2 miss other cells of this kind by
-    # similar margins (banknote full K=4, faithful_waiting K=4): basins that few starts reach
-    "iris-full-k5": "scikit-learn k-means++ -131.89; mixfit -134.06 (seeds 1, 2: +0.43, +2.80)",
-}
+# Maxima a peer reached and mixfit's default fit (seed 0) did not, with what was measured. None
+# since 2026-12-01: banknote diag K=5 and crabs tied K=3 left this list with the split-and-merge
+# moves (mixfit.smem), iris full K=5 with its three-way moves. Under other seeds about one
+# cell in 110 is missed (seeds 1..9, 17 of 1,719 cells), 9 of them banknote full K=4: flexmix's
+# -576.24 is a basin that 4 of 1,000 unscreened starts reach (see the README).
+MISSES: dict[str, str] = {}
 
 
 def _gaussian_cells(full: bool) -> list:
@@ -99,6 +97,30 @@ def test_default_fit_reaches_the_best_non_degenerate_peer(name, covariance, k):
 def test_every_cell_of_the_grid(name, covariance, k):
     """``make validate``: all cells (about eight minutes)."""
     _check_cell(name, covariance, k)
+
+
+@pytest.mark.validate
+def test_other_seeds_miss_few_cells():
+    """``make validate``: the whole grid under seeds 1..9 (about 3.5 minutes). Seed 0 is the
+    test above; under other seeds the search is a different draw of the same portfolio, and a
+    basin few starts reach is sometimes missed. Measured 2026-12-01: 17 of 1,719 cell fits
+    (1.0 %), 9 of them banknote full K=4 (flexmix's -576.24, a basin 4 of 1,000 unscreened
+    starts reach); the bar is 2 %. Prints every miss."""
+    misses, fits = [], 0
+    for seed in range(1, 10):
+        for param in _gaussian_cells(full=True):
+            name, covariance, k = param.values
+            doc = _load(name)
+            cell = next(c for c in doc["cells"] if c["covariance"] == covariance and c["k"] == k)
+            X = np.asarray(doc["x"], dtype=float)
+            cov = COVARIANCE.get(covariance, covariance)
+            r = mixfit.fit(X, k=k, covariance=cov, seed=seed).results[0]
+            fits += 1
+            ll = r.loglik if r.status == "ok" else -np.inf
+            if ll < cell["best_nondegenerate_loglik"] - 1e-6 * doc["n"]:
+                misses.append((seed, param.id, round(ll - cell["best_nondegenerate_loglik"], 3)))
+    print(f"\nother seeds: {len(misses)} of {fits} cell fits below the best peer: {misses}")
+    assert len(misses) <= 0.02 * fits, misses
 
 
 BETA_MISSES: dict[str, str] = {}
