@@ -148,8 +148,10 @@ def test_a_three_way_cut_gives_three_equal_slices_along_the_unions_axis():
     # contiguous along the line, in order (the axis' sign decides which end is first); the
     # points whose cumulative weight ends on a boundary open the next slice
     ends = sorted((int(t.min()), int(t.max())) for t in thirds)
-    assert ends in ([(0, m - 2), (m - 1, 2 * m - 2), (2 * m - 1, 3 * m - 1)],
-                    [(0, m), (m + 1, 2 * m), (2 * m + 1, 3 * m - 1)])
+    assert ends in (
+        [(0, m - 2), (m - 1, 2 * m - 2), (2 * m - 1, 3 * m - 1)],
+        [(0, m), (m + 1, 2 * m), (2 * m + 1, 3 * m - 1)],
+    )
 
 
 def test_no_move_cuts_a_component_into_parts_too_small_to_be_non_singular():
