@@ -35,6 +35,8 @@ import dataclasses
 from typing import Any
 
 import numpy as np
+from scipy.spatial import cKDTree
+from scipy.special import gammaln
 
 from .estep import Batch
 from .families.base import ParamArrays
@@ -47,6 +49,7 @@ SMEM_STREAM = 0x53E3  # spawn key of the sample the moves are built on
 # E-steps (n = 50,000, K = 3..5: 4.5 s of moves at the request's tolerance, 30 % of the fit).
 SAMPLE_TOL_FACTOR = 100.0
 SAMPLE_MAX_ITER = 300
+BIRTH_SEEDS = 1000
 
 
 def refine(problem: Any, result: KResult, run: Any, progress: Any = None) -> KResult:
@@ -207,6 +210,15 @@ def moves(
             labels.append(f"smem (merge {i}+{j}, split {a}+{b} in three)")
             splits.append(split)
             three += 1
+    base = fam.base_measure(s.Z)
+    for i, j, members in births(s.Z, s.weights, ll + base, resp, least, count // 2):
+        out = resp.copy()
+        out[:, i] += out[:, j]
+        out[members, :] = 0.0
+        out[:, j] = 0.0
+        out[members, j] = 1.0
+        labels.append(f"smem (merge {i}+{j}, new on {members.size} points)")
+        splits.append(out)
     if not splits:
         return None
     out = np.stack(splits)
@@ -300,4 +312,83 @@ def merged_and_three_way(
     slice_of[order] = np.minimum((3.0 * np.cumsum(uw[order]) / mass).astype(np.intp), 2)
     for slot, which in ((a, 0), (j, 1), (b, 2)):
         out[:, slot] = np.where(slice_of == which, u, 0.0)
+    return out
+
+
+def births(
+    Z: np.ndarray,
+    weights: np.ndarray,
+    log_density: np.ndarray,
+    resp: np.ndarray,
+    least: float,
+    count: int,
+) -> list[tuple[int, int, np.ndarray]]:
+    """Up to ``count`` birth moves: (i, j, rows) = merge j into i and give slot j the ``rows``,
+    a tight cluster of points that the fit explains worst.
+
+    A small component the data support (a handful of close points: beta's spikes, the 4-point
+    components of galaxies or precipitation) is a maximum no split reaches, since no component
+    holds those points alone. Each point's neighbourhood of m rows (m = a, 2a, 4a with
+    a = max(5, 2 x the rows a non-singular component needs), at most a quarter of the sample)
+    gives a nearest-neighbour density estimate ``m / (N V_d r_m^d)`` (Loftsgaarden &
+    Quesenberry 1965; none where the m rows are copies of one point, r_m = 0); the
+    neighbourhoods where it exceeds the fitted mixture's density
+    (``log_density`` (m,), engine space) the most, not sharing a point, become the new
+    components, each beside the next merge pair in Ueda et al.'s overlap order. Measured:
+    beta j1_bell K=3 reached 418.16 against the brute force's 417.90 (a spike on 11 points);
+    the peers' Gaussian grid under seeds 1..9 missed 12 cells instead of 17 (precip free K=5
+    no longer).
+
+    Parameters
+    ----------
+    Z : ndarray of shape (m, d)
+        The sample in engine space.
+    weights : ndarray of shape (m,)
+    log_density : ndarray of shape (m,)
+        The fit's log-density at each row.
+    resp : ndarray of shape (m, K)
+        The fit's responsibilities.
+    least : float
+        Rows a non-singular component needs.
+    count : int
+    """
+    rows, d = Z.shape
+    K = resp.shape[1]
+    a = int(max(5, 2 * np.ceil(least)))
+    sizes = [m for m in (a, 2 * a, 4 * a) if m <= rows // 4]
+    if not sizes or count < 1 or K < 2:
+        return []
+    # neighbourhoods around at most SEEDS rows (every rows // SEEDS-th): in 10-D the query
+    # from all 4,000 sample rows took 0.16 s
+    seeds = np.arange(0, rows, max(1, rows // BIRTH_SEEDS))
+    dist, near = cKDTree(Z).query(Z[seeds], k=max(sizes))
+    total = float(weights.sum())
+    log_ball = 0.5 * d * np.log(np.pi) - gammaln(0.5 * d + 1.0)  # log volume of the unit ball
+    candidates: list[tuple[float, int, int]] = []
+    for m in sizes:
+        radius = dist[:, m - 1]
+        mass = weights[near[:, :m]].sum(axis=1)
+        with np.errstate(divide="ignore"):
+            excess = np.log(mass / total) - log_ball - d * np.log(radius) - log_density[seeds]
+        # m copies of one point are no component (its variance would sit at the floor)
+        excess[~(radius > 0.0) | ~np.isfinite(excess)] = -np.inf
+        finite = np.flatnonzero(np.isfinite(excess))
+        candidates += [(float(excess[c]), int(c), m) for c in finite]
+    candidates.sort(key=lambda e: -e[0])
+    rw = resp * weights[:, None]
+    norms = np.linalg.norm(rw, axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        overlap = np.nan_to_num((rw.T @ rw) / np.outer(norms, norms), nan=0.0)
+    pairs = sorted(((i, j) for i in range(K) for j in range(i + 1, K)), key=lambda p: -overlap[p])
+    out: list[tuple[int, int, np.ndarray]] = []
+    taken = np.zeros(rows, dtype=bool)
+    for _, c, m in candidates:
+        members = np.asarray(near[c, :m])
+        if taken[members].any():
+            continue
+        taken[members] = True
+        i, j = pairs[len(out) % len(pairs)]
+        out.append((i, j, members))
+        if len(out) == count:
+            break
     return out

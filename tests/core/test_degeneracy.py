@@ -68,7 +68,7 @@ def test_a_component_on_repeated_values_is_degenerate_and_never_chosen():
     r = mixfit.fit(x, k=3, n_starts=20, seed=2).results[0]
     assert r.status == "ok"
     floor_sd = np.sqrt(1e-6 * x.var())
-    assert min(r.params.sds) > 2 * floor_sd  # small components, but none at the floor
+    assert min(r.params.sds) > 1.5 * floor_sd  # small components, but none at the floor
     hit = [
         e
         for s in r.starts

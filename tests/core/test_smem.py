@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import mixfit
-from mixfit.smem import merged_and_split, merged_and_three_way, moves, ranked
+from mixfit.smem import births, merged_and_split, merged_and_three_way, moves, ranked
 
 PEERS = Path(__file__).resolve().parents[1] / "fixtures" / "peers"
 
@@ -170,7 +170,11 @@ def test_no_move_cuts_a_component_into_parts_too_small_to_be_non_singular():
     drawn = moves(problem, result, 10, np.random.default_rng(0))
     assert drawn is not None
     (start, logw, labels), s = drawn
-    split = [int(label.split("split ")[1].rstrip(")")) for label in labels if "three" not in label]
+    split = [
+        int(label.split("split ")[1].rstrip(")"))
+        for label in labels
+        if "split " in label and "three" not in label
+    ]
     assert len(split) == 10 and not set(split) & set(small)
     # the order of Ueda et al. alone would have split one of them among its first ten moves
     params, weights = problem.family.from_json(result.params, problem.scaling)
@@ -181,3 +185,37 @@ def test_no_move_cuts_a_component_into_parts_too_small_to_be_non_singular():
     assert sample is not None
     # every part of every move holds enough points for a non-singular covariance
     assert np.all(np.exp(logw) * X.shape[0] >= 5.0 - 1e-9)
+
+
+def test_a_birth_goes_where_the_data_are_denser_than_the_fit_says():
+    rng = np.random.default_rng(0)
+    wide = rng.normal(0.0, 1.0, 300)
+    tight = 2.0 + rng.normal(0.0, 0.002, 12)  # 12 close points the fit below ignores
+    copies = np.full(40, -1.0)  # 40 copies of one value: no component can sit on them
+    Z = np.concatenate([wide, tight, copies])[:, None]
+    m = Z.shape[0]
+    sd = Z.std()
+    log_density = -0.5 * ((Z[:, 0] - Z.mean()) / sd) ** 2 - np.log(sd) - 0.5 * np.log(2 * np.pi)
+    resp = np.full((m, 3), 1.0 / 3.0)
+    out = births(Z, np.ones(m), log_density, resp, least=2.0, count=3)
+    assert len(out) == 3
+    i, j, rows = out[0]
+    assert i != j and set(rows) <= set(range(300, 312))  # the first birth: the tight points
+    assert all(not set(r) <= set(range(312, m)) for _, _, r in out)  # never the copies alone
+    taken = np.concatenate([r for _, _, r in out])
+    assert np.unique(taken).size == taken.size  # births share no point
+    assert len({(i, j) for i, j, _ in out}) == 3  # each beside another merge pair
+
+
+def test_a_birth_move_finds_the_beta_spike_the_brute_force_found():
+    """beta j1_bell K=3: the brute force's best is a spike (precision 4e4 on 11 points,
+    417.90); every screened start and split ends below it (seed 0: 416.95 before the birth
+    moves), a birth reaches 418.16."""
+    doc = json.loads((PEERS / "beta_j1_bell.json").read_text())
+    cell = next(c for c in doc["cells"] if c["k"] == 3)
+    r = mixfit.fit(np.asarray(doc["x"]), family="beta", k=3, seed=0).results[0]
+    assert r.loglik >= cell["loglik"] - 1e-6 * doc["n"]
+    best = r.starts[r.best_start]
+    assert best.init.startswith("smem (merge ") and " new on " in best.init
+    others = [s.loglik for s in r.starts if " new on " not in s.init and s.loglik is not None]
+    assert max(others) < cell["loglik"] - 0.5
