@@ -265,16 +265,22 @@ def _rank(
             first.setdefault(methods[i], i)
     leaders = sorted(first.values(), key=lambda i: -finite[i])[:n_select]
     chosen: list[int] = list(leaders)
+    values = np.empty(n_select)  # the chosen ones' log-likelihoods
+    values[: len(chosen)] = finite[chosen]
     spare: list[int] = []
-    for i in order:
-        if len(chosen) == n_select:
-            break
-        if i in leaders:
-            continue
-        if any(abs(finite[i] - finite[j]) <= DUPLICATE_RTOL * abs(finite[i]) for j in chosen):
-            spare.append(i)
-        else:
-            chosen.append(i)
+    lead = set(leaders)
+    with np.errstate(invalid="ignore"):
+        for i in order:
+            if len(chosen) == n_select:
+                break
+            if i in lead:
+                continue
+            f = finite[i]
+            if np.any(np.abs(values[: len(chosen)] - f) <= DUPLICATE_RTOL * abs(f)):
+                spare.append(i)
+            else:
+                values[len(chosen)] = f
+                chosen.append(i)
     chosen += spare[: n_select - len(chosen)]
     chosen.sort(key=lambda i: (bool(degenerate[i]), -finite[i]))
     return np.asarray(chosen, dtype=np.intp)
