@@ -95,7 +95,7 @@ def refine(problem: Any, result: KResult, run: Any, progress: Any = None) -> KRe
         best = tried
     if best is result:
         return result.model_copy(update={"starts": starts})
-    return best.model_copy(update={"starts": starts})
+    return best.model_copy(update={"starts": starts, "screening": result.screening})
 
 
 def _on_sample(

@@ -36,6 +36,7 @@ def test_a_move_reaches_the_peer_maximum_the_starts_missed(name, covariance, k):
     assert all(s.restarts == 0 for s in moves)
     assert r.starts[r.best_start].init.startswith("smem")
     assert r.starts[r.best_start].loglik == r.loglik
+    assert r.screening == without.screening  # a winning move keeps the K's screening summary
     # the moves start from the screened starts' best: each trace begins near it
     assert max(s.trace[-1] for s in r.starts[:10]) == pytest.approx(without.loglik, abs=1e-9)
 
