@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import Field
-from scipy.special import betaln, digamma, zeta
+from scipy.special import betaln, digamma
 
 from ..errors import FitError
 from ..options import (
@@ -25,6 +25,7 @@ from ..options import (
     StartValues,
     Vector,
 )
+from ..special import trigamma
 from . import register
 from .base import Events, Family, ParamArrays, resp_sums
 
@@ -33,11 +34,6 @@ NEWTON_STEPS = 3  # per M-step, warm-started from the last iteration: a generali
 # where they do not reach the M-step's maximum (they do within a few EM iterations; 8 cost 2x)
 NEWTON_RTOL = 1e-13
 HALVINGS = 3  # fixed-cost safeguard: a step that lowers the objective is cut to 1/4, 3 times
-
-
-def _trigamma(x: np.ndarray) -> np.ndarray:
-    """polygamma(1, x) = zeta(2, x), without polygamma's Python-level dispatch."""
-    return zeta(2.0, x)
 
 
 def _objective(a: np.ndarray, b: np.ndarray, s1: np.ndarray, s2: np.ndarray) -> np.ndarray:
@@ -69,13 +65,16 @@ def newton_beta(
     """
     a, b = a.copy(), b.copy()
     f = _objective(a, b, s1, s2)
+    x = np.empty((3,) + np.shape(a))  # a, b, a + b: one call per special function
     for _ in range(steps):
-        ab = a + b
-        psi_ab, tri_ab = digamma(ab), _trigamma(ab)
-        g1 = s1 - digamma(a) + psi_ab
-        g2 = s2 - digamma(b) + psi_ab
-        h11 = _trigamma(a) - tri_ab  # minus the Hessian: positive definite
-        h22 = _trigamma(b) - tri_ab
+        x[0], x[1] = a, b
+        np.add(a, b, out=x[2])
+        psi, tri = digamma(x), trigamma(x)
+        tri_ab = tri[2]
+        g1 = s1 - psi[0] + psi[2]
+        g2 = s2 - psi[1] + psi[2]
+        h11 = tri[0] - tri_ab  # minus the Hessian: positive definite
+        h22 = tri[1] - tri_ab
         det = h11 * h22 - tri_ab * tri_ab
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             da = (h22 * g1 + tri_ab * g2) / det

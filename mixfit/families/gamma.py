@@ -22,7 +22,7 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import Field
-from scipy.special import digamma, gammaln, zeta
+from scipy.special import digamma, gammaln
 
 from ..errors import FitError
 from ..options import (
@@ -34,6 +34,7 @@ from ..options import (
     StartValues,
     Vector,
 )
+from ..special import trigamma
 from . import register
 from .base import Events, Family, ParamArrays, check_positive, resp_sums
 
@@ -81,7 +82,7 @@ def gamma_shape(s: np.ndarray, steps: int = NEWTON_STEPS) -> np.ndarray:
     for _ in range(steps):
         g = np.log(a) - digamma(a) - s  # the equation's residual
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            a_new = 1.0 / (1.0 / a + g / (a * a * (1.0 / a - zeta(2.0, a))))
+            a_new = 1.0 / (1.0 / a + g / (a * a * (1.0 / a - trigamma(a))))
         a = np.where(np.isfinite(a_new) & (a_new > 0), a_new, a)
     return a
 

@@ -29,7 +29,7 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import Field, model_validator
-from scipy.special import digamma, gammaln, zeta
+from scipy.special import digamma, gammaln
 
 from ..data import Scaling
 from ..options import (
@@ -43,6 +43,7 @@ from ..options import (
     StartValues,
     Vector,
 )
+from ..special import trigamma
 from . import register
 from .base import Events, ParamArrays, resp_sums
 from .gaussian import Gaussian
@@ -135,7 +136,7 @@ def solve_df(c: np.ndarray, start: np.ndarray) -> np.ndarray:
         g = np.log(half) - digamma(half) + 1.0 + c
         up = g > 0  # the root lies above x
         lo, hi = np.where(up, x, lo), np.where(up, hi, x)
-        slope = 1.0 - half * zeta(2.0, half)  # dg / dlog(nu), negative
+        slope = 1.0 - half * trigamma(half)  # dg / dlog(nu), negative
         with np.errstate(divide="ignore", invalid="ignore"):
             step = x - g / slope
         x = np.where((step > lo) & (step < hi), step, 0.5 * (lo + hi))
