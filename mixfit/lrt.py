@@ -318,7 +318,12 @@ def bootstrap_lrt(
 
 
 def _observed_fits(X, w, ks, seed, options, progress=None) -> dict[int, KResult]:
-    request = parse_request({**options, "k": ks, "seed": seed})
+    """The data's fits at every K of the test. Without split-and-merge moves whatever the
+    options say: the replicates are fitted without them (a round of moves costs about a fit),
+    and a statistic is only calibrated by replicates searched as the data were (a move finds a
+    higher K+1 maximum on the data, a spike or a component between two, that the replicates'
+    search would not, and the p-values would run small)."""
+    request = parse_request({**options, "k": ks, "seed": seed, "split_merge": 0})
     problem = prepare(request, X, w)
     out = {r.k: r for r in fit_ks(problem, progress)}
     for k, r in out.items():
