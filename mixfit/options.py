@@ -172,8 +172,8 @@ class FitOptions(Schema):
     screen_factor: Annotated[int, Field(ge=1, le=100)] = Field(
         30,
         description="Short-EM screening (emEM): draw screen_factor x n_starts candidate starts "
-        "(at most 5 (K - 1)^2 x n_starts; K = 2 as K = 3 on at most 1,000 points), "
-        "run rounds of screen_iter EM iterations on at most 4,000 points, halving the "
+        "(at most 5 (K - 1)^2 x n_starts; K = 2 as K = 3 on at most 1,000 points in d > 1 "
+        "or beta), run rounds of screen_iter EM iterations on at most 4,000 points, halving the "
         "candidates after each round, and continue the best n_starts. 1 turns screening off.",
     )
     screen_iter: Annotated[int, Field(ge=0, le=200)] | None = Field(

@@ -42,7 +42,7 @@ SCREEN_BUDGET = 3e8
 # most the candidates' nine iterations on the smallest sample (d = 10, K = 5: 67 candidates).
 CANDIDATE_BUDGET = 1e8
 MAX_CANDIDATES = 2000
-SMALL_DATA_POINTS = 1000  # at most this many points: K = 2 screens as K = 3 does
+SMALL_DATA_POINTS = 1000  # at most this many points (d > 1): K = 2 screens as K = 3 does
 SMALL_DATA = 2
 KEEP = 4  # halving stops once at most KEEP x n_starts candidates are left
 SCREEN_STREAM = 0x5C4EE7  # spawn key of the screening generator, beside each start's own
@@ -132,12 +132,14 @@ def screen(problem, k: int, n_select: int, tick: Callable[[], None] | None = Non
     so a cancel reaches a fit that is still screening)."""
     req = problem.request
     # The surface grows rougher with K (measured on the peer fixtures' 1-D sets: K <= 4 needed
-    # no more than 5 candidates a start, K = 5 and 6 up to 30). On small data sets, where
-    # maxima are many and a candidate is cheap, K = 2 gets K = 3's 20, as a basin reached by
-    # 4 % of starts needs (crabs full K=2: flexmix's -1354.18, the sexes apart, was found
-    # under seeds 0..19 13 times from 5 candidates a start, 20 from 20); at n = 1e5 those 150
-    # more candidates doubled the K=2 fit's time.
-    rough = SMALL_DATA if problem.n <= SMALL_DATA_POINTS else 1
+    # no more than 5 candidates a start, K = 5 and 6 up to 30). On small multivariate data
+    # sets, where maxima are many and a candidate is cheap, K = 2 gets K = 3's 20, as a basin
+    # reached by 4 % of starts needs (crabs full K=2: flexmix's -1354.18, the sexes apart,
+    # was found under seeds 0..19 13 times from 5 candidates a start, 20 from 20). Not in 1-D,
+    # where 5 sufficed (and a K=2 fit of 200 points took 23 ms with 20 against 10 ms), nor at
+    # n = 1e5, where those 150 more candidates doubled the K=2 fit's time.
+    rough_data = problem.d > 1 or problem.family.rough  # beta: its spikes (families.beta)
+    rough = SMALL_DATA if problem.n <= SMALL_DATA_POINTS and rough_data else 1
     factor = 1 if k == 1 else min(req.screen_factor, 5 * max(k - 1, rough) ** 2)
     count = min(MAX_CANDIDATES, max(n_select, factor * n_select))
     # Where one candidate-iteration is costly (many dimensions), fewer candidates, at least

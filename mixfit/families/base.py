@@ -44,6 +44,9 @@ class Family(ABC):
     # what plots and simulations need.
     support: ClassVar[tuple[float, float]] = (-np.inf, np.inf)
     discrete: ClassVar[bool] = False
+    # Whether even two components have many maxima to tell apart on small data (screening
+    # gives K = 2 the candidates of K = 3: ``mixfit.screen``); multivariate data always do.
+    rough: ClassVar[bool] = False
     # The ``auto`` start portfolio, cycled over the candidates of each K (``mixfit.starts``).
     portfolio: ClassVar[tuple[str, ...]] = (
         "kmeans++",

@@ -71,7 +71,7 @@ def test_many_duplicates_hit_the_floor_and_say_so():
     r = result.results[0]
     assert min(result.model.params.sds) > 0
     # screening froze the candidates that put a component on the zeros, and counts them ...
-    assert r.screening.degenerate > 0 and all(s.status == "converged" for s in r.starts)
+    assert r.screening.degenerate > 0 and r.starts[r.best_start].status == "converged"
     # ... and unscreened starts that go there log the floor and are marked degenerate
     r = mixfit.fit(x, k=2, n_starts=4, seed=0, screen_factor=1).results[0]
     assert any(e.kind == "variance_floor" for s in r.starts for e in s.events)
