@@ -14,7 +14,13 @@ each pair the other components by decreasing local misfit ``J_split(s) = KL(f_s 
 where ``f_s`` is component s's share of the points (its responsibilities, normalized) and
 ``q_s`` its own density at the points, normalized over them. The merged component takes the
 responsibilities ``r_i + r_j``; slot j takes the half of s's points on one side of s's
-principal axis (engine space). Each candidate's parameters are one M-step from those
+principal axis (engine space). Two more kinds of move follow, up to ``count // 2`` of each:
+three-way moves (``ranked_three_way``: merge one overlapping pair, cut the union of another in
+three, so a component can appear between two) and births (``births``: merge a pair, give the
+freed component the tight cluster of points the fit explains worst, so a small component, a
+spike on a few close points, can appear where no component held those points alone). A move
+whose part would hold fewer rows than a non-singular component needs
+(``Family.singular_points``) is not tried. Each candidate's parameters are one M-step from those
 responsibilities (on at most ``starts.SCREEN_POINTS`` points; on a larger data set the
 candidates first run to convergence there, and only the best, if it beats the fit there,
 continues on all the data: ``_on_sample``); the candidates run to convergence together, as
