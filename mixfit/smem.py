@@ -240,16 +240,38 @@ def moves(
     return (start, np.log(mass / mass.sum(axis=1, keepdims=True)), labels), s
 
 
+def _overlap(resp: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Ueda et al.'s ``J_merge`` (K, K): cosines between the components' weighted
+    responsibility vectors (m, K); NaN for a component without any."""
+    rw = resp * weights[:, None]
+    norms = np.linalg.norm(rw, axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (rw.T @ rw) / np.outer(norms, norms)
+
+
+def _pairs_by_overlap(overlap: np.ndarray) -> list[tuple[int, int]]:
+    """Every pair i < j of components, the most overlapping first (a stable sort)."""
+    K = overlap.shape[0]
+    return sorted(((i, j) for i in range(K) for j in range(i + 1, K)), key=lambda p: -overlap[p])
+
+
+def _principal_axis(Z: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Points (m, d) centred on their ``r``-weighted mean, and the principal axis (d,) of
+    their ``r``-weighted scatter."""
+    mass = max(float(r.sum()), 1e-300)
+    centered = Z - (r @ Z) / mass
+    scatter = (centered * r[:, None]).T @ centered / mass
+    return centered, np.linalg.eigh(scatter)[1][:, -1]
+
+
 def ranked(
     resp: np.ndarray, ll: np.ndarray, logw: np.ndarray, weights: np.ndarray
 ) -> list[tuple[int, int, int]]:
     """Candidate moves (merge i and j, split s into s and j) in Ueda et al.'s order, from the
     responsibilities (m, K), per-point log-likelihoods (m,) and log weights (K,)."""
-    K = resp.shape[1]
     rw = resp * weights[:, None]
-    norms = np.linalg.norm(rw, axis=0)
+    overlap = _overlap(resp, weights)
     with np.errstate(invalid="ignore", divide="ignore"):
-        overlap = (rw.T @ rw) / np.outer(norms, norms)
         # log p_s(x_n) = log r_ns + log p(x_n) - log w_s
         log_own = np.log(resp) + ll[:, None] - logw[None, :]
         f = rw / rw.sum(axis=0, keepdims=True)
@@ -258,8 +280,7 @@ def ranked(
         q /= q.sum(axis=0, keepdims=True)
         terms = np.where(f > 0.0, f * (np.log(f) - np.log(q)), 0.0)
     misfit = np.nan_to_num(terms.sum(axis=0), nan=-np.inf)
-    pairs = [(i, j) for i in range(K) for j in range(i + 1, K)]
-    pairs.sort(key=lambda ij: -np.nan_to_num(overlap[ij], nan=-1.0))
+    pairs = _pairs_by_overlap(np.nan_to_num(overlap, nan=-1.0))
     order = np.argsort(-misfit, kind="stable")
     return [(i, j, int(t)) for i, j in pairs for t in order if t != i and t != j]
 
@@ -269,11 +290,7 @@ def merged_and_split(Z: np.ndarray, resp: np.ndarray, i: int, j: int, t: int) ->
     out = resp.copy()
     out[:, i] += out[:, j]
     r = out[:, t]
-    mass = max(float(r.sum()), 1e-300)
-    mean = (r @ Z) / mass
-    centered = Z - mean
-    scatter = (centered * r[:, None]).T @ centered / mass
-    axis = np.linalg.eigh(scatter)[1][:, -1]
+    centered, axis = _principal_axis(Z, r)
     side = centered @ axis >= 0.0
     out[:, j] = np.where(side, r, 0.0)
     out[:, t] = np.where(side, 0.0, r)
@@ -285,10 +302,7 @@ def ranked_three_way(resp: np.ndarray, weights: np.ndarray) -> list[tuple[int, i
     components, by decreasing ``J_merge(i, j) x J_merge(a, b)``: a pair that overlaps much
     either is one component held by two, or two that share a region a third one should hold."""
     K = resp.shape[1]
-    rw = resp * weights[:, None]
-    norms = np.linalg.norm(rw, axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        overlap = np.nan_to_num((rw.T @ rw) / np.outer(norms, norms), nan=0.0)
+    overlap = np.nan_to_num(_overlap(resp, weights), nan=0.0)
     pairs = [(i, j) for i in range(K) for j in range(i + 1, K)]
     out = [(i, j, a, b) for i, j in pairs for a, b in pairs if len({i, j, a, b}) == 4]
     out.sort(key=lambda q: -overlap[q[0], q[1]] * overlap[q[2], q[3]])
@@ -310,9 +324,7 @@ def merged_and_three_way(
     u = out[:, a] + out[:, b]
     uw = u * weights
     mass = max(float(uw.sum()), 1e-300)
-    mean = (uw @ Z) / mass
-    centered = Z - mean
-    axis = np.linalg.eigh((centered * uw[:, None]).T @ centered / mass)[1][:, -1]
+    centered, axis = _principal_axis(Z, uw)
     order = np.argsort(centered @ axis, kind="stable")
     slice_of = np.empty(Z.shape[0], dtype=np.intp)
     slice_of[order] = np.minimum((3.0 * np.cumsum(uw[order]) / mass).astype(np.intp), 2)
@@ -381,11 +393,7 @@ def births(
         finite = np.flatnonzero(np.isfinite(excess))
         candidates += [(float(excess[c]), int(c), m) for c in finite]
     candidates.sort(key=lambda e: -e[0])
-    rw = resp * weights[:, None]
-    norms = np.linalg.norm(rw, axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        overlap = np.nan_to_num((rw.T @ rw) / np.outer(norms, norms), nan=0.0)
-    pairs = sorted(((i, j) for i in range(K) for j in range(i + 1, K)), key=lambda p: -overlap[p])
+    pairs = _pairs_by_overlap(np.nan_to_num(_overlap(resp, weights), nan=0.0))
     out: list[tuple[int, int, np.ndarray]] = []
     taken = np.zeros(rows, dtype=bool)
     for _, c, m in candidates:
