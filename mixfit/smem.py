@@ -21,13 +21,12 @@ freed component the tight cluster of points the fit explains worst, so a small c
 spike on a few close points, can appear where no component held those points alone). A move
 whose part would hold fewer rows than a non-singular component needs
 (``Family.singular_points``) is not tried. Each candidate's parameters are one M-step from those
-responsibilities (on at most ``starts.SCREEN_POINTS`` points; on a larger data set the
-candidates first run to convergence there, and only the best, if it beats the fit there,
-continues on all the data: ``_on_sample``); the candidates run to convergence together, as
-explicit starts of their own
-(``init`` ``"smem"``, start indices after the request's, no restarts: a move that degenerates
-is simply not taken). When the best candidate beats the fit by more than the tolerance, a
-new round starts from it (at most ``ROUNDS``).
+responsibilities on at most ``starts.SCREEN_POINTS`` points (all of a smaller data set). There
+the candidates are told apart, beside the fit itself, by at most ``SAMPLE_MAX_ITER`` E-steps
+at a looser tolerance (``_on_sample``); only the best, when it ends above the fit, continues to
+convergence on all the data, as an explicit start of its own (``init`` ``"smem ..."``, start
+index after the request's, no restarts: a move that degenerates is simply not taken). When it
+beats the fit by more than the tolerance, a new round starts from it (at most ``ROUNDS``).
 
 It runs where a K's final fit is known, once per K: after ``run_k`` in ``fit_ks`` and after
 the merge of a fanned-out fit, so the result does not depend on the number of workers. It is
@@ -51,10 +50,13 @@ from .starts import Sample, sample
 
 ROUNDS = 3
 SMEM_STREAM = 0x53E3  # spawn key of the sample the moves are built on
-# On the sample the moves only have to be told apart: a 100x looser tolerance and at most 300
-# E-steps (n = 50,000, K = 3..5: 4.5 s of moves at the request's tolerance, 30 % of the fit).
+# The moves only have to be told apart: a 100x looser tolerance and at most 30 E-steps (ten
+# SQUAREM cycles). Measured (make bench's split_merge_cost): all moves to convergence cost the
+# small K grid 1.64x its time without moves, told apart in 30 E-steps 1.18x; at n = 50,000,
+# K = 3..5, 300 E-steps on the sample cost 1.37x, 30 1.15x, for the same gains (+4.91, 0,
+# +4.64); the peer grid's misses under seeds 0..9 were the same 12.
 SAMPLE_TOL_FACTOR = 100.0
-SAMPLE_MAX_ITER = 300
+SAMPLE_MAX_ITER = 30
 BIRTH_SEEDS = 1000
 
 
@@ -87,12 +89,11 @@ def refine(problem: Any, result: KResult, run: Any, progress: Any = None) -> KRe
         if drawn is None:
             break
         given, s = drawn
-        if not s.full:
-            given = _on_sample(
-                problem, best, given, s, run, _counting(progress, len(starts), best, False)
-            )
-            if given is None:
-                break
+        given = _on_sample(
+            problem, best, given, s, run, _counting(progress, len(starts), best, False)
+        )
+        if given is None:
+            break
         tried = run(problem, k, given, len(starts), _counting(progress, len(starts), best))
         starts.extend(tried.starts)
         gain = (tried.loglik - best.loglik) if tried.status == "ok" else -np.inf
@@ -112,11 +113,11 @@ def _on_sample(
     run: Any,
     report: Any,
 ) -> tuple[ParamArrays, np.ndarray, list[str]] | None:
-    """On a large data set the moves run to convergence on the sample first, beside the fit
-    itself (its parameters as one more start): only the best move, when it ends above the fit
-    there, continues on all the data, from where it ended on the sample. (A fanned-out fit
-    runs the moves in its merging job, one worker: at n = 50,000 the ten moves of K = 3..6 on
-    all the data took 45 s there, longer than the parts.)"""
+    """The moves run on the sample (the data themselves when small) beside the fit itself (its
+    parameters as one more start), a few E-steps at a looser tolerance: only the best move,
+    when it ends above the fit there, continues on all the data, from where it ended. (A
+    fanned-out fit runs the moves in its merging job, one worker: at n = 50,000 the ten moves
+    of K = 3..6 to convergence on all the data took 45 s there, longer than the parts.)"""
     fam = problem.family
     params, weights = fam.from_json(best.params, problem.scaling)
     with np.errstate(divide="ignore"):
