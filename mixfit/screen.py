@@ -42,8 +42,10 @@ SCREEN_BUDGET = 3e8
 # most the candidates' nine iterations on the smallest sample (d = 10, K = 5: 67 candidates).
 CANDIDATE_BUDGET = 1e8
 MAX_CANDIDATES = 2000
-SMALL_DATA_POINTS = 1000  # at most this many points (d > 1): K = 2 screens as K = 3 does
-SMALL_DATA = 2
+# On at most this many points of rough data (multivariate, or a rough family: beta), K = 2
+# screens as K = 3 does: 5 max(K - 1, ROUGH_FROM_K - 1)^2 candidates a start.
+SMALL_DATA_POINTS = 1000
+ROUGH_FROM_K = 3
 KEEP = 4  # halving stops once at most KEEP x n_starts candidates are left
 SCREEN_STREAM = 0x5C4EE7  # spawn key of the screening generator, beside each start's own
 
@@ -139,8 +141,8 @@ def screen(problem, k: int, n_select: int, tick: Callable[[], None] | None = Non
     # where 5 sufficed (and a K=2 fit of 200 points took 23 ms with 20 against 10 ms), nor at
     # n = 1e5, where those 150 more candidates doubled the K=2 fit's time.
     rough_data = problem.d > 1 or problem.family.rough  # beta: its spikes (families.beta)
-    rough = SMALL_DATA if problem.n <= SMALL_DATA_POINTS and rough_data else 1
-    factor = 1 if k == 1 else min(req.screen_factor, 5 * max(k - 1, rough) ** 2)
+    least = ROUGH_FROM_K - 1 if problem.n <= SMALL_DATA_POINTS and rough_data else 1
+    factor = 1 if k == 1 else min(req.screen_factor, 5 * max(k - 1, least) ** 2)
     count = min(MAX_CANDIDATES, max(n_select, factor * n_select))
     # Where one candidate-iteration is costly (many dimensions), fewer candidates, at least
     # 5 a start: the budget buys three rounds of three iterations.
