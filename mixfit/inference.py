@@ -25,6 +25,7 @@ from scipy.optimize import linear_sum_assignment
 
 from .data import as_points
 from .errors import FitError
+from .estep import single_threaded_blas
 from .fit import parse_request
 from .options import BootstrapResult, ParameterSpread, Schema
 from .replicates import Progress, refit, replicate_generator, start_values
@@ -138,7 +139,8 @@ def bootstrap_replicates(
                 base = np.ones(n) if w is None else w
                 Ys.append(X)
                 ws.append(rng.dirichlet(np.ones(n)) * base.sum() * base / base.mean())
-        fits = refit(request, Ys, ws or None, model.k, [first], (X, w))
+        with single_threaded_blas():  # as in every fit (see mixfit.lrt.lrt_replicates)
+            fits = refit(request, Ys, ws or None, model.k, [first], (X, w))
         for fitted in fits:
             if fitted is None:
                 failed += 1
