@@ -183,15 +183,13 @@ class Batch:
         S, K, m = eta.shape
         E = np.concatenate([bias[..., None], eta], axis=-1).transpose(1, 0, 2).reshape(K * S, 1 + m)
         chunks = self._chunks(K)
-        kernel = _responsibilities_two if K == 2 else _responsibilities
         if len(chunks) == 1 and self.w is None:
             # One chunk (a small data set): the same arithmetic without the chunk machinery,
             # whose ~10 numpy calls and closure are much of an E-step's cost at n = 200.
-            L = E @ self.TT
-            top, total = kernel(L.reshape(K, S, self.n), np.empty((3, S, self.n)))
-            ll = top.sum(axis=1) + _sum_log(total, K)
-            stats = (L @ self.TT.T).reshape(K, S, 1 + m).transpose(1, 0, 2)
-            return ll, np.ascontiguousarray(stats)
+            ll, flat = np.empty(S), np.empty((K * S, 1 + m))
+            L, scratch = np.empty((K * S, self.n)), np.empty((3, S, self.n))
+            self._chunk(E, K, S, 0, self.n, L, scratch, ll, flat)
+            return ll, np.ascontiguousarray(flat.reshape(K, S, 1 + m).transpose(1, 0, 2))
         ll_parts = np.empty((len(chunks), S))
         stat_parts = np.empty((len(chunks), K * S, 1 + m))
         size = chunks[0][1] - chunks[0][0]
@@ -201,22 +199,48 @@ class Batch:
             scratch = np.empty((3, S, size))
             for c in indices:
                 a, b = chunks[c]
-                L = buf[:, : b - a]
-                np.matmul(E, self.TT[:, a:b], out=L)
-                top, total = kernel(L.reshape(K, S, b - a), scratch[:, :, : b - a])
-                # L now holds responsibilities; per-point log-likelihood is top + log(total).
-                if self.w is None:
-                    ll_parts[c] = top.sum(axis=1) + _sum_log(total, K)
-                    np.matmul(L, self.TT[:, a:b].T, out=stat_parts[c])
-                else:
-                    np.log(total, out=total)
-                    total += top
-                    np.matmul(total, self.w[a:b], out=ll_parts[c])
-                    np.matmul(L, self.TW[a:b], out=stat_parts[c])
+                self._chunk(
+                    E,
+                    K,
+                    S,
+                    a,
+                    b,
+                    buf[:, : b - a],
+                    scratch[:, :, : b - a],
+                    ll_parts[c],
+                    stat_parts[c],
+                )
 
         self._run(chunks, work)
         stats = stat_parts.sum(axis=0).reshape(K, S, 1 + m).transpose(1, 0, 2)
         return ll_parts.sum(axis=0), np.ascontiguousarray(stats)
+
+    def _chunk(
+        self,
+        E: np.ndarray,
+        K: int,
+        S: int,
+        a: int,
+        b: int,
+        L: np.ndarray,
+        scratch: np.ndarray,
+        ll: np.ndarray,
+        stats: np.ndarray,
+    ) -> None:
+        """One chunk of points a .. b - 1: log-likelihoods (S,) into ``ll`` and summed
+        statistics (K*S, 1+m) into ``stats``, with buffers L (K*S, b-a) and scratch (3, S, b-a)."""
+        kernel = _responsibilities_two if K == 2 else _responsibilities
+        np.matmul(E, self.TT[:, a:b], out=L)
+        top, total = kernel(L.reshape(K, S, b - a), scratch)
+        # L now holds responsibilities; per-point log-likelihood is top + log(total).
+        if self.w is None:
+            ll[...] = top.sum(axis=1) + _sum_log(total, K)
+            np.matmul(L, self.TT[:, a:b].T, out=stats)
+        else:
+            np.log(total, out=total)
+            total += top
+            np.matmul(total, self.w[a:b], out=ll)
+            np.matmul(L, self.TW[a:b], out=stats)
 
     def point_loglik(self, eta: np.ndarray, bias: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per-point log-likelihood and responsibilities of one start.
