@@ -3,6 +3,7 @@
     mixfit fit data.csv --family beta --k 1-5 [--starts N --seed S --criterion bic]
     mixfit score MODEL_ID_OR_FILE points.csv [--alpha 0.01]
     mixfit lrt data.csv [--k-min 1] [--max-k N] [--nboot 999] [--level 0.05] [--seed S]
+                        [--replicate-starts search|warm]
     mixfit bootstrap data.csv --k K [--method nonparametric|weighted|observed_information]
     mixfit serve
 
@@ -318,7 +319,13 @@ def cmd_lrt(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """``mixfit lrt``: the bootstrap LRT for K, in this process (``mixfit.bootstrap_lrt``) or on
     a server (a fit at K = ``--k-min`` there, then the LRT of its model)."""
     X, w = read_csv(args.data)
-    settings = {"k_min": args.k_min, "nboot": args.nboot, "level": args.level, "seed": args.seed}
+    settings = {
+        "k_min": args.k_min,
+        "nboot": args.nboot,
+        "level": args.level,
+        "seed": args.seed,
+        "replicate_starts": args.replicate_starts,
+    }
     remote = _remote(args, err)
     if remote is not None:
         if args.max_k is None:
@@ -342,8 +349,8 @@ def cmd_lrt(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         out.write(result.model_dump_json(indent=2) + "\n")
         return 0
     lines = [
-        f"bootstrap LRT, {args.family}, {result.nboot} replicates a step, seed {result.seed} "
-        f"({where})"
+        f"bootstrap LRT, {args.family}, {result.nboot} replicates a step, seed {result.seed}, "
+        f"{result.replicate_starts} replicate starts ({where})"
     ]
     lines.append(f"{'test':>9} {'LRTS':>12} {'p-value':>9}")
     for s in result.steps:
@@ -537,6 +544,14 @@ def build_parser() -> argparse.ArgumentParser:
     lrt.add_argument("--nboot", type=int, default=999)
     lrt.add_argument("--level", type=float, default=0.05)
     lrt.add_argument("--seed", type=int, default=0)
+    lrt.add_argument(
+        "--replicate-starts",
+        dest="replicate_starts",
+        choices=("search", "warm"),
+        default="search",
+        help="search: replicates searched as the data were (calibrated); warm: warm starts "
+        "only (about mclust's cost)",
+    )
     lrt.add_argument("-q", "--quiet", action="store_true", help="no progress bar on stderr")
     _server_options(lrt)
     lrt.set_defaults(run=cmd_lrt)

@@ -411,7 +411,8 @@ class Client:
         """Queue the bootstrap LRT of a stored model's K without waiting
         (``POST /v1/models/{id}/lrt``); returns its document (``id``, ``status``, ...).
 
-        ``options``: ``k_min``, ``max_k``, ``nboot``, ``level``, ``seed`` (see ``lrt``).
+        ``options``: ``k_min``, ``max_k``, ``nboot``, ``level``, ``seed``,
+        ``replicate_starts`` (see ``lrt``).
         """
         return self._submit(f"/models/{model_id}/lrt", options)
 
@@ -434,7 +435,8 @@ class Client:
             Seconds to wait at most; None waits as long as it takes.
         **options
             ``k_min`` (default 1), ``max_k`` (default the model's K: every K up to it is
-            tested), ``nboot`` (default 99), ``level`` (0.05), ``seed`` (0).
+            tested), ``nboot`` (default 99), ``level`` (0.05), ``seed`` (0),
+            ``replicate_starts`` (``"search"``, or ``"warm"``: see ``mixfit.bootstrap_lrt``).
 
         Returns
         -------

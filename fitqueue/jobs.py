@@ -159,6 +159,7 @@ class LRTPlanArgs(Contract):
     nboot: int = Field(ge=1)
     level: float = Field(gt=0.0, lt=1.0)
     seed: int = Field(ge=0)
+    replicate_starts: Literal["search", "warm"] = "search"
 
 
 class LRTPartArgs(Contract):

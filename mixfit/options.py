@@ -368,6 +368,12 @@ class LRTResult(Schema):
     seed: int
     steps: list[LRTStep]
     k_selected: int = Field(description="The first K whose test against K+1 was not significant.")
+    replicate_starts: Literal["search", "warm"] = Field(
+        "search",
+        description="What each replicate's K+1 fit started from besides its two warm starts "
+        "(the data's K+1 fit, the replicate's K fit with a component split): search, the fit's "
+        "own start settings; warm, nothing more (faster; p-values can run small).",
+    )
 
 
 class ParameterSpread(Schema):

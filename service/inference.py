@@ -151,6 +151,7 @@ def submit_lrt(model_id: str, request: LRTRequest) -> dict[str, Any]:
             nboot=request.nboot,
             level=request.level,
             seed=request.seed,
+            replicate_starts=request.replicate_starts,
         ).model_dump(),
         job_id=f"{lrt_id}-plan",
         timeout=job_timeout(n, d, ks, fit_request.starts_per_k(), fit_request.max_iter),

@@ -200,6 +200,13 @@ class LRTRequest(Schema):
         "significant at it is selected.",
     )
     seed: int = Field(0, ge=0, le=2**63 - 1, description="Every replicate's randomness.")
+    replicate_starts: Literal["search", "warm"] = Field(
+        "search",
+        description="What each replicate's K+1 fit starts from besides its two warm starts "
+        "(the data's K+1 fit, the replicate's K fit with a component split): search, the "
+        "fit's own start settings, screened (calibrated p-values); warm, nothing more (about "
+        "mclust's cost; p-values can run small).",
+    )
 
 
 class BootstrapRequest(Schema):

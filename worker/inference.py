@@ -152,6 +152,7 @@ def lrt_plan(
     nboot: int,
     level: float,
     seed: int,
+    replicate_starts: str = "search",
 ) -> dict[str, Any]:
     """Fit the data at K = ``k_min`` .. ``max_k`` + 1: the plan every part simulates from.
 
@@ -170,6 +171,7 @@ def lrt_plan(
         nboot=nboot,
         level=level,
         seed=seed,
+        replicate_starts=replicate_starts,
     )
     reporter = ReplicateReporter(job, 0)
 
@@ -190,6 +192,7 @@ def lrt_plan(
             nboot=args.nboot,
             level=args.level,
             seed=args.seed,
+            replicate_starts=args.replicate_starts,
             progress=stop_check,
             **args.options,
         )

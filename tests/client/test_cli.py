@@ -325,12 +325,14 @@ def test_lrt_and_bootstrap_through_the_server_print_what_local_prints(
     model: the LRT is the local one exactly, the intervals to the fits' agreement."""
     path, _ = data_csv
     args = ("lrt", str(path), "--max-k", "2", "--nboot", "4", "--seed", "3", "--json")
+    args = (*args[:-1], "--replicate-starts", "warm", "--json")
     code, remote, err = run(*args, "--url", live_api)
     assert code == 0, err
     code, local, _ = run(*args)
     assert code == 0
     remote_lrt = mixfit.LRTResult.model_validate_json(remote)
     assert remote_lrt == mixfit.LRTResult.model_validate_json(local)  # exactly
+    assert remote_lrt.replicate_starts == "warm"
     assert [s.k for s in remote_lrt.steps] == [1, 2]
     code, table, err = run(*args[:-1], "--url", live_api)
     assert code == 0, err

@@ -79,6 +79,22 @@ def test_replicates_are_reproducible_from_the_seed() -> None:
     assert first == again and first.steps[0].bootstrap != other.steps[0].bootstrap
 
 
+def test_warm_replicate_starts_are_a_subset_of_the_search() -> None:
+    """``replicate_starts="warm"`` drops the screened starts of each replicate's K+1 fit and
+    keeps its two warm starts: the same data fits and K fits, so no bootstrap statistic can
+    exceed the search's, none is negative, and the search finds a higher K+1 maximum on some."""
+    x = load("lrt_waiting.json")["x"]
+    search = mixfit.bootstrap_lrt(x, k_min=2, max_k=2, nboot=12, seed=5)
+    warm = mixfit.bootstrap_lrt(x, k_min=2, max_k=2, nboot=12, seed=5, replicate_starts="warm")
+    assert (search.replicate_starts, warm.replicate_starts) == ("search", "warm")
+    assert warm.steps[0].statistic == search.steps[0].statistic
+    ours, theirs = np.asarray(warm.steps[0].bootstrap), np.asarray(search.steps[0].bootstrap)
+    assert ours.min() >= 0 and np.all(ours <= theirs + 1e-9)
+    assert np.any(ours < theirs - 1e-6)
+    with pytest.raises(mixfit.FitError, match="replicate_starts"):
+        mixfit.bootstrap_lrt(x, max_k=1, nboot=2, replicate_starts="cold")
+
+
 @pytest.fixture(scope="module")
 def waiting_fit() -> tuple[mixfit.FitResult, list[float], dict]:
     doc = load("se_waiting.json")

@@ -96,6 +96,21 @@ def test_lrt_equals_the_core_for_one_part_and_for_many(make_client, fitted, redi
     assert all(len(s["bootstrap"]) == 7 for s in expected["steps"])
 
 
+def test_warm_replicate_starts_reach_the_worker(make_client, fitted) -> None:
+    """``replicate_starts: "warm"`` travels through the plan job to every part: the result is
+    the core's with the same setting, and says so."""
+    body = {"k_min": 1, "max_k": 1, "nboot": 5, "seed": 2, "replicate_starts": "warm"}
+    expected = core_lrt(fitted, level=0.05, **body)
+    assert expected["replicate_starts"] == "warm"
+    assert expected != core_lrt(fitted, level=0.05, **{**body, "replicate_starts": "search"})
+    client = make_client(FANOUT_PARTS=2)
+    created = client.post(f"/v1/models/{fitted['model_id']}/lrt", json=body)
+    assert created.status_code == 202, created.get_json()
+    done = wait_job(client, created.get_json()["links"]["self"])
+    assert done["status"] == "finished", done
+    assert done["result"] == expected
+
+
 def test_lrt_defaults_to_the_models_k_and_takes_an_empty_body(client, fitted) -> None:
     created = client.post(f"/v1/models/{fitted['model_id']}/lrt", data=b"")
     assert created.status_code == 202, created.get_json()
@@ -188,6 +203,10 @@ def test_unknown_gone_and_invalid(client, fitted, redis_client) -> None:
     client.error(client.post(f"/v1/models/{model_id}/bootstrap", json={"nboot": 1}), 422)
     client.error(client.post(f"/v1/models/{model_id}/bootstrap", json={"method": "x"}), 422)
     client.error(client.post(f"/v1/models/{model_id}/lrt", json={"level": True}), 422)
+    bad = client.error(
+        client.post(f"/v1/models/{model_id}/lrt", json={"replicate_starts": "cold"}), 422
+    )
+    assert "replicate_starts" in str(bad)
     client.error(client.post(f"/v1/models/{model_id}/lrt", data="x", content_type="text/csv"), 415)
     client.error(
         client.post(f"/v1/models/{model_id}/lrt", data="{", content_type="application/json"), 400
