@@ -34,13 +34,14 @@ from typing import Any
 import numpy as np
 from scipy.special import entr
 
+from .agglomeration import Hierarchy
 from .data import Scaling
 from .estep import Batch, single_threaded_blas
 from .families.base import Family, ParamArrays, take
 from .schema import Event, KResult, ScreeningSummary, StartSummary
 from .screen import Screened, screen
 from .smem import refine
-from .starts import Hierarchy, responsibilities, sample, split_responsibilities
+from .starts import responsibilities, sample, split_responsibilities
 
 MAX_RESTARTS = 3
 # SQUAREM (Varadhan & Roland 2008; the R package's defaults): the step length starts bounded by

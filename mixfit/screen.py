@@ -66,10 +66,13 @@ class Screened:
     degenerate: int  # candidates that degenerated during screening
 
 
-def candidate_methods(request: object, portfolio: tuple[str, ...], count: int) -> list[str]:
+def candidate_methods(
+    request: object, portfolio: tuple[str, ...], count: int, multivariate: bool = False
+) -> list[str]:
     """The method of each of ``count`` candidates: the request's ``init`` (``auto``: the
     family's portfolio) cycled; a deterministic method (``hc``) is drawn once, its later slots
-    go to ``kmeans``."""
+    go to ``kmeans``. In d > 1, where ``hc`` is mclust's VVV tree, a candidate more cuts Ward's
+    tree (``ward``: ``mixfit.agglomeration``), so ``count`` + 1 candidates."""
     init = request.init  # type: ignore[attr-defined]
     if init == "auto":
         cycle = list(portfolio)
@@ -82,6 +85,8 @@ def candidate_methods(request: object, portfolio: tuple[str, ...], count: int) -
             if seen_hc:
                 methods[i] = "kmeans"
             seen_hc = True
+    if seen_hc and multivariate:
+        methods.append("ward")
     return methods
 
 
@@ -152,7 +157,8 @@ def screen(problem, k: int, n_select: int, tick: Callable[[], None] | None = Non
     cells = count * k * (1 + problem.batch.m)
     size = int(np.clip(SCREEN_CELLS / cells, MIN_POINTS, SCREEN_POINTS))
     s = sample(problem.Z, problem.w, rng, size)
-    methods = candidate_methods(req, problem.family.portfolio, count)
+    methods = candidate_methods(req, problem.family.portfolio, count, problem.Z.shape[1] > 1)
+    count = len(methods)  # and Ward's tree in d > 1
     params, logw = draw(problem, k, methods, s, rng)
     ll = np.full(count, np.nan)
     degenerate = np.zeros(count, dtype=bool)

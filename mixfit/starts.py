@@ -9,12 +9,12 @@ Methods (all draw from one generator per K, so candidates differ and reruns repe
 
 - ``kmeans++``: k-means++ seeding (D^2 sampling), nearest-center labels.
 - ``kmeans``: k-means++ seeding, then Lloyd's iterations to convergence (scikit-learn's default).
-- ``hc``: model-based hierarchical agglomeration, mclust's default start (Fraley 1998), here
-  Ward's criterion (the agglomeration of the spherical equal-volume model, mclust "EII") on at
-  most ``HC_POINTS`` points after mclust's default "SVD" transformation (standardize, rotate to
-  the principal axes, divide each by the square root of its singular value). The tree is built
-  once per fit and cut at every K; points outside the agglomerated subsample join the nearest
-  cluster mean. Deterministic, so a K gets one ``hc`` candidate.
+- ``hc``: model-based hierarchical agglomeration, mclust's default start (Fraley 1998;
+  ``mixfit.agglomeration``): in d > 1 mclust's own tree, the unconstrained model's ("VVV"); in
+  1-D Ward's criterion (the equal-volume model's). Built once per fit on at most 800 points
+  after mclust's "SVD" transformation and cut at every K. Deterministic, so a K gets one
+  ``hc`` candidate; in d > 1 ``auto``'s next ``hc`` slot is ``ward``.
+- ``ward``: the Ward tree's cut in d > 1 (points join the nearest cluster mean).
 - ``random``: K distinct data points as centers, nearest-center labels.
 - ``partition``: every point labelled uniformly at random (random partitions).
 - ``dirichlet``: every point's responsibilities drawn from a flat Dirichlet (random soft
@@ -39,10 +39,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.cluster.hierarchy import fcluster, linkage
+
+from .agglomeration import Hierarchy
 
 SCREEN_POINTS = 4000  # candidates are drawn and screened on at most this many points
-HC_POINTS = 800  # the hierarchical agglomeration's subsample (its cost grows as n^2)
 LLOYD_MAX = 100
 
 
@@ -166,41 +166,6 @@ def _fill_empty(labels: np.ndarray, k: int, rng: np.random.Generator) -> np.ndar
     return labels
 
 
-# -- hierarchical agglomeration --------------------------------------------------------------
-class Hierarchy:
-    """Ward's tree on the "SVD"-transformed subsample, built on first use and cut at any K."""
-
-    def __init__(self, Z: np.ndarray, w: np.ndarray | None, seed: int) -> None:
-        self.Z, self.w, self.seed = Z, w, seed
-        self._tree: np.ndarray | None = None
-        self._points: np.ndarray | None = None
-
-    def _build(self) -> None:
-        n = self.Z.shape[0]
-        rng = np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(0x4843,)))
-        if n > HC_POINTS:
-            p = None if self.w is None else self.w / self.w.sum()
-            self._points = np.sort(rng.choice(n, HC_POINTS, replace=False, p=p))
-        else:
-            self._points = np.arange(n)
-        Y = self.Z[self._points]
-        Y = (Y - Y.mean(axis=0)) / np.maximum(Y.std(axis=0), 1e-300)
-        _, sv, vt = np.linalg.svd(Y, full_matrices=False)
-        Y = Y @ vt.T / np.sqrt(np.maximum(sv, 1e-300))
-        self._tree = linkage(Y, method="ward")
-
-    def labels(self, k: int, X: np.ndarray) -> np.ndarray:
-        """Labels (n,) of the points X (n, d) (engine space) from the tree cut at ``k``
-        clusters: the cluster's mean in engine space, nearest to each point."""
-        if self._tree is None:
-            self._build()
-        cut = fcluster(self._tree, k, criterion="maxclust") - 1
-        k_found = int(cut.max()) + 1
-        Y = self.Z[self._points]
-        centers = np.stack([Y[cut == j].mean(axis=0) for j in range(k_found)])
-        return _nearest(X, centers[None])[0]
-
-
 # -- the candidates ---------------------------------------------------------------------------
 def responsibilities(
     method: str,
@@ -248,9 +213,10 @@ def responsibilities(
         values = X[:, 0]
         cuts = np.sort(rng.uniform(values.min(), values.max(), (c, k - 1)), axis=1)
         labels = np.stack([np.searchsorted(cut, values, side="right") for cut in cuts])
-    elif method == "hc":
+    elif method in ("hc", "ward"):
         assert hierarchy is not None
-        labels = np.broadcast_to(hierarchy.labels(k, X), (c, m)).copy()
+        kind = "vvv" if method == "hc" and X.shape[1] > 1 else "ward"
+        labels = np.broadcast_to(hierarchy.labels(k, X, kind), (c, m)).copy()
     else:  # pragma: no cover - the schema admits only the methods above
         raise ValueError(f"unknown init method {method!r}")
     return _one_hot(_fill_empty(labels.astype(np.intp), k, rng), k)
