@@ -71,8 +71,8 @@ def candidate_methods(
 ) -> list[str]:
     """The method of each of ``count`` candidates: the request's ``init`` (``auto``: the
     family's portfolio) cycled; a deterministic method (``hc``) is drawn once, its later slots
-    go to ``kmeans``. In d > 1, where ``hc`` is mclust's VVV tree, a candidate more cuts Ward's
-    tree (``ward``: ``mixfit.agglomeration``), so ``count`` + 1 candidates."""
+    go to ``kmeans``. In d > 1, where ``hc`` is mclust's VVV tree, ``auto`` draws a candidate
+    more from Ward's tree (``ward``: ``mixfit.agglomeration``), so ``count`` + 1 candidates."""
     init = request.init  # type: ignore[attr-defined]
     if init == "auto":
         cycle = list(portfolio)
@@ -85,7 +85,7 @@ def candidate_methods(
             if seen_hc:
                 methods[i] = "kmeans"
             seen_hc = True
-    if seen_hc and multivariate:
+    if seen_hc and multivariate and init == "auto":
         methods.append("ward")
     return methods
 
