@@ -123,6 +123,41 @@ def _sum_log(total: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
+def _logistic(
+    E0: np.ndarray,
+    E1: np.ndarray,
+    T: np.ndarray,
+    sums: np.ndarray,
+    g: np.ndarray,
+    ll: np.ndarray,
+    stats0: np.ndarray,
+    stats1: np.ndarray,
+) -> None:
+    """The K = 2 E-step of a chunk in four passes over its (S, c) values besides two matrix
+    products, for rows E0, E1 (S, 1+m) of the two components, statistics T (1+m, c) and their
+    sums (1+m,): with g = L0 - L1 per point, r1 = 1 / (1 + exp(g)) (0 where exp overflows,
+    as it should), component 1's sums are r1 @ T', component 0's the chunk's sums less them,
+    and the log-likelihood (S,) is sum(L1) - sum(log r1), sum(L1) from the summed statistics.
+    Where some r1 is 0 that start's log-likelihood comes out infinite (the caller swaps the
+    components or takes the exact kernel). About 1.4-1.8x numpy's exp of the chunk's 2 S c
+    values, against 3x for ``_responsibilities_two`` on a machine whose exp is fast.
+
+    Component 0's sums are a difference, so their error is about 1e-16 of the chunk's sums
+    rather than of their own: a component with a point's worth of weight in a data set of 1e6
+    gets about 1e-10 relative error, and one with less is collapsed by the M-step anyway.
+    Small data sets (one chunk) keep the exact kernel, whose bits the normalmixEM
+    reproduction checks."""
+    np.matmul(E0 - E1, T, out=g)
+    with np.errstate(over="ignore", divide="ignore"):
+        np.exp(g, out=g)
+        g += 1.0
+        np.divide(1.0, g, out=g)
+        np.matmul(g, T.T, out=stats1)
+        np.subtract(sums, stats1, out=stats0)
+        np.log(g, out=g)
+    ll[...] = E1 @ sums - g.sum(axis=1)
+
+
 class Batch:
     """Sufficient statistics of one data set, laid out for the batched E-step.
 
@@ -143,6 +178,7 @@ class Batch:
         self.TT[0] = 1.0
         self.TT[1:] = T.T
         self.TW = None if w is None else np.ascontiguousarray((self.TT * w).T)
+        self._sums: dict[tuple[int, int], np.ndarray] = {}
 
     def _chunks(self, k: int) -> list[tuple[int, int]]:
         # The chunking depends on K only, never on how many starts share the batch, so a
@@ -199,6 +235,9 @@ class Batch:
             scratch = np.empty((3, S, size))
             for c in indices:
                 a, b = chunks[c]
+                if K == 2 and self.w is None:
+                    self._chunk_two(E, S, a, b, buf[:S, : b - a], ll_parts[c], stat_parts[c])
+                    continue
                 self._chunk(
                     E,
                     K,
@@ -241,6 +280,41 @@ class Batch:
             total += top
             np.matmul(total, self.w[a:b], out=ll)
             np.matmul(L, self.TW[a:b], out=stats)
+
+    def _chunk_two(
+        self,
+        E: np.ndarray,
+        S: int,
+        a: int,
+        b: int,
+        g: np.ndarray,
+        ll: np.ndarray,
+        stats: np.ndarray,
+    ) -> None:
+        """K = 2, unweighted, one chunk of a large data set: ``_logistic`` for every start;
+        a start whose chunk overflows there runs it again with its components swapped, and one
+        that overflows both ways the exact kernel (``_chunk``). Writes ``ll`` (S,) and
+        ``stats`` (2S, 1+m), with ``g`` (S, b-a) as scratch."""
+        T = self.TT[:, a:b]
+        sums = self._sums.get((a, b))
+        if sums is None:
+            sums = self._sums[(a, b)] = T.sum(axis=1)
+        _logistic(E[:S], E[S:], T, sums, g, ll, stats[:S], stats[S:])
+        bad = np.flatnonzero(~np.isfinite(ll))
+        if not bad.size:
+            return
+        one, zero = np.empty((bad.size, stats.shape[1])), np.empty((bad.size, stats.shape[1]))
+        swapped = np.empty(bad.size)
+        _logistic(E[S:][bad], E[:S][bad], T, sums, g[: bad.size], swapped, one, zero)
+        ll[bad], stats[bad], stats[S + bad] = swapped, zero, one
+        still = bad[~np.isfinite(swapped)]
+        if still.size:
+            n2, c = still.size, b - a
+            sub_ll, sub_stats = np.empty(n2), np.empty((2 * n2, stats.shape[1]))
+            sub_E = np.concatenate([E[:S][still], E[S:][still]])
+            L, scratch = np.empty((2 * n2, c)), np.empty((3, n2, c))
+            self._chunk(sub_E, 2, n2, a, b, L, scratch, sub_ll, sub_stats)
+            ll[still], stats[still], stats[S + still] = sub_ll, sub_stats[:n2], sub_stats[n2:]
 
     def point_loglik(self, eta: np.ndarray, bias: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per-point log-likelihood and responsibilities of one start.
