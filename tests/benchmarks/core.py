@@ -283,7 +283,8 @@ def main() -> list[dict]:
         f"\nE-step at n=1e6, K=2: **{per_iter * 1e3:.1f} ms per start-iteration** with "
         f"{threads()} threads, {one_thread * 1e3:.1f} ms on one thread; numpy's float64 exp of "
         f"the n*K values alone takes {exps * 1e3:.1f} ms on one thread (one-thread E-step / "
-        f"exps = **{one_thread / exps:.2f}**; the K=2 kernel needs only n exps)"
+        f"exps = **{one_thread / exps:.2f}**; the K=2 kernel of large data takes n exps and n "
+        "logs, mixfit.estep._logistic)"
     )
     rows.append({"name": "estep/exp", "ratio": one_thread / exps})
     rows.append(beta_vs_gaussian(200))
