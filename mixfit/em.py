@@ -76,7 +76,7 @@ class Problem:
     batch: Batch
     constant: float  # sum of w * base measure, minus the Jacobian of the scaling
     n_eff: float
-    floor: float
+    floor: float | np.ndarray  # per column (d,) where the family takes it so
     one_point: float  # one point's worth of weight (the mean weight)
     seed: int
     singular_data: bool = False  # one component on all the data already needs the floor

@@ -108,9 +108,12 @@ def prepare(request: Any, data: Any, weights: Any = None) -> Problem:
     Z = scaling.forward(Y)
     n_eff = float(X.shape[0] if w is None else w.sum())
     base_total = _total(family.base_measure(Z), w, n_eff) + _total(jacobian, w, n_eff)
-    z_var = float(np.average((Z - np.average(Z, axis=0, weights=w)) ** 2, axis=0, weights=w).mean())
+    col_var = np.average((Z - np.average(Z, axis=0, weights=w)) ** 2, axis=0, weights=w)
+    z_var = float(col_var.mean())
     mean_weight = n_eff / X.shape[0]
-    floor = request.var_floor * z_var
+    floor: float | np.ndarray = request.var_floor * z_var
+    if family.floors_per_column:  # each column's own (a constant column keeps the mean's)
+        floor = request.var_floor * np.where(col_var > 0, col_var, z_var)
     # A data set whose own covariance is singular (collinear columns, a constant column) holds
     # every component at the floor: then the floor is the data's, not a degenerate component's.
     T = family.statistics(Z)

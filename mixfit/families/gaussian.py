@@ -3,8 +3,10 @@
 In 1-D ``tied`` means one variance shared by all components (mclust "E", normalmixEM's
 ``arbvar = FALSE``); every other type means free variances (mclust "V"). In d dimensions ``full``,
 ``diag``, ``spherical`` and ``tied`` have scikit-learn's meanings. Variances are floored at
-``floor`` (``var_floor`` times the data's variance). A full or tied covariance whose smallest
-eigenvalue falls below the floor is lifted by ``(floor - smallest) * I``; unlike
+``floor``: ``var_floor`` times each column's variance (in d > 1, but for spherical components:
+times the columns' mean variance, as in 1-D), so a column's units do not set another's floor.
+A full or tied covariance C below it is lifted (``lift``: with F = diag(floor), by
+``(1 - smallest) F`` where the smallest eigenvalue of F^-1/2 C F^-1/2 is below 1); unlike
 scikit-learn's ``reg_covar``, nothing is added to a covariance that does not need it, so the
 M-step is the exact maximizer whenever the floor does not bind.
 """
@@ -108,6 +110,20 @@ class GaussianParams(Schema):
     covariances: list[Matrix] | None = None
 
 
+def lift(cov: np.ndarray, floor: float | np.ndarray) -> np.ndarray:
+    """Lift, in place, covariances (S, K, d, d) that fall below the floor: a scalar, or one
+    variance per column (d,), F = diag(floor). Where the smallest eigenvalue of
+    F^-1/2 C F^-1/2 is below 1, C += (1 - smallest) F, which brings it to 1 (with a scalar
+    floor f: the smallest eigenvalue of C to f). Returns which were lifted, (S, K)."""
+    f = np.broadcast_to(np.asarray(floor, dtype=float), cov.shape[-1:])
+    r = 1.0 / np.sqrt(f)
+    smallest = np.linalg.eigvalsh(cov * r[:, None] * r[None, :])[..., 0]
+    low = smallest < 1.0
+    if low.any():
+        cov[low] += (1.0 - smallest[low])[:, None, None] * np.diag(f)
+    return low
+
+
 @register
 class Gaussian(Family):
     """Gaussian components. Parameters: ``mean`` (S, K, d) and either ``var`` (S, K, d) for the
@@ -164,7 +180,7 @@ class Gaussian(Family):
         self,
         stats: np.ndarray,
         previous: ParamArrays | None,
-        floor: float,
+        floor: float | np.ndarray,
         reevaluate: Reevaluate | None = None,
     ) -> tuple[ParamArrays, Events]:
         d = self.d
@@ -201,6 +217,7 @@ class Gaussian(Family):
                 var = np.broadcast_to(pooled[:, None, :], var.shape).copy()
             elif self.spherical:
                 var = np.broadcast_to(var.mean(axis=-1, keepdims=True), var.shape).copy()
+                floor = float(np.mean(floor))  # one variance: the columns' floors' mean
             low = var < floor
             if low.any():
                 for s, k in zip(*np.nonzero(low.any(axis=-1)), strict=True):
@@ -219,12 +236,9 @@ class Gaussian(Family):
                 np.sum(cov * counts[..., None, None], axis=1) / counts.sum(axis=1)[:, None, None]
             )
             cov = np.broadcast_to(pooled[:, None], cov.shape).copy()
-        smallest = np.linalg.eigvalsh(cov)[..., 0]
-        low = smallest < floor
+        low = lift(cov, floor)
         for s, k in zip(*np.nonzero(low), strict=True):
             events.append((int(s), int(k), "variance_floor", "covariance lifted to the floor"))
-        if low.any():
-            cov[low] += (floor - smallest[low])[:, None, None] * np.eye(d)
         return {"mean": mean, "cov": cov}, events
 
     def initial(
@@ -283,6 +297,12 @@ class Gaussian(Family):
         else:
             cov = k if self.spherical else k * d
         return (k - 1) + k * d + cov
+
+    @property
+    def floors_per_column(self) -> bool:
+        """In d > 1 each column's variance sets its own floor (spherical components take their
+        mean): wine's proline (variance 1e5) no longer floors columns of variance 0.01."""
+        return self.d > 1
 
     # -- JSON --------------------------------------------------------------------------------------
     def to_json(self, params: ParamArrays, weights: np.ndarray, scaling: Scaling) -> GaussianParams:

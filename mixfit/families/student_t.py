@@ -46,7 +46,7 @@ from ..options import (
 from ..special import trigamma
 from . import register
 from .base import Events, ParamArrays, resp_sums
-from .gaussian import Gaussian
+from .gaussian import Gaussian, lift
 
 DF_MIN, DF_MAX = 0.5, 200.0
 DF_START = 10.0
@@ -259,12 +259,9 @@ class StudentT(Gaussian):
         full[..., j, i] = second
         outer = mean[..., :, None] * mean[..., None, :]
         cov = (full - su[..., None, None] * outer) / counts[..., None, None]
-        smallest = np.linalg.eigvalsh(cov)[..., 0]
-        low = smallest < floor
+        low = lift(cov, floor)
         for s, k in zip(*np.nonzero(low), strict=True):
             events.append((int(s), int(k), "variance_floor", "scale matrix lifted to the floor"))
-        if low.any():
-            cov[low] += (floor - smallest[low])[:, None, None] * np.eye(d)
         return {"mean": mean, "cov": cov}
 
     def maximize(

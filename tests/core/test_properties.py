@@ -93,3 +93,26 @@ def test_recovery_at_larger_n():
     np.testing.assert_allclose(mu, [0, 4], atol=0.05)
     np.testing.assert_allclose(sd, [1, 1.5], atol=0.04)
     np.testing.assert_allclose(w, [0.4, 0.6], atol=0.015)
+
+
+@pytest.mark.parametrize("covariance", ["full", "diag", "tied"])
+def test_a_columns_units_do_not_set_another_columns_floor(covariance):
+    """Wine's 13 columns (scikit-learn's copy) span variances from 0.01 to 1e5. With one floor
+    for every column (1e-6 of their mean variance) proline's variance set the floor of columns
+    of variance 0.01: full fits' components sat at it, and K = 2 full was refused as
+    degenerate. With each column's own floor K = 2 fits are regular in any units, and a column
+    made 1e6 times smaller gives the same maximum in its units."""
+    from sklearn.datasets import load_wine
+
+    X = load_wine().data
+    c = 10.0 ** np.linspace(-3, 3, X.shape[1])
+    for data in (X, X * c):
+        r = mixfit.fit(data, k=2, covariance=covariance, seed=0).results[0]
+        assert r.status == "ok"
+        assert not any(e.kind == "degenerate" for s in r.starts for e in s.events)
+        assert min(r.params.weights) * X.shape[0] > X.shape[1]  # a regular component
+    small = X.copy()
+    small[:, 7] *= 1e-6  # nonflavanoid phenols, variance 0.015 -> 1.5e-14
+    a = mixfit.fit(X, k=2, covariance=covariance, seed=0).results[0]
+    b = mixfit.fit(small, k=2, covariance=covariance, seed=0).results[0]
+    assert b.loglik == pytest.approx(a.loglik - X.shape[0] * np.log(1e-6), rel=1e-9)
