@@ -236,7 +236,7 @@ class GaussianMixture(_Mixture):
     tol_type : {"relative", "absolute", "per_sample"}, default "relative"
         "per_sample" is scikit-learn's convention (gain of the mean log-likelihood).
     var_floor : float, default 1e-6
-        Variance floor relative to the data's variance.
+        Variance floor relative to the data's variance (in d > 1 each column's).
     accelerate : bool, default True
         SQUAREM acceleration.
     random_state : int, RandomState or None
