@@ -39,9 +39,9 @@ NAMED = {"galaxies-free-k6", "thyroid-tied-k6", "banknote-full-k3", "thyroid-dia
 # banknote diag K=5 and crabs tied K=3 left this list with the split-and-merge moves
 # (mixfit.smem), iris full K=5 with its three-way moves. Of the five sets added on 2026-12-01
 # (quakes, USArrests, geyser, swiss, trees: 100 more cells) one cell is missed. Under other
-# seeds about one cell in 140 is missed (seeds 1..9, 12 of 1,719 cells of the first ten sets),
-# 7 of them banknote full K=4: flexmix's -576.24 is a basin that 4 of 1,000 unscreened starts
-# reach (see the README).
+# seeds about one cell in 130 is missed (seeds 1..9, 20 of 2,619 cells), 6 of them banknote
+# full K=4: flexmix's -576.24 is a basin that 4 of 1,000 unscreened starts reach (see the
+# README).
 MISSES: dict[str, str] = {
     "swiss-tied-k5": "n = 47, d = 6: sklearn's random-from-data start reaches -906.67, seed 0 "
     "stops at -907.38 (seeds 0..5: 1 of 6 reach it). Screening it with the candidates its size "
