@@ -85,8 +85,8 @@ def candidate_methods(
             if seen_hc:
                 methods[i] = "kmeans"
             seen_hc = True
-    if seen_hc and multivariate and init == "auto":
-        methods.append("ward")
+    if multivariate and init == "auto":
+        methods += ["ward"] * seen_hc + ["kmeans-std"] * max(1, count // 20)
     return methods
 
 

@@ -15,6 +15,8 @@ Methods (all draw from one generator per K, so candidates differ and reruns repe
   after mclust's "SVD" transformation and cut at every K. Deterministic, so a K gets one
   ``hc`` candidate; in d > 1 ``auto``'s next ``hc`` slot is ``ward``.
 - ``ward``: the Ward tree's cut in d > 1 (points join the nearest cluster mean).
+- ``kmeans-std``: in d > 1, ``kmeans`` on the columns scaled to unit variance, where a column
+  in large units does not decide the partition alone (``auto`` adds a few).
 - ``random``: K distinct data points as centers, nearest-center labels.
 - ``partition``: every point labelled uniformly at random (random partitions).
 - ``dirichlet``: every point's responsibilities drawn from a flat Dirichlet (random soft
@@ -195,6 +197,9 @@ def responsibilities(
     if method in ("kmeans++", "kmeans"):
         centers = kmeans_pp(X, w, k, c, rng)
         labels = lloyd(X, w, centers) if method == "kmeans" else _nearest(X, centers)
+    elif method == "kmeans-std":  # k-means on columns of unit variance: units set no weight
+        Xs = X / np.maximum(X.std(axis=0), 1e-300)
+        labels = lloyd(Xs, w, kmeans_pp(Xs, w, k, c, rng))
     elif method == "random":
         keys = rng.random((c, m)) - (w > 0)  # points of weight 0 are never centers
         labels = _nearest(X, X[np.argsort(keys, axis=1)[:, :k]])

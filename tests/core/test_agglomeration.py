@@ -47,12 +47,13 @@ def test_vvv_tree_is_mclusts(name: str) -> None:
 
 def test_auto_draws_both_trees_in_d_above_one() -> None:
     """``auto`` draws one ``hc`` candidate (mclust's VVV tree in d > 1, Ward's in 1-D) and, in
-    d > 1, one more from Ward's tree; the other methods' candidates are as in 1-D."""
+    d > 1, one more from Ward's tree and one k-means on standardized columns per 20 candidates;
+    the other methods' candidates are as in 1-D."""
     request = parse_request({"k": 3})
     portfolio = Gaussian.portfolio
-    one, more = (candidate_methods(request, portfolio, 20, d > 1) for d in (1, 2))
-    assert one.count("hc") == 1 and "ward" not in one and len(one) == 20
-    assert more == [*one, "ward"]
+    one, more = (candidate_methods(request, portfolio, 40, d > 1) for d in (1, 2))
+    assert one.count("hc") == 1 and "ward" not in one and len(one) == 40
+    assert more == [*one, "ward", "kmeans-std", "kmeans-std"]
     for init in ("hc", ["hc", "kmeans"]):  # what was asked for, and no more
         asked = candidate_methods(parse_request({"k": 3, "init": init}), portfolio, 4, True)
         assert asked == ["hc", "kmeans", "kmeans", "kmeans"]
