@@ -172,7 +172,7 @@ class FitOptions(Schema):
     screen_factor: Annotated[int, Field(ge=1, le=100)] = Field(
         30,
         description="Short-EM screening (emEM): draw screen_factor x n_starts candidate starts "
-        "(at most 5 (K - 1)^2 x n_starts, and one more from Ward's tree in d > 1; K = 2 as "
+        "(at most 5 (K - 1)^2 x n_starts, and in d > 1 a twentieth more; K = 2 as "
         "K = 3 on at most 1,000 points in d > 1 "
         "or beta), run rounds of screen_iter EM iterations on at most 4,000 points, halving the "
         "candidates after each round, and continue the best n_starts. 1 turns screening off.",
