@@ -91,3 +91,6 @@ def test_quakes_reaches_mclusts_maximum(model: str, covariance: str, k: int) -> 
         assert one.loglik == pytest.approx(mclust, abs=0.5)
     default = mixfit.fit(X, k=k, covariance=covariance, seed=0).results[0]
     assert default.loglik >= mclust - 1e-6 * X.shape[0]
+    # what the README states: above mclust's, at regular maxima (every weight >= 0.05)
+    assert default.loglik >= {"diag": -16570.37, "full": -14329.76}[covariance] - 0.01
+    assert min(default.params.weights) >= 0.05
