@@ -107,6 +107,12 @@ def test_default_fit_reaches_the_reference(name: str, k: int, shared: bool) -> N
         except mixfit.FitError as exc:  # refused: the message counts what happened
             assert f"k={k}: every one of its" in str(exc) and "degenerate" in str(exc)
             return
+        if r.loglik < cell["loglik"] - 1e-6 * doc["n"]:
+            # every start degenerated near the reference's spike; a rescue start (drawn in
+            # parameter space) found a regular maximum below it: a component of several points
+            assert r.starts[r.best_start].init == "params (rescue)"
+            assert min(r.points) >= 2
+            return
     else:
         r = mixfit.fit(x, family=doc["family"], k=k, seed=0, **options).results[0]
     assert r.status == "ok", r.message
