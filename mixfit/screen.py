@@ -71,8 +71,10 @@ def candidate_methods(
 ) -> list[str]:
     """The method of each of ``count`` candidates: the request's ``init`` (``auto``: the
     family's portfolio) cycled; a deterministic method (``hc``) is drawn once, its later slots
-    go to ``kmeans``. In d > 1, where ``hc`` is mclust's VVV tree, ``auto`` draws a candidate
-    more from Ward's tree (``ward``: ``mixfit.agglomeration``), so ``count`` + 1 candidates."""
+    go to ``kmeans``. ``multivariate`` (d > 1, and candidates are screened): ``auto`` adds a
+    candidate from Ward's tree (``ward``; ``hc`` is mclust's VVV tree there:
+    ``mixfit.agglomeration``) and one k-means on standardized columns (``kmeans-std``) per 20
+    candidates."""
     init = request.init  # type: ignore[attr-defined]
     if init == "auto":
         cycle = list(portfolio)
@@ -157,8 +159,9 @@ def screen(problem, k: int, n_select: int, tick: Callable[[], None] | None = Non
     cells = count * k * (1 + problem.batch.m)
     size = int(np.clip(SCREEN_CELLS / cells, MIN_POINTS, SCREEN_POINTS))
     s = sample(problem.Z, problem.w, rng, size)
-    methods = candidate_methods(req, problem.family.portfolio, count, problem.Z.shape[1] > 1)
-    count = len(methods)  # and Ward's tree in d > 1
+    multivariate = problem.Z.shape[1] > 1 and count > n_select  # screened, in d > 1
+    methods = candidate_methods(req, problem.family.portfolio, count, multivariate)
+    count = len(methods)  # with the extra candidates of d > 1
     params, logw = draw(problem, k, methods, s, rng)
     ll = np.full(count, np.nan)
     degenerate = np.zeros(count, dtype=bool)

@@ -101,6 +101,9 @@ def test_auto_records_each_starts_method_and_candidate():
     # more from Ward's tree beside mclust's (hc) and 120 / 20 k-means on standardized columns
     X = np.column_stack([simulate(300), simulate(300)[::-1]])
     assert mixfit.fit(X, k=2, n_starts=6, seed=0).results[0].screening.candidates == 127
+    # screening off draws the starts alone, in d > 1 too (no extra candidates to screen)
+    off = mixfit.fit(X, k=2, n_starts=6, screen_factor=1, seed=0).results[0].screening
+    assert (off.candidates, off.iterations) == (6, 0)
     assert r.starts[-1].init == "split" and r.starts[-1].candidate is None
     screened = r.starts[:-1]
     assert {s.init for s in screened} <= {
