@@ -642,7 +642,8 @@ def failure_message(k: int, starts: list[StartSummary]) -> str:
     if floors:
         parts.append(
             f"in {floors} a component's variance fell to the floor (var_floor times the data's "
-            "variance): it sat on fewer distinct points than its covariance needs"
+            "variance, each column's in d > 1): it sat on fewer distinct points than its "
+            "covariance needs"
         )
     if weights:
         parts.append(f"in {weights} a component kept less than one point's worth of weight")

@@ -11,10 +11,11 @@ Methods (all draw from one generator per K, so candidates differ and reruns repe
 - ``kmeans``: k-means++ seeding, then Lloyd's iterations to convergence (scikit-learn's default).
 - ``hc``: model-based hierarchical agglomeration, mclust's default start (Fraley 1998;
   ``mixfit.agglomeration``): in d > 1 mclust's own tree, the unconstrained model's ("VVV"); in
-  1-D Ward's criterion (the equal-volume model's). Built once per fit on at most 800 points
-  after mclust's "SVD" transformation and cut at every K. Deterministic, so a K gets one
-  ``hc`` candidate; in d > 1 ``auto``'s next ``hc`` slot is ``ward``.
-- ``ward``: the Ward tree's cut in d > 1 (points join the nearest cluster mean).
+  1-D Ward's criterion (the equal-volume model's). Built once per fit on a subsample after
+  mclust's "SVD" transformation and cut at every K. Deterministic, so a K gets one ``hc``
+  candidate (``mixfit.screen.candidate_methods``).
+- ``ward``: the Ward tree's cut in d > 1 (points join the nearest cluster mean); ``auto``
+  adds one where candidates are screened.
 - ``kmeans-std``: in d > 1, ``kmeans`` on the columns scaled to unit variance, where a column
   in large units does not decide the partition alone (``auto`` adds a few).
 - ``random``: K distinct data points as centers, nearest-center labels.

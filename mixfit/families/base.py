@@ -31,12 +31,6 @@ class Family(ABC):
 
     name: ClassVar[str]
     standardize: ClassVar[bool] = True
-
-    @property
-    def floors_per_column(self) -> bool:
-        """Whether ``maximize`` takes the variance floor per column, shape (d,) (else a
-        scalar: ``var_floor`` times the columns' mean variance)."""
-        return False
     # What a degenerate component's floor event means, for messages ("component 2's ...").
     floor_phrase: ClassVar[str] = "variance reached the floor"
     # Parameters that SQUAREM extrapolates on the log scale (they must stay positive).
@@ -64,6 +58,12 @@ class Family(ABC):
         "params",
         "quantile",
     )
+
+    @property
+    def floors_per_column(self) -> bool:
+        """Whether ``maximize`` takes the variance floor per column, shape (d,) (else a
+        scalar: ``var_floor`` times the columns' mean variance)."""
+        return False
 
     def __init__(self, request: Any, d: int) -> None:
         self.request = request
