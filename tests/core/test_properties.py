@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
@@ -30,23 +30,38 @@ def test_any_finite_data_gives_a_finite_result_or_a_fit_error(x, k):
         assert np.all(np.isfinite(values)) and min(r.params.sds) > 0
 
 
+def _plain_fit(x: np.ndarray, start: dict, accelerate: bool):
+    """The one start's K result, or None where it degenerated (restarted or failed) or ran out
+    of iterations (plain EM on a flat likelihood: seed 13, n = 40 stops 1e-6 short)."""
+    try:
+        r = mixfit.fit(x, init=start, tol=1e-10, seed=1, accelerate=accelerate).results[0]
+    except FitError:
+        return None
+    ok = r.starts[0].restarts == 0 and r.starts[0].status == "converged"
+    return r if ok else None
+
+
 @settings(max_examples=25, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), n=st.integers(40, 300))
 def test_permuting_the_data_changes_nothing(seed, n):
     x = simulate(n, seed=seed % 1000)
     perm = np.random.default_rng(seed).permutation(n)
     start = {"weights": [0.5, 0.5], "means": [0.0, 4.0], "sds": [1.0, 1.0]}
+    a, b, c, e = (
+        _plain_fit(data, start, accelerate) for accelerate in (False, True) for data in (x, x[perm])
+    )
+    # Not once the start degenerates: its restart draws responsibilities point by point in the
+    # data's order, so permuted data restart elsewhere (and plain EM and SQUAREM, degenerating
+    # at other iterations, restart apart); nor where plain EM is cut off at max_iter. Such
+    # draws are rejected.
+    assume(all(r is not None for r in (a, b, c, e)))
     # Plain EM follows the same path whatever the order (only the sums' rounding differs).
-    a = mixfit.fit(x, init=start, tol=1e-10, seed=1, accelerate=False).results[0]
-    b = mixfit.fit(x[perm], init=start, tol=1e-10, seed=1, accelerate=False).results[0]
     assert a.loglik == pytest.approx(b.loglik, rel=1e-10)
     np.testing.assert_allclose(a.params.means, b.params.means, rtol=1e-5, atol=1e-8)
     np.testing.assert_allclose(a.params.sds, b.params.sds, rtol=1e-5)
     # SQUAREM's accept/reject decisions can tip on that rounding, so its path may differ; it
     # stops at the same maximum within what tol 1e-10 lets a flat likelihood wander (seed 13,
     # n = 40: 5e-10 relative).
-    c = mixfit.fit(x, init=start, tol=1e-10, seed=1).results[0]
-    e = mixfit.fit(x[perm], init=start, tol=1e-10, seed=1).results[0]
     assert c.loglik == pytest.approx(e.loglik, rel=1e-8)
     assert c.loglik == pytest.approx(a.loglik, rel=1e-8)
 
