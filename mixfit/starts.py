@@ -118,8 +118,11 @@ def kmeans_pp(X: np.ndarray, w: np.ndarray, k: int, c: int, rng: np.random.Gener
 
 
 def lloyd(X: np.ndarray, w: np.ndarray, centers: np.ndarray) -> np.ndarray:
-    """Lloyd's iterations to convergence (labels unchanged) for all candidates: (c, n) labels."""
+    """Lloyd's iterations to convergence (labels unchanged) for all candidates: (c, n) labels
+    from X (n, d), weights (n,) and first centers (c, k, d)."""
     c, k, d = centers.shape
+    if d == 1:
+        return _lloyd_line(X[:, 0], w, centers[..., 0])
     labels = _nearest(X, centers)
     offsets = (np.arange(c) * k)[:, None]
     for _ in range(LLOYD_MAX):
@@ -138,6 +141,44 @@ def lloyd(X: np.ndarray, w: np.ndarray, centers: np.ndarray) -> np.ndarray:
     return labels
 
 
+def _lloyd_line(x: np.ndarray, w: np.ndarray, centers: np.ndarray) -> np.ndarray:
+    """``lloyd`` on a line: x (n,), w (n,), centers (c, k); (c, n) labels.
+
+    On a line the points nearest each center are a run of the sorted data between the midpoints
+    of neighbouring centers, so one iteration is a search of the midpoints in the sorted data
+    and differences of cumulative sums: no (c, n, k) distances (on 200 points this is a tenth
+    of the general iteration's cost). A point exactly at a midpoint joins the lower center."""
+    c, k = centers.shape
+    n = x.shape[0]
+    order = np.argsort(x, kind="stable")
+    xs = x[order]
+    ws = w[order]
+    cum_w = np.concatenate([[0.0], np.cumsum(ws)])
+    cum_wx = np.concatenate([[0.0], np.cumsum(ws * xs)])
+    rows = np.arange(c)[:, None]
+    centers = centers.copy()
+    bounds = None
+    for _ in range(LLOYD_MAX + 1):
+        rank = np.argsort(centers, axis=1, kind="stable")  # (c, k) center of each rank
+        sorted_centers = centers[rows, rank]
+        mids = 0.5 * (sorted_centers[:, :-1] + sorted_centers[:, 1:])
+        moved = np.searchsorted(xs, mids.ravel(), side="right").reshape(c, k - 1)
+        if bounds is not None and np.array_equal(moved, bounds):
+            break
+        bounds = moved
+        edges = np.concatenate([np.zeros((c, 1), np.intp), bounds, np.full((c, 1), n)], axis=1)
+        mass = cum_w[edges[:, 1:]] - cum_w[edges[:, :-1]]
+        sums = cum_wx[edges[:, 1:]] - cum_wx[edges[:, :-1]]
+        empty = mass <= 0
+        updated = np.where(empty, sorted_centers, sums / np.where(empty, 1.0, mass))
+        centers[rows, rank] = updated
+    assert bounds is not None
+    run = (np.arange(n)[None, :, None] >= bounds[:, None, :]).sum(axis=2)  # (c, n) rank
+    labels = np.empty((c, n), dtype=np.intp)
+    labels[:, order] = rank[rows, run]
+    return labels
+
+
 def _principal_axis(X: np.ndarray, w: np.ndarray) -> np.ndarray:
     if X.shape[1] == 1:
         return X[:, 0]
@@ -146,7 +187,14 @@ def _principal_axis(X: np.ndarray, w: np.ndarray) -> np.ndarray:
     return centered @ np.linalg.eigh(cov)[1][:, -1]
 
 
+def _cut(values: np.ndarray, cuts: np.ndarray) -> np.ndarray:
+    """(c, n) labels: how many of each candidate's sorted cuts (c, k - 1) are at most each
+    value (n,)."""
+    return (cuts[:, None, :] <= values[None, :, None]).sum(axis=2)
+
+
 def _weighted_quantiles(values: np.ndarray, w: np.ndarray, probs: np.ndarray) -> np.ndarray:
+    """The weighted quantiles of ``values`` (n,) at ``probs`` (any shape; the same shape)."""
     order = np.argsort(values, kind="stable")
     cum = np.cumsum(w[order])
     idx = np.searchsorted(cum, probs * cum[-1], side="left").clip(0, len(cum) - 1)
@@ -213,12 +261,10 @@ def responsibilities(
         if first:
             jitter[0] = 0.0
         probs = np.sort(probs + jitter, axis=1)
-        cuts = [_weighted_quantiles(values, w, p) for p in probs]
-        labels = np.stack([np.searchsorted(cut, values, side="right") for cut in cuts])
+        labels = _cut(values, _weighted_quantiles(values, w, probs))
     elif method == "moments":
         values = X[:, 0]
-        cuts = np.sort(rng.uniform(values.min(), values.max(), (c, k - 1)), axis=1)
-        labels = np.stack([np.searchsorted(cut, values, side="right") for cut in cuts])
+        labels = _cut(values, np.sort(rng.uniform(values.min(), values.max(), (c, k - 1)), axis=1))
     elif method in ("hc", "ward"):
         assert hierarchy is not None
         kind = "vvv" if method == "hc" and X.shape[1] > 1 else "ward"
