@@ -385,20 +385,22 @@ def _loop(problem: Problem, st: _Starts, progress: Progress | None) -> None:
             # SQUAREM keeps an extrapolated point whose log-likelihood is at least that of its
             # cycle's start theta_0 (the R package's rule, without its allowance for a fall);
             # otherwise the cycle ends at theta_2 = F(theta_1), whose E-step comes next.
-            extrapolated = st.phase[active] == 2
-            with np.errstate(invalid="ignore"):
-                floor_ll = _ll0(st, active) - EXTRAPOLATION_SLACK * np.abs(ll)
-                dropped = extrapolated & ~(ll >= floor_ll)
-            waiting = active[dropped]
-            if waiting.size:
-                _fall_back(st, waiting)
-            keep = ~dropped
-            active, ll, stats = active[keep], ll[keep], stats[keep]
-            if not active.size:
-                active = waiting
-                continue
+            phase = st.phase[active]
+            extrapolated = phase == 2
+            if extrapolated.any():
+                with np.errstate(invalid="ignore"):
+                    floor_ll = st.ll0[active] - EXTRAPOLATION_SLACK * np.abs(ll)
+                    dropped = extrapolated & ~(ll >= floor_ll)
+                if dropped.any():
+                    waiting = active[dropped]
+                    _fall_back(st, waiting)
+                    keep = ~dropped
+                    active, ll, stats, phase = active[keep], ll[keep], stats[keep], phase[keep]
+                    if not active.size:
+                        active = waiting
+                        continue
             # theta_1 is a step inside the cycle: recorded only when the cycle stops there.
-            silent = st.phase[active] == 1
+            silent = phase == 1
         # A non-finite log-likelihood: a component has collapsed past what its floor holds
         # (a density without bound at a point). Degenerate; nothing of it enters the trace.
         lost = ~np.isfinite(ll)
@@ -457,16 +459,11 @@ def _vectors(fam: Family, st: _Starts, rows: np.ndarray) -> np.ndarray:
     return fam.pack(take(st.params, rows), st.logw[rows])
 
 
-def _ll0(st: _Starts, rows: np.ndarray) -> np.ndarray:
-    """Log-likelihood at each start's cycle start theta_0 (-inf outside an extrapolation)."""
-    return np.where(st.phase[rows] == 2, st.ll0[rows], -np.inf)
-
-
 def _fall_back(st: _Starts, rows: np.ndarray) -> None:
     """The extrapolated points of starts ``rows`` fell below theta_0: go on from theta_2
     instead, with a smaller step bound."""
     assert st.saved is not None
-    params, logw = st.problem.family.unpack(st.saved[2, rows], take(st.params, rows))
+    params, logw = st.problem.family.unpack(st.saved[2, rows], st.params)
     for name, value in params.items():
         st.params[name][rows] = value
     st.logw[rows] = logw
@@ -497,19 +494,21 @@ def _squarem(
     after = _vectors(fam, st, rows)
     if st.saved is None:
         st.saved = np.empty((3, st.S, after.shape[1]))
-    traced = np.fromiter((len(st.traces[s]) > 0 for s in rows.tolist()), bool, rows.size)
-    # ended, or re-drawn by the M-step (its cycle begins anew): left alone
-    live = (st.status[rows] == RUNNING) & traced
-    phase = st.phase[rows]
-    first = live & (phase == 0)
-    second = live & (phase == 1)
-    done = rows[live & (phase == 2)]  # an accepted extrapolation, now stabilized by one EM step
-    st.accepted[done] += 1
-    st.phase[done] = 0
+    # ended, or re-drawn by the M-step (its trace and last log-likelihood were reset: its cycle
+    # begins anew): left alone, phase -1 here
+    live = (st.status[rows] == RUNNING) & ~np.isnan(st.last[rows])
+    phase = np.where(live, st.phase[rows], -1)
+    done = rows[phase == 2]  # an accepted extrapolation, now stabilized by one EM step
+    if done.size:
+        st.accepted[done] += 1
+        st.phase[done] = 0
+    first = phase == 0
     a = rows[first]
-    st.saved[0, a], st.saved[1, a] = before[first], after[first]
-    st.ll0[a] = ll[first]
-    st.phase[a] = 1
+    if a.size:
+        st.saved[0, a], st.saved[1, a] = before[first], after[first]
+        st.ll0[a] = ll[first]
+        st.phase[a] = 1
+    second = phase == 1
     starts = rows[second]
     if not starts.size:
         return
@@ -520,20 +519,24 @@ def _squarem(
     with np.errstate(divide="ignore", invalid="ignore"):
         step = np.sqrt(np.sum(r * r, axis=1) / np.sum(v * v, axis=1))
     step = np.where(np.isfinite(step), step, 1.0)
-    step = np.clip(step, 1.0, st.step_max[starts])
+    bound = st.step_max[starts]
+    step = np.minimum(np.maximum(step, 1.0), bound)
     point = v0 + 2.0 * step[:, None] * r + (step * step)[:, None] * v
-    params, logw = fam.unpack(point, take(st.params, starts))
-    valid = np.all(np.isfinite(point), axis=1) & fam.valid(params)
-    # theta' is no parameter: the cycle ends at theta_2, which the M-step just produced.
-    st.phase[starts[~valid]] = 0
-    ok = starts[valid]
+    params, logw = fam.unpack(point, st.params)
+    valid = np.isfinite(point).all(axis=1) & fam.valid(params)
+    if valid.all():
+        ok = starts
+    else:
+        # theta' is no parameter: the cycle ends at theta_2, which the M-step just produced.
+        st.phase[starts[~valid]] = 0
+        ok = starts[valid]
+        params = take(params, valid)
+        logw, step, bound = logw[valid], step[valid], bound[valid]
     for name, value in params.items():
-        st.params[name][ok] = value[valid]
-    st.logw[ok] = logw[valid]
-    st.step[ok] = step[valid]
-    st.step_max[ok] = np.where(
-        step[valid] >= st.step_max[ok], st.step_max[ok] * MSTEP, st.step_max[ok]
-    )
+        st.params[name][ok] = value
+    st.logw[ok] = logw
+    st.step[ok] = step
+    st.step_max[ok] = np.where(step >= bound, bound * MSTEP, bound)
     st.phase[ok] = 2
 
 
@@ -543,30 +546,35 @@ def _m_step(problem: Problem, st: _Starts, active: np.ndarray, stats: np.ndarray
     weak = counts < problem.one_point
     bad = weak.any(axis=1)
     floored: dict[int, int] = {}
-    fine = np.flatnonzero(~bad)
+    # rows of the batch the M-step serves: all of them unless a weight collapsed
+    fine = np.flatnonzero(~bad) if bad.any() else np.arange(active.size)
     if fine.size:
-        alive = active[fine]
+        whole = fine.size == active.size
+        alive = active if whole else active[fine]
 
         def reevaluate(params, logw):
             return fam.estep(problem.batch, params, logw, rows=alive)
 
-        new, events = fam.maximize(stats[fine], take(st.params, alive), problem.floor, reevaluate)
+        served = stats if whole else stats[fine]
+        new, events = fam.maximize(served, take(st.params, alive), problem.floor, reevaluate)
         for row, comp, kind, detail in events:
             s = alive[row]
             st.log(s, len(st.traces[s]) - 1, kind, comp, detail)
             if kind in FLOOR_EVENTS and not problem.singular_data:
                 floored.setdefault(int(fine[row]), comp)
-        keep = np.asarray([j not in floored for j in fine.tolist()], dtype=bool)
         logw = new.pop("logw", None)
+        if floored:  # a floored component's start keeps its parameters (degenerate below)
+            keep = np.asarray([j not in floored for j in fine.tolist()], dtype=bool)
+            new = take(new, keep)
+            alive, fine = alive[keep], fine[keep]
+            logw = None if logw is None else logw[keep]
+            bad[list(floored)] = True
         for name, value in new.items():
-            st.params[name][alive[keep]] = value[keep]
+            st.params[name][alive] = value
         if logw is None:
-            live = counts[fine[keep]]
+            live = counts[fine]
             logw = np.log(live / live.sum(axis=1, keepdims=True))
-        else:
-            logw = logw[keep]
-        st.logw[alive[keep]] = logw
-        bad[list(floored)] = True
+        st.logw[alive] = logw
     if not bad.any():
         return
     retry = []

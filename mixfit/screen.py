@@ -221,28 +221,35 @@ def _short_em(
     that degenerates is frozen and flagged. ``history`` (3, C) keeps each candidate's last three
     log-likelihoods."""
     fam = problem.family
+    singular = problem.singular_data
+    alive = rows[~degenerate[rows]]
     for _ in range(iterations):
-        alive = rows[~degenerate[rows]]
         if not alive.size:
             break
         sub = take(params, alive)
         values, stats = fam.estep(batch, sub, logw[alive])
-        history[:, alive] = np.stack([history[1, alive], history[2, alive], values])
+        history[0, alive] = history[1, alive]
+        history[1, alive] = history[2, alive]
+        history[2, alive] = values
         counts = stats[..., 0]
-        weak = np.any(counts < one_point, axis=1) | ~np.isfinite(values)
+        bad = np.any(counts < one_point, axis=1) | ~np.isfinite(values)
         new, events = fam.maximize(stats, sub, problem.floor)
-        floored = np.zeros(alive.size, dtype=bool)
-        for row, _, kind, _ in events:
-            if kind in ("variance_floor", "precision_cap") and not problem.singular_data:
-                floored[row] = True
-        bad = weak | floored
-        keep = alive[~bad]
+        if not singular:
+            for row, _, kind, _ in events:
+                if kind in ("variance_floor", "precision_cap"):
+                    bad[row] = True
+        if bad.any():
+            keep = alive[~bad]
+            new = take(new, ~bad)
+            counts = counts[~bad]
+            degenerate[alive[bad]] = True
+        else:
+            keep = alive
         for name, value in new.items():
             if name != "logw":
-                params[name][keep] = value[~bad]
-        good_counts = counts[~bad]
-        logw[keep] = np.log(good_counts / good_counts.sum(axis=1, keepdims=True))
-        degenerate[alive[bad]] = True
+                params[name][keep] = value
+        logw[keep] = np.log(counts / counts.sum(axis=1, keepdims=True))
+        alive = keep
         if tick is not None:
             tick()
 

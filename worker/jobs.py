@@ -46,6 +46,10 @@ from .outage import REDIS_DOWN, through_outage
 log = logging.getLogger("mixfit.worker")
 
 PROGRESS_INTERVAL = 0.2  # seconds between job-meta writes
+# The first write waits this long after the fit starts: a fit that ends sooner (most small fits
+# take 10 ms) writes its progress once, when it ends, instead of twice; a poll could not have
+# seen the first write in time anyway.
+FIRST_PROGRESS_AFTER = 0.05
 TRACE_TAIL = 1000  # progress keeps at most this many trailing log-likelihood values per K
 
 # Fits asked to stop while running in the worker process itself (``python -m worker --inline``);
@@ -81,7 +85,8 @@ def _now() -> str:
 
 class ProgressReporter:
     """Keeps the per-K progress of a fit in ``job.meta["progress"]``, written at most every
-    ``PROGRESS_INTERVAL`` seconds (the engine calls it every EM iteration).
+    ``PROGRESS_INTERVAL`` seconds (the engine calls it every EM iteration), the first time
+    ``FIRST_PROGRESS_AFTER`` seconds after the reporter is made, and always at the end.
 
     ``meta["progress"]`` is ``{"k_values": [...], "per_k": [{k, state, starts_done, n_starts,
     iteration, best_loglik, trace, trace_start}, ...]}`` with one entry per K begun so far;
@@ -95,7 +100,7 @@ class ProgressReporter:
         self.n_starts = n_starts
         self.latest: dict[int, dict[str, Any]] = {}  # the engine's last report per K
         self.done: set[int] = set()
-        self.last_write = -math.inf
+        self.last_write = time.monotonic() - PROGRESS_INTERVAL + FIRST_PROGRESS_AFTER
 
     def __call__(self, info: dict[str, Any]) -> None:
         if self.job is not None and self.job.id in _STOP_REQUESTS:

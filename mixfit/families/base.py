@@ -10,6 +10,7 @@ axes are ``(S, K)``: starts, then components.
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any, ClassVar
@@ -188,10 +189,11 @@ class Family(ABC):
     def pack(self, params: ParamArrays, logw: np.ndarray) -> np.ndarray:
         """Every start's parameters as one row of shape (S, P): log weights, then each array
         (on the log scale where ``log_params`` says), in name order."""
+        S = logw.shape[0]
         parts = [logw]
         for name in sorted(params):
-            value = np.log(params[name]) if name in self.log_params else params[name]
-            parts.append(value.reshape(len(logw), -1))
+            value = params[name]
+            parts.append((np.log(value) if name in self.log_params else value).reshape(S, -1))
         return np.concatenate(parts, axis=1)
 
     def unpack(self, vectors: np.ndarray, like: ParamArrays) -> tuple[ParamArrays, np.ndarray]:
@@ -200,27 +202,26 @@ class Family(ABC):
         names = sorted(like)
         k = like[names[0]].shape[1]
         logw = vectors[:, :k]
+        out: ParamArrays = {}
+        at = k
         with np.errstate(invalid="ignore", over="ignore"):
             top = logw.max(axis=1, keepdims=True)
             logw = logw - (top + np.log(np.exp(logw - top).sum(axis=1, keepdims=True)))
-        out: ParamArrays = {}
-        at = k
-        for name in names:
-            shape = (S, *like[name].shape[1:])
-            size = int(np.prod(shape[1:]))
-            block = vectors[:, at : at + size].reshape(shape)
-            with np.errstate(over="ignore"):
+            for name in names:
+                tail = like[name].shape[1:]
+                size = math.prod(tail)
+                block = vectors[:, at : at + size].reshape((S, *tail))
                 out[name] = np.exp(block) if name in self.log_params else block
-            at += size
+                at += size
         return out, logw
 
     def valid(self, params: ParamArrays) -> np.ndarray:
         """Which starts (S,) hold valid parameters (finite; families add their own rules)."""
-        S = next(iter(params.values())).shape[0]
-        ok = np.ones(S, dtype=bool)
-        for value in params.values():
-            ok &= np.all(np.isfinite(value.reshape(S, -1)), axis=1)
-        return ok
+        values = list(params.values())
+        S = values[0].shape[0]
+        if len(values) == 1:
+            return np.isfinite(values[0].reshape(S, -1)).all(axis=1)
+        return np.isfinite(np.concatenate([v.reshape(S, -1) for v in values], axis=1)).all(axis=1)
 
     def validate_points(self, X: np.ndarray, n_train: float) -> np.ndarray:
         """Check points to score against the family's support (boundary policy applied)."""

@@ -69,7 +69,8 @@ class FakeJob:
 
 
 def test_progress_is_throttled_and_json_safe(monkeypatch) -> None:
-    clock = iter([10.0, 10.1, 10.15, 10.25, 10.3, 10.5])
+    # made at t=10.0; iterations at 10.04, 10.06, 10.15, 10.2, 10.3; the K done at 10.55
+    clock = iter([10.0, 10.04, 10.06, 10.15, 10.2, 10.3, 10.55])
     monkeypatch.setattr(jobs.time, "monotonic", lambda: next(clock))
     job = FakeJob()
     reporter = jobs.ProgressReporter(job, [1, 2], 3)
@@ -80,8 +81,10 @@ def test_progress_is_throttled_and_json_safe(monkeypatch) -> None:
         reporter({**info, "best_loglik": trace[-1], "trace": trace})
     reporter({**info, "best_loglik": float("nan"), "trace": [*trace, float("-inf")]})
     reporter.k_done(1)
-    # Written at t=10.0, 10.25 and 10.5 only: at most one write per 200 ms.
+    # Written at t=10.06 (the first write waits 50 ms), 10.3 and 10.55 only: at most one write
+    # per 200 ms.
     assert len(job.saved) == 3
+    assert job.saved[0]["progress"]["per_k"][0]["iteration"] == 2
     assert job.saved[1]["progress"]["per_k"][0]["iteration"] == 4
     last = job.saved[2]["progress"]["per_k"][0]
     assert last["state"] == "done" and last["starts_done"] == 3
@@ -102,7 +105,8 @@ def test_progress_keeps_a_trace_tail(monkeypatch) -> None:
             "trace": trace,
         }
     )
-    entry = job.saved[0]["progress"]["per_k"][0]
+    reporter.flush(force=True)
+    entry = job.saved[-1]["progress"]["per_k"][0]
     assert entry["trace_start"] == 25 and entry["trace"] == trace[25:]
 
 
