@@ -367,22 +367,39 @@ def _refreshed(job: Job) -> str:
     return STATES.get(job.get_status(refresh=False), "queued")
 
 
-def wait_for_end(job: Job, read_state: Callable[[], str], wait: float) -> tuple[str, bool]:
+def wait_for_end(
+    job: Job, read_state: Callable[[], str], wait: float
+) -> tuple[str, bool, Result | None]:
     """Wait up to ``wait`` seconds for a job to end: block on its RQ result stream (a finish or
     failure wakes the wait at once) in slices of ``WAIT_SLICE`` seconds, re-reading the state
-    with ``read_state`` in between to notice a cancel. Returns the last state and whether it
-    waited at all (then the job needs a refresh)."""
+    with ``read_state`` in between to notice a cancel.
+
+    Returns the last state, whether it waited at all (then the job needs a refresh), and the
+    job's successful result when the stream brought one: a success is final, so the state is
+    not read again and the caller need not read the result again either. Each read asks only
+    for entries after the last one seen, so a failed attempt that RQ retries does not wake
+    every read at once."""
     state = STATES.get(job.get_status(refresh=False), "queued")
     deadline = time.monotonic() + wait
     waited = False
+    seen = "0-0"
     while state not in TERMINAL:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             break
         block_ms = max(1, int(min(remaining, WAIT_SLICE) * 1000))
-        clients().redis.xread({Result.get_key(job.id): "0-0"}, count=1, block=block_ms)
-        state, waited = read_state(), True
-    return state, waited
+        reply = clients().redis.xread({Result.get_key(job.id): seen}, block=block_ms)
+        waited = True
+        if reply:
+            entry_id, payload = reply[0][1][-1]
+            seen = entry_id.decode()
+            result = Result.restore(
+                job.id, seen, payload, connection=clients().redis, serializer=job.serializer
+            )
+            if result.type == Result.Type.SUCCESSFUL:
+                return "finished", True, result
+        state = read_state()
+    return state, waited, None
 
 
 def fit_status(fit_id: str, wait: float = 0.0) -> dict[str, Any]:
@@ -392,14 +409,15 @@ def fit_status(fit_id: str, wait: float = 0.0) -> dict[str, Any]:
     slices of ``WAIT_SLICE`` seconds, re-reading the status in between to notice a cancel.
     """
     job = _fetch_job(fit_id)
-    state, waited = wait_for_end(job, lambda: _state(job), wait)
+    state, waited, result = wait_for_end(job, lambda: _state(job), wait)
     if waited:
         state = _refreshed(job)
-    return _describe(fit_id, job, state)
+    return _describe(fit_id, job, state, result)
 
 
-def _describe(fit_id: str, job: Job, state: str) -> dict[str, Any]:
-    """The document of a job as last read (``Job.fetch`` or ``_refreshed``)."""
+def _describe(fit_id: str, job: Job, state: str, result: Result | None = None) -> dict[str, Any]:
+    """The document of a job as last read (``Job.fetch`` or ``_refreshed``); ``result``: its
+    successful result when already read (``wait_for_end``)."""
     dataset_id = job.kwargs.get("dataset_id", "")
     fanned = job.func_name == REDUCE_JOB
     part_jobs = _part_jobs(job) if fanned and state not in TERMINAL else []
@@ -437,7 +455,7 @@ def _describe(fit_id: str, job: Job, state: str) -> dict[str, Any]:
             if progress:
                 doc["progress"] = FitProgress.model_validate(progress).model_dump()
     elif state == "finished":
-        raw = job.return_value(refresh=True)
+        raw = result.return_value if result is not None else job.return_value(refresh=True)
         if raw:
             value = FitOutput.model_validate(raw)
             doc["result"], doc["model_id"] = value.result, value.model_id

@@ -335,7 +335,7 @@ def status(kind: str, job_id: str, wait: float = 0.0) -> dict[str, Any]:
     (blocking on the combining job's RQ result stream, re-reading the state every
     ``WAIT_SLICE`` seconds to notice a cancel)."""
     job = _fetch(kind, job_id)
-    state, waited = wait_for_end(job, lambda: _state(kind, job), wait)
+    state, waited, _ = wait_for_end(job, lambda: _state(kind, job), wait)
     if waited:
         try:
             job.refresh()
