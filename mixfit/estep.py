@@ -115,7 +115,7 @@ def _sum_log(total: np.ndarray, k: int) -> np.ndarray:
     S, c = total.shape
     block = min(512, int(690.0 / np.log(max(k, 2))))
     if c <= block:  # one block (a small data set): the same sum, in two calls instead of nine
-        return np.log(np.prod(total, axis=1))
+        return np.log(np.multiply.reduce(total, axis=1))
     whole = c - c % block
     out = np.log(np.prod(total[:, :whole].reshape(S, whole // block, block), axis=-1)).sum(axis=1)
     if whole < c:
@@ -273,7 +273,7 @@ class Batch:
         top, total = kernel(L.reshape(K, S, b - a), scratch)
         # L now holds responsibilities; per-point log-likelihood is top + log(total).
         if self.w is None:
-            ll[...] = top.sum(axis=1) + _sum_log(total, K)
+            ll[...] = np.add.reduce(top, axis=1) + _sum_log(total, K)
             np.matmul(L, self.TT[:, a:b].T, out=stats)
         else:
             np.log(total, out=total)

@@ -104,6 +104,8 @@ def draw(problem, k: int, methods: list[str], s: Sample, rng: np.random.Generato
     for i, m in enumerate(methods):
         groups.setdefault(m, []).append(i)
     parts: list[tuple[list[int], ParamArrays, np.ndarray]] = []
+    partitioned: list[int] = []  # candidates born as responsibilities, in the order drawn
+    resps: list[np.ndarray] = []
     for method, rows in groups.items():
         drawn = fam.random_params(rng, len(rows), k, s.Z) if method == "params" else None
         if drawn is None:
@@ -116,13 +118,18 @@ def draw(problem, k: int, methods: list[str], s: Sample, rng: np.random.Generato
                 problem.hierarchy,
                 first=True,
             )
-            params = fam.initial(s.Z, s.w, resp, problem.floor)
-            mass = np.einsum("cmk,m->ck", resp, s.weights)
-            with np.errstate(divide="ignore"):
-                logw = np.log(mass / mass.sum(axis=1, keepdims=True))
+            partitioned += rows
+            resps.append(resp)
         else:
-            params, logw = drawn
-        parts.append((rows, params, logw))
+            parts.append((rows, *drawn))
+    if resps:
+        # one M-step for every method's responsibilities: each candidate's arithmetic is its own
+        resp = np.concatenate(resps) if len(resps) > 1 else resps[0]
+        params = fam.initial(s.Z, s.w, resp, problem.floor)
+        mass = np.einsum("cmk,m->ck", resp, s.weights)
+        with np.errstate(divide="ignore"):
+            logw = np.log(mass / mass.sum(axis=1, keepdims=True))
+        parts.append((partitioned, params, logw))
     C = len(methods)
     order = np.empty(C, dtype=np.intp)
     at = 0
