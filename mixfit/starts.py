@@ -204,7 +204,11 @@ def _weighted_quantiles(values: np.ndarray, w: np.ndarray, probs: np.ndarray) ->
 def _fill_empty(labels: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
     """Give every component of every candidate at least one point, taken from components with
     two or more (a partition with an empty group has no start values for it)."""
-    for row in labels:
+    c = labels.shape[0]
+    counts = np.bincount((labels + (np.arange(c) * k)[:, None]).ravel(), minlength=c * k)
+    short = np.flatnonzero((counts.reshape(c, k) == 0).any(axis=1))
+    for i in short:
+        row = labels[i]  # a view: changed in place
         for _ in range(2 * k):
             counts = np.bincount(row, minlength=k)
             empty = np.flatnonzero(counts == 0)
