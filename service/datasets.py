@@ -51,19 +51,23 @@ def put_dataset(X: np.ndarray, w: np.ndarray | None) -> tuple[Dataset, bool]:
     return get_dataset(dataset_id), created
 
 
-def store_dataset(X: np.ndarray, w: np.ndarray | None) -> tuple[str, bool]:
-    """Store a dataset unless it exists, refresh its expiry; ``(id, created)``."""
+def store_dataset(X: np.ndarray, w: np.ndarray | None, pipe: Any = None) -> tuple[str, bool]:
+    """Store a dataset unless it exists, refresh its expiry; ``(id, created)``. With a
+    ``pipe`` (a transaction the caller executes) the writes join it."""
     redis = clients().redis
     dataset_id = data_hash(X, w)
     key, tomb = keys.dataset(dataset_id), keys.tombstone("dataset", dataset_id)
     created = not redis.exists(key)
-    pipe = redis.pipeline()
+    own = pipe is None
+    if own:
+        pipe = redis.pipeline()
     if created:
         fields = codec.encode(X, w)
         fields.update(summary=summarize(X, w).model_dump_json(), created_at=now())
         pipe.hset(key, mapping=fields)
     refresh(pipe, key, tomb, int(cfg("DATASET_TTL")))
-    pipe.execute()
+    if own:
+        pipe.execute()
     return dataset_id, created
 
 

@@ -154,10 +154,10 @@ def _release(idem: str, claimed: bytes) -> bool:
     return True
 
 
-def _mark_queued(fit_id: str) -> None:
+def _mark_queued(fit_id: str, pipe: Any = None) -> None:
     """Mark the fit's record once its job is queued (``idempotent_fit`` tells an abandoned
-    submission by the mark's absence)."""
-    clients().redis.hset(keys.fit(fit_id), "queued_at", now())
+    submission by the mark's absence); in the transaction ``pipe`` that queues it, if given."""
+    (clients().redis if pipe is None else pipe).hset(keys.fit(fit_id), "queued_at", now())
 
 
 def submit_fit(request: Any, idem_key: str | None, digest: str) -> tuple[dict[str, Any], bool]:
@@ -178,17 +178,17 @@ def submit_fit(request: Any, idem_key: str | None, digest: str) -> tuple[dict[st
         X, w = as_points(request.data, request.weights)
         dataset_id = None
     check(request, X, w)
+    # The dataset and the fit's record in one transaction (one round trip).
+    pipe = redis.pipeline()
     if dataset_id is None:
-        dataset_id = store_dataset(X, w)[0]
+        dataset_id = store_dataset(X, w, pipe)[0]
     else:
-        pipe = redis.pipeline()
         refresh(
             pipe,
             keys.dataset(dataset_id),
             keys.tombstone("dataset", dataset_id),
             int(cfg("DATASET_TTL")),
         )
-        pipe.execute()
 
     fit_id = uuid.uuid4().hex
     result_ttl, failure_ttl = int(cfg("RESULT_TTL")), int(cfg("FAILURE_TTL"))
@@ -196,7 +196,6 @@ def submit_fit(request: Any, idem_key: str | None, digest: str) -> tuple[dict[st
     k_values, n_starts = request.k_values(), request.starts_per_k()
     # The record first, the Idempotency-Key second: a twin that reads the key then always finds
     # the record, and waits for the job (``_fetch_job``) instead of calling the fit unknown.
-    pipe = redis.pipeline()
     record = {"dataset_id": dataset_id, "created_at": now(), "family": request.family}
     pipe.hset(keys.fit(fit_id), mapping=record)
     pipe.expire(keys.fit(fit_id), record_ttl)
@@ -227,6 +226,9 @@ def submit_fit(request: Any, idem_key: str | None, digest: str) -> tuple[dict[st
     traced = {"request_id": request_id(), "work": n * sum(k_values) * n_starts}
     plan = plan_parts(k_values, n_starts, n, {k: split_index(request, k) for k in k_values})
     if plan is None:
+        # The job and the record's queued mark in one transaction (one round trip for RQ's
+        # two and the mark's).
+        pipe = redis.pipeline()
         job = queue.enqueue_call(
             FIT_JOB,
             kwargs=FitArgs(**common, **finals).model_dump(),
@@ -237,9 +239,11 @@ def submit_fit(request: Any, idem_key: str | None, digest: str) -> tuple[dict[st
                 "parts": [PartPlan(job_id=fit_id, k=k_values, starts=[0, n_starts]).model_dump()],
                 **traced,
             },
+            pipeline=pipe,
             **keep,
         )
-        _mark_queued(fit_id)
+        _mark_queued(fit_id, pipe)
+        pipe.execute()
         return queued_document(fit_id, dataset_id, iso(job.created_at)), False
     parts = []
     for i, (k, first, stop) in enumerate(plan):
