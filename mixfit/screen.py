@@ -245,7 +245,7 @@ def _short_em(
             for row, _, kind, _ in events:
                 if kind in ("variance_floor", "precision_cap"):
                     bad[row] = True
-        if bad.any():
+        if np.count_nonzero(bad):
             keep = alive[~bad]
             new = take(new, ~bad)
             counts = counts[~bad]
