@@ -7,9 +7,10 @@ dequeued, after the job), each beat three commands in three round trips, and wri
 next fit needs (issue 10's throughput: 2 cores, every process of the stack on them).
 
 ``FewerRoundTrips`` skips a plain heartbeat (RQ's default time to live, not in a pipeline) when
-this worker's last one reached Redis less than ``BEAT_EVERY`` seconds ago, and a state write
-that repeats the state it wrote directly less than ``BEAT_EVERY`` seconds ago. Nothing else
-changes:
+this worker's last one reached Redis less than ``BEAT_EVERY`` seconds ago, a state write that
+repeats the state it wrote directly less than ``BEAT_EVERY`` seconds ago, and RQ's check for
+``rq suspend`` (a transaction of its own before every dequeue) within ``BEAT_EVERY`` seconds of
+the last one: a suspension stops the worker at most a second later. Nothing else changes:
 
 - the worker's key lives ``worker_ttl + 60`` seconds after each beat, so a beat one second late
   leaves it far from expiry, and readiness and the sweeper call a worker dead only after
@@ -33,6 +34,7 @@ class FewerRoundTrips:
 
     _beat_sent = -float("inf")  # time.monotonic() of the last plain beat that reached Redis
     _state_sent: tuple[str, float] | None = None  # the last state written directly, and when
+    _suspension_checked = -float("inf")  # time.monotonic() of the last completed check
 
     def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
         plain = timeout is None and pipeline is None
@@ -52,3 +54,9 @@ class FewerRoundTrips:
         super().set_state(state, pipeline)  # type: ignore[misc]
         if pipeline is None:
             self._state_sent = (state, time.monotonic())
+
+    def check_for_suspension(self, burst: bool) -> None:
+        if time.monotonic() - self._suspension_checked < BEAT_EVERY:
+            return
+        super().check_for_suspension(burst)  # type: ignore[misc]
+        self._suspension_checked = time.monotonic()

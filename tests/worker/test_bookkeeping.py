@@ -7,6 +7,8 @@ import uuid
 import pytest
 from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
+from rq.exceptions import StopRequested
+from rq.suspension import resume, suspend
 
 from worker import bookkeeping
 from worker.__main__ import build_worker
@@ -91,3 +93,19 @@ def test_a_repeated_state_within_a_second_is_not_written_again(
     worker.set_state("idle")  # a second later the same state is written again
     assert redis_client.hget(worker.key, "state") == b"idle"
     assert worker.get_state() == "idle"
+
+
+def test_the_suspension_check_runs_at_most_once_a_second(
+    redis_client: Redis, redis_url: str, clock: Clock
+) -> None:
+    worker = build_worker(redis_url, f"q-{uuid.uuid4().hex[:8]}", name=uuid.uuid4().hex)
+    worker.check_for_suspension(burst=True)  # not suspended: returns
+    suspend(redis_client)
+    try:
+        clock.now += 0.5
+        worker.check_for_suspension(burst=True)  # half a second later: not checked again
+        clock.now += bookkeeping.BEAT_EVERY
+        with pytest.raises(StopRequested):  # a second later it is, and a burst worker stops
+            worker.check_for_suspension(burst=True)
+    finally:
+        resume(redis_client)
