@@ -31,12 +31,19 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.cluster.hierarchy import fcluster, linkage
+from scipy.spatial.distance import pdist
+
+try:  # scipy's compiled tree and cut, without the public wrappers' checks (see ``ward_tree``)
+    from scipy.cluster._hierarchy import cluster_maxclust_dist, nn_chain
+except ImportError:  # pragma: no cover - another scipy: the public functions do the same
+    nn_chain = cluster_maxclust_dist = None
 
 HC_POINTS = 800  # Ward's subsample (its cost grows as n^2)
 VVV_POINTS = 1000  # VVV's whole-data limit (its cost grows as n^2)
 VVV_MIN_POINTS = 400  # VVV's subsample of large data: min(n, max(this, 1e6 / n)) points
 MAX_CUT = 64  # VVV partitions are kept for K up to this many clusters (``MAX_K`` is less)
 _BETA = 1.0
+_WARD = 5  # scipy's code of the Ward method (``scipy.cluster.hierarchy._LINKAGE_METHODS``)
 
 
 def svd_transform(Y: np.ndarray) -> np.ndarray:
@@ -45,6 +52,30 @@ def svd_transform(Y: np.ndarray) -> np.ndarray:
     Y = (Y - Y.mean(axis=0)) / np.maximum(Y.std(axis=0), 1e-300)
     _, sv, vt = np.linalg.svd(Y, full_matrices=False)
     return Y @ vt.T / np.sqrt(np.maximum(sv, 1e-300))
+
+
+def ward_tree(Y: np.ndarray) -> np.ndarray:
+    """Ward's tree of the points Y (m, d): scipy's ``linkage(Y, "ward")``, (m - 1, 4).
+
+    scipy's own routine (the nearest-neighbour chain) on the points' distances, called directly:
+    at the 200 points of a small fit the public wrapper's checks and conversions cost about a
+    third of the tree itself. The result is the same array (``tests/core/test_agglomeration``
+    compares both on tied and untied data); a scipy without the routine gets the wrapper."""
+    m = Y.shape[0]
+    if nn_chain is None or m < 2:
+        return linkage(Y, method="ward")
+    return np.asarray(nn_chain(pdist(Y), m, _WARD))
+
+
+def ward_cut(tree: np.ndarray, k: int) -> np.ndarray:
+    """Labels 0..c-1 (m,) of the tree's cut into at most ``k`` clusters: scipy's
+    ``fcluster(tree, k, "maxclust") - 1`` (its compiled cut, as ``ward_tree``)."""
+    m = tree.shape[0] + 1
+    if cluster_maxclust_dist is None:
+        return fcluster(tree, k, criterion="maxclust") - 1
+    labels = np.empty(m, dtype=np.int32)
+    cluster_maxclust_dist(np.ascontiguousarray(tree, dtype=np.float64), labels, m, int(k))
+    return labels - 1
 
 
 def _terms(n: np.ndarray, trace: np.ndarray, scatter, alpha: float, d: int) -> np.ndarray:
@@ -193,8 +224,8 @@ class Hierarchy:
         if kind == "ward":
             sub, Y = self._subsample(HC_POINTS)
             if self._ward is None:
-                self._ward = linkage(Y, method="ward")
-            cut = fcluster(self._ward, k, criterion="maxclust") - 1
+                self._ward = ward_tree(Y)
+            cut = ward_cut(self._ward, k)
             centers = np.stack([sub[cut == j].mean(axis=0) for j in range(int(cut.max()) + 1)])
             d2 = ((X[:, None, :] - centers[None]) ** 2).sum(axis=2)
             return np.argmin(d2, axis=1)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import mixfit
-from mixfit.agglomeration import Hierarchy, svd_transform, vvv_partitions
+from mixfit.agglomeration import Hierarchy, svd_transform, vvv_partitions, ward_cut, ward_tree
 from mixfit.families.gaussian import Gaussian
 from mixfit.fit import parse_request
 from mixfit.screen import candidate_methods
@@ -94,3 +94,24 @@ def test_quakes_reaches_mclusts_maximum(model: str, covariance: str, k: int) -> 
     # what the README states: above mclust's, at regular maxima (every weight >= 0.05)
     assert default.loglik >= {"diag": -16570.37, "full": -14329.76}[covariance] - 0.01
     assert min(default.params.weights) >= 0.05
+
+
+@pytest.mark.parametrize("d", [1, 2])
+@pytest.mark.parametrize("tied", [False, True])
+def test_ward_tree_and_cut_are_scipys(d: int, tied: bool) -> None:
+    """``ward_tree`` and ``ward_cut`` (scipy's compiled routines called directly) give the very
+    arrays of ``linkage(Y, "ward")`` and ``fcluster(..., "maxclust") - 1``, ties included."""
+    from scipy.cluster.hierarchy import fcluster, linkage
+
+    rng = np.random.default_rng(d + 2 * tied)
+    for m in (2, 3, 57, 200):
+        Y = rng.normal(size=(m, d))
+        if tied:
+            Y = np.round(Y * 3)
+        Y = svd_transform(Y) if m > d else Y
+        tree = ward_tree(Y)
+        expected = linkage(Y, method="ward")
+        assert np.array_equal(tree, expected)
+        for k in range(1, 9):
+            cut = fcluster(expected, k, criterion="maxclust") - 1
+            assert np.array_equal(ward_cut(tree, k), cut)
