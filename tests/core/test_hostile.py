@@ -140,3 +140,15 @@ def test_new_families_on_ugly_data_fit_finitely_or_say_why(family, data) -> None
 def test_new_families_refuse_data_outside_their_support(family, data, message) -> None:
     with pytest.raises(FitError, match=message):
         mixfit.fit(data, family=family, k=1, seed=0)
+
+
+def test_distinct_points_are_counted_as_numpy_unique_counts_them() -> None:
+    """``count_distinct`` (a sort of the one column) agrees with ``np.unique(axis=0)`` on tied
+    data, signed zeros and the empty case, in one column and in two."""
+    from mixfit.data import count_distinct
+
+    rng = np.random.default_rng(3)
+    cases = [np.round(rng.normal(size=(n, d)) * 2) for n in (0, 1, 2, 40, 300) for d in (1, 2)]
+    cases.append(np.array([[0.0], [-0.0], [1.0], [1.0]]))
+    for X in cases:
+        assert count_distinct(X) == np.unique(X, axis=0).shape[0], X
