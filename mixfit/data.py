@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import FitError
-from .options import MAX_ABS, MAX_DIM
+from .options import MAX_ABS, MAX_DIM, MIN_SPREAD
 
 
 def as_points(data: object, weights: object | None = None) -> tuple[np.ndarray, np.ndarray | None]:
@@ -91,6 +91,12 @@ def check_fit_size(X: np.ndarray, w: np.ndarray | None, k_max: int) -> None:
         raise FitError(
             f"data have only {distinct} distinct values, fewer than k={k_max} components; "
             f"ask for k <= {distinct}"
+        )
+    spread = float(np.max(np.ptp(pts, axis=0)))
+    if spread < MIN_SPREAD:
+        raise FitError(
+            f"data differ by at most {spread:.3g}, less than {MIN_SPREAD:g}; rescale the data "
+            "(variances would underflow)"
         )
 
 

@@ -29,6 +29,11 @@ MAX_STARTS = 200
 MAX_ITER = 10_000
 MAX_DIM = 16
 MAX_ABS = 1e150
+# Data must differ by at least this much somewhere (their largest range over the columns):
+# squares of smaller differences, as variances in the data's units, fall out of float64's
+# normal range as squares of values beyond MAX_ABS overflow (points 5e-324 and 0 made EM divide
+# by a variance of zero).
+MIN_SPREAD = 1e-150
 
 CovarianceType = Literal["full", "diag", "spherical", "tied"]
 BoundaryPolicy = Literal["reject", "squeeze", "clip"]

@@ -25,6 +25,8 @@ def assert_finite(result: mixfit.FitResult) -> None:
         ([1.0, np.nan, 2.0], {"k": 1}, "NaN"),
         ([1.0, np.inf, 2.0], {"k": 1}, "NaN or infinite"),
         ([1e300, -1e300, 5.0], {"k": 1}, "rescale"),
+        ([5e-324, 0.0, 1e-323], {"k": 1}, "less than 1e-150; rescale"),
+        ([[1.0, 0.0], [1.0, 1e-200], [1.0, 0.0]], {"k": 1}, "less than 1e-150; rescale"),
         ([], {"k": 1}, "shape"),
         ([[1.0, 2.0], [3.0]], {"k": 1}, "list"),
         ([[[1.0]]], {"k": 1}, "shape"),

@@ -177,6 +177,20 @@ def test_values_of_1e300_are_422_and_scoring_them_stays_finite(client, model_id)
         assert client.error(response, 422)["message"]
 
 
+def test_data_differing_by_subnormal_amounts_are_422(client) -> None:
+    """Points 5e-324 apart once made EM divide by a variance of zero (a 500 through the API,
+    found by the property test): now a 422 that says to rescale, for inline data and for a
+    stored dataset."""
+    data = [0.0, 5e-324, 1e-323, 0.0, 5e-324]
+    error = client.error(post(client, "/v1/fits", json.dumps({"data": data, "k": 1})), 422)
+    assert "less than 1e-150; rescale the data" in error["message"]
+    upload = post(client, "/v1/datasets", json.dumps({"data": data}))
+    assert upload.status_code == 201, upload.get_json()
+    fit = {"dataset_id": upload.get_json()["id"], "k": 1}
+    error = client.error(post(client, "/v1/fits", json.dumps(fit)), 422)
+    assert "rescale the data" in error["message"]
+
+
 @pytest.mark.parametrize(
     ("options", "where"),
     [
