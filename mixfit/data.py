@@ -10,6 +10,16 @@ import numpy as np
 from .errors import FitError
 from .options import MAX_ABS, MAX_DIM, MIN_SPREAD
 
+# A column whose variance is below this fraction of the columns' mean variance counts as
+# constant, for its variance floor (``mixfit.fit.prepare``) and where columns are scaled to unit
+# variance (``kmeans-std``): its standard deviation is 1e-10 of theirs, and at float64's 16
+# digits its values tie. Centring leaves an exactly constant column such a variance of rounding
+# (1e-73 of the others' beside a column of scale 1e5), and a floor set by it sat below the
+# rounding of the moments the M-step subtracts: covariances failed their Cholesky factorization
+# and every start of K = 1 "degenerated" (found by fuzzing).
+FLAT_COLUMN = 1e-20
+WEIGHT_RTOL = 1e-12  # weights below this fraction of the largest count as zero (``as_points``)
+
 
 def as_points(data: object, weights: object | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """Validate data (and weights) and return them as float64 arrays.
@@ -58,6 +68,12 @@ def as_points(data: object, weights: object | None = None) -> tuple[np.ndarray, 
             raise FitError("weights must be finite and non-negative")
         if not np.any(w > 0):
             raise FitError("weights must not all be zero")
+        if np.any(w > MAX_ABS):
+            raise FitError(f"weights must be at most {MAX_ABS:g}; rescale them")
+        # A weight below 1e-12 of the largest is a zero: such points carry no mass at float64's
+        # precision, yet counted as points they let K exceed the points that do (weights of
+        # 1e-300 beside 1e5 ended in singular covariances instead of a FitError).
+        w = np.where(w < WEIGHT_RTOL * w.max(), 0.0, w)
         if np.all(w == 1.0):
             w = None
     return np.ascontiguousarray(X), w

@@ -11,7 +11,7 @@ import scipy
 from scipy.special import logsumexp
 
 from . import __version__
-from .data import Scaling, as_points, check_fit_size, data_hash
+from .data import FLAT_COLUMN, Scaling, as_points, check_fit_size, data_hash
 from .em import Problem, Progress, refine_k, run_k
 from .errors import FitError
 from .estep import Batch
@@ -113,7 +113,7 @@ def prepare(request: Any, data: Any, weights: Any = None) -> Problem:
     mean_weight = n_eff / X.shape[0]
     floor: float | np.ndarray = request.var_floor * z_var
     if family.floors_per_column:  # each column's own (a constant column keeps the mean's)
-        floor = request.var_floor * np.where(col_var > 0, col_var, z_var)
+        floor = request.var_floor * np.where(col_var > FLAT_COLUMN * z_var, col_var, z_var)
     # A data set whose own covariance is singular (collinear columns, a constant column) holds
     # every component at the floor: then the floor is the data's, not a degenerate component's.
     T = family.statistics(Z)

@@ -240,6 +240,12 @@ def _short_em(
         history[2, alive] = values
         counts = stats[..., 0]
         bad = np.any(counts < one_point, axis=1) | ~np.isfinite(values)
+        if np.count_nonzero(bad):  # no M-step from an emptied component or a NaN
+            degenerate[alive[bad]] = True
+            alive, sub, stats, counts = alive[~bad], take(sub, ~bad), stats[~bad], counts[~bad]
+            if not alive.size:
+                break
+            bad = bad[~bad]
         new, events = fam.maximize(stats, sub, problem.floor)
         if not singular:
             for row, _, kind, _ in events:

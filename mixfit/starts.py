@@ -44,6 +44,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .agglomeration import Hierarchy
+from .data import FLAT_COLUMN
 
 SCREEN_POINTS = 4000  # candidates are drawn and screened on at most this many points
 LLOYD_MAX = 100
@@ -252,7 +253,9 @@ def responsibilities(
         centers = kmeans_pp(X, w, k, c, rng)
         labels = lloyd(X, w, centers) if method == "kmeans" else _nearest(X, centers)
     elif method == "kmeans-std":  # k-means on columns of unit variance: units set no weight
-        Xs = X / np.maximum(X.std(axis=0), 1e-300)
+        sd = X.std(axis=0)
+        flat = sd * sd <= FLAT_COLUMN * np.mean(sd * sd)  # left as it is: it would blow up
+        Xs = X / np.where(flat, 1.0, sd)
         labels = lloyd(Xs, w, kmeans_pp(Xs, w, k, c, rng))
     elif method == "random":
         keys = rng.random((c, m)) - (w > 0)  # points of weight 0 are never centers

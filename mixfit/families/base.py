@@ -247,6 +247,28 @@ def take(params: ParamArrays, rows: np.ndarray | slice | int) -> ParamArrays:
     return {name: value[rows] for name, value in params.items()}
 
 
+def factor(cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Cholesky factors and inverses of covariances (..., d, d), both (..., d, d).
+
+    A matrix that is not positive definite in floating point (a degenerate start's: weights or
+    a ``var_floor`` that leave a component on too few points, found by fuzzing) gets NaN in
+    both, so its start's log-likelihood is NaN and the engine treats that start as degenerate,
+    instead of one start's matrix failing the whole batch. The common case costs nothing more:
+    the batch is factored at once and only a failure is retried matrix by matrix."""
+    try:
+        return np.linalg.cholesky(cov), np.linalg.inv(cov)
+    except np.linalg.LinAlgError:
+        pass
+    flat = cov.reshape(-1, *cov.shape[-2:])
+    chol, prec = np.full_like(flat, np.nan), np.full_like(flat, np.nan)
+    for i, matrix in enumerate(flat):
+        try:
+            chol[i], prec[i] = np.linalg.cholesky(matrix), np.linalg.inv(matrix)
+        except np.linalg.LinAlgError:
+            pass
+    return chol.reshape(cov.shape), prec.reshape(cov.shape)
+
+
 def resp_sums(values: np.ndarray, w: np.ndarray | None, resp: np.ndarray) -> np.ndarray:
     """Per-candidate, per-component responsibility-weighted sums of ``values``.
 

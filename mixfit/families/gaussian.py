@@ -34,7 +34,7 @@ from ..options import (
     Vector,
 )
 from . import register
-from .base import Events, Family, ParamArrays, Reevaluate, resp_sums
+from .base import Events, Family, ParamArrays, Reevaluate, factor, resp_sums
 
 LOG_2PI = float(np.log(2.0 * np.pi))
 
@@ -177,8 +177,7 @@ class Gaussian(Family):
             log_partition = 0.5 * np.sum(mean * mean * prec + np.log(params["var"]), axis=-1)
             return eta, log_partition
         cov = params["cov"]
-        chol = np.linalg.cholesky(cov)
-        prec = np.linalg.inv(cov)
+        chol, prec = factor(cov)
         logdet = 2.0 * np.sum(np.log(np.diagonal(chol, axis1=-2, axis2=-1)), axis=-1)
         eta_x = np.einsum("skij,skj->ski", prec, mean)
         i, j = self._iu

@@ -45,7 +45,7 @@ from ..options import (
 )
 from ..special import trigamma
 from . import register
-from .base import Events, ParamArrays, resp_sums
+from .base import Events, ParamArrays, factor, resp_sums
 from .gaussian import Gaussian, lift
 
 DF_MIN, DF_MAX = 0.5, 200.0
@@ -185,8 +185,7 @@ class StudentT(Gaussian):
                 np.log(params["var"]), axis=-1
             )
         cov = params["cov"]
-        chol = np.linalg.cholesky(cov)
-        prec = np.linalg.inv(cov)
+        chol, prec = factor(cov)
         logdet = 2.0 * np.sum(np.log(np.diagonal(chol, axis1=-2, axis2=-1)), axis=-1)
         pm = np.einsum("skij,skj->ski", prec, mean)
         q0 = np.einsum("ski,ski->sk", mean, pm)[..., None]

@@ -154,3 +154,57 @@ def test_distinct_points_are_counted_as_numpy_unique_counts_them() -> None:
     cases.append(np.array([[0.0], [-0.0], [1.0], [1.0]]))
     for X in cases:
         assert count_distinct(X) == np.unique(X, axis=0).shape[0], X
+
+
+def test_a_start_whose_covariance_is_singular_in_floating_point_is_degenerate() -> None:
+    """Fuzzing found (d = 3, 33 points alike but for three entries, one weight 8e5,
+    var_floor 1e-12, K = 3): one start's covariance, singular in floating point, failed the
+    whole batch (numpy's LinAlgError, then again on its NaN in the next M-step). Such a start
+    now counts as degenerate (``families.base.factor``): the fit ends in a finite result or a
+    FitError that says what to change."""
+    X = np.full((33, 3), -385397.7056400771)
+    X[0, 2], X[11, 1], X[18, 0] = 3.0, -1.0, 3.0
+    w = np.ones(33)
+    w[[13, 16, 17, 29]], w[31] = 0.0, 806799.4862086268
+    options = {"k": 3, "covariance": "full", "var_floor": 1e-12, "n_starts": 2, "seed": 0}
+    try:
+        result = mixfit.fit(X, weights=w, max_iter=100, **options)
+    except FitError as exc:
+        assert "try fewer components" in str(exc)
+    else:
+        assert_finite(result)
+
+
+def test_singular_matrices_get_nan_factors_and_the_others_numpys() -> None:
+    from mixfit.families.base import factor
+
+    rng = np.random.default_rng(0)
+    A = rng.normal(size=(2, 3, 3, 3))
+    cov = A @ A.transpose(0, 1, 3, 2) + 0.1 * np.eye(3)
+    cov[1, 2] = np.diag([1.0, 1.0, -1e-300])
+    chol, prec = factor(cov)
+    assert np.isnan(chol[1, 2]).all() and np.isnan(prec[1, 2]).all()
+    good = np.ones((2, 3), dtype=bool)
+    good[1, 2] = False
+    assert np.array_equal(chol[good], np.linalg.cholesky(cov[good]))
+    assert np.array_equal(prec[good], np.linalg.inv(cov[good]))
+
+
+def test_weights_below_1e_12_of_the_largest_are_zeros_and_beyond_1e150_refused() -> None:
+    """Weights of 1e-300 counted as points let K exceed the points that carry mass: eight
+    points, seven of them weighted 1e-300, ended in numpy's LinAlgError (fuzzing); now the one
+    point that counts cannot fit two components. Weights of 1e308 overflowed their sum."""
+    from mixfit.data import as_points
+
+    _, w = as_points([1.0, 2.0, 3.0], [1e-300, 1e-13, 1.0])
+    assert w.tolist() == [0.0, 0.0, 1.0]
+    _, w = as_points([1.0, 2.0, 3.0], [1e-11, 0.5, 1.0])
+    assert w.tolist() == [1e-11, 0.5, 1.0]
+    with pytest.raises(FitError, match="weights must be at most 1e\\+150"):
+        mixfit.fit([1.0, 2.0, 3.0], weights=[1e308, 1.0, 1.0], k=1)
+    X = np.ones((8, 3))
+    X[0, 0], X[2, 2] = 0.0, 615423.8968487086
+    w = np.r_[0.0, np.full(7, 1e-300)]
+    w[-1] = 615423.8968487086
+    with pytest.raises(FitError, match="1 point\\(s\\) cannot fit 2 components"):
+        mixfit.fit(X, weights=w, k=2, covariance="full", var_floor=0.5, seed=0)
