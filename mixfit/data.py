@@ -18,6 +18,7 @@ from .options import MAX_ABS, MAX_DIM, MIN_SPREAD
 # rounding of the moments the M-step subtracts: covariances failed their Cholesky factorization
 # and every start of K = 1 "degenerated" (found by fuzzing).
 FLAT_COLUMN = 1e-20
+ROBUST_POINTS = 100_000  # ``robust_variance`` reads at most about this many points
 WEIGHT_RTOL = 1e-12  # weights below this fraction of the largest count as zero (``as_points``)
 
 
@@ -77,6 +78,38 @@ def as_points(data: object, weights: object | None = None) -> tuple[np.ndarray, 
         if np.all(w == 1.0):
             w = None
     return np.ascontiguousarray(X), w
+
+
+def robust_variance(Z: np.ndarray, w: np.ndarray | None) -> np.ndarray:
+    """Each column's robust variance, (1.4826 MAD)^2 with the (weighted) median absolute
+    deviation: the variance for Gaussian data, the bulk's spread for skewed data; (d,). Beyond
+    ``ROBUST_POINTS`` points, of every k-th point (a scale for a floor needs no more)."""
+    step = -(-Z.shape[0] // ROBUST_POINTS)
+    Z = Z[::step]
+    if w is None:  # by partition, O(n)
+        center = np.median(Z, axis=0)
+        return (1.4826 * np.median(np.abs(Z - center), axis=0)) ** 2
+    w = w[::step]
+    out = np.empty(Z.shape[1])
+    for j in range(Z.shape[1]):
+        center = _weighted_median(Z[:, j], w)
+        out[j] = (1.4826 * _weighted_median(np.abs(Z[:, j] - center), w)) ** 2
+    return out
+
+
+def _weighted_median(values: np.ndarray, w: np.ndarray) -> float:
+    """The median of ``values`` (n,) with weights ``w`` (n,): ``np.median`` of the data
+    expanded by integer weights (the midpoint where the lower half's weight is exactly half)."""
+    order = np.argsort(values, kind="stable")
+    v, wo = values[order], w[order]
+    cum = np.cumsum(wo)
+    half = 0.5 * cum[-1]
+    i = int(np.searchsorted(cum, half, side="left"))
+    if cum[i] == half:  # the lower half ends at v[i]: halfway to the next point with weight
+        rest = np.flatnonzero(wo[i + 1 :] > 0)
+        if rest.size:
+            return float(0.5 * (v[i] + v[i + 1 + rest[0]]))
+    return float(v[i])
 
 
 def data_hash(X: np.ndarray, w: np.ndarray | None) -> str:
