@@ -191,6 +191,17 @@ def test_data_differing_by_subnormal_amounts_are_422(client) -> None:
     assert "rescale the data" in error["message"]
 
 
+def test_weights_beyond_1e150_are_422_and_weights_of_1e_300_carry_nothing(client) -> None:
+    """Weights of 1e308 overflowed their sum; weights of 1e-300 counted as points let K exceed
+    the points that carry mass (both found by fuzzing the library)."""
+    body = {"data": GOOD, "weights": [1e300] + [1.0] * (len(GOOD) - 1), "k": 1}
+    error = client.error(post(client, "/v1/fits", json.dumps(body)), 422)
+    assert "weights must be at most 1e+150" in error["message"]
+    body = {"data": GOOD, "weights": [1.0, 1.0] + [1e-300] * (len(GOOD) - 2), "k": 3}
+    error = client.error(post(client, "/v1/fits", json.dumps(body)), 422)
+    assert "2 point(s) cannot fit 3 components" in error["message"]
+
+
 @pytest.mark.parametrize(
     ("options", "where"),
     [
