@@ -173,8 +173,9 @@ class FitOptions(Schema):
     keep_path: bool = Field(False, description="Return the best start's parameters per iteration.")
     var_floor: Annotated[float, Field(gt=0.0, le=1.0)] = Field(
         1e-6,
-        description="Variance floor relative to the data's variance (in d > 1 each column's; "
-        "Gaussian families: the smaller of the variance and the robust variance (1.4826 MAD)^2).",
+        description="Variance floor relative to the data's variance (in d > 1 each column's); a "
+        "family whose floor is a variance takes the smaller of the variance and the robust "
+        "variance (1.4826 MAD)^2.",
     )
     screen_factor: Annotated[int, Field(ge=1, le=100)] = Field(
         30,

@@ -50,7 +50,7 @@ class Family(ABC):
     rough: ClassVar[bool] = False
     # Whether the variance floor's reference is the smaller of each column's variance and its
     # robust variance ((1.4826 MAD)^2, ``mixfit.data.robust_variance``) instead of the
-    # variance alone: a location-scale family on skewed data (``mixfit.fit.prepare``).
+    # variance alone: a family whose floor is a variance, on skewed data (``mixfit.fit.prepare``).
     robust_floor: ClassVar[bool] = False
     # The ``auto`` start portfolio, cycled over the candidates of each K (``mixfit.starts``).
     portfolio: ClassVar[tuple[str, ...]] = (

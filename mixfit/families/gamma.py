@@ -92,6 +92,7 @@ class Gamma(Family):
     """Gamma components. Parameters: ``shape`` and ``rate``, each of shape (S, K, 1)."""
 
     name = "gamma"
+    robust_floor = True
     standardize = False
     floor_phrase = "shape reached its cap (variance at the floor)"
     log_params = frozenset({"shape", "rate"})
