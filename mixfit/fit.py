@@ -116,8 +116,8 @@ def prepare(request: Any, data: Any, weights: Any = None) -> Problem:
         # Skewed columns: the floor follows the bulk's spread, not the tail's. On R's islands
         # (areas 12 to 16,988; variance 1.1e7) a floor of 1e-6 of the variance held the
         # component of the eleven smallest (variance 1.8) and mclust's K = 4 maximum (-289.32)
-        # was out of reach (-290.72); the robust variance (1,544) does not. Never above the
-        # variance, so symmetric data keep about their floor; all ties (MAD 0): the variance.
+        # was out of reach (-290.72); the robust variance (1,544 in its units) does not. Never above
+        # the variance, so symmetric data keep about their floor; MAD 0 (ties): the variance.
         robust = robust_variance(Z, w)
         reference = np.where(robust > 0, np.minimum(col_var, robust), col_var)
     ref_mean = float(reference.mean())

@@ -245,7 +245,7 @@ def _short_em(
             alive, sub, stats, counts = alive[~bad], take(sub, ~bad), stats[~bad], counts[~bad]
             if not alive.size:
                 break
-            bad = bad[~bad]
+            bad = np.zeros(alive.size, dtype=bool)
         new, events = fam.maximize(stats, sub, problem.floor)
         if not singular:
             for row, _, kind, _ in events:
