@@ -500,6 +500,11 @@ class Chaos:
             if not kinds:
                 kinds = list(KINDS)
                 self.rng.shuffle(kinds)
+                # Redis last in each round: an execution whose removal its restart lost leaves
+                # a worker with two, and ``running`` cannot tell its horse's job until RQ cleans
+                # them, so a worker or horse kill after it may find no target for seconds (a
+                # short run once ended with no horse fault).
+                kinds.sort(key=lambda kind: kind == "redis")
             fault = self.inject(kinds[0])
             if fault is None:  # no target right now (e.g. no horse running): the next kind
                 kinds.append(kinds.pop(0))
@@ -699,12 +704,13 @@ class Settings:
 
     @classmethod
     def short(cls, seed: int) -> Settings:
-        """One fault of each kind, 2.5-3.5 s apart, in 24 s of load."""
+        """One fault of each kind, 2-2.5 s apart, in 24 s of load (the last by about 12 s, so a
+        kind that finds no target at once has seconds to find one before the quiet end)."""
         return cls(
             duration=24.0,
             seed=seed,
             clients=4,
-            gap=(2.5, 3.5),
+            gap=(2.0, 2.5),
             warmup=3.0,
             faults=len(KINDS),
             drain=120.0,
