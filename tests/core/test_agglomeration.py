@@ -28,8 +28,10 @@ def load(name: str) -> tuple[np.ndarray, dict]:
 
 def same_partition(a: np.ndarray, b: np.ndarray) -> bool:
     """Equal up to the labels' names: every (a, b) label pair is one cluster."""
-    return len(set(zip(a.tolist(), b.tolist(), strict=True))) == len(set(a.tolist())) == len(
-        set(b.tolist())
+    return (
+        len(set(zip(a.tolist(), b.tolist(), strict=True)))
+        == len(set(a.tolist()))
+        == len(set(b.tolist()))
     )
 
 

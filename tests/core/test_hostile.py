@@ -30,7 +30,7 @@ def assert_finite(result: mixfit.FitResult) -> None:
         ([], {"k": 1}, "shape"),
         ([[1.0, 2.0], [3.0]], {"k": 1}, "list"),
         ([[[1.0]]], {"k": 1}, "shape"),
-        (np.zeros((5, 17)), {"k": 1}, "at most 16"),
+        (np.zeros((5, 65)), {"k": 1}, "at most 64"),
         ([0.2, 0.5, 1.2], {"k": 1, "family": "beta"}, "outside [0, 1]"),
         ([[0.2, 0.3], [0.5, 0.1]], {"k": 1, "family": "beta"}, "univariate"),
     ],
