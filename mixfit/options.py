@@ -193,11 +193,12 @@ class FitOptions(Schema):
         description="EM iterations per screening round (successive halving: every round halves "
         "the candidates). None: as many as a fixed budget affords, 3 to 30.",
     )
-    split_merge: Annotated[int, Field(ge=0, le=100)] = Field(
-        10,
+    split_merge: Annotated[int, Field(ge=0, le=100)] | None = Field(
+        None,
         description="Split-and-merge moves (SMEM, Ueda et al. 2000) tried from each K's best fit "
         "(K >= 3): merge the two most overlapping components, split the worst-fitting one, run "
-        "EM; kept when better, repeated up to 3 rounds. 0 turns them off.",
+        "EM; kept when better, repeated up to 3 rounds. None: K (K - 1), at least 10 and at "
+        "most 100 (two per pair of components). 0 turns them off.",
     )
     accelerate: bool = Field(
         True,
