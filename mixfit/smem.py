@@ -184,7 +184,9 @@ def _on_sample(
         for i in np.argsort(-lls, kind="stable")[:RUNNERS_UP]
         if req.gain_threshold(lls[i], n_eff) < lls[i] - reference
     ]
-    params = {name: np.concatenate([value, given[0][name][above]]) for name, value in params.items()}
+    params = {
+        name: np.concatenate([value, given[0][name][above]]) for name, value in params.items()
+    }
     logw = np.concatenate([logw, given[1][above]])
     return params, logw, [tried.starts[i].init for i in [tried.best_start, *above]]
 
