@@ -90,6 +90,20 @@ def test_fit_an_uploaded_dataset(client, worker_proc, poll) -> None:
     assert doc["dataset_id"] == dataset["id"]
 
 
+def test_sixty_four_dimensions_fit_and_score(client, worker_proc, poll) -> None:
+    """The dimensions cap (64) end to end: a fit of 64-dimensional points through the worker,
+    then scoring against its model (the cap was 16 until scikit-learn's 30-column
+    breast-cancer data were refused)."""
+    rng = np.random.default_rng(11)
+    X = np.concatenate([rng.normal(0, 1, (60, 64)), rng.normal(3, 1, (60, 64))])
+    body = {"data": X.tolist(), "k": [1, 2], "covariance": "diag", "n_starts": 4, "seed": 2}
+    doc = poll(client, client.post("/v1/fits", json=body).get_json()["id"])
+    assert doc["status"] == "finished", doc["error"]
+    assert (doc["result"]["d"], doc["result"]["k_selected"]) == (64, 2)
+    scored = client.post(f"/v1/models/{doc['model_id']}/score", json={"points": X[:2].tolist()})
+    assert scored.status_code == 200 and len(scored.get_json()["log_density"]) == 2
+
+
 def test_anomaly_scoring(client, finished_fit) -> None:
     url = f"/v1/models/{finished_fit['model_id']}/score"
     scored = client.post(url, json={"points": [0.0, 6.0, 40.0], "responsibilities": True})
