@@ -19,16 +19,10 @@ import pytest
 
 import mixfit
 
+from .test_mclust_more import COVARIANCE  # mclust's model names as mixfit's
+
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 HIGH_K = json.loads((FIXTURES / "high_k" / "mclust_high_k.json").read_text())
-COVARIANCE = {
-    "VVV": "full",
-    "VVI": "diag",
-    "VII": "spherical",
-    "EEE": "tied",
-    "V": "full",
-    "E": "tied",
-}
 
 
 def _points(name: str) -> np.ndarray:
