@@ -23,10 +23,11 @@ whose part would hold fewer rows than a non-singular component needs
 (``Family.singular_points``) is not tried. Each candidate's parameters are one M-step from those
 responsibilities on at most ``starts.SCREEN_POINTS`` points (all of a smaller data set). There
 the candidates are told apart, beside the fit itself, by at most ``SAMPLE_MAX_ITER`` E-steps
-at a looser tolerance (``_on_sample``); only the best, when it ends above the fit, continues to
-convergence on all the data, as an explicit start of its own (``init`` ``"smem ..."``, start
-index after the request's, no restarts: a move that degenerates is simply not taken). When it
-beats the fit by more than the tolerance, a new round starts from it (at most ``ROUNDS``).
+at a looser tolerance (``_on_sample``); the best, when it ends above the fit, and up to
+``RUNNERS_UP`` others above it continue to convergence on all the data, each as an explicit
+start of its own (``init`` ``"smem ..."``, start index after the request's, no restarts: a move
+that degenerates is simply not taken). When the best of them beats the fit by more than the
+tolerance, a new round starts from it (at most ``ROUNDS``).
 
 It runs where a K's final fit is known, once per K: after ``run_k`` in ``fit_ks`` and after
 the merge of a fanned-out fit, so the result does not depend on the number of workers. It is
@@ -58,12 +59,12 @@ SMEM_STREAM = 0x53E3  # spawn key of the sample the moves are built on
 SAMPLE_TOL_FACTOR = 100.0
 SAMPLE_MAX_ITER = 30
 BIRTH_SEEDS = 1000
-DEFAULT_MOVES = 10
+DEFAULT_MOVES = 10  # at least, and at most MAX_MOVES, by default (``move_count``)
+MAX_MOVES = 100
 # Besides the best move on the sample, up to this many runners-up continue on all the data: after
 # 30 loose E-steps the best is not always the move whose maximum is highest (R's quakes full
 # K = 6: with K (K - 1) moves the best on the sample ends at -14331.22, a runner-up at -14329.76).
 RUNNERS_UP = 2
-MAX_MOVES = 100
 
 
 def refine(problem: Any, result: KResult, run: Any, progress: Any = None) -> KResult:
@@ -138,8 +139,9 @@ def _on_sample(
     report: Any,
 ) -> tuple[ParamArrays, np.ndarray, list[str]] | None:
     """The moves run on the sample (the data themselves when small) beside the fit itself (its
-    parameters as one more start), a few E-steps at a looser tolerance: only the best move,
-    when it ends above the fit there, continues on all the data, from where it ended. (A
+    parameters as one more start), a few E-steps at a looser tolerance: the best move,
+    when it ends above the fit there, continues on all the data from where it ended, and up to
+    ``RUNNERS_UP`` others above the fit from their own start. (A
     fanned-out fit runs the moves in its merging job, one worker: at n = 50,000 the ten moves
     of K = 3..6 to convergence on all the data took 45 s there, longer than the parts.)"""
     fam = problem.family
