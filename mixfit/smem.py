@@ -122,7 +122,8 @@ def move_count(requested: int | None, k: int) -> int:
     sets, every covariance model mclust and mixfit share, seeds 0..2, 1,350 cells): ten moves
     missed mclust's maximum in 2 cells (MASS geyser tied K = 8 under seeds 0 and 2: -1338.16
     against -1332.45; K (K - 1) = 56 moves reach -1328.90 by a birth then a three-way move),
-    K (K - 1) with ``RUNNERS_UP`` in none (the sweep took 349 s and 329 s); the peers' grid
+    K (K - 1) with ``RUNNERS_UP`` in none (the sweep took 349 s and 329 s; seeds 3 and 4,
+    900 more cells: none either); the peers' grid
     (K = 3..6, seeds 0..4, 955 cells) missed 7 cells with ten and 5 with both.
     """
     if requested is not None:
