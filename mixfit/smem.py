@@ -118,13 +118,12 @@ def move_count(requested: int | None, k: int) -> int:
     ``DEFAULT_MOVES`` and at most ``MAX_MOVES``.
 
     Ueda et al. try candidates in their order until one improves; a fixed ten covers a
-    shrinking share of the K (K - 1) / 2 merge pairs as K grows. Measured (K = 5..9, 35 R data
-    sets, every covariance model mclust and mixfit share, seeds 0..2, 1,350 cells): ten moves
-    missed mclust's maximum in 2 cells (MASS geyser tied K = 8 under seeds 0 and 2: -1338.16
-    against -1332.45; K (K - 1) = 56 moves reach -1328.90 by a birth then a three-way move),
-    K (K - 1) with ``RUNNERS_UP`` in none (the sweep took 349 s and 329 s; seeds 3 and 4,
-    900 more cells: none either); the peers' grid
-    (K = 3..6, seeds 0..4, 955 cells) missed 7 cells with ten and 5 with both.
+    shrinking share of the K (K - 1) / 2 merge pairs as K grows. Measured
+    (``tests.benchmarks.moves_sweep``, seeds 0..4): against mclust at K = 6..9 on 35 R data sets
+    (1,735 fits) ten moves missed 2 (MASS geyser tied K = 8 under seeds 0 and 2: -1338.16
+    against -1332.45; K (K - 1) = 56 moves reach -1328.90 by a birth then a three-way move) in
+    584 s, K (K - 1) with ``RUNNERS_UP`` none in 716 s; on the peers' grid at K = 3..6 (955
+    fits) 7 and 5.
     """
     if requested is not None:
         return requested
