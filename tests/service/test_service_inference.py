@@ -38,7 +38,9 @@ def wait_job(client: Any, path: str, seconds: float = 60) -> dict[str, Any]:
 def fitted(client, worker_proc, poll) -> dict[str, Any]:
     """A finished K = 1, 2 fit of ``X`` (K = 2 selected)."""
     created = client.post("/v1/fits", json={"data": X.tolist(), "k": [1, 2], "seed": 3})
-    doc = poll(client, created.get_json()["id"])
+    # a generous wait: the session's workers may still be busy with an earlier test's LRT on a
+    # slow, shared machine (a fresh-clone CI once waited past 30 s here); it returns when done
+    doc = poll(client, created.get_json()["id"], 120)
     assert doc["status"] == "finished", doc
     return doc
 
