@@ -20,10 +20,10 @@ from pathlib import Path
 import numpy as np
 
 import mixfit
+from tests.core.test_mclust_more import COVARIANCE as MCLUST_MODELS
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-COVARIANCE = {"VVV": "full", "VVI": "diag", "VII": "spherical", "EEE": "tied", "V": "full"}
-COVARIANCE |= {"E": "tied", "free": "full"}
+COVARIANCE = {**MCLUST_MODELS, "free": "full"}  # and the peers' 1-D free variances
 
 
 def cells(grid: str) -> list[tuple[str, np.ndarray, str, int, float]]:
