@@ -15,7 +15,6 @@ from typing import Any
 
 from redis.exceptions import WatchError
 from rq import Retry
-from rq.command import send_stop_job_command
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Dependency, Job, JobStatus
 from rq.results import Result
@@ -41,6 +40,7 @@ from .errors import abort_json
 from .fanout import plan_parts
 from .logs import request_id
 from .models import FitStatus
+from .stopping import TERMINAL, stop_jobs
 from .store import cfg, clients, expire_args, iso, now
 
 FIT_JOB = "worker.jobs.fit"
@@ -60,9 +60,7 @@ STATES = {
     JobStatus.STOPPED: "canceled",
     JobStatus.CANCELED: "canceled",
 }
-TERMINAL = {"finished", "failed", "canceled"}
 WAIT_SLICE = 0.5  # seconds one blocking read may take while a wait also watches for cancels
-STOP_GRACE = 5.0  # seconds DELETE waits for a stopped fit's worker to confirm
 
 
 def job_timeout(n: int, d: int, k_values: list[int], n_starts: int, max_iter: int) -> int:
@@ -545,26 +543,5 @@ def cancel_fit(fit_id: str) -> dict[str, Any]:
     if job.func_name == REDUCE_JOB:
         # The merge first: a canceled dependent is never enqueued when its parts end.
         targets += [p for p in _part_jobs(job) if p is not None]
-    stop_jobs(targets, lambda: _state(job))
+    stop_jobs(clients().redis, targets, lambda: _state(job))
     return _describe(fit_id, job, _refreshed(job))
-
-
-def stop_jobs(targets: list[Job], read_state: Callable[[], str]) -> str:
-    """Stop the running ``targets`` and cancel the queued ones, in order, then wait up to
-    ``STOP_GRACE`` seconds for ``read_state`` to say the whole job has ended; its last state."""
-    redis = clients().redis
-    for target in targets:
-        try:
-            status = target.get_status(refresh=True)
-            if status == JobStatus.STARTED:
-                send_stop_job_command(redis, target.id, serializer=JSONSerializer)
-            elif STATES.get(status) == "queued":
-                target.cancel()
-        except (InvalidJobOperation, NoSuchJobError):
-            pass  # it changed state under us: report what it is now
-    deadline = time.monotonic() + STOP_GRACE
-    state = read_state()
-    while state not in TERMINAL and time.monotonic() < deadline:
-        time.sleep(0.02)
-        state = read_state()
-    return state

@@ -45,9 +45,10 @@ from . import model_store
 from .datasets import refresh
 from .errors import abort_json
 from .fanout import plan_replicates
-from .fits import FIT_ID, STATES, TERMINAL, job_keep, job_timeout, stop_jobs, wait_for_end
+from .fits import FIT_ID, STATES, TERMINAL, job_keep, job_timeout, wait_for_end
 from .logs import request_id
 from .models import BootstrapRequest, BootstrapStatus, LRTRequest, LRTStatus
+from .stopping import stop_jobs
 from .store import cfg, clients, iso, now
 
 LRT_PLAN_JOB = "worker.inference.lrt_plan"
@@ -415,6 +416,7 @@ def cancel(kind: str, job_id: str) -> dict[str, Any]:
     if state in TERMINAL:
         abort_json(409, f"{KINDS[kind][0]} {job_id} has already ended ({state}); nothing to cancel")
     stop_jobs(
+        clients().redis,
         [job, *reversed([dep for dep in _dependencies(job) if dep is not None])],
         lambda: _state(kind, job),
     )

@@ -190,6 +190,52 @@ def test_running_fit_shows_progress_and_cancels(make_client, worker_proc, poll, 
     )
 
 
+@pytest.mark.parametrize("race", ["canceled-while-running", "started-after-the-cancel"])
+def test_a_cancel_that_loses_the_race_to_a_worker_still_stops_the_job(
+    make_client, worker_proc, poll, redis_client, race
+) -> None:
+    """DELETE reads a job's status, then cancels it (queued) or stops it (started). A worker can
+    take the job in between: RQ's cancel then marks a running job CANCELED and nothing stops it,
+    or the worker marks it STARTED over the cancel a moment later. Both kept the worker busy for
+    the job's whole run (a CI run: an LRT part after its LRT answered "canceled"). The race is
+    forced here: the job reads queued while the worker already runs it."""
+    from rq.job import Job, JobStatus
+    from rq.serializers import JSONSerializer
+
+    from service.fits import STATES
+    from service.stopping import stop_jobs
+
+    client = make_client(FANOUT_MIN_WORK=10**15)
+    fit_id = client.post("/v1/fits", json={"data": long_fit_data(), **LONG_FIT}).get_json()["id"]
+    deadline = time.monotonic() + 60
+    while client.get(f"/v1/fits/{fit_id}").get_json()["status"] != "started":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    job = Job.fetch(fit_id, connection=redis_client, serializer=JSONSerializer)
+    executions = f"rq:worker:{job.worker_name}:executions"
+    assert redis_client.smembers(executions)  # the worker runs it
+
+    job.get_status = lambda refresh=True: JobStatus.QUEUED  # read just before the worker took it
+    if race == "started-after-the-cancel":
+        cancel = job.cancel
+
+        def cancel_then_started() -> None:  # the worker popped it first, then marks it STARTED
+            cancel()
+            redis_client.hset(job.key, "status", JobStatus.STARTED)
+
+        job.cancel = cancel_then_started
+
+    def read_state() -> str:
+        return STATES[JobStatus(redis_client.hget(job.key, "status").decode())]
+
+    assert stop_jobs(redis_client, [job], read_state) == "canceled"
+    assert redis_client.smembers(executions) == set()  # nothing of it runs any more
+    body = {"data": [0.1, 0.2, 0.3, 5.0, 5.1, 5.2], "k": [1, 2]}
+    assert poll(client, client.post("/v1/fits", json=body).get_json()["id"])["status"] == (
+        "finished"
+    )
+
+
 def test_crashed_fit_ends_failed_with_its_reason(make_client, worker_proc, poll) -> None:
     client = make_client(JOB_TIMEOUT_MIN=1, JOB_TIMEOUT_MAX=1, FANOUT_MIN_WORK=10**15)
     fit_id = client.post("/v1/fits", json={"data": long_fit_data(), **LONG_FIT}).get_json()["id"]
