@@ -123,13 +123,13 @@ def split_merge_cost() -> dict:
     (the small grid: median of 3 runs each)."""
     x = simulate(200)
     grid = {"min": 1, "max": 4}
-    times = {0: [], 10: []}
+    times: dict[int | None, list[float]] = {0: [], None: []}  # None: the default move count
     for _ in range(3):
-        for moves in (0, 10):
+        for moves in (0, None):
             times[moves].append(
                 timed(lambda m=moves: mixfit.fit(x, k=grid, seed=0, split_merge=m))[1]
             )
-    off, on = float(np.median(times[0])), float(np.median(times[10]))
+    off, on = float(np.median(times[0])), float(np.median(times[None]))
     big = simulate(50_000)
     r_off, t_off = timed(lambda: mixfit.fit(big, k=[3, 4, 5], seed=0, split_merge=0))
     r_on, t_on = timed(lambda: mixfit.fit(big, k=[3, 4, 5], seed=0))
