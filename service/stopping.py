@@ -23,7 +23,7 @@ from collections.abc import Callable
 
 from redis import Redis
 from rq.command import send_command
-from rq.exceptions import InvalidJobOperation
+from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.executions import WORKER_EXECUTIONS_KEY_TEMPLATE
 from rq.job import Job, JobStatus
 
@@ -96,13 +96,13 @@ def stop_jobs(redis: Redis, targets: list[Job], read_state: Callable[[], str]) -
     for target in targets:
         try:
             status = target.get_status(refresh=True)
-        except InvalidJobOperation:
+        except (InvalidJobOperation, NoSuchJobError):
             continue  # expired
         if status in QUEUED:
             try:
                 target.cancel()
-            except InvalidJobOperation:
-                pass  # canceled meanwhile
+            except (InvalidJobOperation, NoSuchJobError):
+                pass  # canceled or expired meanwhile
             if status == JobStatus.QUEUED:
                 watch_until = time.monotonic() + POP_WINDOW
     deadline = time.monotonic() + STOP_GRACE
