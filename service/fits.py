@@ -40,20 +40,15 @@ from .errors import abort_json
 from .fanout import plan_parts
 from .logs import request_id
 from .models import FitStatus
-from .stopping import TERMINAL, stop_jobs
+from .stopping import QUEUED, TERMINAL, stop_jobs
 from .store import cfg, clients, expire_args, iso, now
 
 FIT_JOB = "worker.jobs.fit"
 PART_JOB = "worker.jobs.fit_part"
 REDUCE_JOB = "worker.jobs.reduce"
 FIT_ID = re.compile(r"^[0-9a-f]{32}$")
-STATES = {
-    JobStatus.CREATED: "queued",
-    JobStatus.QUEUED: "queued",
-    JobStatus.DEFERRED: "queued",
-    JobStatus.SCHEDULED: "queued",
-    JobStatus.READY_TO_ENQUEUE: "queued",
-    JobStatus.RATE_LIMITED: "queued",
+STATES = {  # RQ's statuses as the API's states
+    **dict.fromkeys(QUEUED, "queued"),
     JobStatus.STARTED: "started",
     JobStatus.FINISHED: "finished",
     JobStatus.FAILED: "failed",
