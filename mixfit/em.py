@@ -46,6 +46,7 @@ from .starts import responsibilities, sample, split_responsibilities
 MAX_RESTARTS = 3
 RESCUE_STREAM = 0x5E5C  # the generator of a K's rescue starts (``rescue``)
 RESCUE_INIT = "params (rescue)"
+RESCUE_FACTOR = 5  # a failed K's rescue draws this many times its starts (``rescue``)
 # SQUAREM (Varadhan & Roland 2008; the R package's defaults): the step length starts bounded by
 # 1 and the bound grows 4-fold each time a step reaches it.
 STEP_MAX0 = 1.0
@@ -314,7 +315,7 @@ def rescue(problem: Problem, result: KResult, progress: Progress | None = None) 
         return result
     seq = np.random.SeedSequence(problem.seed, spawn_key=(result.k, RESCUE_STREAM))
     rng = np.random.default_rng(seq)
-    count = req.starts_per_k()
+    count = RESCUE_FACTOR * req.starts_per_k()
     drawn = problem.family.random_params(rng, count, result.k, sample(problem.Z, problem.w, rng).Z)
     if drawn is None:
         return result

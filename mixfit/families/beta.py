@@ -218,6 +218,16 @@ class Beta(Family):
         a, b = params["alpha"][..., 0], params["beta"][..., 0]
         return np.stack([a - 1.0, b - 1.0], axis=-1), betaln(a, b)
 
+    def valid(self, params: ParamArrays) -> np.ndarray:
+        """Finite shapes whose log partition (``betaln``) is finite too. A SQUAREM
+        extrapolation of the log shapes can land on shapes like 1e93 and 1e83, finite but past
+        where ``betaln`` is: it returns -inf, and the E-step would meet inf - inf (R's quakes
+        magnitudes as proportions, K = 4)."""
+        ok = super().valid(params)
+        a, b = params["alpha"][..., 0], params["beta"][..., 0]
+        with np.errstate(all="ignore"):
+            return ok & np.isfinite(betaln(a, b)).all(axis=1)
+
     def _cap(self, a: np.ndarray, b: np.ndarray, floor: float, events: Events) -> tuple:
         mean = a / (a + b)
         cap = np.maximum(mean * (1 - mean) / floor - 1.0, 1.0)
