@@ -46,7 +46,7 @@ from .starts import responsibilities, sample, split_responsibilities
 MAX_RESTARTS = 3
 RESCUE_STREAM = 0x5E5C  # the generator of a K's rescue starts (``rescue``)
 RESCUE_INIT = "params (rescue)"
-RESCUE_FACTOR = 5  # a failed K's rescue draws this many times its starts (``rescue``)
+RESCUE_FACTOR = 10  # a failed K's rescue draws this many times its starts (``rescue``)
 # SQUAREM (Varadhan & Roland 2008; the R package's defaults): the step length starts bounded by
 # 1 and the bound grows 4-fold each time a step reaches it.
 STEP_MAX0 = 1.0
@@ -302,14 +302,21 @@ def refine_k(problem: Problem, result: KResult, progress: Progress | None = None
 
 
 def rescue(problem: Problem, result: KResult, progress: Progress | None = None) -> KResult:
-    """A K every start of which degenerated gets as many starts again, drawn in parameter
-    space (the family's ``random_params``: means at data points, variances from 1e-3 to 1 times
-    the data's, flat-Dirichlet weights), each from the K's own generator and run without
-    restarts; the K's result holds both sets. Soft restarts start every component on much of
-    the data and can slide down the same path to a collapse: on R's cats heart weights
-    (n = 144, 73 distinct values) every start of K = 3 and its three restarts degenerated
-    under seeds 0 and 1, while regular maxima exist (mclust's -324.41; these starts reach
-    -324.03 or -323.01). Explicit start values are not rescued."""
+    """A K every start of which degenerated gets ``RESCUE_FACTOR`` times as many starts again,
+    drawn in parameter space (the family's ``random_params``: means at data points, variances
+    from 1e-3 to 1 times the data's, flat-Dirichlet weights), each from the K's own generator
+    and run without restarts; the K's result holds both sets. Soft restarts start every
+    component on much of the data and can slide down the same path to a collapse: on R's cats
+    heart weights (n = 144, 73 distinct values) every start of K = 3 and its three restarts
+    degenerated under seeds 0 and 1, while regular maxima exist (mclust's -324.41; these starts
+    reach -324.03 or -323.01). Ten times, because a regular basin among collapses can be small:
+    on R's quakes magnitudes as proportions (22 distinct values), beta K = 4, 11 of 400 such
+    draws stayed regular (2.75 %: ten draws miss it three times in four, a hundred 6 % of the
+    time). Draws that collapse stop within a few iterations, so the rescue costs little (that
+    K: 1.2 s for the whole fit either way). A hundred draws reached it under each of seeds 0..9
+    (1 to 9 of them). Screening 200 draws first (emEM) and continuing ten did worse, 4 seeds of
+    10: a draw sliding into a spike climbs fastest and wins the ranking.
+    Explicit start values are not rescued."""
     req = problem.request
     if result.status == "ok" or req.explicit_start is not None:
         return result
