@@ -104,3 +104,17 @@ def test_collapsing_components_are_reported():
     assert all(np.isfinite(r.loglik) for r in result.results if r.status == "ok")
     events = {e.kind for r in result.results for s in r.starts for e in s.events}
     assert events & {"precision_cap", "weight_collapse"}
+
+
+def test_shapes_past_where_betaln_is_finite_are_no_parameter():
+    """A SQUAREM extrapolation of the log shapes reached alpha = 1.35e93, beta = 1.43e83 on R's
+    quakes magnitudes (beta K = 4): finite shapes whose ``betaln`` is -inf, so the E-step met
+    inf - inf. The family's validity check turns such a point down (the cycle ends at its
+    plain EM step instead)."""
+    from mixfit.families.beta import Beta
+
+    assert not np.isfinite(betaln(1.35e93, 1.43e83))
+    a = np.array([[2.0, 1.35e93], [2.0, 3.0]])[..., None]
+    b = np.array([[5.0, 1.43e83], [5.0, 4.0]])[..., None]
+    family = Beta.__new__(Beta)  # the check reads only the parameters
+    assert family.valid({"alpha": a, "beta": b}).tolist() == [False, True]
