@@ -220,12 +220,21 @@ class Family(ABC):
         return out, logw
 
     def valid(self, params: ParamArrays) -> np.ndarray:
-        """Which starts (S,) hold valid parameters (finite; families add their own rules)."""
+        """Which starts (S,) hold valid parameters: finite, and positive where the engine
+        keeps them on the log scale (``log_params``); families add their own rules. A SQUAREM
+        extrapolation of a log variance far below zero comes back from ``exp`` as exactly 0,
+        finite but no variance (a Student t rescue start on 8 points, half of them tied, met
+        1 / 0 in its E-step)."""
         values = list(params.values())
         S = values[0].shape[0]
         if len(values) == 1:
-            return np.isfinite(values[0].reshape(S, -1)).all(axis=1)
-        return np.isfinite(np.concatenate([v.reshape(S, -1) for v in values], axis=1)).all(axis=1)
+            ok = np.isfinite(values[0].reshape(S, -1)).all(axis=1)
+        else:
+            flat = np.concatenate([v.reshape(S, -1) for v in values], axis=1)
+            ok = np.isfinite(flat).all(axis=1)
+        for name in self.log_params & params.keys():
+            ok &= (params[name].reshape(S, -1) > 0.0).all(axis=1)
+        return ok
 
     def validate_points(self, X: np.ndarray, n_train: float) -> np.ndarray:
         """Check points to score against the family's support (boundary policy applied)."""

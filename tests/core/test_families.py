@@ -243,3 +243,19 @@ def test_a_family_lives_in_its_module_the_registry_and_the_page_table(name):
         "mixfit/families/__init__.py",
         "service/static/page.js",
     }
+
+
+@pytest.mark.parametrize("family", ["gaussian", "student_t", "gamma", "poisson"])
+def test_a_log_scale_parameter_of_zero_is_no_parameter(family):
+    """What ``exp`` gives back for a SQUAREM extrapolation far below zero on the log scale is
+    exactly 0: finite, yet no variance, shape or rate (a Student t rescue start met 1 / 0 in
+    its E-step). ``Family.valid`` turns it down as it does a non-finite value."""
+    x = np.abs(simulate(200, seed=1)) + 0.5
+    if family == "poisson":
+        x = np.round(x)
+    fam = prepare(parse_request({"family": family, "k": 2, "seed": 0}), x).family
+    params, _ = fam.random_params(np.random.default_rng(0), 2, 2, x[:, None])
+    assert fam.valid(params).tolist() == [True, True]
+    name = "var" if "var" in fam.log_params else sorted(fam.log_params)[0]
+    params[name][1, 0] = 0.0
+    assert fam.valid(params).tolist() == [True, False]
