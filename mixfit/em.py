@@ -39,14 +39,14 @@ from .data import Scaling
 from .estep import Batch, single_threaded_blas
 from .families.base import Family, ParamArrays, take
 from .schema import Event, KResult, ScreeningSummary, StartSummary
-from .screen import Screened, screen
+from .screen import SCREEN_CELLS, Screened, screen
 from .smem import refine
 from .starts import responsibilities, sample, split_responsibilities
 
 MAX_RESTARTS = 3
 RESCUE_STREAM = 0x5E5C  # the generator of a K's rescue starts (``rescue``)
 RESCUE_INIT = "params (rescue)"
-RESCUE_FACTOR = 10  # a failed K's rescue draws this many times its starts (``rescue``)
+RESCUE_FACTOR = 10  # a failed K's rescue draws up to this many times its starts (``rescue``)
 # SQUAREM (Varadhan & Roland 2008; the R package's defaults): the step length starts bounded by
 # 1 and the bound grows 4-fold each time a step reaches it.
 STEP_MAX0 = 1.0
@@ -315,20 +315,30 @@ def rescue(problem: Problem, result: KResult, progress: Progress | None = None) 
     time). Draws that collapse stop within a few iterations, so the rescue costs little (that
     K: 1.2 s for the whole fit either way). A hundred draws reached it under each of seeds 0..9
     (1 to 9 of them). Screening 200 draws first (emEM) and continuing ten did worse, 4 seeds of
-    10: a draw sliding into a spike climbs fastest and wins the ranking.
-    Explicit start values are not rescued."""
+    10: a draw sliding into a spike climbs fastest and wins the ranking. Large data get fewer
+    (``rescue_count``). Explicit start values are not rescued."""
     req = problem.request
     if result.status == "ok" or req.explicit_start is not None:
         return result
     seq = np.random.SeedSequence(problem.seed, spawn_key=(result.k, RESCUE_STREAM))
     rng = np.random.default_rng(seq)
-    count = RESCUE_FACTOR * req.starts_per_k()
+    count = rescue_count(problem, result.k)
     drawn = problem.family.random_params(rng, count, result.k, sample(problem.Z, problem.w, rng).Z)
     if drawn is None:
         return result
     given = (drawn[0], drawn[1], [RESCUE_INIT] * count)
     tried = run_given(problem, result.k, given, len(result.starts), progress)
     return merge_k([result, tried])
+
+
+def rescue_count(problem: Problem, k: int) -> int:
+    """How many starts a failed K's rescue draws: ``RESCUE_FACTOR`` times its starts where one
+    E-step of them all stays within the screening's budget (``SCREEN_CELLS`` multiply-adds:
+    starts x K x points x statistics), fewer beyond it, and never fewer than its starts (the
+    rescue before the factor). n = 1,000, K = 4, 1-D: 100 of 10; n = 1e6: 10."""
+    starts = problem.request.starts_per_k()
+    affordable = int(SCREEN_CELLS / (problem.n * k * (1 + problem.batch.m)))
+    return min(RESCUE_FACTOR * starts, max(starts, affordable))
 
 
 def merge_k(parts: list[KResult]) -> KResult:

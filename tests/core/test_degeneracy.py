@@ -210,3 +210,22 @@ def test_a_beta_k_on_discrete_values_is_rescued():
     p = ref["regular_params"]
     held = mixfit.fit(x, family="beta", init=p, seed=0).results[0]
     assert held.status == "ok" and held.loglik >= ref["regular_loglik"] - 1e-6 * x.size
+
+
+def test_the_rescue_draws_fewer_starts_on_large_data():
+    """Ten times the K's starts where one E-step of them all stays within the screening's
+    budget (``mixfit.screen.SCREEN_CELLS``), never fewer than the starts themselves: a failed
+    K of a million points must not cost ten times a failed K's fit."""
+    from mixfit.em import rescue_count
+
+    rng = np.random.default_rng(0)
+
+    def count(n: int, k: int, **options) -> int:
+        request = parse_request({"k": k, "seed": 0, **options})
+        return rescue_count(prepare(request, rng.normal(size=n)), k)
+
+    assert count(1_000, 4) == 100
+    assert count(1_000, 4, n_starts=200) == 2_000
+    assert count(10_000, 4, n_starts=200) == 333  # 4e7 / (10,000 x 4 x 3)
+    assert count(200_000, 2) == 33
+    assert count(1_000_000, 2) == 10
