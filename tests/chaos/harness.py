@@ -554,11 +554,24 @@ class Chaos:
         if not alive or children(pid) != before or len(before) > 1:
             return None
         jobs = sorted({member.decode().split(":")[0] for member in members})
+        if len(jobs) > 1:
+            # A Redis restart can lose an execution's removal (the last second of the
+            # append-only file), leaving a stale entry beside the live one until RQ cleans its
+            # registries, minutes later (a run once found no worker or horse target for its
+            # last 130 s). The live one is the job this worker has started.
+            try:
+                jobs = [job for job in jobs if self._started_here(job, slot.label)]
+            except REDIS_DOWN:
+                return None
         if not before:
             return (None, None) if not jobs else None
         # The horse removes its execution before it exits, and the next one is added only
         # after it has exited: while this horse lives, the set holds its job only.
         return (before[0], jobs[0]) if len(jobs) == 1 else None
+
+    def _started_here(self, job: str, label: str) -> bool:
+        status, worker = self.stack.admin.hmget(f"rq:job:{job}", "status", "worker_name")
+        return status == b"started" and worker == label.encode()
 
     def _kill_in_worker(self, kind: str, at: float) -> Fault | None:
         names = [n for n in self.stack.slots if n.startswith("worker-")]
