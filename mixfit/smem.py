@@ -24,7 +24,7 @@ whose part would hold fewer rows than a non-singular component needs
 responsibilities on at most ``starts.SCREEN_POINTS`` points (all of a smaller data set). There
 the candidates are told apart, beside the fit itself, by at most ``SAMPLE_MAX_ITER`` E-steps
 at a looser tolerance (``_on_sample``); the best, when it ends above the fit, and up to
-``RUNNERS_UP`` others above it continue to convergence on all the data, each as an explicit
+``runners_up`` others above it continue to convergence on all the data, each as an explicit
 start of its own (``init`` ``"smem ..."``, start index after the request's, no restarts: a move
 that degenerates is simply not taken). When the best of them beats the fit by more than the
 tolerance, a new round starts from it (at most ``ROUNDS``).
@@ -61,10 +61,18 @@ SAMPLE_MAX_ITER = 30
 BIRTH_SEEDS = 1000
 DEFAULT_MOVES = 10  # at least, and at most MAX_MOVES, by default (``move_count``)
 MAX_MOVES = 100
+# Multiply-adds all the moves of a K may spend on the sample, for ``MAX_MOVES`` of them in d > 1
+# (``move_count``): wine's 178 points in 13-D, tied, K = 6 afford them; 4,000 points in 2-D
+# at K = 5, about 48.
+MOVE_BUDGET = 7e8
 # Besides the best move on the sample, up to this many runners-up continue on all the data: after
 # 30 loose E-steps the best is not always the move whose maximum is highest (R's quakes full
 # K = 6: with K (K - 1) moves the best on the sample ends at -14331.22, a runner-up at -14329.76).
 RUNNERS_UP = 2
+# ... and one more per this many moves beyond K's default count (``runners_up``; small data
+# in d > 1 get up to 100 moves): R's quakes full K = 6 (n = 1,000) reached -14329.76 with 30
+# moves and two runners-up, -14331.22 with 92 moves and two, -14329.76 with 92 and five.
+MOVES_PER_RUNNER_UP = 10
 
 
 def refine(problem: Any, result: KResult, run: Any, progress: Any = None) -> KResult:
@@ -83,8 +91,8 @@ def refine(problem: Any, result: KResult, run: Any, progress: Any = None) -> KRe
         starts and the moves as one count.
     """
     req = problem.request
-    count = move_count(req.split_merge, result.k)
     k = result.k
+    count = move_count(req.split_merge, k, _move_cells(problem, k))
     if count == 0 or k < 3 or req.explicit_start is not None or result.status != "ok":
         return result
     best = result
@@ -97,7 +105,13 @@ def refine(problem: Any, result: KResult, run: Any, progress: Any = None) -> KRe
             break
         given, s = drawn
         given = _on_sample(
-            problem, best, given, s, run, _counting(progress, len(starts), best, False)
+            problem,
+            best,
+            given,
+            s,
+            run,
+            _counting(progress, len(starts), best, False),
+            runners_up(count, k),
         )
         if given is None:
             break
@@ -112,10 +126,12 @@ def refine(problem: Any, result: KResult, run: Any, progress: Any = None) -> KRe
     return best.model_copy(update={"starts": starts, "screening": result.screening})
 
 
-def move_count(requested: int | None, k: int) -> int:
+def move_count(requested: int | None, k: int, cells: float | None = None) -> int:
     """Moves of each K: the request's ``split_merge``, or by default ``K (K - 1)`` (two per
     pair of components, as many three-way and birth moves as pairs), at least
-    ``DEFAULT_MOVES`` and at most ``MAX_MOVES``.
+    ``DEFAULT_MOVES`` and at most ``MAX_MOVES``; more in d > 1 where the moves are cheap: as
+    many as ``MOVE_BUDGET`` affords at ``cells`` multiply-adds a move (``_move_cells``; None in
+    1-D).
 
     Ueda et al. try candidates in their order until one improves; a fixed ten covers a
     shrinking share of the K (K - 1) / 2 merge pairs as K grows. Measured
@@ -124,10 +140,46 @@ def move_count(requested: int | None, k: int) -> int:
     against -1332.45; K (K - 1) = 56 moves reach -1328.90 by a birth then a three-way move) in
     584 s, K (K - 1) with ``RUNNERS_UP`` none in 716 s; on the peers' grid at K = 3..6 (955
     fits) 7 and 5.
+
+    Small data in several dimensions hold many maxima a few units apart, and their moves cost
+    little. Measured on scikit-learn's data sets (``tests/core/test_sklearn_datasets.py``'s
+    144 cells, seeds 0..2, against scikit-learn's best admissible of 30 starts): K (K - 1)
+    moves missed 14 of 432 fits, all tied covariances on wine and linnerud; 100 moves 8, for
+    18 % more time over the grid. On the peers' grid (573 fits, seeds 0..2) 100 moves changed
+    no miss (2 and 2, both swiss tied) for 7 % more time, hence 1-D keeps K (K - 1): there a
+    move's cost is mostly per-iteration overhead, and the small K grid of the simulator took
+    23 % longer with 100.
     """
     if requested is not None:
         return requested
-    return int(min(MAX_MOVES, max(DEFAULT_MOVES, k * (k - 1))))
+    count = _default_count(k)
+    if cells is not None:
+        count = max(count, int(MOVE_BUDGET / cells))
+    return int(min(MAX_MOVES, count))
+
+
+def _default_count(k: int) -> int:
+    return min(MAX_MOVES, max(DEFAULT_MOVES, k * (k - 1)))
+
+
+def runners_up(count: int, k: int) -> int:
+    """Moves that continue on all the data beside the best on the sample, when above the fit:
+    ``RUNNERS_UP``, and one more per ``MOVES_PER_RUNNER_UP`` moves beyond K's default count."""
+    return RUNNERS_UP + max(0, count - _default_count(k)) // MOVES_PER_RUNNER_UP
+
+
+def _move_cells(problem: Any, k: int) -> float | None:
+    """Multiply-adds of one move: its candidates (a pair move, and up to a three-way and a
+    birth move) for ``SAMPLE_MAX_ITER`` E-steps of K components over the statistics of all the
+    points. None in 1-D.
+
+    Counted on all the points, not on the sample the moves are told apart on: on data larger
+    than the sample more moves meant more of them ranked wrongly there, at more cost (2-D,
+    n = 50,000, K = 3..5 with 46 to 92 moves: K = 4 2.7 units lower, K = 5 5.0 higher, 25 %
+    more time), so large data keep ``K (K - 1)``."""
+    if problem.Z.shape[1] == 1:
+        return None
+    return 2.0 * SAMPLE_MAX_ITER * problem.Z.shape[0] * k * (1 + problem.batch.m)
 
 
 def _on_sample(
@@ -137,11 +189,12 @@ def _on_sample(
     s: Sample,
     run: Any,
     report: Any,
+    runners_up: int = RUNNERS_UP,
 ) -> tuple[ParamArrays, np.ndarray, list[str]] | None:
     """The moves run on the sample (the data themselves when small) beside the fit itself (its
     parameters as one more start), a few E-steps at a looser tolerance: the best move,
     when it ends above the fit there, continues on all the data from where it ended, and up to
-    ``RUNNERS_UP`` others above the fit from their own start. (A
+    ``runners_up`` others above the fit from their own start. (A
     fanned-out fit runs the moves in its merging job, one worker: at n = 50,000 the ten moves
     of K = 3..6 to convergence on all the data took 45 s there, longer than the parts.)"""
     fam = problem.family
@@ -183,7 +236,7 @@ def _on_sample(
     lls[tried.best_start] = -np.inf
     above = [
         int(i)
-        for i in np.argsort(-lls, kind="stable")[:RUNNERS_UP]
+        for i in np.argsort(-lls, kind="stable")[:runners_up]
         if req.gain_threshold(lls[i], n_eff) < lls[i] - reference
     ]
     params = {

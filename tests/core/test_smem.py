@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 
 import mixfit
+from mixfit import smem
+from mixfit.fit import parse_request, prepare
 from mixfit.smem import births, merged_and_split, merged_and_three_way, moves, ranked
 
 PEERS = Path(__file__).resolve().parents[1] / "fixtures" / "peers"
@@ -90,7 +92,6 @@ def test_a_fit_with_moves_is_reproducible():
 
 def test_the_moves_report_progress_so_a_stop_reaches_them(stop_at_first_report):
     from mixfit.em import refine_k, run_k
-    from mixfit.fit import parse_request, prepare
 
     X, _ = _cell("crabs", "tied", 3)
     problem = prepare(parse_request({"k": 3, "covariance": "tied", "seed": 0}), X)
@@ -105,14 +106,19 @@ def test_the_moves_report_progress_so_a_stop_reaches_them(stop_at_first_report):
 
 def test_on_a_large_data_set_the_moves_are_tried_on_a_sample_first():
     """n > 4,000: the moves converge on a sample beside the fit, and only the best, when it
-    ends above the fit there, continues on all the data (one start per round)."""
+    ends above the fit there, continues on all the data, with its runners-up above the fit."""
     X, _ = _cell("crabs", "tied", 3)
     rng = np.random.default_rng(0)
     Y = np.concatenate([X + rng.normal(0, 0.01 * X.std(axis=0), X.shape) for _ in range(25)])
     without = mixfit.fit(Y, k=3, covariance="tied", seed=0, split_merge=0).results[0]
     r = mixfit.fit(Y, k=3, covariance="tied", seed=0).results[0]
     moves = r.starts[10:]
-    assert 1 <= len(moves) <= 3 and all(s.init.startswith("smem (merge") for s in moves)
+    count = smem.move_count(None, 3, smem._move_cells(prepare(parse_request({"k": 3}), Y), 3))
+    assert count == 37  # 5,000 points in 5-D: more than K (K - 1), fewer than at n = 200
+    per_round = 1 + smem.runners_up(count, 3)
+    assert per_round == 1 + 2 + 2  # the best, two runners-up and one per ten moves beyond ten
+    assert 1 <= len(moves) <= smem.ROUNDS * per_round < count  # not every move: a few a round
+    assert all(s.init.startswith("smem (merge") for s in moves)
     assert r.loglik > without.loglik + 25.0  # crabs' better maximum, 25 copies of it
     assert r.starts[r.best_start].init.startswith("smem")
 
@@ -158,7 +164,6 @@ def test_no_move_cuts_a_component_into_parts_too_small_to_be_non_singular():
     of iris's -134.06 maximum is never split (each half would sit on about 4 points, a move
     that degenerates at its first iteration), although Ueda's order lists it among the first
     ten moves."""
-    from mixfit.fit import parse_request, prepare
     from mixfit.starts import sample
 
     X, _ = _cell("iris", "full", 5)
@@ -218,3 +223,24 @@ def test_a_birth_move_finds_the_beta_spike_the_brute_force_found():
     assert best.init.startswith("smem (merge ") and " new on " in best.init
     others = [s.loglik for s in r.starts if " new on " not in s.init and s.loglik is not None]
     assert max(others) < cell["loglik"] - 0.5
+
+
+@pytest.mark.parametrize(
+    ("n", "d", "k", "expected"),
+    [
+        (200, 1, 3, 10),  # 1-D: K (K - 1), at least ten, whatever the size
+        (200, 1, 6, 30),
+        (20, 6, 4, 100),  # small data in several dimensions: the cap
+        (178, 13, 6, 100),  # wine, full: its moves cost 6.7e6 multiply-adds each
+        (4_000, 2, 5, 97),
+        (10_000, 2, 5, 38),
+        (20_000, 10, 5, 20),  # large data: K (K - 1)
+    ],
+)
+def test_small_data_in_several_dimensions_try_more_moves(n, d, k, expected):
+    """``move_count``: K (K - 1) moves (at least ten), and up to ``MAX_MOVES`` where
+    ``MOVE_BUDGET`` affords them in d > 1."""
+    X = np.random.default_rng(0).normal(size=(n, d))
+    problem = prepare(parse_request({"k": k}), X if d > 1 else X[:, 0])
+    assert smem.move_count(None, k, smem._move_cells(problem, k)) == expected
+    assert smem.move_count(7, k, smem._move_cells(problem, k)) == 7  # the request's own count
