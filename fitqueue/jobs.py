@@ -9,8 +9,7 @@ not a reader far away. Everything is plain JSON (RQ's JSON serializer; never pic
 ``job.meta`` keys: ``progress`` (``FitProgress``; ``ReplicateProgress`` for the parts of an
 LRT or a bootstrap), ``error`` (``JobError``: a ``FitError`` recorded before the job fails),
 ``parts`` (``PartPlan`` list: a fit's planned jobs, set at submission; ``ReplicatePlan`` list for
-an LRT or a bootstrap), ``work`` (the job's work estimate, ``n * sum(K) * starts``; replicates
-count as one start each).
+an LRT or a bootstrap), ``work`` (the job's work estimate, ``job_work``).
 
 The bootstrap LRT (``mixfit.lrt``) runs as a plan job (``LRTPlanArgs``: the data's fits, it returns
 the ``LRTPlan`` JSON), part jobs (``LRTPartArgs``: a range of one step's replicates, read from the
@@ -264,3 +263,12 @@ def job_error(meta: dict[str, Any], exc_string: str | None) -> JobError:
     if sep and re.fullmatch(r"[\w.]+", kind):
         return JobError(type=kind.rsplit(".", 1)[-1], message=message)
     return JobError(type="WorkerError", message=lines[-1])
+
+
+def job_work(n: int, d: int, k_total: int, starts: int) -> int:
+    """A job's work estimate for ``job.meta["work"]``: ``n * k_total * starts`` scaled by
+    ((d + 1) / 2)^2, so 1-D counts points x components x starts and a component's cost in d
+    dimensions grows as its covariance's (the job timeout's (d + 1)^2 too). Replicates of an LRT
+    or a bootstrap count as starts. The worker runs jobs of at most ``inline_max_work`` in its
+    own process (``fitqueue.settings``)."""
+    return n * k_total * starts * (d + 1) ** 2 // 4

@@ -62,9 +62,11 @@ class Settings(BaseModel):
         ``MIXFIT_WORKER_INLINE``: run every fit in the worker process, no fork per fit
         (``1``/``true``/``yes``/``on`` or ``0``/``false``/``no``/``off``). Default False.
     inline_max_work : int
-        ``MIXFIT_INLINE_MAX_WORK``: a forking worker runs fits whose work n * sum(K) * starts is
-        at most this in its own process, larger ones in a work horse; 0 forks every fit.
-        Default 200000.
+        ``MIXFIT_INLINE_MAX_WORK``: a forking worker runs jobs whose work
+        (``fitqueue.jobs.job_work``: n * sum(K) * starts * ((d + 1) / 2)^2) is at most this in
+        its own process, larger ones in a work horse; 0 forks every fit. Default 50000: 1-D,
+        K = 1..5, 10 starts on up to 333 points (0.4-0.7 s of CPU by default; a fork costs
+        ~15 ms); 2-D, 148 points.
     worker_stale_seconds : float
         Not from the environment: ``keys.WORKER_STALE_SECONDS`` (10), the age of its last
         heartbeat at which ``/readyz`` counts a worker dead; the sweeper's ``--stale-after``.
@@ -78,7 +80,7 @@ class Settings(BaseModel):
     log_level: str = logs.DEFAULT_LEVEL
     worker_log_level: str | None = None
     worker_inline: bool = False
-    inline_max_work: int = Field(200_000, ge=0)
+    inline_max_work: int = Field(50_000, ge=0)
     worker_stale_seconds: float = Field(keys.WORKER_STALE_SECONDS, gt=0, allow_inf_nan=False)
 
     @field_validator("log_format")

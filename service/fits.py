@@ -29,6 +29,7 @@ from fitqueue.jobs import (
     PartPlan,
     ReduceArgs,
     job_error,
+    job_work,
 )
 from mixfit import FitError
 from mixfit.data import as_points
@@ -216,7 +217,7 @@ def submit_fit(request: Any, idem_key: str | None, digest: str) -> tuple[dict[st
     n, d = X.shape
     # Every job of the fit carries the submitting request's id: the worker logs with it.
     # ``work`` sizes the fit for the worker: tiny ones run without a fork (worker.__main__).
-    traced = {"request_id": request_id(), "work": n * sum(k_values) * n_starts}
+    traced = {"request_id": request_id(), "work": job_work(n, d, sum(k_values), n_starts)}
     plan = plan_parts(k_values, n_starts, n, {k: split_index(request, k) for k in k_values})
     if plan is None:
         # The job and the record's queued mark in one transaction (one round trip for RQ's

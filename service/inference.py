@@ -34,6 +34,7 @@ from fitqueue.jobs import (
     LRTPlanArgs,
     ReplicatePlan,
     job_error,
+    job_work,
 )
 from mixfit import FitError
 from mixfit.fit import check, parse_request
@@ -174,7 +175,7 @@ def submit_lrt(model_id: str, request: LRTRequest) -> dict[str, Any]:
                 timeout=job_timeout(n, d, [k, k + 1, k + 1], stop - first, fit_request.max_iter),
                 depends_on=Dependency(jobs=[plan], allow_failure=True),
                 description=f"part of lrt {lrt_id}: k={k}, replicates {first}..{stop - 1}",
-                meta={**traced, "work": n * (3 * k + 2) * (stop - first)},
+                meta={**traced, "work": job_work(n, d, 3 * k + 2, stop - first)},
                 **keep,
             )
             parts.append(part)
@@ -240,7 +241,7 @@ def submit_bootstrap(model_id: str, request: BootstrapRequest) -> dict[str, Any]
             job_id=f"{boot_id}-{len(parts)}",
             timeout=job_timeout(n, d, [model.k], stop - first, max_iter),
             description=f"part of bootstrap {boot_id}: replicates {first}..{stop - 1}",
-            meta={**traced, "work": n * model.k * (stop - first)},
+            meta={**traced, "work": job_work(n, d, model.k, stop - first)},
             **keep,
         )
         parts.append(part)

@@ -42,11 +42,12 @@ HEARTBEAT_SECONDS = 2
 WORKER_TTL = HEARTBEAT_SECONDS + 15  # RQ: dequeue timeout = worker_ttl - 15
 
 
-# Fits whose work n * sum(K) * starts (``job.meta["work"]``, set at submission) is at most this
-# run in the worker process itself instead of a forked work horse: a fork costs ~15 ms, more than
-# such a fit takes. Larger fits keep the horse's isolation (a crash, a memory blow-up or a
-# timeout kill takes the horse, not the worker). 0 forks every fit. Read at import, as before
-# (``Settings.inline_max_work``, ``MIXFIT_INLINE_MAX_WORK``); a test may patch it.
+# Jobs whose work (``job.meta["work"]``, ``fitqueue.jobs.job_work``, set at submission) is at
+# most this run in the worker process itself instead of a forked work horse: a fork costs
+# ~15 ms, as much as the page's K = 2 fit takes. Larger fits keep the horse's isolation (a
+# crash, a memory blow-up or a timeout kill takes the horse, not the worker). 0 forks every
+# fit. Read at import (``Settings.inline_max_work``, ``MIXFIT_INLINE_MAX_WORK``); a test may
+# patch it.
 INLINE_MAX_WORK = Settings.from_env().inline_max_work
 
 

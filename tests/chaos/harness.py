@@ -85,9 +85,10 @@ SERVICE_ENV = {
     "MIXFIT_MAX_RUNNING_FITS": "4",
     "MIXFIT_FANOUT_MIN_WORK": "20000",
 }
-# The workers run fits of work (n * sum(K) * starts) up to this in their own process and fork a
-# work horse for larger ones (``worker.__main__.INLINE_MAX_WORK``): with this threshold about
-# half the load's jobs (most 1-D fits, fanned-out parts, larger 2-D fits) have a horse to kill.
+# The workers run fits of work (``fitqueue.jobs.job_work``) up to this in their own process and
+# fork a work horse for larger ones (``worker.__main__.INLINE_MAX_WORK``): with this threshold
+# about half the load's jobs (most 1-D fits, fanned-out parts, larger 2-D fits) have a horse to
+# kill.
 WORKER_ENV = {"MIXFIT_INLINE_MAX_WORK": "5000"}
 
 

@@ -20,7 +20,9 @@ from fitqueue.jobs import (
     PartOutput,
     ReplicatePlan,
     job_error,
+    job_work,
 )
+from fitqueue.settings import Settings
 from mixfit.em import run_k
 from mixfit.fit import parse_request, prepare
 
@@ -110,3 +112,15 @@ def test_a_stop_reaches_a_fit_while_its_starts_are_screened(stop_at_first_report
     seen = stop_at_first_report.seen
     assert seen[0]["iteration"] == 0 and seen[0]["starts_done"] == 0  # still screening
     assert seen[0]["best_loglik"] is None and seen[0]["n_starts"] == 10
+
+
+def test_the_work_estimate_grows_with_the_dimension():
+    """``job_work``: 1-D counts points x components x starts; in d dimensions a component costs
+    as its covariance does, so a small multivariate fit taking seconds forks a work horse."""
+    inline = Settings().inline_max_work
+    assert job_work(200, 1, 2, 10) == 4_000  # the page's K = 2 fit: in the worker process
+    assert job_work(200, 1, 1 + 2 + 3 + 4, 10) <= inline  # its K = 1..4 grid too
+    assert job_work(333, 1, 15, 10) <= inline < job_work(334, 1, 15, 10)  # K = 1..5 in 1-D
+    assert job_work(100, 2, 15, 10) == 100 * 15 * 10 * 9 // 4
+    # wine (n = 178, d = 13), K = 1..5: about 1 s of CPU, in a work horse
+    assert job_work(178, 13, 15, 10) > inline

@@ -55,7 +55,7 @@ def test_defaults_are_todays() -> None:
         log_level="INFO",
         worker_log_level=None,
         worker_inline=False,
-        inline_max_work=200_000,
+        inline_max_work=50_000,
         worker_stale_seconds=10.0,
     )
     assert Settings().worker_stale_seconds == keys.WORKER_STALE_SECONDS  # /readyz's threshold
@@ -82,7 +82,7 @@ def test_from_env_reads_the_live_environment(clean_env: pytest.MonkeyPatch) -> N
     clean_env.setenv("MIXFIT_QUEUE_NAME", "patched")
     clean_env.setenv("MIXFIT_INLINE_MAX_WORK", "")  # empty: unset, the default
     settings = Settings.from_env()
-    assert settings.queue_name == "patched" and settings.inline_max_work == 200_000
+    assert settings.queue_name == "patched" and settings.inline_max_work == 50_000
 
 
 @pytest.mark.parametrize(

@@ -430,12 +430,12 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-# A fit of little work (2,000 points x K=10 x 10 starts = 200,000 <= the worker's
+# A fit of little work (500 points x K=10 x 10 starts = 50,000 <= the worker's
 # INLINE_MAX_WORK) that takes long: ten components on one normal sample creep towards their
-# maximum for thousands of plain EM iterations (~90 s in-process), and it runs in the worker
-# process itself, for as long as it is let.
+# maximum for thousands of plain EM iterations, and it runs in the worker process itself, for
+# as long as it is let.
 TINY_LONG = {
-    "data": np.random.default_rng(9).normal(size=2000).round(6).tolist(),
+    "data": np.random.default_rng(9).normal(size=500).round(6).tolist(),
     "k": 10,
     "n_starts": 10,
     "max_iter": 10000,
