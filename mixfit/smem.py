@@ -145,10 +145,10 @@ def move_count(requested: int | None, k: int, cells: float | None = None) -> int
     little. Measured on scikit-learn's data sets (``tests/core/test_sklearn_datasets.py``'s
     144 cells, seeds 0..2, against scikit-learn's best admissible of 30 starts): K (K - 1)
     moves missed 14 of 432 fits, all tied covariances on wine and linnerud; 100 moves 8, for
-    18 % more time over the grid. On the peers' grid (573 fits, seeds 0..2) 100 moves changed
-    no miss (2 and 2, both swiss tied) for 7 % more time, hence 1-D keeps K (K - 1): there a
-    move's cost is mostly per-iteration overhead, and the small K grid of the simulator took
-    23 % longer with 100.
+    18 % more time over the grid (this rule: 8, in 91 s against 76 s). On the peers' grid
+    (573 fits, seeds 0..2) 100 moves changed no miss (2 and 2, both swiss tied) for 7 % more
+    time, hence 1-D keeps K (K - 1): there a move's cost is mostly per-iteration overhead, and
+    the small K grid of the simulator took 23 % longer with 100.
     """
     if requested is not None:
         return requested
