@@ -61,9 +61,9 @@ SAMPLE_MAX_ITER = 30
 BIRTH_SEEDS = 1000
 DEFAULT_MOVES = 10  # at least, and at most MAX_MOVES, by default (``move_count``)
 MAX_MOVES = 100
-# Multiply-adds all the moves of a K may spend on the sample, for ``MAX_MOVES`` of them in d > 1
-# (``move_count``): wine's 178 points in 13-D, tied, K = 6 afford them; 4,000 points in 2-D
-# at K = 5, about 48.
+# Multiply-adds the moves of a K may spend in d > 1, where they buy more than K (K - 1) moves
+# (``move_count``, ``_move_cells``): wine's 178 points in 13-D at K = 6 afford 100; 4,000
+# points in 2-D at K = 5, 97; 10,000, 38.
 MOVE_BUDGET = 7e8
 # Besides the best move on the sample, up to this many runners-up continue on all the data: after
 # 30 loose E-steps the best is not always the move whose maximum is highest (R's quakes full
