@@ -47,7 +47,7 @@ from scipy.special import gammaln
 from .estep import Batch
 from .families.base import ParamArrays
 from .schema import KResult
-from .starts import Sample, sample
+from .starts import SCREEN_POINTS, Sample, sample
 
 ROUNDS = 3
 SMEM_STREAM = 0x53E3  # spawn key of the sample the moves are built on
@@ -61,10 +61,11 @@ SAMPLE_MAX_ITER = 30
 BIRTH_SEEDS = 1000
 DEFAULT_MOVES = 10  # at least, and at most MAX_MOVES, by default (``move_count``)
 MAX_MOVES = 100
-# Multiply-adds the moves of a K may spend in d > 1, where they buy more than K (K - 1) moves
-# (``move_count``, ``_move_cells``): wine's 178 points in 13-D at K = 6 afford 100; 4,000
-# points in 2-D at K = 5, 97; 10,000, 38.
-MOVE_BUDGET = 7e8
+# Multiply-adds the moves of a K may spend in d > 1 on at most ``starts.SCREEN_POINTS`` points,
+# where they buy more than K (K - 1) moves (``move_count``, ``_move_cells``): wine's 178 points
+# in 13-D at K = 6 and scikit-learn's digits on 8 principal components (1,797 points) at K = 4
+# afford 100; 4,000 points in 10-D at K = 5, 25.
+MOVE_BUDGET = 2e9
 # Besides the best move on the sample, up to this many runners-up continue on all the data: after
 # 30 loose E-steps the best is not always the move whose maximum is highest (R's quakes full
 # K = 6: with K (K - 1) moves the best on the sample ends at -14331.22, a runner-up at -14329.76).
@@ -129,9 +130,9 @@ def refine(problem: Any, result: KResult, run: Any, progress: Any = None) -> KRe
 def move_count(requested: int | None, k: int, cells: float | None = None) -> int:
     """Moves of each K: the request's ``split_merge``, or by default ``K (K - 1)`` (two per
     pair of components, as many three-way and birth moves as pairs), at least
-    ``DEFAULT_MOVES`` and at most ``MAX_MOVES``; more in d > 1 where the moves are cheap: as
-    many as ``MOVE_BUDGET`` affords at ``cells`` multiply-adds a move (``_move_cells``; None in
-    1-D).
+    ``DEFAULT_MOVES`` and at most ``MAX_MOVES``; more in d > 1 where the moves are cheap and
+    told apart on all the data: as many as ``MOVE_BUDGET`` affords at ``cells`` multiply-adds a
+    move (``_move_cells``; None in 1-D and on more than ``starts.SCREEN_POINTS`` points).
 
     Ueda et al. try candidates in their order until one improves; a fixed ten covers a
     shrinking share of the K (K - 1) / 2 merge pairs as K grows. Measured
@@ -145,10 +146,14 @@ def move_count(requested: int | None, k: int, cells: float | None = None) -> int
     little. Measured on scikit-learn's data sets (``tests/core/test_sklearn_datasets.py``'s
     144 cells, seeds 0..2, against scikit-learn's best admissible of 30 starts): K (K - 1)
     moves missed 14 of 432 fits, all tied covariances on wine and linnerud; 100 moves 8, for
-    18 % more time over the grid (this rule: 8, in 91 s against 76 s). On the peers' grid
-    (573 fits, seeds 0..2) 100 moves changed no miss (2 and 2, both swiss tied) for 7 % more
-    time, hence 1-D keeps K (K - 1): there a move's cost is mostly per-iteration overhead, and
-    the small K grid of the simulator took 23 % longer with 100.
+    18 % more time over the grid. On scikit-learn's digits projected on 8 principal components
+    (n = 1,797, full, K = 4) 36 moves left seeds 0, 2, 3 and 5 of 0..5 up to 72 units below
+    the best (-49139.98, which 2 of 40 single k-means++ starts reach), 100 moves none, for 20 %
+    more time. On the peers' grid (573 fits, seeds 0..2) 100 moves changed no miss (2 and 2,
+    both swiss tied) for 7 % more time, hence 1-D keeps K (K - 1): there a move's cost is
+    mostly per-iteration overhead, and the small K grid of the simulator took 23 % longer with
+    100. Against mclust at K = 6..9 (694 fits, seeds 0, 1) 100 moves changed no miss (none)
+    for 29 % more time.
     """
     if requested is not None:
         return requested
@@ -171,15 +176,14 @@ def runners_up(count: int, k: int) -> int:
 def _move_cells(problem: Any, k: int) -> float | None:
     """Multiply-adds of one move: its candidates (a pair move, and up to a three-way and a
     birth move) for ``SAMPLE_MAX_ITER`` E-steps of K components over the statistics of all the
-    points. None in 1-D.
-
-    Counted on all the points, not on the sample the moves are told apart on: on data larger
-    than the sample more moves meant more of them ranked wrongly there, at more cost (2-D,
-    n = 50,000, K = 3..5 with 46 to 92 moves: K = 4 2.7 units lower, K = 5 5.0 higher, 25 %
-    more time), so large data keep ``K (K - 1)``."""
-    if problem.Z.shape[1] == 1:
+    points. None in 1-D and where the moves are told apart on a sample (more than
+    ``starts.SCREEN_POINTS`` points): there more moves meant more of them ranked wrongly on the
+    sample, at more cost (2-D, n = 50,000, K = 3..5 with 46 to 92 moves: K = 4 2.7 units lower,
+    K = 5 5.0 higher, 25 % more time), so large data keep ``K (K - 1)``."""
+    n, d = problem.Z.shape
+    if d == 1 or n > SCREEN_POINTS:
         return None
-    return 2.0 * SAMPLE_MAX_ITER * problem.Z.shape[0] * k * (1 + problem.batch.m)
+    return 2.0 * SAMPLE_MAX_ITER * n * k * (1 + problem.batch.m)
 
 
 def _on_sample(
