@@ -72,7 +72,8 @@ MOVE_BUDGET = 2e9
 RUNNERS_UP = 2
 # ... and one more per this many moves beyond K's default count (``runners_up``; small data
 # in d > 1 get up to 100 moves): R's quakes full K = 6 (n = 1,000) reached -14329.76 with 30
-# moves and two runners-up, -14331.22 with 92 moves and two, -14329.76 with 92 and five.
+# moves and two runners-up, -14331.22 with 92 moves (a first budget's) and two, -14329.76 with
+# 92 and five (``tests/core/test_agglomeration.py``, now at 100 moves and nine).
 MOVES_PER_RUNNER_UP = 10
 
 
@@ -193,12 +194,12 @@ def _on_sample(
     s: Sample,
     run: Any,
     report: Any,
-    runners_up: int = RUNNERS_UP,
+    also: int = RUNNERS_UP,
 ) -> tuple[ParamArrays, np.ndarray, list[str]] | None:
     """The moves run on the sample (the data themselves when small) beside the fit itself (its
     parameters as one more start), a few E-steps at a looser tolerance: the best move,
     when it ends above the fit there, continues on all the data from where it ended, and up to
-    ``runners_up`` others above the fit from their own start. (A
+    ``also`` others above the fit from their own start (``runners_up``). (A
     fanned-out fit runs the moves in its merging job, one worker: at n = 50,000 the ten moves
     of K = 3..6 to convergence on all the data took 45 s there, longer than the parts.)"""
     fam = problem.family
@@ -240,7 +241,7 @@ def _on_sample(
     lls[tried.best_start] = -np.inf
     above = [
         int(i)
-        for i in np.argsort(-lls, kind="stable")[:runners_up]
+        for i in np.argsort(-lls, kind="stable")[:also]
         if req.gain_threshold(lls[i], n_eff) < lls[i] - reference
     ]
     params = {
