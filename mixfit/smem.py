@@ -236,8 +236,16 @@ def _on_sample(
     params, weights = fam.from_json(tried.params, problem.scaling)
     with np.errstate(divide="ignore"):
         logw = np.log(weights)[None, :]
-    # the runners-up above the fit continue too, from their move's own parameters
-    lls = np.array([-np.inf if t.loglik is None else t.loglik for t in tried.starts[:-1]])
+    # the runners-up above the fit continue too, from their move's own parameters; never a
+    # move that degenerated on the sample (its log-likelihood is a spike's: MASS's biopsy,
+    # 683 rows of which 449 distinct, spherical K = 8 continued six splits onto repeated rows
+    # and no move that climbed)
+    lls = np.array(
+        [
+            -np.inf if t.loglik is None or t.status == "degenerate" else t.loglik
+            for t in tried.starts[:-1]
+        ]
+    )
     lls[tried.best_start] = -np.inf
     above = [
         int(i)

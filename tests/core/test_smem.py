@@ -14,6 +14,7 @@ from mixfit.fit import parse_request, prepare
 from mixfit.smem import births, merged_and_split, merged_and_three_way, moves, ranked
 
 PEERS = Path(__file__).resolve().parents[1] / "fixtures" / "peers"
+WIDE = Path(__file__).resolve().parents[1] / "fixtures" / "mclust_wide"
 
 
 def _cell(name: str, covariance: str, k: int) -> tuple[np.ndarray, float]:
@@ -223,6 +224,21 @@ def test_a_birth_move_finds_the_beta_spike_the_brute_force_found():
     assert best.init.startswith("smem (merge ") and " new on " in best.init
     others = [s.loglik for s in r.starts if " new on " not in s.init and s.loglik is not None]
     assert max(others) < cell["loglik"] - 0.5
+
+
+def test_a_move_that_degenerates_on_the_sample_never_continues():
+    """MASS's biopsy (683 rows of 9 integer scores, 449 distinct), spherical K = 8, seed 1:
+    the starts end at -8874.49, below mclust's -8847.46. Moves that split a component onto
+    repeated rows degenerate on the sample with a spike's log-likelihood (-7577 and up), and
+    they took every runner-up slot, so no move that climbed continued. Runners-up are healthy
+    moves only now: the moves reach -8829.06 (seeds 0..6; seed 7 -8801.80)."""
+    doc = json.loads((WIDE / "mclust_biopsy.json").read_text())
+    x = np.asarray(doc["x"], dtype=float)
+    r = mixfit.fit(x, k=8, covariance="spherical", seed=1).results[0]
+    continued = [s for s in r.starts if s.init.startswith("smem")]
+    assert r.loglik >= doc["loglik"]["VII"][7] - 1e-6 * len(x)
+    assert r.starts[r.best_start].init.startswith("smem")
+    assert sum(s.status != "degenerate" for s in continued) > len(continued) // 2
 
 
 @pytest.mark.parametrize(
