@@ -69,7 +69,8 @@ def fit_ks(problem: Problem, progress: Progress | None = None) -> Iterator[KResu
     split-and-merge moves (``mixfit.smem``)."""
     done: dict[int, KResult] = {}
     for k in problem.request.k_values():
-        done[k] = refine_k(problem, run_k(problem, k, progress, parent=done.get(k - 1)), progress)
+        parent = done.get(k - 1)
+        done[k] = refine_k(problem, run_k(problem, k, progress, parent=parent), progress, parent)
         yield done[k]
 
 

@@ -15,6 +15,7 @@ from mixfit.smem import births, merged_and_split, merged_and_three_way, moves, r
 
 PEERS = Path(__file__).resolve().parents[1] / "fixtures" / "peers"
 WIDE = Path(__file__).resolve().parents[1] / "fixtures" / "mclust_wide"
+MORE = Path(__file__).resolve().parents[1] / "fixtures" / "mclust_more"
 
 
 def _cell(name: str, covariance: str, k: int) -> tuple[np.ndarray, float]:
@@ -239,6 +240,21 @@ def test_a_move_that_degenerates_on_the_sample_never_continues():
     assert r.loglik >= doc["loglik"]["VII"][7] - 1e-6 * len(x)
     assert r.starts[r.best_start].init.startswith("smem")
     assert sum(s.status != "degenerate" for s in continued) > len(continued) // 2
+
+
+def test_growth_moves_from_k_minus_1_lift_a_k_that_ended_below_it():
+    """R's Nile flows (n = 100) under the Gamma family, seed 0: K = 5's starts and moves ended
+    at -645.08, below K = 4's -643.90. Growth moves (K = 4's fit and a fifth component:
+    ``mixfit.smem.growth``) run after the rounds and reach -642.14. Fitted alone (no K - 1),
+    K = 5 keeps -645.08."""
+    x = np.asarray(json.loads((MORE / "mclust_Nile.json").read_text())["x"], dtype=float)
+    grid = mixfit.fit(x, family="gamma", k={"min": 1, "max": 5}, seed=0).results
+    assert grid[4].loglik >= grid[3].loglik
+    assert grid[4].loglik == pytest.approx(-642.144, abs=1e-3)
+    assert grid[4].starts[grid[4].best_start].init.startswith("grow")
+    alone = mixfit.fit(x, family="gamma", k=5, seed=0).results[0]
+    assert alone.loglik == pytest.approx(-645.079, abs=1e-3)
+    assert not any(s.init.startswith("grow") for s in alone.starts)
 
 
 @pytest.mark.parametrize(
