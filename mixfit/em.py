@@ -49,6 +49,8 @@ RESCUE_INIT = "params (rescue)"
 # A failed K's rescue draws up to these many times its starts, in rounds while none is regular
 # (``rescue``).
 RESCUE_FACTORS = (10, 300)
+# A K whose fit ends this far below K-1's per point's worth of weight is rescued (``_below``).
+BELOW_PER_POINT = 1e-4
 # SQUAREM (Varadhan & Roland 2008; the R package's defaults): the step length starts bounded by
 # 1 and the bound grows 4-fold each time a step reaches it.
 STEP_MAX0 = 1.0
@@ -307,7 +309,9 @@ def refine_k(
     in-process fits agree. ``parent`` is K-1's final fit when K-1 was fitted too: the moves
     include growth from it, and a K that still ends below it is rescued (``rescue``)."""
     refined = refine(problem, rescue(problem, result, progress), run_given, progress, parent)
-    return rescue(problem, refined, progress, parent)
+    return (
+        rescue(problem, refined, progress, parent) if _below(problem, refined, parent) else refined
+    )
 
 
 def rescue(
@@ -371,12 +375,13 @@ def rescue(
 
 
 def _below(problem: Problem, result: KResult, parent: KResult | None) -> bool:
-    """Whether K's best regular fit ends below K-1's (``parent``) by more than the tolerance:
-    every mixture of K-1 components is one of K, so the search missed."""
+    """Whether K's best regular fit ends below K-1's (``parent``) by more than
+    ``BELOW_PER_POINT`` per point's worth of weight: every mixture of K-1 components is one of
+    K, so the search missed. (Less is where EM stops on a flat ridge: on a simulated Poisson
+    sample of 1,000 counts K = 4 stopped 0.001 below K = 3, and a rescue there took 10 s.)"""
     if parent is None or parent.status != "ok" or result.status != "ok":
         return False
-    gap = parent.loglik - result.loglik
-    return bool(gap > problem.request.gain_threshold(parent.loglik, problem.n_eff))
+    return bool(parent.loglik - result.loglik > BELOW_PER_POINT * problem.n_eff)
 
 
 def rescue_count(problem: Problem, k: int, factor: int = RESCUE_FACTORS[0]) -> int:

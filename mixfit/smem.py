@@ -359,7 +359,11 @@ def growth(
     (n = 100) under the Gamma family, seed 0's K = 5 ended at -645.08 against K = 4's
     -643.90, and a growth move reaches -642.14 (seed 1's K = 4: -647.00, now -643.91). They
     run after the split-and-merge rounds, beside the K's final fit, so they can only add to
-    it."""
+    it. Measured on the peers' and the family references' data sets fitted as K = 1..6 grids
+    (seeds 0 and 1, 804 cells; the grids the tests fit one K at a time): 44 cells ended
+    higher, Gaussian ones by up to 33.56 (banknote full K = 6), 8.1 to 22 on swiss, crabs,
+    iris, USArrests full; one 0.002 lower; 6 % more time (the simulator's K = 1..4 grid: 15 %,
+    125 -> 143 ms, K = 4 0.2 higher)."""
     fam = problem.family
     batch = Batch(fam.statistics(s.Z), s.w)
     params, weights = fam.from_json(parent.params, problem.scaling)
