@@ -49,8 +49,6 @@ RESCUE_INIT = "params (rescue)"
 # A failed K's rescue draws up to these many times its starts, in rounds while none is regular
 # (``rescue``).
 RESCUE_FACTORS = (10, 300)
-# A K whose fit ends this far below K-1's per point's worth of weight is rescued (``_below``).
-BELOW_PER_POINT = 1e-4
 # SQUAREM (Varadhan & Roland 2008; the R package's defaults): the step length starts bounded by
 # 1 and the bound grows 4-fold each time a step reaches it.
 STEP_MAX0 = 1.0
@@ -307,19 +305,11 @@ def refine_k(
     """A K's final fit after a rescue (``rescue``) and split-and-merge moves
     (``mixfit.smem``); run once per K where its starts are merged, so fanned-out and
     in-process fits agree. ``parent`` is K-1's final fit when K-1 was fitted too: the moves
-    include growth from it, and a K that still ends below it is rescued (``rescue``)."""
-    refined = refine(problem, rescue(problem, result, progress), run_given, progress, parent)
-    return (
-        rescue(problem, refined, progress, parent) if _below(problem, refined, parent) else refined
-    )
+    include growth from it (``mixfit.smem.growth``)."""
+    return refine(problem, rescue(problem, result, progress), run_given, progress, parent)
 
 
-def rescue(
-    problem: Problem,
-    result: KResult,
-    progress: Progress | None = None,
-    parent: KResult | None = None,
-) -> KResult:
+def rescue(problem: Problem, result: KResult, progress: Progress | None = None) -> KResult:
     """A K every start of which degenerated gets ``RESCUE_FACTORS[0]`` times as many starts
     again, drawn in parameter space (the family's ``random_params``: means at data points,
     variances from 1e-3 to 1 times the data's, flat-Dirichlet weights), each from the K's own
@@ -343,17 +333,9 @@ def rescue(
     the failed K's fit taking 1.5 s instead of 0.4. A round of its own, because 300 times at
     once made the quakes beta K above (which the first round rescues) 5.5 times slower. A K
     that fits without a rescue pays nothing. Large data get fewer (``rescue_count``). Explicit
-    start values are not rescued.
-
-    A K whose final fit, after its moves and growth from K-1 (``mixfit.smem.growth``), still
-    ends below K-1's (``parent``) by more than the tolerance is rescued the same way: its
-    search missed, since every mixture of K-1 components is one of K. MASS's geyser durations
-    as log-normal (n = 299, 53 points at exactly 4, 23 at 2), K = 5 under seed 0: -290.75
-    against K = 4's -261.82 with every growth move degenerate; rescued, -273.92."""
+    start values are not rescued."""
     req = problem.request
-    if req.explicit_start is not None or not (
-        result.status != "ok" or _below(problem, result, parent)
-    ):
+    if result.status == "ok" or req.explicit_start is not None:
         return result
     seq = np.random.SeedSequence(problem.seed, spawn_key=(result.k, RESCUE_STREAM))
     rng = np.random.default_rng(seq)
@@ -369,19 +351,9 @@ def rescue(
         given = (drawn[0], drawn[1], [RESCUE_INIT] * count)
         tried = run_given(problem, result.k, given, len(result.starts), progress)
         result, drawn_so_far = merge_k([result, tried]), drawn_so_far + count
-        if result.status == "ok" and not _below(problem, result, parent):
+        if result.status == "ok":
             break
     return result
-
-
-def _below(problem: Problem, result: KResult, parent: KResult | None) -> bool:
-    """Whether K's best regular fit ends below K-1's (``parent``) by more than
-    ``BELOW_PER_POINT`` per point's worth of weight: every mixture of K-1 components is one of
-    K, so the search missed. (Less is where EM stops on a flat ridge: on a simulated Poisson
-    sample of 1,000 counts K = 4 stopped 0.001 below K = 3, and a rescue there took 10 s.)"""
-    if parent is None or parent.status != "ok" or result.status != "ok":
-        return False
-    return bool(parent.loglik - result.loglik > BELOW_PER_POINT * problem.n_eff)
 
 
 def rescue_count(problem: Problem, k: int, factor: int = RESCUE_FACTORS[0]) -> int:

@@ -231,23 +231,6 @@ def test_a_k_whose_first_rescue_degenerates_gets_a_second_round():
         assert r.loglik >= doc["loglik"] - 1e-6 * x.size  # -1144.32 under both
 
 
-def test_a_k_that_ends_below_k_minus_1_is_rescued():
-    """MASS's geyser durations as log-normal (n = 299, 53 points at exactly 4 and 23 at 2),
-    seed 0: 11 of K = 5's 12 starts degenerate, its moves and growth moves from K = 4 too, and
-    it ended at -290.75, 29 below K = 4's -261.82, though every mixture of 4 components is one
-    of 5. A K that ends below K - 1 is rescued like a failed one: -273.92 (still below; the
-    brute force's -261.46 holds a 1.4-point spike)."""
-    x = np.asarray(json.loads((FIXTURES / "rescue" / "geyser_duration.json").read_text())["x"])
-    r = mixfit.fit(x, family="lognormal", k=[4, 5], seed=0)
-    k4, k5 = r.results
-    assert k5.status == "ok" and k5.starts[k5.best_start].init == "params (rescue)"
-    assert k5.loglik >= -273.92 - 0.01 and k4.loglik == pytest.approx(-261.82, abs=0.01)
-    assert min(k5.points) >= 1
-    # fitted alone, K = 5 has no K - 1 to compare with, and is not rescued
-    alone = mixfit.fit(x, family="lognormal", k=5, seed=0).results[0]
-    assert all(s.init != "params (rescue)" for s in alone.starts)
-
-
 def test_the_rescue_draws_fewer_starts_on_large_data():
     """Ten, then 300 times the K's starts where one E-step of them all stays within the screening's
     budget (``mixfit.screen.SCREEN_CELLS``), never fewer than the starts themselves: a failed
