@@ -350,7 +350,7 @@ def rescue(problem: Problem, result: KResult, progress: Progress | None = None) 
             return result
         given = (drawn[0], drawn[1], [RESCUE_INIT] * count)
         tried = run_given(problem, result.k, given, len(result.starts), progress)
-        result, drawn_so_far = merge_k([result, tried]), drawn_so_far + count
+        result, drawn_so_far = merge_k([result, tried], problem.family), drawn_so_far + count
         if result.status == "ok":
             break
     return result
@@ -367,13 +367,14 @@ def rescue_count(problem: Problem, k: int, factor: int = RESCUE_FACTORS[0]) -> i
     return min(factor * starts, max(starts, affordable))
 
 
-def merge_k(parts: list[KResult]) -> KResult:
-    """One K's result from results over disjoint sets of its starts (fan-out)."""
+def merge_k(parts: list[KResult], family: Family | None = None) -> KResult:
+    """One K's result from results over disjoint sets of its starts (fan-out); ``family``
+    words the message of a K that failed (``failure_message``)."""
     starts = sorted((s for part in parts for s in part.starts), key=lambda s: s.start)
     ok = [part for part in parts if part.status == "ok"]
     if not ok:
         return parts[0].model_copy(
-            update={"starts": starts, "message": failure_message(parts[0].k, starts)}
+            update={"starts": starts, "message": failure_message(parts[0].k, starts, family)}
         )
     best = max(ok, key=lambda part: (part.loglik, -part.best_start))
     return best.model_copy(update={"starts": starts})
@@ -686,16 +687,19 @@ def _report(st: _Starts, progress: Progress, iteration: int) -> None:
     )
 
 
-def failure_message(k: int, starts: list[StartSummary]) -> str:
-    """What happened to the starts of a K none of whose starts stayed non-degenerate."""
+def failure_message(k: int, starts: list[StartSummary], family: Family | None = None) -> str:
+    """What happened to the starts of a K none of whose starts stayed non-degenerate, and what
+    to try: in the family's words (``Family.floor_phrase`` and ``Family.remedy``, which names
+    only options the family has)."""
     floors = sum(1 for s in starts if s.degenerate_reason == "floor")
     weights = sum(1 for s in starts if s.degenerate_reason == "weight")
+    phrase = family.floor_phrase if family is not None else Family.floor_phrase
+    remedy = family.remedy if family is not None else Family.remedy
     parts = []
     if floors:
         parts.append(
-            f"in {floors} a component's variance fell to the floor (var_floor times the data's "
-            "variance, each column's in d > 1): it sat on fewer distinct points than its "
-            "covariance needs"
+            f"in {floors} a component's {phrase} (var_floor times the data's variance, each "
+            "column's in d > 1): it sat on too few distinct points"
         )
     if weights:
         parts.append(f"in {weights} a component kept less than one point's worth of weight")
@@ -705,8 +709,7 @@ def failure_message(k: int, starts: list[StartSummary]) -> str:
     more = f", and so were {rescued} more drawn in parameter space" if rescued else ""
     return (
         f"k={k}: {which} degenerate after {MAX_RESTARTS} restarts each{more} "
-        f"({'; '.join(parts) or 'no start ran'}); try fewer "
-        "components, covariance='tied' or 'spherical', or a larger var_floor"
+        f"({'; '.join(parts) or 'no start ran'}); try {remedy}"
     )
 
 
@@ -750,7 +753,7 @@ def _summarize(problem: Problem, st: _Starts) -> KResult:
         return KResult(
             k=k,
             status="failed",
-            message=failure_message(k, starts),
+            message=failure_message(k, starts, fam),
             n_params=n_params,
             starts=starts,
             screening=screening,

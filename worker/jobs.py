@@ -364,7 +364,8 @@ def reduce(
             if held is not None:
                 extra = run_k(problem, k, starts=range(held, held + 1), parent=final.get(k - 1))
                 by_k[k].append(extra)
-            final[k] = refine_k(problem, merge_k(by_k[k]), reporter, final.get(k - 1))
+            merged = merge_k(by_k[k], problem.family)
+            final[k] = refine_k(problem, merged, reporter, final.get(k - 1))
         result = assemble(problem, list(final.values()))
     model_id = uuid.uuid4().hex
     store_model(

@@ -34,6 +34,8 @@ class Family(ABC):
     standardize: ClassVar[bool] = True
     # What a degenerate component's floor event means, for messages ("component 2's ...").
     floor_phrase: ClassVar[str] = "variance reached the floor"
+    # What a K whose every start degenerated should try, naming only this family's options.
+    remedy: ClassVar[str] = "fewer components or a larger var_floor"
     # Parameters that SQUAREM extrapolates on the log scale (they must stay positive).
     log_params: ClassVar[frozenset[str]] = frozenset()
     # The family's own models (``mixfit.schema`` joins them into the unions): its request (a

@@ -159,6 +159,7 @@ class StudentT(Gaussian):
     start_model = StudentTStart
     params_model = StudentTParams
     floor_phrase = "scale reached the floor"
+    remedy = "fewer components, covariance='diag', or a larger var_floor"
 
     def __init__(self, request: Any, d: int) -> None:
         self.request, self.d = request, d

@@ -122,10 +122,39 @@ def test_the_failure_message_counts_what_happened():
 
     message = failure_message(4, [start(0, "floor"), start(1, "weight"), start(2, "weight")])
     assert message.startswith("k=4: every one of its 3 starts was degenerate")
-    assert "in 1 a component's variance fell to the floor" in message
+    assert "in 1 a component's variance reached the floor" in message
     assert "in 2 a component kept less than one point's worth of weight" in message
     only_weight = failure_message(2, [start(0, "weight")])
     assert "floor" not in only_weight.split(";")[0]
+
+
+@pytest.mark.parametrize(
+    ("family", "phrase", "remedy"),
+    [
+        ("gaussian", "variance reached the floor", "covariance='tied' or 'spherical'"),
+        ("student_t", "scale reached the floor", "covariance='diag'"),
+        ("beta", "precision a+b reached its cap", "fewer components or a larger var_floor"),
+        ("gamma", "shape reached its cap", "fewer components or a larger var_floor"),
+    ],
+)
+def test_a_failed_k_is_told_what_its_own_family_can_try(family, phrase, remedy):
+    """A sweep of the other families found the Gaussian advice (covariance='tied' or
+    'spherical') in every family's failure message, and a beta cap called a variance floor:
+    the message uses the family's words and names only options the family has."""
+    from mixfit.em import failure_message
+    from mixfit.families import get_family
+
+    fam = get_family(family)(parse_request({"family": family, "k": 2}), 1)
+    starts = [
+        s.model_copy(update={"degenerate_reason": "floor", "status": "degenerate"})
+        for s in mixfit.fit(np.linspace(0.1, 0.9, 30), family=family, k=1, seed=0)
+        .results[0]
+        .starts[:2]
+    ]
+    message = failure_message(3, starts, fam)
+    assert f"in 2 a component's {phrase}" in message and remedy in message
+    if family != "gaussian":
+        assert "spherical" not in message and "tied" not in message
 
 
 def test_singular_data_are_not_a_degenerate_component():
