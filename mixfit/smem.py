@@ -362,7 +362,7 @@ def growth(
     it. Measured on the peers' and the family references' data sets fitted as K = 1..6 grids
     (seeds 0 and 1, 804 cells; the grids the tests fit one K at a time): 44 cells ended
     higher, Gaussian ones by up to 33.56 (banknote full K = 6), 8.1 to 22 on swiss, crabs,
-    iris, USArrests full; one 0.002 lower; 3 % more time (Gaussian 5 %, gamma 9 %; the
+    iris, USArrests full; one 0.002 lower; 3 % more time (Gaussian 5 %, Gamma 9 %; the
     simulator's K = 1..4 grid: 15 %, 125 -> 143 ms, K = 4 0.2 higher)."""
     fam = problem.family
     batch = Batch(fam.statistics(s.Z), s.w)
