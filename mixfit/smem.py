@@ -27,7 +27,9 @@ at a looser tolerance (``_on_sample``); the best, when it ends above the fit, an
 ``runners_up`` others above it continue to convergence on all the data, each as an explicit
 start of its own (``init`` ``"smem ..."``, start index after the request's, no restarts: a move
 that degenerates is simply not taken). When the best of them beats the fit by more than the
-tolerance, a new round starts from it (at most ``ROUNDS``).
+tolerance, a new round starts from it (at most ``ROUNDS``). After the rounds, when K-1 was
+fitted too, growth moves (``growth``: K-1's fit and one more component) are told apart and
+continued the same way, beside the K's final fit.
 
 It runs where a K's final fit is known, once per K: after ``run_k`` in ``fit_ks`` and after
 the merge of a fanned-out fit, so the result does not depend on the number of workers. It is
