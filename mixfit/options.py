@@ -290,7 +290,12 @@ class StartSummary(Schema):
 
     start: int
     seed: int
-    init: str = Field(description="The start's method (auto's portfolio, split or explicit).")
+    init: str = Field(
+        description="The start's method: one of auto's portfolio, 'split' (K-1's widest "
+        "component split), 'explicit', 'params (rescue)' (a failed K's rescue draws), "
+        "'smem (...)' (a split-and-merge move) or 'grow (...)' (K-1's fit and one more "
+        "component)."
+    )
     candidate: int | None = Field(
         None, description="Its index among the screened candidates (None: not screened)."
     )
