@@ -32,9 +32,9 @@ fitted too, growth moves (``growth``: K-1's fit and one more component) are told
 continued the same way, beside the K's final fit.
 
 It runs where a K's final fit is known, once per K: after ``run_k`` in ``fit_ks`` and after
-the merge of a fanned-out fit, so the result does not depend on the number of workers. It is
-skipped for K < 3 (K = 2 is the split start's move), explicit start values and
-``split_merge = 0``.
+the merge of a fanned-out fit, so the result does not depend on the number of workers. The
+rounds are skipped for K < 3 (K = 2's split start is K = 1's one split); growth moves run from
+K = 2 on. Nothing runs for explicit start values or ``split_merge = 0``.
 """
 
 from __future__ import annotations
@@ -61,6 +61,10 @@ SMEM_STREAM = 0x53E3  # spawn key of the sample the moves are built on
 SAMPLE_TOL_FACTOR = 100.0
 SAMPLE_MAX_ITER = 30
 BIRTH_SEEDS = 1000
+# Births among the growth moves: K-1 of them, and at least this many (a K = 2 grown from one
+# component would have room for one, and a data set can hold several tight clusters, some of
+# them rounded values that collapse: ``growth``).
+GROWTH_BIRTHS = 4
 DEFAULT_MOVES = 10  # at least, and at most MAX_MOVES, by default (``move_count``)
 MAX_MOVES = 100
 # Multiply-adds the moves of a K may spend in d > 1 on at most ``starts.SCREEN_POINTS`` points,
@@ -101,11 +105,11 @@ def refine(
     req = problem.request
     k = result.k
     count = move_count(req.split_merge, k, _move_cells(problem, k))
-    if count == 0 or k < 3 or req.explicit_start is not None or result.status != "ok":
+    if count == 0 or k < 2 or req.explicit_start is not None or result.status != "ok":
         return result
     best = result
     starts = list(result.starts)
-    for round_ in range(ROUNDS):
+    for round_ in range(ROUNDS if k >= 3 else 0):
         seq = np.random.SeedSequence(problem.seed, spawn_key=(k, SMEM_STREAM, round_))
         rng = np.random.default_rng(seq)
         drawn = moves(problem, best, count, rng)
@@ -367,7 +371,16 @@ def growth(
     (seeds 0 and 1, 804 cells; the grids the tests fit one K at a time): 44 cells ended
     higher, Gaussian ones by up to 33.56 (banknote full K = 6), 8.1 to 22 on swiss, crabs,
     iris, USArrests full; one 0.002 lower; 3 % more time (Gaussian 5 %, Gamma 9 %; the
-    simulator's K = 1..4 grid: 15 %, 125 -> 143 ms, K = 4 0.2 higher)."""
+    simulator's K = 1..4 grid: 15 %, 125 -> 143 ms, K = 4 0.2 higher).
+
+    From K = 2 on: on mclust's Test1D (n = 200) seed 0's screened starts of K = 2 all ended at
+    -781.64 or below, and on MASS's leuk (n = 33, spherical) seed 2's at -700.78, each missing
+    a tight cluster (32 points at one end; the five white blood counts at the cap) that a birth
+    from K = 1's one component reaches (-765.97, -664.42; mclust's default start: -786.64 and
+    -706.69). Test1D's values are rounded: the densest neighbourhoods are five copies of 14.6
+    in the middle and five values within 0.1 at the high end, whose births collapse; the third
+    reaches the cluster. Hence at least ``GROWTH_BIRTHS`` births, each kept off the clusters
+    already taken (``tight_clusters``'s ``apart``); with one or two, seed 0 stays at -781.64."""
     fam = problem.family
     batch = Batch(fam.statistics(s.Z), s.w)
     params, weights = fam.from_json(parent.params, problem.scaling)
@@ -383,7 +396,9 @@ def growth(
         if np.all(split[:, [t, k1]].T @ s.weights >= least):
             labels.append(f"grow (split {t})")
             splits.append(split)
-    for _, _, members in births(s.Z, s.weights, ll + fam.base_measure(s.Z), resp, least, k1):
+    base = fam.base_measure(s.Z)
+    clusters = tight_clusters(s.Z, s.weights, ll + base, least, max(k1, GROWTH_BIRTHS), True)
+    for members in clusters:
         labels.append(f"grow (new on {members.size} points)")
         splits.append(merged_and_born(padded, k1, k1, members))
     return _given(problem, s, splits, labels)
@@ -551,11 +566,29 @@ def births(
         Rows a non-singular component needs.
     count : int
     """
+    if resp.shape[1] < 2:
+        return []
+    pairs = _pairs_by_overlap(np.nan_to_num(_overlap(resp, weights), nan=0.0))
+    clusters = tight_clusters(Z, weights, log_density, least, count)
+    return [(*pairs[c % len(pairs)], members) for c, members in enumerate(clusters)]
+
+
+def tight_clusters(
+    Z: np.ndarray,
+    weights: np.ndarray,
+    log_density: np.ndarray,
+    least: float,
+    count: int,
+    apart: bool = False,
+) -> list[np.ndarray]:
+    """Up to ``count`` disjoint neighbourhoods (rows of ``Z`` (m, d)) where a nearest-neighbour
+    density estimate exceeds the fit's ``log_density`` (m,) the most (``births``). ``apart``:
+    a neighbourhood taken also keeps the next ones off its seed's largest neighbourhood, so
+    they go to other clusters rather than to the rest of the same one."""
     rows, d = Z.shape
-    K = resp.shape[1]
     a = int(max(5, 2 * np.ceil(least)))
     sizes = [m for m in (a, 2 * a, 4 * a) if m <= rows // 4]
-    if not sizes or count < 1 or K < 2:
+    if not sizes or count < 1:
         return []
     # neighbourhoods around at most BIRTH_SEEDS rows, evenly spaced: in 10-D the query from
     # all 4,000 sample rows took 0.16 s
@@ -574,16 +607,14 @@ def births(
         finite = np.flatnonzero(np.isfinite(excess))
         candidates += [(float(excess[c]), int(c), m) for c in finite]
     candidates.sort(key=lambda e: -e[0])
-    pairs = _pairs_by_overlap(np.nan_to_num(_overlap(resp, weights), nan=0.0))
-    out: list[tuple[int, int, np.ndarray]] = []
+    out: list[np.ndarray] = []
     taken = np.zeros(rows, dtype=bool)
     for _, c, m in candidates:
         members = np.asarray(near[c, :m])
         if taken[members].any():
             continue
-        taken[members] = True
-        i, j = pairs[len(out) % len(pairs)]
-        out.append((i, j, members))
+        taken[near[c, : max(sizes)] if apart else members] = True
+        out.append(members)
         if len(out) == count:
             break
     return out

@@ -16,6 +16,7 @@ from mixfit.smem import births, merged_and_split, merged_and_three_way, moves, r
 PEERS = Path(__file__).resolve().parents[1] / "fixtures" / "peers"
 WIDE = Path(__file__).resolve().parents[1] / "fixtures" / "mclust_wide"
 MORE = Path(__file__).resolve().parents[1] / "fixtures" / "mclust_more"
+GROWTH = Path(__file__).resolve().parents[1] / "fixtures" / "growth"
 
 
 def _cell(name: str, covariance: str, k: int) -> tuple[np.ndarray, float]:
@@ -255,6 +256,27 @@ def test_growth_moves_from_k_minus_1_lift_a_k_that_ended_below_it():
     alone = mixfit.fit(x, family="gamma", k=5, seed=0).results[0]
     assert alone.loglik == pytest.approx(-645.079, abs=1e-3)
     assert not any(s.init.startswith("grow") for s in alone.starts)
+
+
+@pytest.mark.parametrize(
+    ("name", "covariance", "seed"), [("test1d", "full", 0), ("leuk", "spherical", 2)]
+)
+def test_k2_grows_from_k1_into_a_tight_cluster_its_starts_missed(name, covariance, seed):
+    """mclust's Test1D (n = 200) and MASS's leuk (n = 33): K = 2's best maximum holds a tight
+    cluster (32 points at one end of Test1D; leuk's five white blood counts at the cap), which
+    mclust's default start misses and a start from its tree on the raw variables reaches. Under
+    these seeds every screened start of K = 2 missed it too (-781.64 and -700.78); a growth
+    move from K = 1's fit, a birth on the cluster the one component explains worst, reaches it
+    when K = 1 is fitted as well."""
+    doc = json.loads((GROWTH / f"{name}.json").read_text())
+    x = np.asarray(doc["x"], dtype=float)
+    target = doc["loglik_vars"]
+    assert doc["loglik_default"] < target - 10.0
+    alone = mixfit.fit(x, k=2, covariance=covariance, seed=seed).results[0]
+    assert alone.loglik < target - 10.0
+    grid = mixfit.fit(x, k=[1, 2], covariance=covariance, seed=seed).results
+    assert grid[1].loglik >= target - 1e-6 * len(x)
+    assert grid[1].starts[grid[1].best_start].init.startswith("grow (new on")
 
 
 @pytest.mark.parametrize(
