@@ -40,7 +40,7 @@ from .estep import Batch, single_threaded_blas
 from .families.base import Family, ParamArrays, take
 from .schema import Event, KResult, ScreeningSummary, StartSummary
 from .screen import SCREEN_CELLS, Screened, screen
-from .smem import refine
+from .smem import ROUNDS, SMEM_STREAM, growth, refine
 from .starts import responsibilities, sample, split_responsibilities
 
 MAX_RESTARTS = 3
@@ -306,7 +306,41 @@ def refine_k(
     (``mixfit.smem``); run once per K where its starts are merged, so fanned-out and
     in-process fits agree. ``parent`` is K-1's final fit when K-1 was fitted too: the moves
     include growth from it (``mixfit.smem.growth``)."""
-    return refine(problem, rescue(problem, result, progress), run_given, progress, parent)
+    result = regrow(problem, rescue(problem, result, progress), parent, progress)
+    return refine(problem, result, run_given, progress, parent)
+
+
+def regrow(
+    problem: Problem, result: KResult, parent: KResult | None, progress: Progress | None = None
+) -> KResult:
+    """A K that failed even after its rescue, with K-1 fitted, gets K-1's growth moves
+    (``mixfit.smem.growth``: K-1's fit and one more component) as starts on all the data.
+
+    Every mixture of K-1 components is one of K, and K-1's maximum plus a component where the
+    data support one is often a regular start where random ones all collapse. Measured: on
+    MASS's nlschools (n = 2,287; three columns of 21 to 47 distinct values), diagonal K = 5,
+    seed 2's starts and all 499 rescue draws degenerated, while seeds 0 and 1 fit K = 5 at
+    -20914.77 with every component over 270 points; a split of K = 4's third component
+    reaches -20916.37, and the split-and-merge moves from there -20914.77. On R's esoph
+    counts (n = 88), diagonal K = 7, seed 1 refused the K after 3,010 draws (seed 0:
+    -463.56); a birth from K = 6's fit gives -458.82. The moves are labelled ``grow`` and do
+    not run again after the split-and-merge rounds. Nothing changes for a K that fits, or with
+    ``split_merge = 0`` or explicit start values."""
+    req = problem.request
+    if (
+        result.status == "ok"
+        or parent is None
+        or parent.status != "ok"
+        or req.explicit_start is not None
+        or req.split_merge == 0
+    ):
+        return result
+    seq = np.random.SeedSequence(problem.seed, spawn_key=(result.k, SMEM_STREAM, ROUNDS))
+    given = growth(problem, parent, sample(problem.Z, problem.w, np.random.default_rng(seq)))
+    if given is None:
+        return result
+    tried = run_given(problem, result.k, given, len(result.starts), progress)
+    return merge_k([result, tried], problem.family)
 
 
 def rescue(problem: Problem, result: KResult, progress: Progress | None = None) -> KResult:
@@ -704,9 +738,12 @@ def failure_message(k: int, starts: list[StartSummary], family: Family | None = 
     if weights:
         parts.append(f"in {weights} a component kept less than one point's worth of weight")
     rescued = sum(1 for s in starts if s.init == RESCUE_INIT)
-    n = len(starts) - rescued
+    grown = sum(1 for s in starts if s.init.startswith("grow"))
+    n = len(starts) - rescued - grown
     which = "its only start was" if n == 1 else f"every one of its {n} starts was"
     more = f", and so were {rescued} more drawn in parameter space" if rescued else ""
+    if grown:
+        more += f"{' and' if rescued else ', and so were'} {grown} grown from k={k - 1}'s fit"
     return (
         f"k={k}: {which} degenerate after {MAX_RESTARTS} restarts each{more} "
         f"({'; '.join(parts) or 'no start ran'}); try {remedy}"

@@ -133,7 +133,8 @@ def refine(
         if not gain > req.gain_threshold(best.loglik, problem.n_eff):
             break
         best = tried
-    if parent is not None and parent.status == "ok":
+    regrown = any(t.init.startswith("grow") for t in result.starts)  # (``em.regrow``)
+    if parent is not None and parent.status == "ok" and not regrown:
         seq = np.random.SeedSequence(problem.seed, spawn_key=(k, SMEM_STREAM, ROUNDS))
         s = sample(problem.Z, problem.w, np.random.default_rng(seq))
         given = growth(problem, parent, s)

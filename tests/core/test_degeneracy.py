@@ -260,6 +260,30 @@ def test_a_k_whose_first_rescue_degenerates_gets_a_second_round():
         assert r.loglik >= doc["loglik"] - 1e-6 * x.size  # -1144.32 under both
 
 
+def test_a_k_that_fails_after_its_rescue_grows_from_k_minus_1():
+    """R's esoph counts (n = 88, cases and controls per stratum), diagonal K = 1..7, seed 1:
+    every start of K = 7, its restarts and all 3,000 rescue draws collapsed onto tied counts and
+    the K was refused (mclust fits none from its default start either). K = 6's fit and a
+    seventh component (``mixfit.em.regrow``: its growth moves as starts) is regular: -458.82,
+    above K = 6. Where the growth moves collapse too, the message counts them."""
+    doc = json.loads((FIXTURES / "growth" / "esoph.json").read_text())
+    x = np.asarray(doc["x"], dtype=float)
+    grid = mixfit.fit(x, k={"min": 1, "max": 7}, covariance="diag", seed=1).results
+    seven = grid[6]
+    rescued = [s for s in seven.starts if s.init == "params (rescue)"]
+    assert len(rescued) == 3_000 and all(s.status == "degenerate" for s in rescued)
+    assert seven.status == "ok" and seven.starts[seven.best_start].init.startswith("grow")
+    assert seven.loglik >= grid[5].loglik
+    assert seven.loglik == pytest.approx(-458.817, abs=1e-3)
+    assert min(seven.points) >= 1
+    # K = 6 fitted without K = 5 ends elsewhere, and no growth move from it stays regular
+    failed = mixfit.fit(x, k=[6, 7], covariance="diag", seed=1).results[1]
+    assert failed.status == "failed"
+    grown = sum(s.init.startswith("grow") for s in failed.starts)
+    assert grown > 0
+    assert f"3000 more drawn in parameter space and {grown} grown from k=6's fit" in failed.message
+
+
 def test_the_rescue_draws_fewer_starts_on_large_data():
     """Ten, then 300 times the K's starts where one E-step of them all stays within the screening's
     budget (``mixfit.screen.SCREEN_CELLS``), never fewer than the starts themselves: a failed
