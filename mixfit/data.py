@@ -167,6 +167,22 @@ def count_distinct(X: np.ndarray) -> int:
     return int(values.size > 0) + int(np.count_nonzero(values[1:] != values[:-1]))
 
 
+def log_spread(X: np.ndarray, w: np.ndarray | None) -> float:
+    """The sum over the columns of X (n, d) of the log of their weighted standard deviations
+    (a constant column, ``FLAT_COLUMN``, counts 0): n_eff times it turns a log-likelihood of X
+    into one of X in units of each column's standard deviation, the same whatever the data's
+    units."""
+    big = np.max(np.abs(X), axis=0)
+    big = np.where(big > 0, big, 1.0)
+    Xs = X / big  # no overflow in the squares for values near MAX_ABS
+    var = np.average((Xs - np.average(Xs, axis=0, weights=w)) ** 2, axis=0, weights=w)
+    log_var = np.log(np.where(var > 0, var, 1.0)) + 2.0 * np.log(big)
+    top = float(np.max(log_var))
+    log_mean = top + float(np.log(np.mean(np.exp(log_var - top))))
+    flat = ~(var > 0) | (log_var < np.log(FLAT_COLUMN) + log_mean)
+    return float(0.5 * np.sum(np.where(flat, 0.0, log_var)))
+
+
 @dataclass(frozen=True)
 class Scaling:
     """Affine map z = (x - center) / scale the engine fits in (one scalar scale keeps every

@@ -86,6 +86,10 @@ class Problem:
     seed: int
     singular_data: bool = False  # one component on all the data already needs the floor
     moved: int = 0
+    # n_eff x the sum of the log standard deviations of the columns of the points whose
+    # log-likelihood ``ll`` this problem measures: ll + unit_offset is in standard units
+    # (``data.log_spread``), which the relative tolerance reads
+    unit_offset: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
     hierarchy: Hierarchy | None = None
 
@@ -96,6 +100,11 @@ class Problem:
     @property
     def n(self) -> int:
         return self.X.shape[0]
+
+    def gain_threshold(self, ll: Any) -> Any:
+        """The gain at or below which EM has converged at log-likelihood ``ll`` (a float or an
+        array) of these points (``FitOptions.gain_threshold``, in standard units)."""
+        return self.request.gain_threshold(ll + self.unit_offset, self.n_eff)
 
     @property
     def d(self) -> int:
@@ -468,7 +477,8 @@ def _loop(problem: Problem, st: _Starts, progress: Progress | None) -> None:
             extrapolated = phase == 2
             if np.count_nonzero(extrapolated):  # (count_nonzero: 4x .any() on small arrays)
                 with np.errstate(invalid="ignore"):
-                    floor_ll = st.ll0[active] - EXTRAPOLATION_SLACK * np.abs(ll)
+                    slack = np.maximum(np.abs(ll + problem.unit_offset), problem.n_eff)
+                    floor_ll = st.ll0[active] - EXTRAPOLATION_SLACK * slack
                     dropped = extrapolated & ~(ll >= floor_ll)
                 if np.count_nonzero(dropped):
                     waiting = active[dropped]
@@ -492,7 +502,7 @@ def _loop(problem: Problem, st: _Starts, progress: Progress | None) -> None:
                 continue
         gain = ll - st.last[active]  # NaN for a start's first evaluation
         with np.errstate(invalid="ignore"):
-            converged = gain <= req.gain_threshold(ll, problem.n_eff)
+            converged = gain <= problem.gain_threshold(ll)
             fell = gain < -DECREASE_NOISE * (1.0 + np.abs(ll))
         shown = ~silent | converged
         if req.keep_path:

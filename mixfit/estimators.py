@@ -12,7 +12,7 @@ service's models take). Where mixfit differs from scikit-learn, mixfit's default
 - ``n_components`` is an int or a range/list of ints; with several, the ``criterion`` (BIC by
   default) picks one, recorded as ``n_components_``.
 - ``n_init`` defaults to 10 starts per K (scikit-learn: 1), chosen by short-EM screening.
-- ``tol`` is relative to |log-likelihood| by default (``tol_type``), 1e-8.
+- ``tol`` is relative to |log-likelihood| in standard units by default (``tol_type``), 1e-8.
 - ``var_floor`` (relative to the data's variance, or its robust variance where smaller) stands
   where ``reg_covar`` (absolute, added to the diagonal) does.
 

@@ -11,7 +11,15 @@ import scipy
 from scipy.special import logsumexp
 
 from . import __version__
-from .data import FLAT_COLUMN, Scaling, as_points, check_fit_size, data_hash, robust_variance
+from .data import (
+    FLAT_COLUMN,
+    Scaling,
+    as_points,
+    check_fit_size,
+    data_hash,
+    log_spread,
+    robust_variance,
+)
 from .em import Problem, Progress, refine_k, run_k
 from .errors import FitError
 from .estep import Batch
@@ -147,6 +155,7 @@ def prepare(request: Any, data: Any, weights: Any = None) -> Problem:
         one_point=mean_weight,
         seed=seed,
         moved=moved,
+        unit_offset=n_eff * log_spread(X, w),
     )
 
 

@@ -46,6 +46,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 from scipy.special import gammaln
 
+from .data import log_spread
 from .estep import Batch
 from .families.base import ParamArrays
 from .schema import KResult
@@ -130,7 +131,7 @@ def refine(
         tried = run(problem, k, given, len(starts), _counting(progress, len(starts), best))
         starts.extend(tried.starts)
         gain = (tried.loglik - best.loglik) if tried.status == "ok" else -np.inf
-        if not gain > req.gain_threshold(best.loglik, problem.n_eff):
+        if not gain > problem.gain_threshold(best.loglik):
             break
         best = tried
     regrown = any(t.init.startswith("grow") for t in result.starts)  # (``em.regrow``)
@@ -145,7 +146,7 @@ def refine(
             tried = run(problem, k, given, len(starts), _counting(progress, len(starts), best))
             starts.extend(tried.starts)
             gain = (tried.loglik - best.loglik) if tried.status == "ok" else -np.inf
-            if gain > req.gain_threshold(best.loglik, problem.n_eff):
+            if gain > problem.gain_threshold(best.loglik):
                 best = tried
     if best is result:
         return result.model_copy(update={"starts": starts})
@@ -248,14 +249,16 @@ def _on_sample(
         one_point=n_eff / s.Z.shape[0],
         hierarchy=None,
         extra={},
+        unit_offset=n_eff * log_spread(s.Z, s.w),
     )
+    offset = small.unit_offset
     labels = [*given[2], "fit"]
     tried = run(small, best.k, (starts, np.concatenate([given[1], logw]), labels), 0, report)
     if tried.status != "ok" or tried.best_start == len(labels) - 1:
         return None
     reference = tried.starts[-1].loglik
     gain = tried.loglik - (reference if reference is not None else -np.inf)
-    if not gain > req.gain_threshold(tried.loglik, n_eff):
+    if not gain > req.gain_threshold(tried.loglik + offset, n_eff):
         return None
     params, weights = fam.from_json(tried.params, problem.scaling)
     with np.errstate(divide="ignore"):
@@ -276,7 +279,7 @@ def _on_sample(
     above = [
         int(i)
         for i in np.argsort(-lls, kind="stable")[:also]
-        if req.gain_threshold(lls[i], n_eff) < lls[i] - reference
+        if req.gain_threshold(lls[i] + offset, n_eff) < lls[i] - reference
     ]
     params = {
         name: np.concatenate([value, given[0][name][above]]) for name, value in params.items()

@@ -1,5 +1,8 @@
 """Property-based checks (hypothesis) and parameter recovery on the simulator's setup."""
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
@@ -11,6 +14,7 @@ from mixfit import FitError
 
 from .conftest import simulate
 
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 finite = st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False)
 
 
@@ -131,3 +135,35 @@ def test_a_columns_units_do_not_set_another_columns_floor(covariance):
     a = mixfit.fit(X, k=2, covariance=covariance, seed=0).results[0]
     b = mixfit.fit(small, k=2, covariance=covariance, seed=0).results[0]
     assert b.loglik == pytest.approx(a.loglik - X.shape[0] * np.log(1e-6), rel=1e-9)
+
+
+START = {  # K = 4 in magnitudes: the means 4.2, 4.5, 4.8 and 5.3
+    "gaussian": lambda a, m: {"means": list(m * a), "sds": [0.2 * a] * 4},
+    "gamma": lambda a, m: {"shapes": [100.0] * 4, "rates": list(100.0 / (m * a))},
+    "lognormal": lambda a, m: {"meanlogs": list(np.log(m * a)), "sdlogs": [0.05] * 4},
+}
+
+
+@pytest.mark.parametrize("family", sorted(START))
+def test_the_datas_units_do_not_change_where_em_stops(family):
+    """R's quakes magnitudes (n = 1,000) in other units, from the same start: multiplied by a,
+    the log-likelihood falls by n log(a) and EM stops where it stopped in magnitudes. The
+    relative tolerance reads the log-likelihood in standard units. Read in the data's units
+    (before), from this start Gaussian EM stopped after 146 iterations in magnitudes and after
+    76 in thousandths, 0.014 lower; where the data's log-likelihood is near 0 (a = exp(LL / n))
+    no gain was small enough, and Gamma and log-normal EM ran to ``max_iter``."""
+    doc = json.loads((FIXTURES / "rescue" / "quakes_mag.json").read_text())
+    mag = np.asarray(doc["mag"], dtype=float)
+    means = np.array([4.2, 4.5, 4.8, 5.3])
+
+    def fit(a: float):
+        start = {"weights": [0.25] * 4, **START[family](a, means)}
+        return mixfit.fit(mag * a, family=family, init=start).results[0]
+
+    base = fit(1.0)
+    zero = float(np.exp(base.loglik / mag.size))  # the data's log-likelihood is near 0 there
+    for a in (1e-3, zero, 1e3):
+        r = fit(a)
+        assert r.converged
+        assert 0.8 < r.n_iter / base.n_iter < 1.25
+        assert r.loglik + mag.size * np.log(a) == pytest.approx(base.loglik, abs=1e-3)
