@@ -216,6 +216,11 @@ class FitOptions(Schema):
             check_points(self.data, self.weights)
             if self.dataset_id is not None:
                 raise ValueError("give either inline data or a dataset_id, not both")
+        elif self.dataset_id is not None and self.weights is not None:
+            raise ValueError(
+                "an uploaded dataset carries its own weights: upload them with the data "
+                "(or send the data inline with 'weights')"
+            )
         return self
 
     @property

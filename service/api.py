@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 from flask import Blueprint, Response, current_app, jsonify, request
+from werkzeug.exceptions import HTTPException
 
 from mixfit import FitRequest, ScoreRequest
 
@@ -40,7 +41,12 @@ def _body() -> bytes:
     chunked body (no length) is read up to the limit and then Werkzeug's stream just ends, so
     without this check a long CSV would be cut at the limit and stored as a shorter dataset.
     """
-    data = request.get_data()
+    try:
+        data = request.get_data()
+    except HTTPException:
+        raise
+    except Exception as exc:  # the server's parser: gunicorn's InvalidChunkSize, NoMoreData, ...
+        abort_json(400, f"the body could not be read: {type(exc).__name__}")
     limit = current_app.config["MAX_CONTENT_LENGTH"]
     if request.content_length is None and limit is not None and len(data) >= limit:
         if request.environ["wsgi.input"].read(1):  # the client had more to send

@@ -75,11 +75,14 @@ def validation_details(exc: ValidationError) -> tuple[str, dict[str, Any]]:
     """Message and detail for a validation error, without the input."""
     errors = exc.errors(include_url=False, include_input=False)
     listed = [_jsonable(e) for e in errors[:MAX_LISTED_ERRORS]]
-    # Unions report every member's complaint. The telling one is rarely a type mismatch; among
-    # mismatches, the deepest is from the member that matched the input furthest.
+    # Unions report every member's complaint. The telling one is rarely a type mismatch, nor a
+    # literal's when another member took the input further (explicit start values whose weights
+    # do not sum to 1 also fail ``init``'s method names); among mismatches, the deepest is from
+    # the member that matched the input furthest.
+    deepest = max(errors, key=lambda e: len(e["loc"]))
     telling = next(
-        (e for e in errors if e["type"] not in _TYPE_MISMATCH),
-        max(errors, key=lambda e: len(e["loc"])),
+        (e for e in errors if e["type"] not in _TYPE_MISMATCH | {"literal_error"}),
+        next((e for e in errors if e["type"] not in _TYPE_MISMATCH), deepest),
     )
     more = len(errors) - 1
     message = f"{_where(telling['loc'])}: {telling['msg']}"

@@ -9,6 +9,7 @@ comma-separated, ``#`` comments and blank lines skipped, an optional header that
 from __future__ import annotations
 
 import io
+import math
 
 import numpy as np
 
@@ -64,7 +65,33 @@ def parse_csv(body: bytes) -> tuple[np.ndarray, np.ndarray | None]:
 
 
 def parse_npy(body: bytes) -> tuple[np.ndarray, np.ndarray | None]:
-    """Parse a ``.npy`` body: a 1-D or 2-D numeric array, never pickled objects."""
+    """Parse a ``.npy`` body: a 1-D or 2-D numeric array, never pickled objects.
+
+    The header is read and checked first: its dtype must be numbers and its shape must match
+    the bytes that follow. numpy allocates the declared shape before it reads, and a 100-byte
+    body declaring 1e11 values raised a MemoryError (a 500) where it should be refused."""
+    stream = io.BytesIO(body)
+    try:
+        version = np.lib.format.read_magic(stream)
+        if version not in ((1, 0), (2, 0)):
+            raise ValueError(f"version {version[0]}.{version[1]} is not read here")
+        read_header = (
+            np.lib.format.read_array_header_1_0
+            if version == (1, 0)
+            else np.lib.format.read_array_header_2_0
+        )
+        shape, _, dtype = read_header(stream)
+    except (ValueError, OSError, EOFError, SyntaxError) as exc:
+        raise FitError("the body is not a valid .npy file (its header cannot be read)") from exc
+    if dtype.hasobject or dtype.kind not in "iuf":
+        raise FitError(f"the .npy array must hold integers or floats, not {dtype}")
+    declared = math.prod(shape) * dtype.itemsize
+    held = len(body) - stream.tell()
+    if declared != held:
+        raise FitError(
+            f"the .npy header declares shape {tuple(shape)} ({declared} bytes of {dtype}) "
+            f"but {held} bytes follow it"
+        )
     try:
         array = np.load(io.BytesIO(body), allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:

@@ -73,6 +73,9 @@ class GaussianStart(StartValues):
                 len(c) != d or any(len(r) != d for r in c) for c in self.covariances
             ):
                 raise ValueError(f"covariances must be {k} matrices of shape {d}x{d}")
+            for c, cov in enumerate(np.asarray(self.covariances, dtype=float)):
+                if not np.allclose(cov, cov.T) or np.any(np.linalg.eigvalsh(cov) <= 0):
+                    raise ValueError(f"start covariance {c} is not symmetric positive definite")
         return self
 
 

@@ -293,3 +293,18 @@ def test_csv_with_bare_carriage_returns_and_stray_quotes(client) -> None:
         assert (
             message in client.error(post(client, "/v1/datasets", body, "text/csv"), 422)["message"]
         )
+
+
+def test_a_malformed_chunked_body_is_400_not_500(live, contract) -> None:
+    """A chunk size that is not hexadecimal: gunicorn raises InvalidChunkSize (an OSError) when
+    the body is read, which reached the client as a 500."""
+    with socket.create_connection(live, timeout=30) as sock:
+        sock.sendall(
+            b"POST /v1/fits HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\nZZ\r\nabc\r\n0\r\n\r\n"
+        )
+        response = http.client.HTTPResponse(sock)
+        response.begin()
+        answer = response.status, response.getheader("Content-Type") or "", response.read()
+    error = checked_error(contract, "/v1/fits", answer, 400)
+    assert error["message"] == "the body could not be read: InvalidChunkSize"

@@ -4,6 +4,7 @@ openapi.yaml by the client fixture."""
 from __future__ import annotations
 
 import io
+import json
 import uuid
 
 import numpy as np
@@ -181,7 +182,58 @@ def test_pickled_npy_is_refused(client) -> None:
     buffer = io.BytesIO()
     np.save(buffer, np.array([{"a": 1}], dtype=object), allow_pickle=True)
     response = client.post("/v1/datasets", data=buffer.getvalue(), content_type="application/x-npy")
-    assert "not a valid .npy file" in client.error(response, 422)["message"]
+    assert "must hold integers or floats, not object" in client.error(response, 422)["message"]
+
+
+def _npy_header(shape: tuple[int, ...], fortran: bool = False) -> bytes:
+    text = f"{{'descr': '<f8', 'fortran_order': {fortran}, 'shape': {shape}, }}"
+    text += " " * (63 - (10 + len(text)) % 64) + "\n"
+    return b"\x93NUMPY\x01\x00" + len(text).to_bytes(2, "little") + text.encode()
+
+
+@pytest.mark.parametrize("shape", [(10**11,), (10**11, 2), (4,)])
+def test_an_npy_header_that_declares_other_bytes_than_follow_is_422(client, shape) -> None:
+    """numpy sets aside the declared shape before it reads: a 100-byte body declaring 1e11
+    values raised a MemoryError, a 500. The header is checked against the bytes that follow."""
+    for fortran in (False, True):
+        body = _npy_header(shape, fortran) + b"\0" * 8
+        response = client.post("/v1/datasets", data=body, content_type="application/x-npy")
+        message = client.error(response, 422)["message"]
+        assert f"declares shape {shape}" in message and "but 8 bytes follow it" in message
+
+
+def test_a_broken_npy_header_is_422_in_plain_words(client) -> None:
+    body = b"\x93NUMPY\x01\x00\x10\x00{'descr': x}    \n"
+    response = client.post("/v1/datasets", data=body, content_type="application/x-npy")
+    error = client.error(response, 422)
+    assert error["message"] == "the body is not a valid .npy file (its header cannot be read)"
+
+
+def test_weights_beside_a_dataset_id_are_422_not_ignored(client) -> None:
+    """An upload carries its weights; a fit that names it and sends others had them dropped."""
+    upload = client.post("/v1/datasets", json={"data": [float(v) for v in range(40)]})
+    assert upload.status_code in (200, 201)
+    body = {"dataset_id": upload.get_json()["id"], "k": 2, "weights": [1.0, 2.0]}
+    error = client.error(post_fit(client, json.dumps(body)), 422)
+    assert "carries its own weights" in error["message"]
+
+
+def test_a_start_covariance_that_is_not_positive_definite_is_422_at_submit(client) -> None:
+    """It was accepted (202) and the fit failed in the worker."""
+    data = np.random.default_rng(0).normal(size=(70, 2)).tolist()
+    for bad in ([[1.0, 2.0], [2.0, 1.0]], [[1.0, 0.5], [0.0, 1.0]]):
+        start = {"weights": [0.5, 0.5], "means": [[0, 0], [5, 5]], "covariances": [bad, bad]}
+        error = client.error(post_fit(client, json.dumps({"data": data, "init": start})), 422)
+        assert "start covariance 0 is not symmetric positive definite" in error["message"]
+
+
+def test_explicit_start_values_are_told_what_is_wrong_with_them(client) -> None:
+    """``init`` is a method name, a list of them or start values: start values whose weights
+    do not sum to 1 were answered with the method names' complaint."""
+    start = {"weights": [0.5, 0.2], "means": [0, 6], "sds": [1, 1]}
+    body = {"data": [float(v) for v in range(10)], "k": 2, "init": start}
+    error = client.error(post_fit(client, json.dumps(body)), 422)
+    assert "start weights must sum to 1 (they sum to 0.7)" in error["message"]
 
 
 def test_non_numeric_csv_cell_is_422(client) -> None:
