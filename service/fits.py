@@ -432,7 +432,9 @@ def _describe(fit_id: str, job: Job, state: str, result: Result | None = None) -
         "status": state,
         "created_at": iso(job.created_at),
         "started_at": iso(job.started_at),
-        "ended_at": iso(job.ended_at) if state in TERMINAL else None,
+        "ended_at": (iso(job.ended_at) or job.meta.get("canceled_at"))
+        if state in TERMINAL
+        else None,
         "dataset_id": dataset_id,
         "queue_position": job.get_position() if state == "queued" and not fanned else None,
         "progress": None,
@@ -535,6 +537,9 @@ def cancel_fit(fit_id: str) -> dict[str, Any]:
     state = _state(job)
     if state in TERMINAL:
         abort_json(409, f"fit {fit_id} has already ended ({state}); nothing to cancel")
+    # RQ gives a job canceled in the queue no end time: the cancel's own, for ``ended_at``
+    job.meta["canceled_at"] = iso(datetime.now(UTC))
+    job.save_meta()
     targets = [job]
     if job.func_name == REDUCE_JOB:
         # The merge first: a canceled dependent is never enqueued when its parts end.

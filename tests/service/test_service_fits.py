@@ -9,6 +9,7 @@ import sys
 import time
 import uuid
 import zlib
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -272,6 +273,10 @@ def test_queued_fit_and_its_cancel(idle, redis_client) -> None:
 
     cancelled = idle.delete(f"/v1/fits/{created['id']}").get_json()
     assert cancelled["status"] == "canceled"
+    # RQ gives a job canceled in the queue no end time; the answer has the cancel's
+    ended, made = (datetime.fromisoformat(cancelled[f]) for f in ("ended_at", "created_at"))
+    assert ended >= made
+    assert idle.get(f"/v1/fits/{created['id']}").get_json()["ended_at"] == cancelled["ended_at"]
     idle.error(idle.delete(f"/v1/fits/{created['id']}"), 409)
     assert idle.get(f"/v1/fits/{second['id']}").get_json()["queue_position"] == 0
 
