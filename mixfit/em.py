@@ -40,7 +40,7 @@ from .estep import Batch, single_threaded_blas
 from .families.base import Family, ParamArrays, take
 from .schema import Event, KResult, ScreeningSummary, StartSummary
 from .screen import SCREEN_CELLS, Screened, screen
-from .smem import ROUNDS, SMEM_STREAM, growth, refine
+from .smem import growth, refine
 from .starts import responsibilities, sample, split_responsibilities
 
 MAX_RESTARTS = 3
@@ -344,8 +344,7 @@ def regrow(
         or req.split_merge == 0
     ):
         return result
-    seq = np.random.SeedSequence(problem.seed, spawn_key=(result.k, SMEM_STREAM, ROUNDS))
-    given = growth(problem, parent, sample(problem.Z, problem.w, np.random.default_rng(seq)))
+    given, _ = growth(problem, parent)
     if given is None:
         return result
     tried = run_given(problem, result.k, given, len(result.starts), progress)

@@ -136,9 +136,7 @@ def refine(
         best = tried
     regrown = any(t.init.startswith("grow") for t in result.starts)  # (``em.regrow``)
     if parent is not None and parent.status == "ok" and not regrown:
-        seq = np.random.SeedSequence(problem.seed, spawn_key=(k, SMEM_STREAM, ROUNDS))
-        s = sample(problem.Z, problem.w, np.random.default_rng(seq))
-        given = growth(problem, parent, s)
+        given, s = growth(problem, parent)
         if given is not None:
             report = _counting(progress, len(starts), best, False)
             given = _on_sample(problem, best, given, s, run, report, runners_up(count, k))
@@ -359,9 +357,11 @@ def moves(
 
 
 def growth(
-    problem: Any, parent: KResult, s: Sample
-) -> tuple[ParamArrays, np.ndarray, list[str]] | None:
-    """Growth moves from K-1's fit ``parent`` on the sample ``s``: K-1's components and a new
+    problem: Any, parent: KResult
+) -> tuple[tuple[ParamArrays, np.ndarray, list[str]] | None, Sample]:
+    """Growth moves from K-1's fit ``parent``, and the sample of at most
+    ``starts.SCREEN_POINTS`` points they were built on (the K's own): start parameters
+    (C, K, ...), log weights (C, K) and labels, or None. K-1's components and a new
     one in the last slot, which takes one side of a component's principal axis (for every
     component: ``merged_and_split`` into the empty slot) or a tight cluster of points the fit
     explains worst (``births``, up to K-1 of them).
@@ -386,6 +386,9 @@ def growth(
     reaches the cluster. Hence at least ``GROWTH_BIRTHS`` births, each kept off the clusters
     already taken (``tight_clusters``'s ``apart``); with one or two, seed 0 stays at -781.64."""
     fam = problem.family
+    k = parent.k + 1
+    seq = np.random.SeedSequence(problem.seed, spawn_key=(k, SMEM_STREAM, ROUNDS))
+    s = sample(problem.Z, problem.w, np.random.default_rng(seq))
     batch = Batch(fam.statistics(s.Z), s.w)
     params, weights = fam.from_json(parent.params, problem.scaling)
     with np.errstate(divide="ignore"):
@@ -405,7 +408,7 @@ def growth(
     for members in clusters:
         labels.append(f"grow (new on {members.size} points)")
         splits.append(merged_and_born(padded, k1, k1, members))
-    return _given(problem, s, splits, labels)
+    return _given(problem, s, splits, labels), s
 
 
 def _given(
