@@ -468,6 +468,7 @@ def _loop(problem: Problem, st: _Starts, progress: Progress | None) -> None:
         st.evaluations[active] += 1
         waiting = active[:0]
         silent = np.zeros(active.size, dtype=bool)
+        leap = silent
         if accelerate:
             # SQUAREM keeps an extrapolated point whose log-likelihood is at least that of its
             # cycle's start theta_0 (the R package's rule, without its allowance for a fall);
@@ -489,19 +490,25 @@ def _loop(problem: Problem, st: _Starts, progress: Progress | None) -> None:
                         continue
             # theta_1 is a step inside the cycle: recorded only when the cycle stops there.
             silent = phase == 1
+            # An extrapolation's gain is no test of convergence: a step along a ridge may gain
+            # next to nothing where plain EM still climbs (the cycle's theta_1 gained more than
+            # the threshold, or the cycle had stopped there). The next E-step, after F of the
+            # extrapolated point, judges it.
+            leap = phase == 2
         # A non-finite log-likelihood: a component has collapsed past what its floor holds
         # (a density without bound at a point). Degenerate; nothing of it enters the trace.
         lost = ~np.isfinite(ll)
         if np.count_nonzero(lost):
             for s in active[lost].tolist():
                 st.status[s], st.why[s] = DEGENERATE, "floor"
-            active, ll, stats, silent = active[~lost], ll[~lost], stats[~lost], silent[~lost]
+            active, ll, stats = active[~lost], ll[~lost], stats[~lost]
+            silent, leap = silent[~lost], leap[~lost]
             if not active.size:
                 active = waiting
                 continue
         gain = ll - st.last[active]  # NaN for a start's first evaluation
         with np.errstate(invalid="ignore"):
-            converged = gain <= problem.gain_threshold(ll)
+            converged = (gain <= problem.gain_threshold(ll)) & ~leap
             fell = gain < -DECREASE_NOISE * (1.0 + np.abs(ll))
         shown = ~silent | converged
         if req.keep_path:

@@ -67,7 +67,12 @@ def test_permuting_the_data_changes_nothing(seed, n):
     # stops at the same maximum within what tol 1e-10 lets a flat likelihood wander (seed 13,
     # n = 40: 5e-10 relative).
     assert c.loglik == pytest.approx(e.loglik, rel=1e-8)
-    assert c.loglik == pytest.approx(a.loglik, rel=1e-8)
+    # An extrapolation may jump into another basin than plain EM's path climbs (simulator seed
+    # 958, n = 40: plain EM -84.75, SQUAREM -83.56), so the two need not agree; what SQUAREM
+    # must deliver is a fixed point of plain EM: restarted there, plain EM does not move on.
+    p = c.params
+    f = _plain_fit(x, {"weights": p.weights, "means": p.means, "sds": p.sds}, False)
+    assert f is not None and f.loglik == pytest.approx(c.loglik, rel=1e-8)
 
 
 @settings(max_examples=20, deadline=None)
