@@ -130,7 +130,8 @@ def check_fit_size(X: np.ndarray, w: np.ndarray | None, k_max: int) -> None:
     if support < k_max:
         raise FitError(
             f"{support} point(s) cannot fit {k_max} components; "
-            f"ask for k <= {support} or send more data"
+            f"ask for k <= {support} or send more data",
+            largest_k=support,
         )
     pts = X if w is None else X[w > 0]
     distinct = _distinct_rows(pts, k_max)
@@ -139,7 +140,8 @@ def check_fit_size(X: np.ndarray, w: np.ndarray | None, k_max: int) -> None:
     if distinct < k_max:
         raise FitError(
             f"data have only {distinct} distinct values, fewer than k={k_max} components; "
-            f"ask for k <= {distinct}"
+            f"ask for k <= {distinct}",
+            largest_k=distinct,
         )
     spread = float(np.max(np.ptp(pts, axis=0)))
     if spread < MIN_SPREAD:

@@ -35,12 +35,22 @@ def _require_json() -> None:
 
 
 def _body() -> bytes:
-    """The whole request body; 413 when it is longer than ``MAX_CONTENT_LENGTH``.
+    """The whole request body; 413 when it is longer than ``MAX_CONTENT_LENGTH``, 415 when it
+    comes with a Content-Encoding (gzip, ...): bodies are read uncompressed only.
 
     A body with a Content-Length over the limit is refused by Werkzeug before it is read. A
     chunked body (no length) is read up to the limit and then Werkzeug's stream just ends, so
     without this check a long CSV would be cut at the limit and stored as a shorter dataset.
     """
+    coding = request.headers.get("Content-Encoding", "identity").strip().lower()
+    if coding not in ("", "identity"):
+        # Read as they came, compressed bytes would fail as broken JSON or CSV (or, worse,
+        # parse); RFC 9110 section 8.4.1 asks for a 415 naming what is accepted.
+        abort_json(
+            415,
+            f"Content-Encoding {coding!r} is not accepted: send the body uncompressed "
+            "(Content-Encoding identity or none)",
+        )
     try:
         data = request.get_data()
     except HTTPException:

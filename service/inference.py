@@ -138,7 +138,17 @@ def submit_lrt(model_id: str, request: LRTRequest) -> dict[str, Any]:
     X, w = _data(model_id, dataset_id)
     ks = list(range(request.k_min, max_k + 2))
     fit_request = parse_request({**options, "k": ks, "seed": request.seed})
-    check(fit_request, X, w)  # n < K, values outside the support, ...: 422 now
+    try:
+        check(fit_request, X, w)  # n < K, values outside the support, ...: 422 now
+    except FitError as exc:
+        if exc.largest_k is None:
+            raise
+        abort_json(
+            422,
+            f"the LRT fits K = k_min .. max_k + 1 = {request.k_min} .. {max_k + 1}, but these "
+            f"data support at most {exc.largest_k} component(s); ask for max_k <= "
+            f"{exc.largest_k - 1}",
+        )
     lrt_id = _begin("lrt", model_id, dataset_id)
     queue, keep, n, d = clients().queue, job_keep(), X.shape[0], X.shape[1]
     traced = {"request_id": request_id()}

@@ -3,7 +3,8 @@
 CSV: UTF-8, with the rules of ``mixfit.csvdata`` (shared with the CLI; documented in the README):
 comma-separated, ``#`` comments and blank lines skipped, an optional header that may name one
 ``weight``/``weights`` column. ``.npy``: a 1-D or 2-D array of integers or floats,
-``allow_pickle=False``.
+``allow_pickle=False``; ``application/octet-stream`` bodies are read as ``.npy`` when they begin
+with its magic bytes, else refused (415).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from .models import DatasetUpload
 JSON = "application/json"
 CSV = "text/csv"
 NPY = "application/x-npy"
+OCTET = "application/octet-stream"
+NPY_MAGIC = b"\x93NUMPY"
 ACCEPTED = (JSON, CSV, NPY)
 
 
@@ -45,8 +48,18 @@ def parse_dataset(mimetype: str, body: bytes) -> tuple[np.ndarray, np.ndarray | 
         return as_points(upload.data, upload.weights)
     if mimetype == CSV:
         return parse_csv(body)
-    if mimetype in (NPY, "application/octet-stream"):
+    if mimetype == NPY:
         return parse_npy(body)
+    if mimetype == OCTET:
+        # Generic bytes are read as .npy (what numpy's clients send without a type of their
+        # own) only when they are one; CSV or JSON sent as bytes is told its type is missing.
+        if body.startswith(NPY_MAGIC):
+            return parse_npy(body)
+        abort_json(
+            415,
+            f"an {OCTET} body is read as .npy, and this one does not begin with .npy's magic "
+            f"bytes; send it as {', '.join(ACCEPTED)} (Content-Type)",
+        )
     abort_json(
         415,
         f"a dataset must be sent as {', '.join(ACCEPTED)} (Content-Type), not "

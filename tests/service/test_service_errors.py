@@ -3,6 +3,7 @@ openapi.yaml by the client fixture."""
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import uuid
@@ -389,3 +390,36 @@ def test_healthz_needs_no_redis(make_client) -> None:
 
     client = make_client(REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")
     assert client.get("/healthz").get_json() == {"status": "ok"}
+
+
+def test_octet_stream_is_npy_only_when_it_is_one(client) -> None:
+    """Generic bytes are read as .npy when they begin with its magic bytes; a CSV sent without
+    its type is told so (415), not that its .npy header is broken."""
+    buffer = io.BytesIO()
+    np.save(buffer, np.array([0.5, 1.5, 2.5]))
+    stored = client.post(
+        "/v1/datasets", data=buffer.getvalue(), content_type="application/octet-stream"
+    )
+    assert stored.status_code in (200, 201) and stored.get_json()["n"] == 3
+    response = client.post(
+        "/v1/datasets", data=b"1\n2\n3\n", content_type="application/octet-stream"
+    )
+    message = client.error(response, 415)["message"]
+    assert "magic bytes" in message and "text/csv" in message
+
+
+@pytest.mark.parametrize("route", ["/v1/datasets", "/v1/fits"])
+def test_a_compressed_body_is_415_naming_the_coding(client, route) -> None:
+    """Compressed bytes read as they came would fail as broken JSON (or parse as something
+    else): a Content-Encoding is refused by name (RFC 9110 section 8.4.1)."""
+    body = gzip.compress(json.dumps({"data": [1.0, 2.0, 3.0, 4.0], "k": 1}).encode())
+    response = client.post(
+        route, data=body, content_type="application/json", headers={"Content-Encoding": "gzip"}
+    )
+    assert "Content-Encoding 'gzip' is not accepted" in client.error(response, 415)["message"]
+    plain = client.post(
+        "/v1/datasets",
+        json={"data": [1.0, 2.0]},
+        headers={"Content-Encoding": "identity"},
+    )
+    assert plain.status_code in (200, 201)

@@ -189,7 +189,7 @@ def test_cancel_stops_every_part(make_client, fitted) -> None:
     assert wait_job(client, doc["links"]["self"], 30)["status"] == "finished"
 
 
-def test_unknown_gone_and_invalid(client, fitted, redis_client) -> None:
+def test_unknown_gone_and_invalid(client, fitted, redis_client, poll) -> None:
     model_id = fitted["model_id"]
     missing = "0" * 32
     for route in ("lrt", "bootstrap"):
@@ -201,6 +201,14 @@ def test_unknown_gone_and_invalid(client, fitted, redis_client) -> None:
     lrt = client.error(client.post(f"/v1/models/{model_id}/lrt", json={"k_min": 3}), 422)
     assert "k_min (3) must be at most max_k (2" in lrt["message"]
     client.error(client.post(f"/v1/models/{model_id}/lrt", json={"nboot": 0}), 422)
+    # The LRT asks for K under the name max_k: the data's limit is told in its terms.
+    too_many = {"max_k": 8, "k_min": 8}
+    n_distinct = len(np.unique(X))
+    few = client.post("/v1/fits", json={"data": X[:7].tolist(), "k": 2, "seed": 3}).get_json()
+    few = poll(client, few["id"], 120)
+    assert few["status"] == "finished", few
+    refused = client.error(client.post(f"/v1/models/{few['model_id']}/lrt", json=too_many), 422)
+    assert "ask for max_k <= 6" in refused["message"] and n_distinct > 7, refused
     client.error(client.post(f"/v1/models/{model_id}/lrt", json={"max_k": 20}), 422)
     client.error(client.post(f"/v1/models/{model_id}/bootstrap", json={"nboot": 1}), 422)
     client.error(client.post(f"/v1/models/{model_id}/bootstrap", json={"method": "x"}), 422)
