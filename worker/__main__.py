@@ -32,6 +32,7 @@ from fitqueue.settings import Settings
 from worker import inference, jobs, logs  # noqa: F401 (preloaded: every horse starts warm)
 from worker.bookkeeping import FewerRoundTrips
 from worker.outage import OutageTolerant, through_outage, wait_for_redis
+from worker.retries import RetryOnlyWhatMayPass
 
 log = logging.getLogger("mixfit.worker")
 # Seconds between a worker's heartbeats, busy (RQ's job monitoring interval, default 30) or idle
@@ -105,14 +106,18 @@ class SmallFitsHere:
         super().kill_horse(sig)  # type: ignore[misc]
 
 
-class FitWorker(OutageTolerant, FewerRoundTrips, logs.JobLogContext, SmallFitsHere, Worker):
+class FitWorker(
+    RetryOnlyWhatMayPass, OutageTolerant, FewerRoundTrips, logs.JobLogContext, SmallFitsHere, Worker
+):
     """RQ's forking worker; every log line about a job carries its fit (``worker.logs``), it
     outlives a Redis outage busy or idle (``worker.outage``), it runs tiny fits itself
     instead of forking (``SmallFitsHere``), and it skips RQ's repeated beats and state writes
     (``worker.bookkeeping``)."""
 
 
-class InlineWorker(OutageTolerant, FewerRoundTrips, logs.JobLogContext, SimpleWorker):
+class InlineWorker(
+    RetryOnlyWhatMayPass, OutageTolerant, FewerRoundTrips, logs.JobLogContext, SimpleWorker
+):
     """Runs every fit in the worker process itself instead of a forked work horse.
 
     About 10 ms less per fit (no fork, no copy-on-write faults), at the price of isolation: a fit
