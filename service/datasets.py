@@ -17,15 +17,23 @@ DATASET_ID = re.compile(r"^[0-9a-f]{16,64}$")
 
 
 def summarize(X: np.ndarray, w: np.ndarray | None) -> DatasetSummary:
-    """Per-dimension weighted min, max, mean and standard deviation."""
-    mean = np.average(X, axis=0, weights=w)
-    var = np.average((X - mean) ** 2, axis=0, weights=w)
+    """Per-dimension weighted min, max, mean and standard deviation.
+
+    In scaled units: values up to ``MAX_ABS`` (1e150) squared, or times weights of 1e9, overflow
+    float64 (the summary's sd came out inf, and the answer was a 422 about a field the client
+    never sent). The weights are divided by their largest and the deviations by theirs."""
+    rel = None if w is None else w / w.max()
+    mean = np.average(X, axis=0, weights=rel)
+    dev = X - mean
+    scale = np.max(np.abs(dev), axis=0)
+    scale[scale == 0] = 1.0
+    sd = scale * np.sqrt(np.average((dev / scale) ** 2, axis=0, weights=rel))
     return DatasetSummary(
         n_effective=float(X.shape[0] if w is None else w.sum()),
         min=X.min(axis=0).tolist(),
         max=X.max(axis=0).tolist(),
         mean=mean.tolist(),
-        sd=np.sqrt(var).tolist(),
+        sd=sd.tolist(),
     )
 
 

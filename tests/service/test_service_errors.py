@@ -423,3 +423,20 @@ def test_a_compressed_body_is_415_naming_the_coding(client, route) -> None:
         headers={"Content-Encoding": "identity"},
     )
     assert plain.status_code in (200, 201)
+
+
+def test_data_at_the_caps_get_a_finite_summary_not_a_422(client) -> None:
+    """Values of 1e150 squared (times weights of 1e9) overflowed the summary's sd to inf, and
+    the answer was a 422 about ``sd``, a field the client never sent."""
+    for body in (
+        {"data": [1e150, -1e150, 0.0], "weights": [1e9, 1e9, 1.0]},
+        {"data": [[1e150, 1.0], [-1e150, 2.0], [0.0, 3.0]]},
+    ):
+        response = client.post("/v1/datasets", json=body)
+        assert response.status_code == 201, response.get_json()
+        summary = response.get_json()["summary"]
+        assert summary["sd"][0] == pytest.approx(1e150 * np.sqrt(2 / 3), rel=1e-3) or (
+            summary["sd"][0] == pytest.approx(1e150 * np.sqrt(2e9 / (2e9 + 1)), rel=1e-6)
+        )
+    fit = client.post("/v1/fits", json={"data": [1e150, -1e150, 0.0, 1.0], "k": 1})
+    assert fit.status_code == 202, fit.get_json()
