@@ -24,6 +24,7 @@ from .em import Problem, Progress, refine_k, run_k
 from .errors import FitError
 from .estep import Batch
 from .families import get_family
+from .options import StartValues
 from .schema import FitRequest, FitResult, KResult, Model, ReferenceDensity
 
 EXACT_REFERENCE_MAX = 5000  # up to this many points the p-values use every training point
@@ -105,6 +106,8 @@ def check(request: Any, data: Any, weights: Any = None) -> tuple[Any, np.ndarray
     X, w = as_points(data, weights)
     family = get_family(request.family)(request, X.shape[1])
     X, moved = family.prepare(X)
+    if isinstance(request.init, StartValues):
+        family.check_start(request.init)
     check_fit_size(X, w, max(request.k_values()))
     return family, X, w, moved
 

@@ -81,6 +81,16 @@ class Family(ABC):
         """Check support and apply the boundary policy. Returns (X, points moved)."""
         return X, 0
 
+    def check_start(self, start: Any) -> None:
+        """Raise FitError where explicit start values (``StartValues``) have means of another
+        dimension than the data's ``d``: before a fit is queued, not in the worker."""
+        means = getattr(start, "means", None)
+        if means is None:
+            return
+        d = np.asarray(means, dtype=float).reshape(len(start.weights), -1).shape[1]
+        if d != self.d:
+            raise FitError(f"start means have dimension {d} but the data have {self.d}")
+
     def transform(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray | float]:
         """The values the engine models, (n, d), and per point the log Jacobian of the map
         (added to the reported log-likelihood): the identity here; ``log x`` for log-normal."""

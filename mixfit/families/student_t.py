@@ -69,6 +69,19 @@ class StudentTStart(StartValues):
             raise ValueError(f"means and scales need {k} entries each, like weights")
         if self.dfs is not None and len(self.dfs) != k:
             raise ValueError(f"dfs needs {k} values, like weights")
+        one_d = all(isinstance(m, float | int) for m in self.means)
+        scalar = all(isinstance(c, float | int) for c in self.scales)
+        if one_d and not scalar:
+            raise ValueError("1-D start values need one scale value per component, not matrices")
+        if not one_d:
+            d = len(self.means[0])
+            if any(len(row) != d for row in self.means):
+                raise ValueError("every start mean must have the same dimension")
+            if scalar or any(len(c) != d or any(len(r) != d for r in c) for c in self.scales):
+                raise ValueError(f"d-dimensional start values need {k} scale matrices of {d}x{d}")
+            for c, scale in enumerate(np.asarray(self.scales, dtype=float)):
+                if not np.allclose(scale, scale.T) or np.any(np.linalg.eigvalsh(scale) <= 0):
+                    raise ValueError(f"start scale {c} is not symmetric positive definite")
         return self
 
 

@@ -228,6 +228,46 @@ def test_a_start_covariance_that_is_not_positive_definite_is_422_at_submit(clien
         assert "start covariance 0 is not symmetric positive definite" in error["message"]
 
 
+@pytest.mark.parametrize(
+    ("family", "start", "said"),
+    [
+        (  # t scales as numbers beside 2-D means: a raw LinAlgError in the worker
+            "student_t",
+            {"weights": [0.5, 0.5], "means": [[0, 0], [5, 5]], "scales": [1, 1]},
+            "need 2 scale matrices of 2x2",
+        ),
+        (
+            "student_t",
+            {"weights": [0.5, 0.5], "means": [[0, 0], [5, 5]], "scales": [[[1, 2], [2, 1]]] * 2},
+            "start scale 0 is not symmetric positive definite",
+        ),
+        (  # 1-D start values for 2-D data: failed in the worker
+            "gaussian",
+            {"weights": [0.5, 0.5], "means": [0, 5], "sds": [1, 1]},
+            "start means have dimension 1 but the data have 2",
+        ),
+        (
+            "student_t",
+            {"weights": [0.5, 0.5], "means": [0, 5], "scales": [1, 1]},
+            "start means have dimension 1 but the data have 2",
+        ),
+    ],
+)
+def test_start_values_that_cannot_fit_the_data_are_422_at_submit(client, family, start, said):
+    """Every family's explicit start values are checked against the data before the fit is
+    queued; they were accepted (202) and failed in the worker, some with raw numpy errors."""
+    data = np.random.default_rng(0).normal(size=(70, 2)).tolist()
+    body = {"data": data, "family": family, "init": start}
+    assert said in client.error(post_fit(client, json.dumps(body)), 422)["message"]
+
+
+def test_one_d_t_start_scales_must_be_numbers(client) -> None:
+    start = {"weights": [0.5, 0.5], "means": [0, 5], "scales": [[[1.0]], [[1.0]]]}
+    body = {"data": list(range(20)), "family": "student_t", "init": start}
+    message = client.error(post_fit(client, json.dumps(body)), 422)["message"]
+    assert "1-D start values need one scale value per component" in message
+
+
 def test_explicit_start_values_are_told_what_is_wrong_with_them(client) -> None:
     """``init`` is a method name, a list of them or start values: start values whose weights
     do not sum to 1 were answered with the method names' complaint."""
