@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import numpy as np
 
@@ -18,11 +19,19 @@ from .errors import FitError
 WEIGHT_COLUMNS = ("weight", "weights")
 
 
+# A decimal number in ASCII (or nan/inf, refused later as not finite). Python's float() also
+# reads "1_000" and other scripts' digits ("١٢", full-width "１２"), which no CSV writer means as
+# numbers: such a cell in the first row made it a header, elsewhere it was read as a value.
+NUMBER = re.compile(
+    r"\s*[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf(?:inity)?|nan)\s*",
+    re.ASCII | re.IGNORECASE,
+)
+
+
 def _number(cell: str) -> float | None:
-    try:
-        return float(cell)
-    except ValueError:
+    if not NUMBER.fullmatch(cell):
         return None
+    return float(cell)
 
 
 def parse_csv(text: str, source: str = "the CSV") -> tuple[np.ndarray, np.ndarray | None]:

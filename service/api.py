@@ -34,6 +34,9 @@ def _require_json() -> None:
         )
 
 
+BOM = b"\xef\xbb\xbf"
+
+
 def _body() -> bytes:
     """The whole request body; 413 when it is longer than ``MAX_CONTENT_LENGTH``, 415 when it
     comes with a Content-Encoding (gzip, ...): bodies are read uncompressed only.
@@ -61,6 +64,8 @@ def _body() -> bytes:
     if request.content_length is None and limit is not None and len(data) >= limit:
         if request.environ["wsgi.input"].read(1):  # the client had more to send
             abort_json(413, f"the body is larger than {limit} bytes (MAX_CONTENT_LENGTH)")
+    if request.mimetype == "application/json" and data.startswith(BOM):
+        return data[len(BOM) :]  # RFC 8259 section 8.1: a parser may ignore it
     return data
 
 

@@ -54,8 +54,13 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
+UNION_TAGS = frozenset({"int", "float", "str", "bool", "list", "dict", "none"})
+
+
 def _where(loc: tuple) -> str:
-    """A readable location: drop the family tag and pydantic's union-member tags."""
+    """A readable location: drop the family tag and pydantic's union-member tags (``list[...]``,
+    ``constrained-int``, ``int``, a model's class name: never a field of ours, which are
+    snake_case words)."""
     parts = [
         str(p)
         for i, p in enumerate(loc)
@@ -63,6 +68,9 @@ def _where(loc: tuple) -> str:
             isinstance(p, str)
             and (
                 "[" in p
+                or "-" in p
+                or p in UNION_TAGS
+                or p[:1].isupper()
                 or (i == 0 and p in FAMILIES)
                 or (i > 0 and p in POINT_TAGS and loc[i - 1] in ("data", "points"))
             )

@@ -277,6 +277,22 @@ def test_explicit_start_values_are_told_what_is_wrong_with_them(client) -> None:
     assert "start weights must sum to 1 (they sum to 0.7)" in error["message"]
 
 
+@pytest.mark.parametrize("cell", ["1_000", "\u0661\u0662", "\uff11\uff12", "0x10"])
+def test_a_csv_cell_is_a_number_only_in_ascii_decimals(client, cell) -> None:
+    """Python's float() reads "1_000" and other scripts' digits; no CSV writer means them as
+    numbers, and they were read as values (or, in the first row, made it a header)."""
+    response = client.post("/v1/datasets", data=f"x\n1\n{cell}\n", content_type="text/csv")
+    message = client.error(response, 422)["message"]
+    assert message == f"CSV line 3, column 1: {cell!r} is not a number"
+
+
+def test_a_json_body_may_begin_with_a_byte_order_mark(client) -> None:
+    """RFC 8259 lets a parser ignore it; CSV bodies already did."""
+    body = "\ufeff" + json.dumps({"data": [1.0, 2.0, 3.5]})
+    response = client.post("/v1/datasets", data=body.encode(), content_type="application/json")
+    assert response.status_code in (200, 201), response.get_json()
+
+
 def test_non_numeric_csv_cell_is_422(client) -> None:
     response = client.post("/v1/datasets", data="x\n1\ntwo\n", content_type="text/csv")
     assert client.error(response, 422)["message"] == "CSV line 3, column 1: 'two' is not a number"
@@ -480,3 +496,11 @@ def test_data_at_the_caps_get_a_finite_summary_not_a_422(client) -> None:
         )
     fit = client.post("/v1/fits", json={"data": [1e150, -1e150, 0.0, 1.0], "k": 1})
     assert fit.status_code == 202, fit.get_json()
+
+
+def test_locations_name_fields_not_union_members(client) -> None:
+    """``k`` is a number, a list or a range: its complaint was located at ``k.constrained-int``,
+    pydantic's tag for the union member, not a field the client can find."""
+    error = client.error(post_fit(client, '{"data": [1.0, 2.0, 3.0], "k": 0}'), 422)
+    assert error["message"].startswith("k: "), error["message"]
+    assert "constrained" not in error["message"]
