@@ -36,6 +36,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import numpy as np
+from pydantic import Field
 
 from .data import as_points
 from .errors import FitError
@@ -80,7 +81,7 @@ class LRTPlanStep(Schema):
 class LRTPlan(Schema):
     """Everything a replicate of the test needs: the data's fits per step and the settings."""
 
-    n: int
+    n: int = Field(description="Points per replicate (``replicate_size``).")
     nboot: int
     level: float
     seed: int
@@ -135,6 +136,40 @@ def _check(k_min: int, last: int, nboot: int, level: float, replicate_starts: st
         raise FitError("level must lie strictly between 0 and 1")
 
 
+MAX_REPLICATE_POINTS = 1_000_000
+
+
+def replicate_size(n: int, w: np.ndarray | None, max_k: int) -> int:
+    """Points per bootstrap replicate: n, or with weights (counts) their sum, rounded.
+
+    The data's log-likelihoods, and so the observed statistic, weigh each point by its count:
+    replicates of n unweighted points made the statistic of data whose weights sum to 100 n
+    (or n / 100) incomparable with its bootstrap distribution (weights of 100 on one normal
+    sample rejected K = 1 at p = 0.05; weights of 0.01 on two far groups gave p = 1).
+
+    Raises
+    ------
+    FitError
+        When the weights sum to fewer points than the alternative's ``max_k + 1`` components,
+        or to more than ``MAX_REPLICATE_POINTS`` (and more than n).
+    """
+    if w is None:
+        return n
+    size = int(round(float(np.sum(w))))
+    if size < max_k + 1:
+        raise FitError(
+            f"the LRT reads weights as counts and draws replicates of their sum, {size} "
+            f"point(s), too few for the {max_k + 1} components of K = max_k + 1; lower max_k "
+            "or scale the weights up"
+        )
+    if size > max(n, MAX_REPLICATE_POINTS):
+        raise FitError(
+            f"the LRT reads weights as counts and draws replicates of their sum, {size:.3g} "
+            f"points, more than {MAX_REPLICATE_POINTS:,}; scale the weights down"
+        )
+    return size
+
+
 def lrt_plan(
     data: Any,
     weights: Any = None,
@@ -170,6 +205,7 @@ def lrt_plan(
     options = fit_options(dict(options))
     _check(k_min, max_k, nboot, level, replicate_starts)
     X, w = as_points(data, weights)
+    size = replicate_size(X.shape[0], w, max_k)
     fits = _observed_fits(X, w, list(range(k_min, max_k + 2)), seed, options, progress)
     d = X.shape[1]
     steps = [
@@ -184,7 +220,7 @@ def lrt_plan(
         for k in range(k_min, max_k + 1)
     ]
     return LRTPlan(
-        n=X.shape[0],
+        n=size,
         nboot=nboot,
         level=level,
         seed=seed,
@@ -314,7 +350,8 @@ def bootstrap_lrt(
     ----------
     data : array-like of shape (n,) or (n, d)
     weights : array-like of shape (n,), optional
-        Point weights (counts) of the data; replicates are n unweighted points.
+        Point weights (counts) of the data; replicates are their sum (rounded) of unweighted
+        points (``replicate_size``).
     k_min : int
         The first null K.
     max_k : int, optional

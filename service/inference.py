@@ -39,6 +39,7 @@ from fitqueue.jobs import (
 from mixfit import FitError
 from mixfit.fit import check, parse_request
 from mixfit.inference import model_options
+from mixfit.lrt import replicate_size
 from mixfit.replicates import OWN_OPTIONS
 from mixfit.schema import MAX_K
 
@@ -149,6 +150,7 @@ def submit_lrt(model_id: str, request: LRTRequest) -> dict[str, Any]:
             f"data support at most {exc.largest_k} component(s); ask for max_k <= "
             f"{exc.largest_k - 1}",
         )
+    replicate_size(X.shape[0], w, max_k)  # weights as counts: their sum a replicate's size
     lrt_id = _begin("lrt", model_id, dataset_id)
     queue, keep, n, d = clients().queue, job_keep(), X.shape[0], X.shape[1]
     traced = {"request_id": request_id()}

@@ -180,3 +180,17 @@ def test_observed_statistics_equal_mclusts_where_the_maxima_are_equal() -> None:
             for j in (k, k + 1):
                 assert ours[j - 1] >= ref["loglik"][j - 1] - 1e-6 * ref["n"]
     assert compared >= 1  # waiting, 1 vs 2: 122.574101338206 here, 122.574101338095 in mclust
+
+
+def test_count_weights_test_as_the_repeated_points_do() -> None:
+    """Weights are counts: the replicates hold their sum of points, so weights of 2 test as
+    every point twice (replicates of n points made the statistic, which weighs each point by
+    its count, incomparable with its bootstrap distribution)."""
+    x = np.asarray(load("lrt_waiting.json")["x"])[::4]
+    weighted = mixfit.bootstrap_lrt(x, np.full(x.size, 2.0), max_k=1, nboot=4, seed=5)
+    repeated = mixfit.bootstrap_lrt(np.repeat(x, 2), max_k=1, nboot=4, seed=5)
+    a, b = weighted.steps[0], repeated.steps[0]
+    assert a.statistic == pytest.approx(b.statistic, rel=1e-6)
+    np.testing.assert_allclose(a.bootstrap, b.bootstrap, rtol=1e-3)
+    with pytest.raises(mixfit.FitError, match="weights as counts"):
+        mixfit.bootstrap_lrt(x, np.full(x.size, 0.01), max_k=1, nboot=4)
