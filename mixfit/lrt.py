@@ -49,6 +49,7 @@ from .replicates import (
     as_model,
     best_of,
     engine_starts,
+    first_usable,
     fit_options,
     fit_replicates,
     prepare_replicates,
@@ -257,18 +258,18 @@ def lrt_replicates(
     if not 0 <= start <= stop <= plan.nboot or not 0 <= step < len(plan.steps):
         raise FitError("replicates out of the plan's range")
     s = plan.steps[step]
-    # every replicate of the step shares the scaling of its first (prepare_replicates)
-    reference = (
-        sample(s.null, plan.n, replicate_generator(plan.seed, LRT_STREAM, step, 0))[0],
-        None,
-    )
+
+    def replicate(i: int) -> np.ndarray:
+        return sample(s.null, plan.n, replicate_generator(plan.seed, LRT_STREAM, step, i))[0]
+
+    # every replicate of the step shares the scaling of its first usable one
+    # (prepare_replicates), whichever part of a fan-out computes it
+    request = parse_request({**plan.options, "k": [s.k, s.k + 1], "seed": plan.seed})
+    reference = (first_usable(request, replicate, plan.nboot), None)
     out: list[float] = []
     for a in range(start, stop, CHUNK):
         b = min(a + CHUNK, stop)
-        Ys = [
-            sample(s.null, plan.n, replicate_generator(plan.seed, LRT_STREAM, step, i))[0]
-            for i in range(a, b)
-        ]
+        Ys = [replicate(i) for i in range(a, b)]
         rngs = [
             replicate_generator(plan.seed, LRT_STREAM, step, i, START_STREAM) for i in range(a, b)
         ]

@@ -100,6 +100,21 @@ class Replicates:
         return chosen.params, chosen.logw
 
 
+def first_usable(request: Any, draw: Callable[[int], np.ndarray], count: int) -> np.ndarray:
+    """The first of the data sets ``draw(0)`` .. ``draw(count - 1)`` that ``check`` accepts:
+    the reference every part of a fan-out agrees on (``prepare_replicates``). ``draw(0)``
+    when none is: then no replicate is usable, and each counts as one that cannot be fitted
+    (never a failure that would blame the user's data for a replicate's)."""
+    for i in range(count):
+        data = draw(i)
+        try:
+            check(request, data, None)
+        except FitError:
+            continue
+        return data
+    return draw(0)
+
+
 def batchable(family: Family) -> bool:
     """Whether the family's E-step is the exponential families' matrix product, which
     ``ReplicateBatch`` batches over data sets (Student t's is not)."""

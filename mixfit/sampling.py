@@ -25,6 +25,9 @@ def sample(
     Returns
     -------
     X : ndarray of shape (n,) for a 1-D model, (n, d) otherwise
+        Data a fit accepts (``Family.inside``): finite, at most ``MAX_ABS`` in magnitude, in
+        the family's support (a value numpy rounds to an end of it, or past the cap, is
+        moved to the nearest that is).
     labels : ndarray of int, shape (n,)
         Each point's component, drawn with probability ``weights``.
     """
@@ -35,5 +38,6 @@ def sample(
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     weights = np.asarray(model.params.weights, dtype=float)
     labels = rng.choice(len(weights), size=n, p=weights / weights.sum())
-    X = model_family(model).draw(model.params, labels, rng)
+    family = model_family(model)
+    X = family.inside(family.draw(model.params, labels, rng))
     return (X[:, 0] if model.d == 1 else X), labels

@@ -19,6 +19,7 @@ import numpy as np
 
 from ..data import Scaling
 from ..errors import FitError
+from ..options import MAX_ABS
 from ..options import Schema as Params
 
 ParamArrays = dict[str, np.ndarray]
@@ -199,7 +200,28 @@ class Family(ABC):
 
     @abstractmethod
     def draw(self, params: Any, labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Points of shape (n, d) drawn from JSON parameters' components ``labels`` (n,)."""
+        """Points of shape (n, d) drawn from JSON parameters' components ``labels`` (n,), as
+        numpy's samplers return them: ``inside`` makes them data a fit accepts."""
+
+    def inside(self, X: np.ndarray) -> np.ndarray:
+        """Drawn points (n, d) as the nearest data a fit accepts: at most ``MAX_ABS`` in
+        magnitude (``mixfit.data.as_points``) and the first coordinate inside the family's
+        ``support``, open at a finite end for a continuous family (closed for a discrete one:
+        a count of 0), by at least the smallest normal float.
+
+        A draw whose true value is no float64 rounds to an end: shapes of 0.003 (a fit on
+        1e-150 and 1e150) make ``rng.gamma`` return exactly 0.0 and ``rng.beta`` exactly 0.0
+        and 1.0, a log-normal's ``exp`` 0 or inf. As data those were refused with
+        a message blaming the user's points; here they stay the values they stand for, in the
+        family's support, as ``check`` requires of every replicate."""
+        lo, hi = self.support
+        if not self.discrete:
+            tiny = np.finfo(float).tiny
+            lo = max(np.nextafter(lo, np.inf), lo + tiny) if np.isfinite(lo) else lo
+            hi = min(np.nextafter(hi, -np.inf), hi - tiny) if np.isfinite(hi) else hi
+        out = np.clip(X, -MAX_ABS, MAX_ABS)
+        out[:, 0] = np.clip(out[:, 0], max(lo, -MAX_ABS), min(hi, MAX_ABS))
+        return out
 
     # -- flat vectors, for acceleration ------------------------------------------------------
     def pack(self, params: ParamArrays, logw: np.ndarray) -> np.ndarray:

@@ -150,7 +150,9 @@ class Gamma(Family):
     ) -> tuple[ParamArrays, np.ndarray]:
         """Means at random data points, shapes log-uniform on [0.5, 200] (from J-shaped to
         narrow bells), flat-Dirichlet weights."""
-        mean = Z[rng.integers(0, Z.shape[0], (c, k)), 0]
+        # a mean at a point near the smallest normal float (a replicate's, or data's) would
+        # make the rate overflow: no component is centred below 1e-300
+        mean = np.maximum(Z[rng.integers(0, Z.shape[0], (c, k)), 0], 1e-300)
         a = np.exp(rng.uniform(np.log(0.5), np.log(200.0), (c, k)))
         params = {"shape": a[..., None], "rate": (a / mean)[..., None]}
         return params, np.log(rng.dirichlet(np.ones(k), size=c))

@@ -58,6 +58,10 @@ class LognormalParams(Schema):
     sdlogs: Vector
 
 
+LOG_TINY = float(np.log(np.finfo(float).tiny))
+LOG_HUGE = float(np.log(np.finfo(float).max))
+
+
 @register
 class Lognormal(Gaussian):
     """Log-normal components: the 1-D Gaussian family on ``log x``."""
@@ -102,7 +106,10 @@ class Lognormal(Gaussian):
         return GaussianParams(weights=params.weights, means=params.meanlogs, sds=params.sdlogs)
 
     def draw(self, params: Any, labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        return np.exp(super().draw(self._gaussian(params), labels, rng))
+        # exp of a log past float64's range is inf or 0 (and numpy warns): from the log of the
+        # smallest normal float to the log of the largest, ``inside`` then takes the caps
+        logs = super().draw(self._gaussian(params), labels, rng)
+        return np.exp(np.clip(logs, LOG_TINY, LOG_HUGE))
 
     def log_pdf(self, params: Any, X: np.ndarray) -> np.ndarray:
         logs = np.log(X[:, 0])

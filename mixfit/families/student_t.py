@@ -370,7 +370,9 @@ class StudentT(Gaussian):
             g = g.model_copy(update={"means": [[0.0] * self.d] * len(params.weights)})
         z = super().draw(g, labels, rng)
         nu = np.asarray(params.dfs, dtype=float)[labels]
-        u = rng.gamma(0.5 * nu, 2.0 / nu)
+        # a small df's ``rng.gamma`` draw can be exactly 0.0: the point is then beyond any float
+        # (``inside`` caps it), not 0/0
+        u = np.maximum(rng.gamma(0.5 * nu, 2.0 / nu), np.finfo(float).tiny)
         k = len(params.weights)
         means = np.asarray(params.means, dtype=float).reshape(k, -1)
         return means[labels] + z / np.sqrt(u)[:, None]

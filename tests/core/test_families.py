@@ -259,3 +259,44 @@ def test_a_log_scale_parameter_of_zero_is_no_parameter(family):
     name = "var" if "var" in fam.log_params else sorted(fam.log_params)[0]
     params[name][1, 0] = 0.0
     assert fam.valid(params).tolist() == [True, False]
+
+
+# Models whose draws numpy rounds off the family's support or past the data caps: a gamma or beta
+# shape of 0.003 (rng returns exactly 0.0 or 1.0), a rate past numpy's Poisson limit (~9.2e18:
+# "lam value too large"), logs past exp's range, spreads past MAX_ABS, a t with half a df.
+HOSTILE_DRAWS = {
+    "gaussian": {"weights": [0.5, 0.5], "means": [1e150, -1e150], "sds": [1e150, 1e149]},
+    "student_t": {"weights": [1.0], "means": [0.0], "scales": [1e149], "dfs": [0.5]},
+    "lognormal": {"weights": [0.5, 0.5], "meanlogs": [0.0, 300.0], "sdlogs": [1000.0, 100.0]},
+    "gamma": {"weights": [0.5, 0.5], "shapes": [0.003, 8.6], "rates": [1e-152, 5.8]},
+    "beta": {"weights": [0.5, 0.5], "alphas": [0.003, 0.002], "betas": [0.003, 0.004]},
+    "poisson": {"weights": [0.4, 0.3, 0.3], "lambdas": [2e20, 1e150, 3.0]},
+}
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_draws_are_data_a_fit_accepts(family) -> None:
+    """Every family's sample is finite, within MAX_ABS and in its support: a replicate is data
+    ``check`` accepts, never an error blaming the user's data (or numpy's raw ValueError)."""
+    from mixfit.fit import check
+    from mixfit.options import MAX_ABS, ReferenceDensity
+    from mixfit.sampling import sample
+
+    params = HOSTILE_DRAWS[family]
+    model = mixfit.Model(
+        family=family,
+        k=len(params["weights"]),
+        d=1,
+        n_train=1.0,
+        params=params,
+        reference=ReferenceDensity(values=[0.0], probs=[1.0], exact=True),
+    )
+    X, labels = sample(model, 4000, 1)
+    assert np.all(np.isfinite(X)) and np.all(np.abs(X) <= MAX_ABS)
+    check(parse_request({"family": family, "k": 1}), X)
+    if family == "poisson":  # counts, and N(lambda, lambda) above numpy's limit
+        assert np.all(X == np.round(X))
+        big = X[labels == 0]
+        assert abs(big.mean() - 2e20) < 5 * np.sqrt(2e20 / big.size)
+        assert 0.8 < big.var() / 2e20 < 1.2
+        assert np.all(np.abs(X[labels == 1] / 1e150 - 1.0) < 1e-60)

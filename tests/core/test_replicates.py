@@ -68,3 +68,33 @@ def test_bootstrap_replicates_are_the_same_bits_however_they_are_split(method: s
     b = bootstrap_replicates(fit.model, fit.options, x, start=3, stop=10, **args)
     for name, values in whole.draws.items():
         assert values == a.draws[name] + b.draws[name]
+
+
+@pytest.mark.parametrize(
+    "data, options",
+    [
+        # fitted rates of 2e20: numpy's Poisson sampler stops at ~9.2e18 ("lam value too large")
+        ([1e20, 2e20, 3e20, 1.5e20, 2.5e20], {"family": "poisson", "max_k": 1, "nboot": 3}),
+        # fitted shapes of 0.003: rng.gamma returned exactly 0.0, and replicate 0 (every part's
+        # reference) was refused as "1 point(s) are not positive", blaming the user's data
+        ([1e-150, 1e150, 1.0, 2.0], {"family": "gamma", "max_k": 2, "nboot": 20}),
+    ],
+)
+def test_an_lrt_simulates_replicates_from_any_fitted_model(data, options) -> None:
+    result = mixfit.bootstrap_lrt(data, seed=0, replicate_starts="warm", **options)
+    for step in result.steps:
+        assert len(step.bootstrap) == options["nboot"]
+        assert all(np.isfinite(step.bootstrap)) and min(step.bootstrap) >= 0.0
+        assert 0.0 < step.p_value <= 1.0
+
+
+def test_an_lrt_whose_replicate_zero_cannot_be_fitted_takes_the_first_that_can() -> None:
+    """The reference replicate (the scaling every part of a fan-out shares) is the first usable
+    one, so a step whose replicate 0 is all ties still has its statistics, the same bits
+    however the replicates are split."""
+    from mixfit.replicates import first_usable
+
+    request = parse_request({"family": "gaussian", "k": 1})
+    sets = [np.zeros(5), np.ones(5), np.arange(5.0)]
+    assert np.array_equal(first_usable(request, sets.__getitem__, 3), np.arange(5.0))
+    assert np.array_equal(first_usable(request, sets.__getitem__, 2), np.zeros(5))
