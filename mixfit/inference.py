@@ -7,7 +7,8 @@ n x Dirichlet(1, ..., 1)) and refits at the model's K from the fitted parameters
 components are matched to the original fit's (``_match``), so label switching cannot
 smear the spread. It reports per parameter the standard error and percentile interval.
 ``observed_information`` gives the 1-D Gaussian's standard errors from the numerical Hessian of
-the log-likelihood (weights by the delta method), a fast default with no refit at all.
+the log-likelihood (weights by the delta method), a fast default with no refit at all, and a
+FitError where the fit is no strict maximum (the information is not positive definite).
 
 The bootstrap comes in two pieces so that its replicates can be spread over processes (the
 service's workers): ``bootstrap_replicates`` computes any range of replicates, and
@@ -22,6 +23,7 @@ from typing import Any
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
+from scipy.stats import norm
 
 from .data import as_points
 from .errors import FitError
@@ -256,11 +258,42 @@ def bootstrap(
     return bootstrap_summary(result.model, [part], method=method, conf_level=conf_level, seed=seed)
 
 
-def observed_information(result: Any, data: Any, weights: Any = None) -> BootstrapResult:
+def _inverse_information(information: np.ndarray) -> np.ndarray:
+    """The inverse of the observed information (P, P), through its Cholesky factor; a
+    FitError where it is not positive definite (a NaN in it included): the fit is then no
+    strict maximum and the Hessian's inverse no covariance (its diagonal was NaN, and null in
+    the result, or negative)."""
+    factor = None
+    if np.all(np.isfinite(information)):
+        try:
+            factor = np.linalg.cholesky(information)
+        except np.linalg.LinAlgError:
+            pass
+    if factor is None:
+        raise FitError(
+            "observed_information: the observed information is not positive definite at this "
+            "fit (it is no strict maximum of the log-likelihood: a component on tied values or "
+            "at a boundary, or too few points), so it gives no standard errors; use the "
+            "bootstrap, method 'nonparametric' or 'weighted'"
+        )
+    inverse = np.linalg.inv(factor)
+    return inverse.T @ inverse
+
+
+def observed_information(
+    result: Any, data: Any, weights: Any = None, *, conf_level: float = 0.95
+) -> BootstrapResult:
     """Standard errors of a 1-D Gaussian mixture's weights, means and sds from the observed
     information: the inverse of the numerical Hessian (central differences) of the
     log-likelihood in (weights 1..K-1, means, sds), the last weight by the delta method;
-    Wald intervals at 95 %."""
+    Wald intervals at ``conf_level``.
+
+    A FitError where the observed information is not positive definite at the fit (it is no
+    strict maximum: a component on tied values, or at a boundary, or too few points): no
+    standard error exists there, and the bootstrap's spread is what to ask for instead.
+    """
+    if not 0.0 < conf_level < 1.0:
+        raise FitError("conf_level must lie strictly between 0 and 1")
     model = result.model
     if model.family != "gaussian" or model.d != 1:
         raise FitError("observed-information standard errors: the 1-D Gaussian family only")
@@ -283,17 +316,19 @@ def observed_information(result: Any, data: Any, weights: Any = None) -> Bootstr
     size = theta.size
     step = 1e-4 * np.maximum(np.abs(theta), 1e-2 * np.std(x))
     H = np.empty((size, size))
-    for i in range(size):
-        for j in range(i, size):
-            ei, ej = np.eye(size)[i] * step[i], np.eye(size)[j] * step[j]
-            value = (
-                loglik(theta + ei + ej)
-                - loglik(theta + ei - ej)
-                - loglik(theta - ei + ej)
-                + loglik(theta - ei - ej)
-            ) / (4 * step[i] * step[j])
-            H[i, j] = H[j, i] = value
-    cov = np.linalg.inv(-H)
+    # a step past a boundary (an sd or a weight below 0) is NaN, and so not definite, below
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        for i in range(size):
+            for j in range(i, size):
+                ei, ej = np.eye(size)[i] * step[i], np.eye(size)[j] * step[j]
+                value = (
+                    loglik(theta + ei + ej)
+                    - loglik(theta + ei - ej)
+                    - loglik(theta - ei + ej)
+                    + loglik(theta - ei - ej)
+                ) / (4 * step[i] * step[j])
+                H[i, j] = H[j, i] = value
+    cov = _inverse_information(-H)
     grad_last = np.concatenate([-np.ones(k - 1), np.zeros(2 * k)])
     var_w = np.append(np.diag(cov)[: k - 1], grad_last @ cov @ grad_last)
     se = {
@@ -303,12 +338,13 @@ def observed_information(result: Any, data: Any, weights: Any = None) -> Bootstr
     }
     estimate = {"weights": np.asarray(p.weights, float), "means": np.asarray(p.means, float)}
     estimate["sds"] = sds
+    z = float(norm.ppf(0.5 + 0.5 * conf_level))
     spreads = {
         name: ParameterSpread(
             estimate=estimate[name].tolist(),
             se=se[name].tolist(),
-            lower=(estimate[name] - 1.959963984540054 * se[name]).tolist(),
-            upper=(estimate[name] + 1.959963984540054 * se[name]).tolist(),
+            lower=(estimate[name] - z * se[name]).tolist(),
+            upper=(estimate[name] + z * se[name]).tolist(),
         )
         for name in se
     }
@@ -316,7 +352,7 @@ def observed_information(result: Any, data: Any, weights: Any = None) -> Bootstr
         method="observed_information",
         nboot=0,
         failed=0,
-        conf_level=0.95,
+        conf_level=conf_level,
         seed=0,
         parameters=spreads,
     )

@@ -218,10 +218,11 @@ class BootstrapRequest(Schema):
         "nonparametric",
         description="nonparametric: resample the points; weighted: Dirichlet point weights "
         "(weighted likelihood bootstrap); observed_information: the 1-D Gaussian family only, "
-        "Wald intervals at 95 %.",
+        "Wald intervals at conf_level; the job fails, recommending the bootstrap, where the fit "
+        "is no strict maximum (a component on tied values): no standard error exists there.",
     )
     nboot: int = Field(199, ge=2, le=9999, description="Bootstrap replicates.")
-    conf_level: float = Field(0.95, gt=0.0, lt=1.0, description="Of the percentile intervals.")
+    conf_level: float = Field(0.95, gt=0.0, lt=1.0, description="Of the intervals.")
     seed: int = Field(0, ge=0, le=2**63 - 1, description="Every replicate's randomness.")
 
 

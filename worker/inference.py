@@ -23,7 +23,6 @@ import time
 from types import SimpleNamespace
 from typing import Any
 
-import numpy as np
 from rq import get_current_job
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
@@ -136,6 +135,9 @@ def _outputs(job: Job, reporter: ReplicateReporter, ids: list[str], what: str) -
 
 
 def _all_finite(value: Any) -> bool:
+    """No NaN or infinity in a result's JSON (where pydantic writes them as null)."""
+    if value is None:
+        return False
     if isinstance(value, dict):
         return all(_all_finite(v) for v in value.values())
     if isinstance(value, list):
@@ -343,18 +345,16 @@ def bootstrap_combine(
     with reporter.running(what):
         if args.method == "observed_information":
             X, w = load_dataset(job.connection, args.dataset_id)
-            try:
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    result = observed_information(SimpleNamespace(model=fitted), X, w)
-            except np.linalg.LinAlgError:
-                result = None
+            result = observed_information(
+                SimpleNamespace(model=fitted), X, w, conf_level=args.conf_level
+            )
         else:
             draws = [BootstrapDraws.model_validate(out.draws) for out in outputs]
             result = bootstrap_summary(
                 fitted, draws, method=args.method, conf_level=args.conf_level, seed=args.seed
             )
-        document = None if result is None else result.model_dump(mode="json")
-        if document is None or not _all_finite(document):
+        document = result.model_dump(mode="json")
+        if not _all_finite(document):
             raise FitError(
                 f"{args.method}: some standard errors are not finite at this fit (the "
                 "log-likelihood is not curved there: a component on a boundary, or too few "

@@ -150,6 +150,33 @@ def test_observed_information_agrees_with_the_bootstrap(waiting_fit) -> None:
     )
 
 
+def test_observed_information_intervals_are_at_conf_level(waiting_fit) -> None:
+    """Wald intervals estimate -/+ z se with z the normal quantile of ``conf_level`` (it was
+    1.96 and a reported 0.95 whatever was asked)."""
+    from scipy.stats import norm
+
+    result, x, _ = waiting_fit
+    for level in (0.5, 0.99):
+        info = mixfit.observed_information(result, x, conf_level=level)
+        assert info.conf_level == level
+        for spread in info.parameters.values():
+            estimate, se = np.asarray(spread.estimate), np.asarray(spread.se)
+            assert np.all(np.isfinite(se)) and np.all(se > 0)
+            z = norm.ppf(0.5 + level / 2)
+            np.testing.assert_allclose(spread.lower, estimate - z * se, rtol=1e-12)
+            np.testing.assert_allclose(spread.upper, estimate + z * se, rtol=1e-12)
+
+
+def test_observed_information_refuses_a_fit_that_is_no_strict_maximum() -> None:
+    """Two components on tied values: the observed information is not positive definite,
+    and a FitError says so and names the bootstrap (it was "finished" with every standard
+    error and bound NaN, null in JSON)."""
+    x = np.array([0.2] * 10 + [0.7] * 10)
+    result = mixfit.fit(x, k=2, seed=0)
+    with pytest.raises(mixfit.FitError, match="not positive definite.*'nonparametric'"):
+        mixfit.observed_information(result, x, conf_level=0.5)
+
+
 def test_observed_information_is_for_the_1d_gaussian_only() -> None:
     x = np.random.default_rng(0).poisson(4, 100).astype(float)
     result = mixfit.fit(x, family="poisson", k=1, seed=0)

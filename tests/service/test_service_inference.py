@@ -165,6 +165,35 @@ def test_observed_information_and_its_family_check(client, fitted, poll) -> None
     assert "1-D Gaussian" in client.error(refused, 422)["message"]
 
 
+def test_observed_information_answers_at_conf_level_or_fails_saying_why(
+    client, fitted, poll
+) -> None:
+    """conf_level reaches the Wald intervals (it was 0.95 whatever was asked); a fit that is
+    no strict maximum (two components on tied values) fails with the reason and the
+    bootstrap to use, never "finished" with every standard error null."""
+    body = {"method": "observed_information", "conf_level": 0.5}
+    done = wait_job(
+        client,
+        client.post(f"/v1/models/{fitted['model_id']}/bootstrap", json=body).get_json()["links"][
+            "self"
+        ],
+    )
+    assert done["status"] == "finished", done
+    model = mixfit.Model.model_validate(fitted["result"]["model"])
+    expected = observed_information(SimpleNamespace(model=model), X, conf_level=0.5)
+    assert done["result"] == expected.model_dump(mode="json")
+    assert done["result"]["conf_level"] == 0.5
+    tied = [0.2] * 10 + [0.7] * 10
+    fit = poll(client, client.post("/v1/fits", json={"data": tied, "k": 2}).get_json()["id"])
+    assert fit["status"] == "finished", fit
+    created = client.post(f"/v1/models/{fit['model_id']}/bootstrap", json=body)
+    failed = wait_job(client, created.get_json()["links"]["self"])
+    assert failed["status"] == "failed", failed
+    assert failed["error"]["type"] == "FitError"
+    assert "not positive definite" in failed["error"]["message"]
+    assert "'nonparametric'" in failed["error"]["message"]
+
+
 def test_cancel_stops_every_part(make_client, fitted) -> None:
     client = make_client(FANOUT_PARTS=3)
     model_id = fitted["model_id"]
