@@ -300,3 +300,12 @@ def test_draws_are_data_a_fit_accepts(family) -> None:
         assert abs(big.mean() - 2e20) < 5 * np.sqrt(2e20 / big.size)
         assert 0.8 < big.var() / 2e20 < 1.2
         assert np.all(np.abs(X[labels == 1] / 1e150 - 1.0) < 1e-60)
+
+
+def test_gamma_random_starts_have_finite_rates_beside_the_smallest_normal_float() -> None:
+    """A random start centred on a point near 2.2e-308 (a replicate's clipped draw) had a
+    rate of shape / point, past float64's range."""
+    fam = get_family("gamma")(parse_request({"family": "gamma", "k": 2}), 1)
+    Z = np.array([[np.finfo(float).tiny], [1.0]])
+    params, _ = fam.random_params(np.random.default_rng(0), 50, 2, Z)
+    assert np.all(np.isfinite(params["rate"])) and np.all(params["rate"] > 0)
