@@ -26,6 +26,7 @@ degenerated, with a message that counts what happened.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ from scipy.special import entr
 
 from .agglomeration import Hierarchy
 from .data import Scaling
+from .errors import FitError
 from .estep import Batch, single_threaded_blas
 from .families.base import Family, ParamArrays, take
 from .schema import Event, KResult, ScreeningSummary, StartSummary
@@ -61,6 +63,8 @@ STATUS_NAMES = ("running", "converged", "max_iter", "degenerate")
 # that cancel to O(1), and its E-steps wobble by 1e-10 |LL| (measured 1.2e-8 and 1.8e-8 on
 # LL ~ 180).
 DECREASE_NOISE = 1e-9
+# The tolerance the K's winner is run on to (``polish``), as a share of the request's.
+POLISH_TOL = 1e-3
 # An extrapolation is kept when its log-likelihood is at least the cycle start's, to this share.
 EXTRAPOLATION_SLACK = 1e-10
 FLOOR_EVENTS = ("variance_floor", "precision_cap")
@@ -316,7 +320,67 @@ def refine_k(
     in-process fits agree. ``parent`` is K-1's final fit when K-1 was fitted too: the moves
     include growth from it (``mixfit.smem.growth``)."""
     result = regrow(problem, rescue(problem, result, progress), parent, progress)
-    return refine(problem, result, run_given, progress, parent)
+    return polish(problem, refine(problem, result, run_given, progress, parent), progress)
+
+
+def polish(problem: Problem, result: KResult, progress: Progress | None = None) -> KResult:
+    """The K's winner run on from where it stopped to a tolerance ``POLISH_TOL`` times the
+    request's; where it climbed, the winner's record (trace, iterations, events) goes on
+    there and the K's result is the polished one.
+
+    A gain per iteration below the tolerance is no distance to the maximum: where EM creeps
+    (a t component's degrees of freedom on their way to the bound, two wide components
+    trading weight at n = 2,800) the gains stay small for hundreds of iterations and add up.
+    Measured (the fourteenth session's family sweep): MASS SP500 returns, t K = 2, stopped
+    0.0095 below the brute-force maximum; Aids2's survival days, Gamma K = 5, 0.0096 below and
+    log-normal K = 4, 0.0041 below, each where 1e-6 n is 0.0028. Run on to 1e-3 of the
+    tolerance from the winner (its one start: the others' ranking is settled), they reach it.
+    Only at the default tolerance: not where the request names its own ``tol`` or an absolute
+    one (mclust's or normalmixEM's stopping point reproduced), nor for explicit start values."""
+    req = problem.request
+    asked = "tol" in req.model_fields_set or req.tol_type != "relative"
+    if result.status != "ok" or asked or req.explicit_start is not None:
+        return result
+    try:
+        params, weights = problem.family.from_json(result.params, problem.scaling)
+    except FitError:  # a covariance that round-off in data units leaves indefinite: as it is
+        return result
+    with np.errstate(divide="ignore"):
+        given = (params, np.log(weights)[None, :], ["polish"])
+    tight = dataclasses.replace(
+        problem, request=req.model_copy(update={"tol": req.tol * POLISH_TOL})
+    )
+    tried = run_given(tight, result.k, given, result.best_start, progress)
+    more = tried.starts[0]
+    if tried.status != "ok" or more.restarts or not tried.loglik > result.loglik:
+        return result
+    # The winner's own record goes on: its trace, iterations and events continue there.
+    won = next(s for s in result.starts if s.start == result.best_start)
+    offset = len(won.trace) - 1
+    events = [e.model_copy(update={"iteration": e.iteration + offset}) for e in more.events]
+    won = won.model_copy(
+        update={
+            "loglik": more.loglik,
+            "n_iter": won.n_iter + more.n_iter,
+            "evaluations": won.evaluations + more.evaluations,
+            "accelerated": won.accelerated + more.accelerated,
+            "trace": [*won.trace, *more.trace[1:]],
+            "events": [*won.events, *events],
+        }
+    )
+    path = None
+    if result.path is not None and tried.path is not None:
+        path = [*result.path, *tried.path[1:]]
+    return tried.model_copy(
+        update={
+            "starts": [won if s.start == won.start else s for s in result.starts],
+            "best_start": result.best_start,
+            "screening": result.screening,
+            "converged": result.converged,
+            "n_iter": won.n_iter,
+            "path": path,
+        }
+    )
 
 
 def regrow(
