@@ -25,7 +25,18 @@ from .errors import FitError
 from .estep import Batch
 from .families import get_family
 from .options import StartValues
-from .schema import FitRequest, FitResult, KResult, Model, ReferenceDensity
+from .schema import (
+    MAX_HELD_VALUES,
+    MAX_PATH_KEPT,
+    MAX_PATH_VALUES,
+    FitRequest,
+    FitResult,
+    KResult,
+    Model,
+    ReferenceDensity,
+)
+from .screen import candidate_count, candidate_methods
+from .smem import MAX_MOVES
 
 EXACT_REFERENCE_MAX = 5000  # up to this many points the p-values use every training point
 REFERENCE_LEVELS = 2048
@@ -109,7 +120,69 @@ def check(request: Any, data: Any, weights: Any = None) -> tuple[Any, np.ndarray
     if isinstance(request.init, StartValues):
         family.check_start(request.init)
     check_fit_size(X, w, max(request.k_values()))
+    check_path_size(request, family)
+    check_held_size(request, family, X)
     return family, X, w, moved
+
+
+def held_at_once(request: Any, family: Any, X: np.ndarray, k: int) -> int:
+    """The most starts one K holds at once: its screening candidates (``mixfit.screen``), its
+    starts, or its split-and-merge moves (``mixfit.smem``; K >= 3), whichever are more."""
+    starts = request.starts_per_k()
+    if request.explicit_start is not None:
+        return starts
+    n, d = X.shape
+    m = family.statistics(family.transform(X[:1])[0]).shape[1]  # statistics per point
+    count = candidate_count(request, family, n, d, m, k, starts)
+    candidates = len(candidate_methods(request, family.portfolio, count, d > 1 and count > starts))
+    moves = 0 if k < 3 else MAX_MOVES if request.split_merge is None else request.split_merge
+    return max(candidates, starts, moves)
+
+
+def check_held_size(request: Any, family: Any, X: np.ndarray) -> None:
+    """Raise FitError when some K would hold more than ``MAX_HELD_VALUES`` parameter values at
+    once: ``held_at_once`` starts times the K's free parameters. Every start a batch holds
+    carries its parameters, their factors, its E-step's statistics and its M-step's temporaries,
+    about 100 bytes per free parameter together (measured: d = 64, full, K = 20 on 1,400 points,
+    max_iter 1: 316 candidates 1.5 GB, 106 candidates 0.6 GB), and ``max_iter`` bounds none of
+    it: n_starts 200 and screen_factor 100 there (1,051 candidates) grew a worker to 3.5 GB
+    within 60 s."""
+    held, worst = max(
+        ((held_at_once(request, family, X, k), k) for k in request.k_values()),
+        key=lambda pair: pair[0] * family.n_params(pair[1]),
+    )
+    values = held * family.n_params(worst)
+    if values > MAX_HELD_VALUES:
+        raise FitError(
+            f"k={worst} would hold {held:,} starts of {family.n_params(worst):,} parameters at "
+            f"once (screening candidates, starts or split-and-merge moves, whichever are more): "
+            f"{values:,} values, more than {MAX_HELD_VALUES:,}; lower n_starts, screen_factor, "
+            "split_merge or k (or d)"
+        )
+
+
+def check_path_size(request: Any, family: Any) -> None:
+    """Raise FitError when ``keep_path`` could return more than ``MAX_PATH_VALUES`` numbers
+    ((max_iter + 1) x the family's free parameters summed over the Ks, known only with the
+    data's d) or keep more than ``MAX_PATH_KEPT`` while fitting (every start's path: n_starts
+    times that)."""
+    if not request.keep_path:
+        return
+    per_iteration = sum(family.n_params(k) for k in request.k_values())
+    returned = (request.max_iter + 1) * per_iteration
+    kept = request.starts_per_k() * returned
+    what = f"(max_iter {request.max_iter} + 1) x {per_iteration:,} parameters over k"
+    if returned > MAX_PATH_VALUES:
+        raise FitError(
+            f"keep_path would return up to {returned:,} parameter values ({what}); at most "
+            f"{MAX_PATH_VALUES:,}: lower max_iter or k, or drop keep_path"
+        )
+    if kept > MAX_PATH_KEPT:
+        raise FitError(
+            f"keep_path would keep up to {kept:,} parameter values while fitting (n_starts "
+            f"{request.starts_per_k()} x {what}); at most {MAX_PATH_KEPT:,}: lower n_starts, "
+            "max_iter or k, or drop keep_path"
+        )
 
 
 def prepare(request: Any, data: Any, weights: Any = None) -> Problem:

@@ -80,8 +80,13 @@ def _match(family: Any, reference: Any, other: Any) -> np.ndarray:
 
 
 def model_options(options: dict[str, Any]) -> dict[str, Any]:
-    """A fit's options less its start settings: what a replicate's refit keeps."""
-    return {key: value for key, value in options.items() if key not in START_OPTIONS}
+    """A fit's options less its start settings and ``keep_path`` (no refit's path is
+    returned): what a replicate's refit keeps."""
+    return {
+        key: value
+        for key, value in options.items()
+        if key not in START_OPTIONS and key != "keep_path"
+    }
 
 
 def bootstrap_replicates(

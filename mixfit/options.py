@@ -6,8 +6,11 @@ request the core can run. Each family module (``mixfit.families``) defines its o
 start-value and parameter models on top of these; ``mixfit.schema`` joins them into the unions.
 
 Caps (documented in the README, enforced here so every face of mixfit shares them):
-``MAX_K`` components, ``MAX_STARTS`` starts, ``MAX_ITER`` iterations, ``MAX_DIM`` dimensions and
-``MAX_ABS`` for the magnitude of any data value.
+``MAX_K`` components, ``MAX_STARTS`` starts, ``MAX_ITER`` iterations, ``MAX_DIM`` dimensions,
+``MAX_ABS`` for the magnitude of any data value, ``MAX_PATH_VALUES`` and ``MAX_PATH_KEPT`` for
+what ``keep_path`` may return and keep and ``MAX_HELD_VALUES`` for the parameters a fit holds at
+once (checked with the data, ``mixfit.fit.check``: they depend on d), and ``MAX_SCORE_POINTS``
+for the points of one ``ScoreRequest``.
 """
 
 from __future__ import annotations
@@ -33,6 +36,27 @@ MAX_ITER = 10_000
 # maths, sets the cap (digits, d=64, n=1797, K=5 full: about 12 s on 2 cores).
 MAX_DIM = 64
 MAX_ABS = 1e150
+# keep_path returns the best start's parameters at every iteration of every K: (max_iter + 1) x
+# (free parameters summed over the Ks) may be at most MAX_PATH_VALUES, about 40 MB of JSON at
+# most (a full covariance is returned whole, about twice its free parameters). Until the best
+# start is known every start's path is kept: n_starts x that, at most MAX_PATH_KEPT (80 MB of
+# float64, twice that for full covariances). Uncapped, d = 64, K = 10, tol 5e-324 made a 235 MB
+# result that took 46 s to GET. The page's default (1-D, K 1..4, 10 starts, 1,000 iterations,
+# Student t's 4K - 1 parameters) returns 36,036 values and keeps 360,360; the library's Student
+# t default (K 1..5, 5,000 iterations) keeps 2.75 million.
+MAX_PATH_VALUES = 1_000_000
+MAX_PATH_KEPT = 10_000_000
+# Points one scoring request may carry: the service scores on an API thread while the client
+# waits. 1.5M 1-D points with responsibilities (K = 5) held a thread for 33 s and answered 183 MB;
+# 100,000 take about 1 s (1-D, K = 5, responsibilities: 16 MB out), and the worst the body limit
+# lets through (d = 64, full, K = 20: about 50,000 points) 2.2 s.
+MAX_SCORE_POINTS = 100_000
+# Parameter values one K may hold at once: the most starts it batches (screening candidates,
+# starts or split-and-merge moves) times its free parameters (mixfit.fit.check_held_size). A
+# held value costs about 100 bytes in all (factors, statistics, M-step temporaries): 8 million
+# keep a fit near 1 GB. Only extreme requests reach it (d = 64, full, K = 20: n_starts <= 35;
+# the defaults there hold 2.3 million).
+MAX_HELD_VALUES = 8_000_000
 # Data must differ by at least this much somewhere (their largest range over the columns):
 # squares of smaller differences, as variances in the data's units, fall out of float64's
 # normal range as squares of values beyond MAX_ABS overflow (points 5e-324 and 0 made EM divide
@@ -176,7 +200,12 @@ class FitOptions(Schema):
     seed: Annotated[int, Field(ge=0, le=2**63 - 1)] | None = Field(
         None, description="Seed for every start's own recorded seed; None draws one and records it."
     )
-    keep_path: bool = Field(False, description="Return the best start's parameters per iteration.")
+    keep_path: bool = Field(
+        False,
+        description="Return the best start's parameters per iteration. (max_iter + 1) x the "
+        f"free parameters summed over the Ks may be at most {MAX_PATH_VALUES:,}, and n_starts "
+        f"times that at most {MAX_PATH_KEPT:,} (a 422 names the counts).",
+    )
     var_floor: Annotated[float, Field(gt=0.0, le=1.0)] = Field(
         1e-6,
         description="Variance floor relative to the data's variance (in d > 1 each column's); a "
@@ -356,9 +385,14 @@ class ReferenceDensity(Schema):
 
 
 class ScoreRequest(Schema):
-    """Points to score against a fitted model."""
+    """Points to score against a fitted model: at most ``MAX_SCORE_POINTS`` a request (the
+    service scores synchronously, on an API thread; ``mixfit.score`` in a caller's own process
+    takes any number)."""
 
-    points: Annotated[Points, Field(min_length=1)]
+    points: Annotated[Points, Field(min_length=1, max_length=MAX_SCORE_POINTS)] = Field(
+        description=f"Points to score: numbers (1-D) or rows; at most {MAX_SCORE_POINTS:,} "
+        "(split more into several requests)."
+    )
     alpha: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.01
     responsibilities: bool = False
 

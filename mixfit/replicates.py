@@ -53,11 +53,13 @@ def best_of(problem: Problem, k: int, starts: list[dict[str, Any]]) -> KResult |
 
 
 def fit_options(options: dict[str, Any]) -> dict[str, Any]:
-    """The fit options a bootstrap passes on; a FitError names any it sets itself."""
+    """The fit options a bootstrap passes on; a FitError names any it sets itself. Without
+    ``keep_path``: no refit's path is returned, and the test's Ks (up to max_k + 1) could take
+    its count past ``MAX_PATH_VALUES``."""
     bad = OWN_OPTIONS & set(options)
     if bad:
         raise FitError(f"{', '.join(sorted(bad))}: set by the bootstrap itself")
-    return options
+    return {key: value for key, value in options.items() if key != "keep_path"}
 
 
 def as_model(r: KResult, d: int, options: dict[str, Any]) -> Model:

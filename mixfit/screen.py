@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -142,11 +143,12 @@ def draw(problem, k: int, methods: list[str], s: Sample, rng: np.random.Generato
     return params, logw
 
 
-def screen(problem, k: int, n_select: int, tick: Callable[[], None] | None = None) -> Screened:
-    """Draw, screen and select the ``n_select`` starts of one K (see the module docstring).
-    ``tick`` is called after every screening iteration (a worker's stop request raises there,
-    so a cancel reaches a fit that is still screening)."""
-    req = problem.request
+def candidate_count(
+    request: Any, family: Any, n: int, d: int, m: int, k: int, n_select: int
+) -> int:
+    """How many candidates ``screen`` draws for one K from the request's ``screen_factor``, on
+    ``n`` points of d dimensions with ``m`` statistics each, to select ``n_select`` starts
+    (before ``candidate_methods``' extra candidates of d > 1)."""
     # The surface grows rougher with K (measured on the peer fixtures' 1-D sets: K <= 4 needed
     # no more than 5 candidates a start, K = 5 and 6 up to 30). On small multivariate data
     # sets, where maxima are many and a candidate is cheap, K = 2 gets K = 3's 20, as a basin
@@ -154,14 +156,22 @@ def screen(problem, k: int, n_select: int, tick: Callable[[], None] | None = Non
     # was found under seeds 0..19 13 times from 5 candidates a start, 20 from 20). Not in 1-D,
     # where 5 sufficed (and a K=2 fit of 200 points took 23 ms with 20 against 10 ms), nor at
     # n = 1e5, where those 150 more candidates doubled the K=2 fit's time.
-    rough_data = problem.d > 1 or problem.family.rough  # beta: its spikes (families.beta)
-    least = ROUGH_FROM_K - 1 if problem.n <= SMALL_DATA_POINTS and rough_data else 1
-    factor = 1 if k == 1 else min(req.screen_factor, 5 * max(k - 1, least) ** 2)
+    rough_data = d > 1 or family.rough  # beta: its spikes (families.beta)
+    least = ROUGH_FROM_K - 1 if n <= SMALL_DATA_POINTS and rough_data else 1
+    factor = 1 if k == 1 else min(request.screen_factor, 5 * max(k - 1, least) ** 2)
     count = min(MAX_CANDIDATES, max(n_select, factor * n_select))
     # Where one candidate-iteration is costly (many dimensions), fewer candidates, at least
     # 5 a start: the budget buys three rounds of three iterations.
-    per_candidate = 9.0 * MIN_POINTS * k * (1 + problem.batch.m)
-    count = max(min(count, int(CANDIDATE_BUDGET / per_candidate)), min(count, 5 * n_select))
+    per_candidate = 9.0 * MIN_POINTS * k * (1 + m)
+    return max(min(count, int(CANDIDATE_BUDGET / per_candidate)), min(count, 5 * n_select))
+
+
+def screen(problem, k: int, n_select: int, tick: Callable[[], None] | None = None) -> Screened:
+    """Draw, screen and select the ``n_select`` starts of one K (see the module docstring).
+    ``tick`` is called after every screening iteration (a worker's stop request raises there,
+    so a cancel reaches a fit that is still screening)."""
+    req = problem.request
+    count = candidate_count(req, problem.family, problem.n, problem.d, problem.batch.m, k, n_select)
     rng = screening_generator(problem.seed, k)
     cells = count * k * (1 + problem.batch.m)
     size = int(np.clip(SCREEN_CELLS / cells, MIN_POINTS, SCREEN_POINTS))

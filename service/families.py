@@ -10,8 +10,12 @@ from typing import Any
 from mixfit.families import FAMILIES
 from mixfit.schema import (
     MAX_DIM,
+    MAX_HELD_VALUES,
     MAX_ITER,
     MAX_K,
+    MAX_PATH_KEPT,
+    MAX_PATH_VALUES,
+    MAX_SCORE_POINTS,
     MAX_STARTS,
     FitOptions,
     FitRequest,
@@ -63,5 +67,14 @@ def families() -> Families:
         )
     return Families(
         families=infos,
-        caps={"MAX_K": MAX_K, "MAX_STARTS": MAX_STARTS, "MAX_ITER": MAX_ITER, "MAX_DIM": MAX_DIM},
+        caps={
+            "MAX_K": MAX_K,
+            "MAX_STARTS": MAX_STARTS,
+            "MAX_ITER": MAX_ITER,
+            "MAX_DIM": MAX_DIM,
+            "MAX_PATH_VALUES": MAX_PATH_VALUES,
+            "MAX_PATH_KEPT": MAX_PATH_KEPT,
+            "MAX_HELD_VALUES": MAX_HELD_VALUES,
+            "MAX_SCORE_POINTS": MAX_SCORE_POINTS,
+        },
     )

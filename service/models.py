@@ -153,7 +153,11 @@ class Families(Schema):
 
     families: list[FamilyInfo]
     max_abs: float = Field(MAX_ABS, description="Largest magnitude a data value may have.")
-    caps: dict[str, int] = Field(description="MAX_K, MAX_STARTS, MAX_ITER, MAX_DIM.")
+    caps: dict[str, int] = Field(
+        description="MAX_K, MAX_STARTS, MAX_ITER, MAX_DIM; MAX_PATH_VALUES and MAX_PATH_KEPT "
+        "(keep_path: (max_iter + 1) x free parameters over the Ks, and n_starts times that); "
+        "MAX_HELD_VALUES (starts one K holds at once x its free parameters); MAX_SCORE_POINTS."
+    )
 
 
 class Health(Schema):

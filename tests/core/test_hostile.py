@@ -209,3 +209,87 @@ def test_weights_below_1e_12_of_the_largest_are_zeros_and_beyond_1e150_refused()
     w[-1] = 615423.8968487086
     with pytest.raises(FitError, match="1 point\\(s\\) cannot fit 2 components"):
         mixfit.fit(X, weights=w, k=2, covariance="full", var_floor=0.5, seed=0)
+
+
+# -- work a request within every other cap could ask for: refused before anything is fitted ---
+
+
+def test_a_keep_path_over_its_caps_is_a_fit_error_and_the_pages_default_is_well_inside() -> None:
+    """keep_path kept every start's parameters at every iteration: d = 64, K = 10, tol 5e-324
+    made a 235 MB result. What it returns, (max_iter + 1) x free parameters over the Ks, and
+    what it keeps while fitting, n_starts times that, are capped; the simulator page's default
+    request (1-D, K 1..4, 10 starts, 1,000 iterations) and every family's library default are
+    inside, and the LRT's and bootstrap's refits of such a fit drop keep_path."""
+    from mixfit.fit import check, parse_request
+    from mixfit.inference import model_options
+    from mixfit.replicates import fit_options
+    from mixfit.schema import MAX_PATH_KEPT, MAX_PATH_VALUES
+
+    wide = np.random.default_rng(0).normal(size=(3000, 64))
+    message = (
+        r"keep_path would return up to 21,470,449 parameter values \(\(max_iter 1000 \+ 1\) x "
+        r"21,449 parameters over k\); at most 1,000,000: lower max_iter or k, or drop keep_path"
+    )
+    with pytest.raises(FitError, match=message):
+        mixfit.fit(wide, k=10, tol=5e-324, keep_path=True)
+    x = simulate(200)
+    message = (
+        r"keep_path would keep up to 10,001,000 parameter values while fitting \(n_starts 200 x "
+        r"\(max_iter 10000 \+ 1\) x 5 parameters over k\); at most 10,000,000: lower n_starts"
+    )
+    with pytest.raises(FitError, match=message):
+        mixfit.fit(x, k=2, n_starts=200, max_iter=10_000, keep_path=True)
+    check(parse_request({"k": 2, "n_starts": 200, "max_iter": 10_000}), x)  # keep_path's own caps
+    for family in ("gaussian", "student_t", "beta", "gamma", "lognormal", "poisson"):
+        data = {"beta": x / 20 + 0.4, "poisson": np.round(np.abs(x))}.get(family, np.abs(x) + 0.1)
+        check(parse_request({"family": family, "keep_path": True}), data)  # the defaults pass
+        page = {"family": family, "k": {"min": 1, "max": 4}, "n_starts": 10, "max_iter": 1000}
+        fam = check(parse_request({**page, "keep_path": True}), data)[0]
+        returned = 1001 * sum(fam.n_params(k) for k in range(1, 5))
+        assert returned <= MAX_PATH_VALUES / 25 and 10 * returned <= MAX_PATH_KEPT / 25
+    assert "keep_path" not in fit_options({"keep_path": True}) | model_options({"keep_path": True})
+
+
+def test_starts_held_at_once_over_their_cap_are_a_fit_error_whatever_max_iter() -> None:
+    """d = 64, K = 20, n_starts 200, screen_factor 100, max_iter 1 on 1,400 points screened
+    1,051 candidates of 42,899 parameters together and grew a worker to 3.5 GB in 60 s:
+    max_iter bounds none of that. Refused before anything is drawn; the default n_starts (10)
+    there is inside the cap."""
+    from mixfit.fit import check, held_at_once, parse_request
+
+    X = np.random.default_rng(0).normal(size=(1400, 64))
+    options = {"k": 20, "n_starts": 200, "screen_factor": 100, "max_iter": 1}
+    message = (
+        r"k=20 would hold 1,051 starts of 42,899 parameters at once \(screening candidates, "
+        r"starts or split-and-merge moves, whichever are more\): 45,086,849 values, more than "
+        r"8,000,000; lower n_starts, screen_factor"
+    )
+    with pytest.raises(FitError, match=message):
+        mixfit.fit(X, **options)
+    request = parse_request({**options, "n_starts": 10})
+    family = check(request, X)[0]  # no error
+    assert held_at_once(request, family, X, 20) == 100  # the split-and-merge moves
+    # a list of Ks is judged by its worst K
+    with pytest.raises(FitError, match="k=20 would hold"):
+        check(parse_request({**options, "k": [1, 2, 20]}), X)
+    # the screening count the check uses is the one screening draws
+    Y = X[:300, :8]
+    options = {"k": 3, "n_starts": 4, "screen_factor": 50, "split_merge": 0}
+    request = parse_request(options)
+    result = mixfit.fit(Y, **options, seed=0)
+    held = held_at_once(request, check(request, Y)[0], Y, 3)
+    assert held == result.results[0].screening.candidates > 4
+
+
+def test_score_requests_carry_at_most_100_000_points() -> None:
+    """1.5 million points with responsibilities held an API thread for 33 s and answered
+    183 MB; a ScoreRequest (REST, client, CLI) takes at most MAX_SCORE_POINTS."""
+    from pydantic import ValidationError
+
+    from mixfit.schema import MAX_SCORE_POINTS, ScoreRequest
+
+    assert MAX_SCORE_POINTS == 100_000
+    ScoreRequest(points=[0.5] * 100_000)
+    for points in ([0.5] * 100_001, [[0.5, 1.0]] * 100_001):
+        with pytest.raises(ValidationError, match="at most 100000 items"):
+            ScoreRequest(points=points)

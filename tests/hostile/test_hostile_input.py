@@ -228,6 +228,51 @@ def test_more_dimensions_than_the_cap_are_422(client) -> None:
     assert "at most 64" in error["message"]
 
 
+def test_a_keep_path_over_its_caps_is_422_for_inline_data_and_an_upload(client) -> None:
+    """keep_path had no cap: d = 64, K = 10, tol 5e-324 (1.4 MB of request) made a 235 MB
+    result that took 46 s to GET. What it returns, (max_iter + 1) x free parameters over the
+    Ks, is at most 1,000,000 (it depends on d: checked with the data, as for an upload)."""
+    caps = client.get("/v1/families").get_json()["caps"]
+    assert caps["MAX_PATH_VALUES"] == 1_000_000 and caps["MAX_PATH_KEPT"] == 10_000_000
+    rows = np.random.default_rng(0).normal(size=(40, 64)).round(3).tolist()
+    body = {"data": rows, "k": 10, "tol": 5e-324, "tol_type": "absolute", "keep_path": True}
+    error = client.error(post(client, "/v1/fits", json.dumps(body)), 422)
+    assert error["message"].startswith("keep_path would return up to 21,470,449 parameter values")
+    assert "at most 1,000,000: lower max_iter or k, or drop keep_path" in error["message"]
+    upload = post(client, "/v1/datasets", json.dumps({"data": GOOD}))
+    assert upload.status_code == 201, upload.get_json()
+    fit = {"dataset_id": upload.get_json()["id"], "k": 2, "n_starts": 200, "max_iter": 10_000}
+    error = client.error(post(client, "/v1/fits", json.dumps({**fit, "keep_path": True})), 422)
+    assert "while fitting" in error["message"] and "at most 10,000,000" in error["message"]
+    assert post(client, "/v1/fits", json.dumps(fit)).status_code == 202  # keep_path's own cap
+
+
+def test_more_starts_held_at_once_than_the_cap_are_422_whatever_max_iter(client) -> None:
+    """d = 64, K = 20, n_starts 200, screen_factor 100, max_iter 1 grew a worker to 3.5 GB in
+    60 s: its 1,051 screening candidates of 42,899 parameters were held at once. A 422 at
+    submit names the count and what to lower; the same K at the default n_starts is queued."""
+    caps = client.get("/v1/families").get_json()["caps"]
+    assert caps["MAX_HELD_VALUES"] == 8_000_000
+    rows = np.random.default_rng(0).normal(size=(60, 64)).round(3).tolist()
+    body = {"data": rows, "k": 20, "n_starts": 200, "screen_factor": 100, "max_iter": 1}
+    error = client.error(post(client, "/v1/fits", json.dumps(body)), 422)
+    assert error["message"].startswith("k=20 would hold 1,051 starts of 42,899 parameters")
+    assert "more than 8,000,000; lower n_starts, screen_factor" in error["message"]
+    del body["n_starts"]
+    assert post(client, "/v1/fits", json.dumps(body)).status_code == 202
+
+
+def test_more_score_points_than_the_cap_are_422(client, model_id) -> None:
+    """1.5 million points with responsibilities held an API thread for 33 s and answered
+    183 MB; a score request carries at most 100,000 points."""
+    assert client.get("/v1/families").get_json()["caps"]["MAX_SCORE_POINTS"] == 100_000
+    body = json.dumps({"points": [0.5] * 100_001, "responsibilities": True})
+    error = client.error(post(client, f"/v1/models/{model_id}/score", body), 422)
+    assert error["message"] == (
+        "points: Value should have at most 100000 items after validation, not 100001"
+    )
+
+
 # -- transport-level, over real HTTP ------------------------------------------------------------
 
 
