@@ -336,9 +336,11 @@ def polish(problem: Problem, result: KResult, progress: Progress | None = None) 
     log-normal K = 4, 0.0041 below, each where 1e-6 n is 0.0028. Run on to 1e-3 of the
     tolerance from the winner (its one start: the others' ranking is settled), they reach it.
     Only at the default tolerance: not where the request names its own ``tol`` or an absolute
-    one (mclust's or normalmixEM's stopping point reproduced), nor for explicit start values."""
+    one (mclust's or normalmixEM's stopping point reproduced), nor for explicit start values,
+    nor with ``keep_path`` (the path shows where EM stopped as asked, within its cap)."""
     req = problem.request
-    asked = "tol" in req.model_fields_set or req.tol_type != "relative"
+    # keep_path: the path shows EM's stopping point as asked, within its cap (``MAX_PATH_VALUES``)
+    asked = "tol" in req.model_fields_set or req.tol_type != "relative" or req.keep_path
     if result.status != "ok" or asked or req.explicit_start is not None:
         return result
     try:
@@ -368,9 +370,6 @@ def polish(problem: Problem, result: KResult, progress: Progress | None = None) 
             "events": [*won.events, *events],
         }
     )
-    path = None
-    if result.path is not None and tried.path is not None:
-        path = [*result.path, *tried.path[1:]]
     return tried.model_copy(
         update={
             "starts": [won if s.start == won.start else s for s in result.starts],
@@ -378,7 +377,6 @@ def polish(problem: Problem, result: KResult, progress: Progress | None = None) 
             "screening": result.screening,
             "converged": result.converged,
             "n_iter": won.n_iter,
-            "path": path,
         }
     )
 
