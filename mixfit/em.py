@@ -335,12 +335,12 @@ def polish(problem: Problem, result: KResult, progress: Progress | None = None) 
     0.0095 below the brute-force maximum; Aids2's survival days, Gamma K = 5, 0.0096 below and
     log-normal K = 4, 0.0041 below, each where 1e-6 n is 0.0028. Run on to 1e-3 of the
     tolerance from the winner (its one start: the others' ranking is settled), they reach it.
-    Only at the default tolerance: not where the request names its own ``tol`` or an absolute
-    one (mclust's or normalmixEM's stopping point reproduced), nor for explicit start values,
-    nor with ``keep_path`` (the path shows where EM stopped as asked, within its cap)."""
+    Not with ``polish: false`` or an absolute tolerance (mclust's or normalmixEM's stopping
+    point reproduced), nor for explicit start values, nor with ``keep_path`` (the path shows
+    where EM stopped as asked, within its cap)."""
     req = problem.request
     # keep_path: the path shows EM's stopping point as asked, within its cap (``MAX_PATH_VALUES``)
-    asked = "tol" in req.model_fields_set or req.tol_type != "relative" or req.keep_path
+    asked = not req.polish or req.tol_type != "relative" or req.keep_path
     if result.status != "ok" or asked or req.explicit_start is not None:
         return result
     try:

@@ -237,6 +237,12 @@ class FitOptions(Schema):
         description="SQUAREM acceleration of EM (Varadhan & Roland 2008); false gives plain EM "
         "(normalmixEM's exact iterates with variance_update='normalmixem').",
     )
+    polish: bool = Field(
+        True,
+        description="Run each K's winner on from where tol stopped it to 1e-3 of tol (relative "
+        "tolerances; not with explicit start values or keep_path): where EM creeps, gains below "
+        "tol add up. false: stop where tol says (another program's stopping point reproduced).",
+    )
     init: Any = "auto"  # each family narrows this
 
     @model_validator(mode="after")
