@@ -146,7 +146,25 @@ def component_schemas() -> dict[str, Any]:
     """The JSON schemas of every request and answer model, keyed by model name."""
     pairs = [(m, "validation") for m in REQUESTS] + [(m, "serialization") for m in ANSWERS]
     _, top = models_json_schema(pairs, ref_template=REF)
-    return dict(sorted(top["$defs"].items()))
+    return _item_counts(dict(sorted(top["$defs"].items())))
+
+
+def _item_counts(node: Any) -> Any:
+    """pydantic writes a length bound on a union of arrays (``Points``) as ``minLength`` /
+    ``maxLength``, string keywords a validator ignores on arrays: they become each array
+    member's ``minItems`` / ``maxItems``."""
+    if isinstance(node, list):
+        return [_item_counts(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    node = {key: _item_counts(value) for key, value in node.items()}
+    members = node.get("oneOf") or node.get("anyOf")
+    if members and all(m.get("type") == "array" for m in members):
+        bounds = {"minLength": "minItems", "maxLength": "maxItems"}
+        moved = {bounds[key]: node.pop(key) for key in list(node) if key in bounds}
+        for member in members:
+            member.update(moved)
+    return node
 
 
 def components() -> dict[str, Any]:
