@@ -84,7 +84,14 @@ def run(
 
 # mclust's start strategy and tolerance: one start from model-based hierarchical agglomeration,
 # no screening and no split-and-merge moves, EM to a relative change of 1e-5.
-MCLUST_LIKE = {"init": "hc", "n_starts": 1, "screen_factor": 1, "split_merge": 0, "tol": 1e-5}
+MCLUST_LIKE = {
+    "init": "hc",
+    "n_starts": 1,
+    "screen_factor": 1,
+    "split_merge": 0,
+    "tol": 1e-5,
+    "polish": False,  # mclust stops where its tolerance says
+}
 R_CALL = (
     "suppressMessages(library(mclust)); x <- faithful$waiting; set.seed(1); "
     "cat(system.time(mclustBootstrapLRT(x, modelName='V', maxG=3, nboot={nboot}, "
