@@ -19,6 +19,7 @@ from pathlib import Path
 
 import devstack
 from service import create_app
+from tests.core.test_agglomeration import MCLUST_LIKE  # mclust's start strategy and tolerance
 
 QUEUE = "bench-lrt-fanout"
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "inference" / "lrt_waiting.json"
@@ -82,16 +83,6 @@ def run(
         app.extensions["mixfit"].redis.close()
 
 
-# mclust's start strategy and tolerance: one start from model-based hierarchical agglomeration,
-# no screening and no split-and-merge moves, EM to a relative change of 1e-5.
-MCLUST_LIKE = {
-    "init": "hc",
-    "n_starts": 1,
-    "screen_factor": 1,
-    "split_merge": 0,
-    "tol": 1e-5,
-    "polish": False,  # mclust stops where its tolerance says
-}
 R_CALL = (
     "suppressMessages(library(mclust)); x <- faithful$waiting; set.seed(1); "
     "cat(system.time(mclustBootstrapLRT(x, modelName='V', maxG=3, nboot={nboot}, "

@@ -18,6 +18,8 @@ from mixfit.fit import parse_request
 from mixfit.screen import candidate_methods
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "hc"
+# mclust's start strategy and tolerance: one start from model-based hierarchical agglomeration,
+# no screening and no split-and-merge moves, EM to a relative change of 1e-5 (and no polish).
 MCLUST_LIKE = {
     "init": "hc",
     "n_starts": 1,

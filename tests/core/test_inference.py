@@ -18,6 +18,8 @@ import pytest
 import mixfit
 from mixfit.lrt import lrt_plan
 
+from .test_agglomeration import MCLUST_LIKE  # mclust's start strategy and tolerance
+
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "inference"
 
 
@@ -53,15 +55,7 @@ def test_p_value_is_mclusts_within_monte_carlo_error() -> None:
     default, thorough search the replicates find higher spurious K+1 maxima, as the data's fit
     does, and p is 0.75: a different, calibrated test; see test_inference_calibration.py.)"""
     doc = load("lrt_acidity.json")
-    mclust_like = {
-        "init": "hc",
-        "n_starts": 1,
-        "screen_factor": 1,
-        "split_merge": 0,
-        "tol": 1e-5,
-        "polish": False,  # mclust stops where its tolerance says
-    }
-    result = mixfit.bootstrap_lrt(doc["x"], k_min=3, max_k=3, nboot=99, seed=1, **mclust_like)
+    result = mixfit.bootstrap_lrt(doc["x"], k_min=3, max_k=3, nboot=99, seed=1, **MCLUST_LIKE)
     step = result.steps[0]
     count = sum(b >= step.statistic for b in step.bootstrap)
     assert step.p_value == (1 + count) / 100

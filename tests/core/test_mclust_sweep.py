@@ -19,7 +19,7 @@ import pytest
 
 import mixfit
 
-from .test_mclust_more import COVARIANCE  # mclust's model names as mixfit's
+from .test_mclust_wide import cases_in, reaches_mclust
 
 SWEEP = Path(__file__).resolve().parents[1] / "fixtures" / "mclust_sweep"
 ROUND_OFF = (
@@ -39,28 +39,10 @@ def _doc(name: str) -> dict:
     return json.loads((SWEEP / f"mclust_{name}.json").read_text())
 
 
-def _cases() -> list:
-    cases = []
-    for path in sorted(SWEEP.glob("mclust_*.json")):
-        doc = json.loads(path.read_text())
-        for model, lls in doc["loglik"].items():
-            if any(ll is not None for ll in lls):
-                cases.append(pytest.param(doc["dataset"], model, id=f"{doc['dataset']}-{model}"))
-    return cases
-
-
 @pytest.mark.validate
-@pytest.mark.parametrize(("name", "model"), _cases())
+@pytest.mark.parametrize(("name", "model"), cases_in(SWEEP))
 def test_default_fit_reaches_mclust_at_k_1_to_9(name: str, model: str) -> None:
-    doc = _doc(name)
-    x = np.asarray(doc["x"], dtype=float)
-    cells = {k: ll for k, ll in zip(doc["k"], doc["loglik"][model], strict=True) if ll is not None}
-    result = mixfit.fit(x, k=sorted(cells), covariance=COVARIANCE[model], seed=0)
-    for ours in result.results:
-        if (name, model, ours.k) in NOT_A_BAR:
-            continue
-        assert ours.loglik is not None, f"K={ours.k} refused: {ours.message}"
-        assert ours.loglik >= cells[ours.k] - 1e-6 * doc["n"], (ours.k, ours.loglik, cells[ours.k])
+    reaches_mclust(_doc(name), model, NOT_A_BAR)
 
 
 @pytest.mark.validate
