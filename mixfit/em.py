@@ -42,7 +42,7 @@ from .estep import Batch, single_threaded_blas
 from .families.base import Family, ParamArrays, take
 from .schema import Event, KResult, ScreeningSummary, StartSummary
 from .screen import SCREEN_CELLS, Screened, screen
-from .smem import growth, refine
+from .smem import counting, growth, refine
 from .starts import responsibilities, sample, split_responsibilities
 
 MAX_RESTARTS = 3
@@ -352,7 +352,9 @@ def polish(problem: Problem, result: KResult, progress: Progress | None = None) 
     tight = dataclasses.replace(
         problem, request=req.model_copy(update={"tol": req.tol * POLISH_TOL})
     )
-    tried = run_given(tight, result.k, given, result.best_start, progress)
+    # the K's counts (the polish continues a start of them) and its best log-likelihood
+    report = counting(progress, len(result.starts) - 1, result)
+    tried = run_given(tight, result.k, given, result.best_start, report)
     more = tried.starts[0]
     if tried.status != "ok" or more.restarts or not tried.loglik > result.loglik:
         return result

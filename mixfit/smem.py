@@ -123,12 +123,12 @@ def refine(
             given,
             s,
             run,
-            _counting(progress, len(starts), best, False),
+            counting(progress, len(starts), best, False),
             runners_up(count, k),
         )
         if given is None:
             break
-        tried = run(problem, k, given, len(starts), _counting(progress, len(starts), best))
+        tried = run(problem, k, given, len(starts), counting(progress, len(starts), best))
         starts.extend(tried.starts)
         gain = (tried.loglik - best.loglik) if tried.status == "ok" else -np.inf
         if not gain > problem.gain_threshold(best.loglik):
@@ -138,10 +138,10 @@ def refine(
     if parent is not None and parent.status == "ok" and not regrown:
         given, s = growth(problem, parent)
         if given is not None:
-            report = _counting(progress, len(starts), best, False)
+            report = counting(progress, len(starts), best, False)
             given = _on_sample(problem, best, given, s, run, report, runners_up(count, k))
         if given is not None:
-            tried = run(problem, k, given, len(starts), _counting(progress, len(starts), best))
+            tried = run(problem, k, given, len(starts), counting(progress, len(starts), best))
             starts.extend(tried.starts)
             gain = (tried.loglik - best.loglik) if tried.status == "ok" else -np.inf
             if gain > problem.gain_threshold(best.loglik):
@@ -286,7 +286,7 @@ def _on_sample(
     return params, logw, [tried.starts[i].init for i in [tried.best_start, *above]]
 
 
-def _counting(progress: Any, before: int, best: KResult, comparable: bool = True) -> Any:
+def counting(progress: Any, before: int, best: KResult, comparable: bool = True) -> Any:
     """The progress callback of a round of moves: its counts follow the K's ``before`` starts;
     its log-likelihood leads when it is above the fit's (never when it is a sample's:
     ``comparable=False``)."""
