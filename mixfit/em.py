@@ -343,6 +343,12 @@ def polish(problem: Problem, result: KResult, progress: Progress | None = None) 
     asked = not req.polish or req.tol_type != "relative" or req.keep_path
     if result.status != "ok" or asked or req.explicit_start is not None:
         return result
+    # Within the winner's max_iter (E-steps with SQUAREM, M-steps without), and only where it
+    # converged: a start cut off at max_iter has spent what the request gave it.
+    won = next(s for s in result.starts if s.start == result.best_start)
+    left = req.max_iter - (won.evaluations if req.accelerate else won.n_iter)
+    if won.status != "converged" or left < 1:
+        return result
     try:
         params, weights = problem.family.from_json(result.params, problem.scaling)
     except FitError:  # a covariance that round-off in data units leaves indefinite: as it is
@@ -350,7 +356,7 @@ def polish(problem: Problem, result: KResult, progress: Progress | None = None) 
     with np.errstate(divide="ignore"):
         given = (params, np.log(weights)[None, :], ["polish"])
     tight = dataclasses.replace(
-        problem, request=req.model_copy(update={"tol": req.tol * POLISH_TOL})
+        problem, request=req.model_copy(update={"tol": req.tol * POLISH_TOL, "max_iter": left})
     )
     # the K's counts (the polish continues a start of them) and its best log-likelihood
     report = counting(progress, len(result.starts) - 1, result)
@@ -359,7 +365,6 @@ def polish(problem: Problem, result: KResult, progress: Progress | None = None) 
     if tried.status != "ok" or more.restarts or not tried.loglik > result.loglik:
         return result
     # The winner's own record goes on: its trace, iterations and events continue there.
-    won = next(s for s in result.starts if s.start == result.best_start)
     offset = len(won.trace) - 1
     events = [e.model_copy(update={"iteration": e.iteration + offset}) for e in more.events]
     won = won.model_copy(

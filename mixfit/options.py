@@ -239,9 +239,10 @@ class FitOptions(Schema):
     )
     polish: bool = Field(
         True,
-        description="Run each K's winner on from where tol stopped it to 1e-3 of tol (relative "
-        "tolerances; not with explicit start values or keep_path): where EM creeps, gains below "
-        "tol add up. false: stop where tol says (another program's stopping point reproduced).",
+        description="Run each K's winner on from where tol stopped it to 1e-3 of tol, within "
+        "what is left of its max_iter (relative tolerances; not with explicit start values or "
+        "keep_path): where EM creeps, gains below tol add up. false: stop where tol says "
+        "(another program's stopping point reproduced).",
     )
     init: Any = "auto"  # each family narrows this
 

@@ -34,3 +34,18 @@ def test_the_winner_is_polished_to_the_maximum(family: str, k: int) -> None:
     assert won.start == before.start and len(won.trace) > len(before.trace)
     assert won.trace[-1] == pytest.approx(polished.loglik, abs=1e-9)
     assert np.all(np.diff(won.trace) >= -1e-9 * abs(polished.loglik))
+
+
+@pytest.mark.parametrize("max_iter", [20, 200])
+def test_the_polish_stays_within_the_winners_max_iter(max_iter: int) -> None:
+    """max_iter bounds the winner's E-steps polish and all (SQUAREM's last cycle may run over
+    by two, as without it); a winner cut off at max_iter is not polished."""
+    on = mixfit.fit(X, family="lognormal", k=4, seed=0, max_iter=max_iter).results[0]
+    off = mixfit.fit(X, family="lognormal", k=4, seed=0, max_iter=max_iter, polish=False)
+    off = off.results[0]
+    won = next(s for s in on.starts if s.start == on.best_start)
+    assert won.evaluations <= max_iter + 2
+    if next(s for s in off.starts if s.start == off.best_start).status == "max_iter":
+        assert on.loglik == off.loglik
+    else:
+        assert on.loglik > off.loglik
