@@ -125,14 +125,19 @@ def check(request: Any, data: Any, weights: Any = None) -> tuple[Any, np.ndarray
     return family, X, w, moved
 
 
-def held_at_once(request: Any, family: Any, X: np.ndarray, k: int) -> int:
+def _statistics_per_point(family: Any, X: np.ndarray) -> int:
+    return family.statistics(family.transform(X[:1])[0]).shape[1]
+
+
+def held_at_once(request: Any, family: Any, X: np.ndarray, k: int, m: int | None = None) -> int:
     """The most starts one K holds at once: its screening candidates (``mixfit.screen``), its
-    starts, or its split-and-merge moves (``mixfit.smem``; K >= 3), whichever are more."""
+    starts, or its split-and-merge moves (``mixfit.smem``; K >= 3), whichever are more. ``m``:
+    the family's statistics per point (None: read off the first point)."""
     starts = request.starts_per_k()
     if request.explicit_start is not None:
         return starts
     n, d = X.shape
-    m = family.statistics(family.transform(X[:1])[0]).shape[1]  # statistics per point
+    m = _statistics_per_point(family, X) if m is None else m
     count = candidate_count(request, family, n, d, m, k, starts)
     candidates = len(candidate_methods(request, family.portfolio, count, d > 1 and count > starts))
     moves = 0 if k < 3 else MAX_MOVES if request.split_merge is None else request.split_merge
@@ -147,8 +152,9 @@ def check_held_size(request: Any, family: Any, X: np.ndarray) -> None:
     max_iter 1: 316 candidates 1.5 GB, 106 candidates 0.6 GB), and ``max_iter`` bounds none of
     it: n_starts 200 and screen_factor 100 there (1,051 candidates) grew a worker to 3.5 GB
     within 60 s."""
+    m = _statistics_per_point(family, X)  # once for every K
     held, worst = max(
-        ((held_at_once(request, family, X, k), k) for k in request.k_values()),
+        ((held_at_once(request, family, X, k, m), k) for k in request.k_values()),
         key=lambda pair: pair[0] * family.n_params(pair[1]),
     )
     values = held * family.n_params(worst)
