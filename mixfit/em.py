@@ -532,8 +532,10 @@ def _loop(problem: Problem, st: _Starts, progress: Progress | None) -> None:
     iteration = 0
     next_report = 0.0
     while active.size:
-        sub = take(st.params, active)
-        ll, stats = fam.estep(problem.batch, sub, st.logw[active], rows=active)
+        if active.size == st.S:  # every start (active is sorted): no copies to read them
+            ll, stats = fam.estep(problem.batch, st.params, st.logw, rows=active)
+        else:
+            ll, stats = fam.estep(problem.batch, take(st.params, active), st.logw[active], active)
         ll += problem.constant
         st.evaluations[active] += 1
         waiting = active[:0]
@@ -588,7 +590,7 @@ def _loop(problem: Problem, st: _Starts, progress: Progress | None) -> None:
         for s, value in zip(active[shown].tolist(), ll[shown].tolist(), strict=True):
             st.traces[s].append(value)
         st.last[active[shown]] = ll[shown]
-        for j in np.flatnonzero(fell & shown):
+        for j in np.flatnonzero(fell & shown) if np.count_nonzero(fell) else ():
             s = active[j]
             st.log(
                 s,
@@ -605,9 +607,13 @@ def _loop(problem: Problem, st: _Starts, progress: Progress | None) -> None:
         st.status[active[converged]] = CONVERGED
         st.status[active[exhausted]] = MAX_ITER
         running = ~(converged | exhausted)
-        active, stats, ll = active[running], stats[running], ll[running]
+        if np.count_nonzero(running) < running.size:
+            active, stats, ll = active[running], stats[running], ll[running]
         if active.size:
-            before = _vectors(fam, st, active) if accelerate else None
+            # theta_0 of the cycles that begin here (phase 0): only they need it packed
+            before = None
+            if accelerate and np.count_nonzero(st.phase[active] == 0):
+                before = _vectors(fam, st, active)
             _m_step(problem, st, active, stats)
             if accelerate:
                 _squarem(problem, st, active, ll, before)
@@ -621,6 +627,8 @@ def _loop(problem: Problem, st: _Starts, progress: Progress | None) -> None:
 
 
 def _vectors(fam: Family, st: _Starts, rows: np.ndarray) -> np.ndarray:
+    if rows.size == st.S:  # every start (rows are sorted): no copies to read them
+        return fam.pack(st.params, st.logw)
     return fam.pack(take(st.params, rows), st.logw[rows])
 
 
@@ -640,7 +648,7 @@ def _fall_back(st: _Starts, rows: np.ndarray) -> None:
 
 
 def _squarem(
-    problem: Problem, st: _Starts, rows: np.ndarray, ll: np.ndarray, before: np.ndarray
+    problem: Problem, st: _Starts, rows: np.ndarray, ll: np.ndarray, before: np.ndarray | None
 ) -> None:
     """Advance each start's SQUAREM cycle after the M-step that took it from ``before``.
 
@@ -656,9 +664,6 @@ def _squarem(
     Every start's cycle advances at once (arrays over starts, no loop over them).
     """
     fam = problem.family
-    after = _vectors(fam, st, rows)
-    if st.saved is None:
-        st.saved = np.empty((3, st.S, after.shape[1]))
     # ended, or re-drawn by the M-step (its trace and last log-likelihood were reset: its cycle
     # begins anew): left alone, phase -1 here
     live = (st.status[rows] == RUNNING) & ~np.isnan(st.last[rows])
@@ -667,9 +672,15 @@ def _squarem(
     if done.size:
         st.accepted[done] += 1
         st.phase[done] = 0
+        if done.size == rows.size:  # every cycle stabilized: nothing to save or extrapolate
+            return
+    after = _vectors(fam, st, rows)
+    if st.saved is None:
+        st.saved = np.empty((3, st.S, after.shape[1]))
     first = phase == 0
     a = rows[first]
     if a.size:
+        assert before is not None  # packed by the loop wherever a cycle begins
         st.saved[0, a], st.saved[1, a] = before[first], after[first]
         st.ll0[a] = ll[first]
         st.phase[a] = 1
@@ -709,7 +720,7 @@ def _m_step(problem: Problem, st: _Starts, active: np.ndarray, stats: np.ndarray
     fam = problem.family
     counts = stats[..., 0]
     weak = counts < problem.one_point
-    bad = weak.any(axis=1)
+    bad = np.logical_or.reduce(weak, axis=1)
     floored: dict[int, int] = {}
     # rows of the batch the M-step serves: all of them unless a weight collapsed
     fine = np.flatnonzero(~bad) if np.count_nonzero(bad) else np.arange(active.size)

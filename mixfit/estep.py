@@ -10,6 +10,7 @@ in chunk order, so results are bit-identical whatever the thread timing.
 
 from __future__ import annotations
 
+import math
 import os
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
@@ -25,6 +26,11 @@ _POOL: ThreadPoolExecutor | None = None
 _CELLS_PER_CHUNK = 1 << 17  # K*S*c values per chunk: a few hundred KB, cache-resident
 _STARTS_PER_CHUNK = 10  # chunk sizes are planned for this many starts
 _MIN_PARALLEL = 50_000
+# NONFINITE: a degenerate start's parameters may be infinite (the inverse of a covariance
+# singular in floating point) or NaN (``families.base.factor``); its log-likelihood comes out
+# NaN and the engine drops the start. Recent numpy (2.4.6 here) flags inf - inf inside
+# ``matmul`` ("invalid value"), which the numpy the suite ran on before did not: the E-step's
+# products ignore that flag.
 
 
 def threads() -> int:
@@ -113,7 +119,7 @@ def _sum_log(total: np.ndarray, k: int) -> np.ndarray:
     Multiplies blocks of values before one log per block (a product of B values in [1, k] stays
     below k**B < 1e300, with relative rounding about B * 1e-16), cutting the logs B-fold."""
     S, c = total.shape
-    block = min(512, int(690.0 / np.log(max(k, 2))))
+    block = min(512, int(690.0 / math.log(max(k, 2))))
     if c <= block:  # one block (a small data set): the same sum, in two calls instead of nine
         return np.log(np.multiply.reduce(total, axis=1))
     whole = c - c % block
@@ -179,6 +185,7 @@ class Batch:
         self.TT[1:] = T.T
         self.TW = None if w is None else np.ascontiguousarray((self.TT * w).T)
         self._sums: dict[tuple[int, int], np.ndarray] = {}
+        self._plans: dict[int, list[tuple[int, int]]] = {}  # K -> its chunks
 
     def _chunks(self, k: int) -> list[tuple[int, int]]:
         # The chunking depends on K only, never on how many starts share the batch, so a
@@ -217,14 +224,21 @@ class Batch:
             Responsibility-weighted sums of ``[1, T]``.
         """
         S, K, m = eta.shape
-        E = np.concatenate([bias[..., None], eta], axis=-1).transpose(1, 0, 2).reshape(K * S, 1 + m)
-        chunks = self._chunks(K)
+        # E (K*S, 1+m), component-major, written in place (no concatenate, transpose, copy)
+        E = np.empty((K * S, 1 + m))
+        E3 = E.reshape(K, S, 1 + m)
+        E3[..., 0] = bias.T
+        E3[..., 1:] = eta.transpose(1, 0, 2)
+        chunks = self._plans.get(K)
+        if chunks is None:
+            chunks = self._plans[K] = self._chunks(K)
         if len(chunks) == 1 and self.w is None:
             # One chunk (a small data set): the same arithmetic without the chunk machinery,
             # whose ~10 numpy calls and closure are much of an E-step's cost at n = 200.
             ll, flat = np.empty(S), np.empty((K * S, 1 + m))
             L, scratch = np.empty((K * S, self.n)), np.empty((3, S, self.n))
-            self._chunk(E, K, S, 0, self.n, L, scratch, ll, flat)
+            with np.errstate(invalid="ignore"):  # see NONFINITE
+                self._chunk(E, K, S, 0, self.n, L, scratch, ll, flat)
             return ll, np.ascontiguousarray(flat.reshape(K, S, 1 + m).transpose(1, 0, 2))
         ll_parts = np.empty((len(chunks), S))
         stat_parts = np.empty((len(chunks), K * S, 1 + m))
@@ -233,6 +247,10 @@ class Batch:
         def work(indices) -> None:
             buf = np.empty((K * S, size))
             scratch = np.empty((3, S, size))
+            with np.errstate(invalid="ignore"):  # per thread (see NONFINITE)
+                _work(indices, buf, scratch)
+
+        def _work(indices, buf: np.ndarray, scratch: np.ndarray) -> None:
             for c in indices:
                 a, b = chunks[c]
                 if K == 2 and self.w is None:
@@ -387,6 +405,14 @@ class ReplicateBatch:
         ll = np.empty(S)
         stats = np.empty((S, K, 1 + m))
         block = max(1, _CELLS_PER_CHUNK // (K * self.n))
+        with np.errstate(invalid="ignore"):  # see NONFINITE
+            self._blocks(E, own, block, ll, stats)
+        return ll + self.constants[own], stats
+
+    def _blocks(
+        self, E: np.ndarray, own: np.ndarray, block: int, ll: np.ndarray, stats: np.ndarray
+    ) -> None:
+        S = E.shape[0]
         for a in range(0, S, block):
             b = min(a + block, S)
             G = self.TT[own[a:b]]  # (B, 1+m, n)
@@ -405,4 +431,3 @@ class ReplicateBatch:
                 ll[a:b] = np.einsum("bn,bn->b", total, W)
                 L *= W[:, None, :]
             np.matmul(L, G.transpose(0, 2, 1), out=stats[a:b])
-        return ll + self.constants[own], stats

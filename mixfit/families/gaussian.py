@@ -179,7 +179,7 @@ class Gaussian(Family):
         if not self.dense:
             prec = 1.0 / params["var"]
             eta = np.concatenate([mean * prec, -0.5 * prec], axis=-1)
-            log_partition = 0.5 * np.sum(mean * mean * prec + np.log(params["var"]), axis=-1)
+            log_partition = 0.5 * np.add.reduce(mean * mean * prec + np.log(params["var"]), axis=-1)
             return eta, log_partition
         cov = params["cov"]
         chol, prec = factor(cov)
@@ -233,7 +233,7 @@ class Gaussian(Family):
                 var = np.broadcast_to(var.mean(axis=-1, keepdims=True), var.shape).copy()
                 floor = float(np.mean(floor))  # one variance: the columns' floors' mean
             low = var < floor
-            if low.any():
+            if np.count_nonzero(low):
                 for s, k in zip(*np.nonzero(low.any(axis=-1)), strict=True):
                     events.append((int(s), int(k), "variance_floor", "variance floored"))
                 var = np.maximum(var, floor)

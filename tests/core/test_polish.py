@@ -25,9 +25,12 @@ def test_the_winner_is_polished_to_the_maximum(family: str, k: int) -> None:
     bar = reference - 1e-6 * X.size
     polished = mixfit.fit(X, family=family, k=k, seed=0).results[0]
     assert polished.loglik >= bar, (polished.loglik, reference)
-    # Without it EM stops short of the maximum where the tolerance says.
+    # Without it EM stops short of the maximum where the tolerance says: the polish closes at
+    # least nine tenths of that gap. (How short depends on the last bits of the BLAS's sums:
+    # log-normal stopped 0.0041 below with OpenBLAS 0.3.2x on one machine, 0.0023 below with
+    # 0.3.31's AVX-512 kernels on another; Gamma 0.0096 and 0.0095.)
     asked = mixfit.fit(X, family=family, k=k, seed=0, polish=False).results[0]
-    assert asked.loglik < bar < polished.loglik
+    assert reference - polished.loglik < 0.1 * (reference - asked.loglik)
     # The polish continues the winner's own record: same start, its trace goes on.
     won = next(s for s in polished.starts if s.start == polished.best_start)
     before = next(s for s in asked.starts if s.start == asked.best_start)

@@ -156,7 +156,9 @@ def test_the_datas_units_do_not_change_where_em_stops(family):
     relative tolerance reads the log-likelihood in standard units. Read in the data's units
     (before), from this start Gaussian EM stopped after 146 iterations in magnitudes and after
     76 in thousandths, 0.014 lower; where the data's log-likelihood is near 0 (a = exp(LL / n))
-    no gain was small enough, and Gamma and log-normal EM ran to ``max_iter``."""
+    no gain was small enough, and Gamma and log-normal EM ran to ``max_iter``. Where EM stops
+    on this slow ridge moves with rounding by about 1e-3 (log-normal's limit lies 0.012 above
+    where the default tolerance stops it): the check is at 3e-3, below the 0.014 of before."""
     doc = json.loads((FIXTURES / "rescue" / "quakes_mag.json").read_text())
     mag = np.asarray(doc["mag"], dtype=float)
     means = np.array([4.2, 4.5, 4.8, 5.3])
@@ -171,4 +173,4 @@ def test_the_datas_units_do_not_change_where_em_stops(family):
         r = fit(a)
         assert r.converged
         assert 0.8 < r.n_iter / base.n_iter < 1.25
-        assert r.loglik + mag.size * np.log(a) == pytest.approx(base.loglik, abs=1e-3)
+        assert r.loglik + mag.size * np.log(a) == pytest.approx(base.loglik, abs=3e-3)

@@ -37,12 +37,21 @@ def test_every_start_has_its_own_recorded_seed():
 
 def test_seeds_of_one_k_do_not_depend_on_the_other_ks():
     """A K's screened starts are the same whichever other Ks are fitted; only the last start
-    differs when K-1 is fitted too: it splits K-1's widest component."""
+    differs when K-1 is fitted too: it splits K-1's widest component.
+
+    The same starts, not always the same bits: a start shares its E-step's matrix products
+    with the starts still running beside it, and OpenBLAS's AVX-512 kernels (0.3.31) round a
+    row's sums by its position in the batch, so a start may end in another last digit when
+    its neighbours converge at other iterations."""
     x = simulate(300)
     alone = mixfit.fit(x, k=3, seed=9).results[0]
     among = next(r for r in mixfit.fit(x, k=[1, 2, 3], seed=9).results if r.k == 3)
     # the 10 starts, then the split-and-merge moves from the best of them (mixfit.smem)
-    assert alone.starts[:9] == among.starts[:9]
+    for a, b in zip(alone.starts[:9], among.starts[:9], strict=True):
+        same = ("start", "seed", "init", "candidate", "screen_loglik", "status", "restarts")
+        assert [getattr(a, f) for f in same] == [getattr(b, f) for f in same]
+        assert a.loglik == pytest.approx(b.loglik, rel=1e-12)
+        assert abs(a.n_iter - b.n_iter) <= 1
     assert alone.starts[9].init != "split" and among.starts[9].init == "split"
     gap = next(r for r in mixfit.fit(x, k=[1, 3], seed=9).results if r.k == 3)
     assert gap == alone  # K-1 = 2 not fitted: no split start
