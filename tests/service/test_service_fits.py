@@ -458,7 +458,6 @@ TINY_LONG = {
     "tol": 1e-300,
     "tol_type": "absolute",
     "accelerate": False,
-    "split_merge": 0,  # K = 10 alone (with moves K = 1..9 are fitted too: no longer tiny)
 }
 
 
