@@ -11,12 +11,7 @@ tolerance the intervals covered 90.0 %.
   test compares against the discrete uniform on that grid).
 - Coverage: on 200 simulated two-component sets (n = 200) the 95 % nonparametric bootstrap
   intervals (999 replicates: with 99 the percentile ends alone cost about two points of
-  coverage) cover the true weights and means in 93-97 % of them, computed at the two-component
-  maximum: the fits run without moves (``split_merge = 0``). With them, the default search
-  ends in 4 of these 200 sets (seeds 43, 89, 116, 195) at a spike above that maximum, a
-  component of about 5 points with a standard deviation 1/400 of the data's (a growth move's
-  birth from K = 1; K = 2 alone or in a grid alike), and the intervals describe that fit
-  (coverage 92.5 % for one of the two, measured 2026-12-02).
+  coverage) cover the true weights and means in 93-97 % of them.
 """
 
 from __future__ import annotations
@@ -71,8 +66,7 @@ def test_bootstrap_intervals_cover_the_truth_95_percent_of_the_time() -> None:
     total = {"weights": 0, "means": 0}
     for i in range(SETS):
         x = _two_components(i)
-        # at the two-component maximum (see the module docstring: no moves)
-        result = mixfit.fit(x, k=2, seed=i, split_merge=0)
+        result = mixfit.fit(x, k=2, seed=i)
         boot = mixfit.bootstrap(result, x, nboot=CI_BOOT, seed=i)
         order = np.argsort(result.model.params.means)  # truth is listed by mean
         for name in covered:

@@ -67,10 +67,10 @@ SETS = ("wine", "wine_std", "breast_cancer_10", "diabetes", "linnerud", "iris_pe
 # Cells where the peer's best beats mixfit's seed 0, with what was measured (seeds 0..4; the
 # peer's kmeans strategy is scikit-learn's default init). Not strict: finding them passes them.
 MISSES = {
-    # (wine and wine_std tied K = 6 were here: reached since K = 1..5 are fitted for K = 6 and
-    # births go beside three merge pairs, 2026-12-02)
-    "linnerud-tied-6": "n = 20, d = 6; peer -386.31; seeds 0..4 (2026-12-02, K = 1..5 fitted "
-    "for K = 6): -386.38, -386.38, -377.77, -377.77, -377.77 (before: the peer's under seed 0)",
+    "wine_std-tied-6": "peer -2289.77 (k-means++, components of 5 and 9 points); seeds 0..4: "
+    "-2292.29, -2289.77 three times, -2292.29; its kmeans strategy alone -2294.75",
+    "wine-tied-6": "peer -3022.14 (k-means++; -3019.62 under its random_state 1 and 2); seeds "
+    "0..4: -3023.02, -3019.62, -3019.62, -3024.60, -3019.62; its kmeans strategy alone -3045.26",
     "linnerud-tied-4": "n = 20, d = 6; peer -404.98 (k-means++: components of 1, 4, 5, 10 "
     "points); seeds 0..4: -418.89, -405.87, -405.87, -411.90, -405.87; its kmeans strategy "
     "alone -421.70",
