@@ -229,9 +229,8 @@ class FitOptions(Schema):
         None,
         description="Split-and-merge moves (SMEM, Ueda et al. 2000) tried from each K's best fit "
         "(K >= 3): merge the two most overlapping components, split the worst-fitting one, run "
-        "EM; kept when better, repeated up to 3 rounds; then growth moves from K-1's fit (K >= "
-        "2), K-1 fitted for them where not asked for. None: K (K - 1), at least 10 and at most "
-        "100 (two per pair of components). 0 turns them off and fits only the Ks asked for.",
+        "EM; kept when better, repeated up to 3 rounds. None: K (K - 1), at least 10 and at "
+        "most 100 (two per pair of components). 0 turns them off.",
     )
     accelerate: bool = Field(
         True,
