@@ -270,15 +270,6 @@ class FitOptions(Schema):
             return [len(self.explicit_start.weights)]
         return self._requested_k()
 
-    def fitted_k_values(self) -> list[int]:
-        """Every K a fit of this request runs: the Ks asked for and, with moves
-        (``split_merge`` not 0, no explicit start values), every K below the largest, fitted
-        for the next K's split start and growth moves (``mixfit.em.growth_parent``)."""
-        asked = self.k_values()
-        if self.explicit_start is not None or self.split_merge == 0:
-            return asked
-        return list(range(1, max(asked) + 1))
-
     def starts_per_k(self) -> int:
         """How many starts each K gets."""
         return 1 if self.explicit_start is not None else (self.n_starts or 10)

@@ -217,9 +217,7 @@ def submit_fit(request: Any, idem_key: str | None, digest: str) -> tuple[dict[st
     n, d = X.shape
     # Every job of the fit carries the submitting request's id: the worker logs with it.
     # ``work`` sizes the fit for the worker: tiny ones run without a fork (worker.__main__).
-    # the Ks below the asked ones that the fit runs too (K-1 for K's split start and moves)
-    fitted = request.fitted_k_values()
-    traced = {"request_id": request_id(), "work": job_work(n, d, sum(fitted), n_starts)}
+    traced = {"request_id": request_id(), "work": job_work(n, d, sum(k_values), n_starts)}
     plan = plan_parts(k_values, n_starts, n, {k: split_index(request, k) for k in k_values})
     if plan is None:
         # The job and the record's queued mark in one transaction (one round trip for RQ's
@@ -229,7 +227,7 @@ def submit_fit(request: Any, idem_key: str | None, digest: str) -> tuple[dict[st
             FIT_JOB,
             kwargs=FitArgs(**common, **finals).model_dump(),
             job_id=fit_id,
-            timeout=job_timeout(n, d, fitted, n_starts, request.max_iter),
+            timeout=job_timeout(n, d, k_values, n_starts, request.max_iter),
             description=f"fit {request.family} k={k_values} starts={n_starts} on {dataset_id}",
             meta={
                 "parts": [PartPlan(job_id=fit_id, k=k_values, starts=[0, n_starts]).model_dump()],
@@ -241,7 +239,6 @@ def submit_fit(request: Any, idem_key: str | None, digest: str) -> tuple[dict[st
         _mark_queued(fit_id, pipe)
         pipe.execute()
         return queued_document(fit_id, dataset_id, iso(job.created_at)), False
-    unasked = [k for k in fitted if k not in k_values]
     parts = []
     for i, (k, first, stop) in enumerate(plan):
         part = queue.enqueue_call(
@@ -262,8 +259,7 @@ def submit_fit(request: Any, idem_key: str | None, digest: str) -> tuple[dict[st
         REDUCE_JOB,
         kwargs=ReduceArgs(**common, parts=[part.id for part in parts], **finals).model_dump(),
         job_id=fit_id,
-        # the merge fits the Ks below the asked ones itself (``mixfit.em.growth_parent``)
-        timeout=job_timeout(n, d, unasked, n_starts, request.max_iter),
+        timeout=int(cfg("JOB_TIMEOUT_MIN")),
         depends_on=Dependency(jobs=parts, allow_failure=True, enqueue_at_front=True),
         description=f"merge {len(parts)} parts of fit {fit_id}",
         meta={"parts": meta, **traced},
