@@ -146,8 +146,7 @@ def split_merge_cost() -> dict:
 
 def equal_footing(n: int = 1_000_000) -> dict:
     """The one like-for-like line: one thread each, the same start strategy (k-means++ seeds,
-    10 starts, no screening, no moves: so no K = 1 fitted for K = 2's split start and growth
-    moves either), the same stopping rule (tol 1e-3 per sample, max_iter 100)."""
+    10 starts, no screening), the same stopping rule (tol 1e-3 per sample, max_iter 100)."""
     x = simulate(n)
     os.environ["MIXFIT_THREADS"] = "1"
     try:
@@ -156,7 +155,6 @@ def equal_footing(n: int = 1_000_000) -> dict:
             n_starts=STARTS,
             init="kmeans++",
             screen_factor=1,
-            split_merge=0,
             tol=TOL,
             tol_type="per_sample",
             max_iter=MAX_ITER,
@@ -174,7 +172,7 @@ def equal_footing(n: int = 1_000_000) -> dict:
         gm, t_sk = timed(lambda: gm.fit(x[:, None]))
     gap = (result.results[0].loglik - gm.score(x[:, None]) * n) / n
     print(
-        f"| equal footing: 1-D K=2 n=1e6, one thread each, k-means++ x 10, no screening or moves | "
+        f"| equal footing: 1-D K=2 n=1e6, one thread each, k-means++ x 10, no screening | "
         f"{t_ours:.2f} s | {t_sk:.2f} s | **{t_sk / t_ours:.1f}x** | {gap:+.2e} |",
         flush=True,
     )
@@ -197,9 +195,8 @@ def default_vs_default(n: int = 1_000_000) -> dict:
 
 
 def acceleration() -> list[dict]:
-    """E-steps with and without SQUAREM from the same starts (no screening and no moves, so the
-    main loop does all the climbing; the moves' starts, and K-1 fitted for them, would add
-    runs of their own), to the same tolerance, on three slow cases."""
+    """E-steps with and without SQUAREM from the same starts (no screening, so the main loop
+    does all the climbing), to the same tolerance, on three slow cases."""
     rng = np.random.default_rng(3)
     over = simulate(200)
     overlap = np.where(rng.random(2000) < 0.5, rng.normal(0, 1, 2000), rng.normal(1.2, 1, 2000))
@@ -220,7 +217,6 @@ def acceleration() -> list[dict]:
                 data,
                 n_starts=10,
                 screen_factor=1,
-                split_merge=0,
                 tol=1e-10,
                 max_iter=10000,
                 seed=0,

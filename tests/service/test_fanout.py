@@ -57,27 +57,6 @@ def test_fanned_out_fit_merges_to_the_one_job_result(make_client, worker_proc, p
     assert many.get(f"/v1/models/{fanned['model_id']}").status_code == 200
 
 
-def test_a_fanned_out_fit_fits_the_k_below_its_smallest_as_one_process_does(
-    make_client, worker_proc, poll
-):
-    """K = 2 and 3 without K = 1: the merging job fits K = 1 for K = 2's split start and
-    growth moves (``mixfit.em.growth_parent``), as ``mixfit.fit`` does in one process."""
-    import mixfit
-
-    request = {**REQUEST, "k": [2, 3]}
-    many = make_client(FANOUT_MIN_WORK=0, FANOUT_PARTS=4)
-    fanned = poll(many, many.post("/v1/fits", json=request).get_json()["id"])
-    assert fanned["status"] == "finished", fanned
-    assert sorted({p["k"][0] for p in fanned["parts"]}) == [2, 3]  # no part fits K = 1
-    local = mixfit.fit(DATA, **{key: v for key, v in request.items() if key != "data"})
-    ours = local.model_dump(mode="json")["results"]
-    for ra, rb in zip(ours, fanned["result"]["results"], strict=True):
-        assert ra["k"] == rb["k"] and ra["best_start"] == rb["best_start"]
-        assert rb["loglik"] == pytest.approx(ra["loglik"], rel=1e-12)
-        assert [s["init"] for s in rb["starts"]] == [s["init"] for s in ra["starts"]]
-        assert rb["starts"][5]["init"] == "split"  # K-1's split: K = 1's for K = 2
-
-
 def test_canceling_a_fanned_out_fit_cancels_every_part(make_client, worker_proc, poll):
     client = make_client(FANOUT_MIN_WORK=0)
     body = {
