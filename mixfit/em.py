@@ -42,7 +42,7 @@ from .estep import Batch, single_threaded_blas
 from .families.base import Family, ParamArrays, take
 from .schema import Event, KResult, ScreeningSummary, StartSummary
 from .screen import SCREEN_CELLS, Screened, screen
-from .smem import counting, engine_params, growth, refine
+from .smem import counting, growth, refine
 from .starts import responsibilities, sample, split_responsibilities
 
 MAX_RESTARTS = 3
@@ -122,13 +122,10 @@ def start_seeds(root: int, k: int, n_starts: int) -> list[int]:
 
 
 def split_index(request: Any, k: int) -> int | None:
-    """The index of K's ``split`` start (its last), or None: from K = 2 on, where K-1's final
-    fit is known (K-1 asked for, or fitted for K's growth moves, ``growth_parent``: not with
-    ``split_merge = 0``), with at least two starts and no explicit start values."""
+    """The index of K's ``split`` start (its last), or None: only when K-1 is fitted too, there
+    are at least two starts and no explicit start values."""
     n = request.starts_per_k()
-    if request.explicit_start is not None or n < 2 or k < 2:
-        return None
-    if k - 1 not in request.k_values() and request.split_merge == 0:
+    if request.explicit_start is not None or n < 2 or k - 1 not in request.k_values():
         return None
     return n - 1
 
@@ -197,13 +194,8 @@ class _Starts:
             with np.errstate(divide="ignore"):
                 return params, np.log(weights)[None, :], ["explicit"]
         split = split_index(req, k)
-        engine = None
-        if parent is not None and parent.params is not None:
-            engine = engine_params(p, parent.params)
-        if split is not None and engine is None:
-            # K-1 failed (or its parameters do not come back from data units): the slot takes
-            # the next screened candidate instead
-            split = None
+        if split is not None and (parent is None or parent.params is None):
+            split = None  # K-1 failed: the slot takes the next screened candidate instead
         normal = [i for i in self.index if i != split]
         parts: list[tuple[ParamArrays, np.ndarray]] = []
         methods = []
@@ -219,16 +211,15 @@ class _Starts:
                 self.candidate[j] = screened.candidates[i]
                 self.screen_ll[j] = screened.screen_loglik[i]
         if split is not None and split in self.index:
-            assert engine is not None
-            parts.append(self._split(engine))
+            parts.append(self._split(parent))
             methods.append("split")
         params = {name: np.concatenate([q[name] for q, _ in parts]) for name in parts[0][0]}
         return params, np.concatenate([lw for _, lw in parts]), methods
 
-    def _split(self, parent: tuple[ParamArrays, np.ndarray]) -> tuple[ParamArrays, np.ndarray]:
+    def _split(self, parent: KResult) -> tuple[ParamArrays, np.ndarray]:
         p = self.problem
         s = sample(p.Z, p.w, np.random.default_rng(self.seeds[-1]))
-        params, weights = parent  # K-1's final fit in engine space
+        params, weights = p.family.from_json(parent.params, p.scaling)
         batch = Batch(p.family.statistics(s.Z), s.w)
         resp = p.family.point_loglik(batch, params, np.log(weights))[1]
         resp = split_responsibilities(s, resp)[None]
@@ -330,46 +321,6 @@ def refine_k(
     include growth from it (``mixfit.smem.growth``)."""
     result = regrow(problem, rescue(problem, result, progress), parent, progress)
     return polish(problem, refine(problem, result, run_given, progress, parent), progress)
-
-
-def growth_parent(
-    problem: Problem,
-    k: int,
-    done: dict[int, KResult],
-    progress: Progress | None = None,
-    unasked: dict[int, KResult] | None = None,
-) -> KResult | None:
-    """K-1's final fit, which K's ``split`` start splits (``split_index``) and K's growth
-    moves grow (``mixfit.smem.growth``): the one in ``done`` when K-1 was asked for too, else
-    K-1 fitted here for it and not reported, kept in ``unasked``, as a grid would fit it (its
-    split start and growth moves from K-2's fit, found the same way, down to the first K asked
-    for or K = 1). So a K's result is the same whichever other Ks are asked for.
-
-    Every mixture of K-1 components is one of K: where K's starts and moves all miss a
-    component that K-1's fit plus one more reaches, a K fitted alone ended lower than the same
-    K in a grid. Measured (seed 0): mclust's Test1D (n = 200), K = 2 alone -781.64 against
-    -765.97 with K = 1 (mclust: -786.64); R's lynx, Gamma K = 4 alone -935.95 against -932.06;
-    Nile, Gamma K = 4, -647.00 in five seeds of six against -643.91. None for K = 1, explicit
-    start values or ``split_merge = 0`` (no moves at all); K's own progress stands while the
-    Ks below it are fitted (a stop request still ends them)."""
-    if k - 1 in done:
-        return done[k - 1]
-    req = problem.request
-    if k < 2 or req.split_merge == 0 or req.explicit_start is not None:
-        return None
-    unasked = {} if unasked is None else unasked
-    if k - 1 not in unasked:
-        quiet = None
-        if progress is not None:
-            waiting = {"k": k, "iteration": 0, "starts_done": 0, "n_starts": req.starts_per_k()}
-
-            def quiet(info: dict[str, Any]) -> None:
-                progress({**waiting, "best_loglik": None, "trace": []})
-
-        below = growth_parent(problem, k - 1, done, progress, unasked)
-        fitted = run_k(problem, k - 1, quiet, parent=below)
-        unasked[k - 1] = refine_k(problem, fitted, quiet, below)
-    return unasked[k - 1]
 
 
 def polish(problem: Problem, result: KResult, progress: Progress | None = None) -> KResult:

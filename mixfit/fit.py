@@ -20,7 +20,7 @@ from .data import (
     log_spread,
     robust_variance,
 )
-from .em import Problem, Progress, growth_parent, refine_k, run_k
+from .em import Problem, Progress, refine_k, run_k
 from .errors import FitError
 from .estep import Batch
 from .families import get_family
@@ -85,13 +85,11 @@ def run(
 
 def fit_ks(problem: Problem, progress: Progress | None = None) -> Iterator[KResult]:
     """Fit every K of the request in increasing order, yielding each K's result as it ends;
-    a K's ``split`` start and growth moves get the final fit of K-1, after its split-and-merge
-    moves (``mixfit.smem``), fitted for them where K-1 was not asked for
-    (``mixfit.em.growth_parent``)."""
+    a K's ``split`` start gets the final fit of K-1 (``mixfit.em.split_index``), after its
+    split-and-merge moves (``mixfit.smem``)."""
     done: dict[int, KResult] = {}
-    unasked: dict[int, KResult] = {}  # Ks below the asked ones, fitted for their growth moves
     for k in problem.request.k_values():
-        parent = growth_parent(problem, k, done, progress, unasked)
+        parent = done.get(k - 1)
         done[k] = refine_k(problem, run_k(problem, k, progress, parent=parent), progress, parent)
         yield done[k]
 

@@ -47,7 +47,6 @@ from scipy.spatial import cKDTree
 from scipy.special import gammaln
 
 from .data import log_spread
-from .errors import FitError
 from .estep import Batch
 from .families.base import ParamArrays
 from .schema import KResult
@@ -63,13 +62,6 @@ SMEM_STREAM = 0x53E3  # spawn key of the sample the moves are built on
 SAMPLE_TOL_FACTOR = 100.0
 SAMPLE_MAX_ITER = 30
 BIRTH_SEEDS = 1000
-# Each tight cluster is born beside this many merge pairs (the next ones in overlap order from
-# its own): which two components may merge to free a slot decides whether the birth climbs.
-# Measured (seeds 0..5, R data sets a family sweep had flagged): log-normal rivers K = 4 ended
-# at -978.19 or higher in 6 seeds of 6 (3 with one pair: -978.37 and -978.68), t Nile K = 3
-# at -646.28 in 3 of 6 (1 of 6), Gamma Nile K = 4 at -643.05 in one; no cell lower; the
-# simulator's small K grid 4 % slower.
-BIRTH_PAIRS = 3
 # Births among the growth moves: K-1 of them, and at least this many (a K = 2 grown from one
 # component would have room for one, and a data set can hold several tight clusters, some of
 # them rounded values that collapse: ``growth``).
@@ -234,10 +226,7 @@ def _on_sample(
     fanned-out fit runs the moves in its merging job, one worker: at n = 50,000 the ten moves
     of K = 3..6 to convergence on all the data took 45 s there, longer than the parts.)"""
     fam = problem.family
-    engine = engine_params(problem, best.params)
-    if engine is None:
-        return None
-    params, weights = engine
+    params, weights = fam.from_json(best.params, problem.scaling)
     with np.errstate(divide="ignore"):
         logw = np.log(weights)[None, :]
     starts = {name: np.concatenate([value, params[name]]) for name, value in given[0].items()}
@@ -269,10 +258,7 @@ def _on_sample(
     gain = tried.loglik - (reference if reference is not None else -np.inf)
     if not gain > req.gain_threshold(tried.loglik + offset, n_eff):
         return None
-    engine = engine_params(problem, tried.params)
-    if engine is None:
-        return None
-    params, weights = engine
+    params, weights = fam.from_json(tried.params, problem.scaling)
     with np.errstate(divide="ignore"):
         logw = np.log(weights)[None, :]
     # the runners-up above the fit continue too, from their move's own parameters; where the
@@ -327,18 +313,6 @@ def _trace(result: KResult) -> list[float]:
     return next(s.trace for s in result.starts if s.start == result.best_start)
 
 
-def engine_params(problem: Any, params: Any) -> tuple[ParamArrays, np.ndarray] | None:
-    """A K's JSON parameters (data units) in engine space, or None where the round trip
-    fails: a covariance that is positive definite in engine space can come back from data
-    units with an eigenvalue at or below 0 (scikit-learn's wine with its columns scaled by
-    1e-3 .. 1e3, full K = 2: variances over 19 orders of magnitude). No move then starts from
-    that fit, as ``em.polish`` does not polish it."""
-    try:
-        return problem.family.from_json(params, problem.scaling)
-    except FitError:
-        return None
-
-
 def moves(
     problem: Any, result: KResult, count: int, rng: np.random.Generator
 ) -> tuple[tuple[ParamArrays, np.ndarray, list[str]], Sample] | None:
@@ -347,10 +321,7 @@ def moves(
     ``starts.SCREEN_POINTS`` points they were built on."""
     fam = problem.family
     s = sample(problem.Z, problem.w, rng)
-    engine = engine_params(problem, result.params)
-    if engine is None:
-        return None
-    params, weights = engine
+    params, weights = fam.from_json(result.params, problem.scaling)
     with np.errstate(divide="ignore"):
         logw = np.log(weights)
     batch = Batch(fam.statistics(s.Z), s.w)
@@ -378,9 +349,7 @@ def moves(
             splits.append(split)
             three += 1
     base = fam.base_measure(s.Z)
-    # each cluster beside BIRTH_PAIRS pairs: at most `count` births where K is large
-    born = births(s.Z, s.weights, ll + base, resp, least, count // 2)
-    for i, j, members in born[: max(count, BIRTH_PAIRS * (DEFAULT_MOVES // 2))]:
+    for i, j, members in births(s.Z, s.weights, ll + base, resp, least, count // 2):
         labels.append(f"smem (merge {i}+{j}, new on {members.size} points)")
         splits.append(merged_and_born(resp, i, j, members))
     given = _given(problem, s, splits, labels)
@@ -420,11 +389,8 @@ def growth(
     k = parent.k + 1
     seq = np.random.SeedSequence(problem.seed, spawn_key=(k, SMEM_STREAM, ROUNDS))
     s = sample(problem.Z, problem.w, np.random.default_rng(seq))
-    engine = engine_params(problem, parent.params)
-    if engine is None:
-        return None, s
-    params, weights = engine
     batch = Batch(fam.statistics(s.Z), s.w)
+    params, weights = fam.from_json(parent.params, problem.scaling)
     with np.errstate(divide="ignore"):
         ll, resp = fam.point_loglik(batch, params, np.log(weights))
     least = fam.singular_points()
@@ -589,8 +555,7 @@ def births(
     Quesenberry 1965; none where the m rows are copies of one point, r_m = 0); the
     neighbourhoods where it exceeds the fitted mixture's density
     (``log_density`` (m,), engine space) the most, not sharing a point, become the new
-    components, each beside ``BIRTH_PAIRS`` merge pairs, from the next in Ueda et al.'s
-    overlap order. Measured:
+    components, each beside the next merge pair in Ueda et al.'s overlap order. Measured:
     beta j1_bell K=3 reached 418.16 against the brute force's 417.90 (a spike on 11 points);
     the peers' Gaussian grid under seeds 1..9 missed 12 cells instead of 17 (precip free K=5
     no longer).
@@ -612,12 +577,7 @@ def births(
         return []
     pairs = _pairs_by_overlap(np.nan_to_num(_overlap(resp, weights), nan=0.0))
     clusters = tight_clusters(Z, weights, log_density, least, count)
-    tries = min(len(pairs), BIRTH_PAIRS)
-    return [
-        (*pairs[(c + p) % len(pairs)], members)
-        for c, members in enumerate(clusters)
-        for p in range(tries)
-    ]
+    return [(*pairs[c % len(pairs)], members) for c, members in enumerate(clusters)]
 
 
 def tight_clusters(

@@ -37,7 +37,7 @@ from fitqueue.jobs import (
     job_error,
 )
 from mixfit import FitError, FitRequest, KResult, assemble, prepare
-from mixfit.em import growth_parent, merge_k, refine_k, run_k, split_index
+from mixfit.em import merge_k, refine_k, run_k, split_index
 from mixfit.fit import fit_ks
 
 from .metrics import record_fit_seconds
@@ -358,17 +358,14 @@ def reduce(
         for out in outputs:
             by_k.setdefault(out.k, []).append(KResult.model_validate(out.result))
         final: dict[int, KResult] = {}
-        unasked: dict[int, KResult] = {}  # Ks below the asked ones (``growth_parent``)
         for k in sorted(by_k):
-            # K's split start (no part ran it) and its growth moves need the final fit of
-            # K-1, fitted here when it was not asked for, as in one process: run it here.
-            parent = growth_parent(problem, k, final, reporter, unasked)
+            # The split start of K (no part ran it) needs the final fit of K-1: run it here.
             held = split_index(req, k)
             if held is not None:
-                extra = run_k(problem, k, starts=range(held, held + 1), parent=parent)
+                extra = run_k(problem, k, starts=range(held, held + 1), parent=final.get(k - 1))
                 by_k[k].append(extra)
             merged = merge_k(by_k[k], problem.family)
-            final[k] = refine_k(problem, merged, reporter, parent)
+            final[k] = refine_k(problem, merged, reporter, final.get(k - 1))
         result = assemble(problem, list(final.values()))
     model_id = uuid.uuid4().hex
     store_model(

@@ -6,7 +6,6 @@ with less than one point's worth of weight. Small but well-defined components ar
 
 from __future__ import annotations
 
-import importlib
 import json
 from pathlib import Path
 
@@ -16,8 +15,6 @@ import pytest
 import mixfit
 from mixfit.em import run_k
 from mixfit.fit import parse_request, prepare
-
-fit_module = importlib.import_module("mixfit.fit")  # the module (mixfit.fit is the function)
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
@@ -205,19 +202,17 @@ def test_a_k_whose_every_start_degenerates_is_rescued_from_parameter_space():
     (-324.41, its smallest component 10 points). The K's rescue starts, drawn in parameter
     space (``mixfit.em.rescue``, ten times the K's starts), find a maximum at least as high:
     -324.03 under seed 0 (smallest component 16 points) and -323.01 under seed 1 (a 3.8-point
-    component beside two of 68 and 72, the maximum seeds 2 and 3 reach without a rescue).
-    Without moves (``split_merge = 0``): with them, the split start of K = 2's fit, fitted
-    for K = 3 (``mixfit.em.growth_parent``), reaches a maximum before the rescue runs."""
+    component beside two of 68 and 72, the maximum seeds 2 and 3 reach without a rescue)."""
     doc = json.loads((FIXTURES / "rescue" / "cats_hwt.json").read_text())
     x = np.asarray(doc["x"])
     for seed in (0, 1):
-        r = mixfit.fit(x, k=3, seed=seed, split_merge=0).results[0]
+        r = mixfit.fit(x, k=3, seed=seed).results[0]
         assert [s.status for s in r.starts[:10]] == ["degenerate"] * 10
         assert r.status == "ok" and r.starts[r.best_start].init == "params (rescue)"
         assert r.loglik >= doc["loglik"] - 1e-6 * x.size
         assert r.loglik >= -324.03 - 0.01  # the README's figure
         assert min(r.points) >= 1  # no weight collapse: an admissible maximum
-    assert mixfit.fit(x, k=3, seed=1, split_merge=0).results[0].loglik >= -323.01 - 0.01
+    assert mixfit.fit(x, k=3, seed=1).results[0].loglik >= -323.01 - 0.01  # the README's figure
     # without a rescue the K was refused: the message counts the rescue starts apart
     refused = mixfit.fit(np.array([0.0] * 10 + [1.0]), k=[1, 2], n_starts=2, seed=0).results[1]
     assert refused.status == "failed"
@@ -252,11 +247,11 @@ def test_a_k_whose_first_rescue_degenerates_gets_a_second_round():
     restarts and the first round's 100 rescue draws all collapsed onto single values and the K
     was refused, though mclust fits it (-1145.86, a point on a climb towards a collapse) and
     regular maxima exist (-1138.40, seeds 0 and 5). The second round, 3,000 draws in all,
-    finds one (20 seeds of 20 fit the K; 8 did before). Without moves, as above."""
+    finds one (20 seeds of 20 fit the K; 8 did before)."""
     doc = json.loads((FIXTURES / "rescue" / "geyser_waiting.json").read_text())
     x = np.asarray(doc["x"])
     for seed in (1, 3):
-        r = mixfit.fit(x, k=9, seed=seed, split_merge=0).results[0]
+        r = mixfit.fit(x, k=9, seed=seed).results[0]
         rescued = [s for s in r.starts if s.init == "params (rescue)"]
         assert len(rescued) == 3_000
         assert all(s.status == "degenerate" for s in rescued[:100])  # the first round's
@@ -265,7 +260,7 @@ def test_a_k_whose_first_rescue_degenerates_gets_a_second_round():
         assert r.loglik >= doc["loglik"] - 1e-6 * x.size  # -1144.32 under both
 
 
-def test_a_k_that_fails_after_its_rescue_grows_from_k_minus_1(monkeypatch):
+def test_a_k_that_fails_after_its_rescue_grows_from_k_minus_1():
     """R's esoph counts (n = 88, cases and controls per stratum), diagonal K = 1..7, seed 1:
     every start of K = 7, its restarts and all 3,000 rescue draws collapsed onto tied counts and
     the K was refused (mclust fits none from its default start either). K = 6's fit and a
@@ -281,15 +276,7 @@ def test_a_k_that_fails_after_its_rescue_grows_from_k_minus_1(monkeypatch):
     assert seven.loglik >= grid[5].loglik
     assert seven.loglik == pytest.approx(-458.817, abs=1e-3)
     assert min(seven.points) >= 1
-    # From another K = 6 fit (K = 6 alone without moves: it ends elsewhere) no growth move
-    # stays regular, and the message counts them.
-    six = mixfit.fit(x, k=6, covariance="diag", seed=1, split_merge=0).results[0]
-    asked = fit_module.growth_parent
-
-    def parent(problem, k, *args):
-        return six if k == 7 else asked(problem, k, *args)
-
-    monkeypatch.setattr(fit_module, "growth_parent", parent)
+    # K = 6 fitted without K = 5 ends elsewhere, and no growth move from it stays regular
     failed = mixfit.fit(x, k=[6, 7], covariance="diag", seed=1).results[1]
     assert failed.status == "failed"
     grown = sum(s.init.startswith("grow") for s in failed.starts)

@@ -79,10 +79,8 @@ def test_mclust_parameter_counts_and_bic_convention(fixture, row):
         # stops short of that. So do all 20 of our starts and their restarts (degenerate: the
         # variance held at the floor); the rescue starts, drawn in parameter space
         # (mixfit.em.rescue), find a maximum whose variances all stay above the floor.
-        # (Without moves: with them the split of K-1's fit, fitted for K, is a 20th start.)
         x = np.asarray(fixture["x"])
-        options = {"n_starts": 20, "tol": 1e-10, "seed": 3, "split_merge": 0}
-        r = mixfit.fit(x, k=row["G"], **options).results[0]
+        r = mixfit.fit(x, k=row["G"], n_starts=20, tol=1e-10, seed=3).results[0]
         assert [s.status for s in r.starts[:20]] == ["degenerate"] * 20
         assert r.status == "ok" and r.starts[r.best_start].init == "params (rescue)"
         assert min(r.params.sds) ** 2 > 1e-6 * x.var()  # var_floor's default

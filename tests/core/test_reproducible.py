@@ -35,21 +35,26 @@ def test_every_start_has_its_own_recorded_seed():
     assert len(set(seeds)) == len(seeds)
 
 
-def test_a_ks_result_does_not_depend_on_the_other_ks_asked_for():
-    """A K is fitted as a grid from K = 1 would fit it: where K-1 is not asked for it is
-    fitted anyway (not reported), for K's split start and growth moves
-    (``mixfit.em.growth_parent``). So K = 3 alone, in K = 1..3 and after a gap are one fit.
-    With ``split_merge = 0`` (no moves) nothing is fitted beyond the Ks asked for, and K = 3
-    alone has no split start."""
+def test_seeds_of_one_k_do_not_depend_on_the_other_ks():
+    """A K's screened starts are the same whichever other Ks are fitted; only the last start
+    differs when K-1 is fitted too: it splits K-1's widest component.
+
+    The same starts, not always the same bits: a start shares its E-step's matrix products
+    with the starts still running beside it, and OpenBLAS's AVX-512 kernels (0.3.31) round a
+    row's sums by its position in the batch, so a start may end in another last digit when
+    its neighbours converge at other iterations."""
     x = simulate(300)
     alone = mixfit.fit(x, k=3, seed=9).results[0]
     among = next(r for r in mixfit.fit(x, k=[1, 2, 3], seed=9).results if r.k == 3)
+    # the 10 starts, then the split-and-merge moves from the best of them (mixfit.smem)
+    for a, b in zip(alone.starts[:9], among.starts[:9], strict=True):
+        same = ("start", "seed", "init", "candidate", "screen_loglik", "status", "restarts")
+        assert [getattr(a, f) for f in same] == [getattr(b, f) for f in same]
+        assert a.loglik == pytest.approx(b.loglik, rel=1e-12)
+        assert abs(a.n_iter - b.n_iter) <= 1
+    assert alone.starts[9].init != "split" and among.starts[9].init == "split"
     gap = next(r for r in mixfit.fit(x, k=[1, 3], seed=9).results if r.k == 3)
-    assert alone == among == gap
-    assert alone.starts[9].init == "split"
-    bare = mixfit.fit(x, k=3, seed=9, split_merge=0).results[0]
-    assert [s.init for s in bare.starts[:9]] == [s.init for s in alone.starts[:9]]
-    assert len(bare.starts) == 10 and bare.starts[9].init != "split"
+    assert gap == alone  # K-1 = 2 not fitted: no split start
 
 
 def test_provenance():
@@ -94,8 +99,7 @@ def test_start_methods_cycle_over_starts_without_screening():
     r = mixfit.fit(
         simulate(300), k=2, n_starts=4, init=["quantile", "random"], screen_factor=1, seed=0
     )
-    # the methods in turn; the last start splits K = 1's fit (``mixfit.em.growth_parent``)
-    assert [s.init for s in r.results[0].starts[:4]] == ["quantile", "random", "quantile", "split"]
+    assert [s.init for s in r.results[0].starts] == ["quantile", "random"] * 2
     assert r.results[0].screening.iterations == 0
 
 
