@@ -42,7 +42,7 @@ from .estep import Batch, single_threaded_blas
 from .families.base import Family, ParamArrays, take
 from .schema import Event, KResult, ScreeningSummary, StartSummary
 from .screen import SCREEN_CELLS, Screened, screen
-from .smem import counting, growth, refine
+from .smem import counting, engine_params, growth, refine
 from .starts import responsibilities, sample, split_responsibilities
 
 MAX_RESTARTS = 3
@@ -194,8 +194,13 @@ class _Starts:
             with np.errstate(divide="ignore"):
                 return params, np.log(weights)[None, :], ["explicit"]
         split = split_index(req, k)
-        if split is not None and (parent is None or parent.params is None):
-            split = None  # K-1 failed: the slot takes the next screened candidate instead
+        engine = None
+        if parent is not None and parent.params is not None:
+            engine = engine_params(p, parent.params)
+        if split is not None and engine is None:
+            # K-1 failed (or its parameters do not come back from data units): the slot takes
+            # the next screened candidate instead
+            split = None
         normal = [i for i in self.index if i != split]
         parts: list[tuple[ParamArrays, np.ndarray]] = []
         methods = []
@@ -211,15 +216,16 @@ class _Starts:
                 self.candidate[j] = screened.candidates[i]
                 self.screen_ll[j] = screened.screen_loglik[i]
         if split is not None and split in self.index:
-            parts.append(self._split(parent))
+            assert engine is not None
+            parts.append(self._split(engine))
             methods.append("split")
         params = {name: np.concatenate([q[name] for q, _ in parts]) for name in parts[0][0]}
         return params, np.concatenate([lw for _, lw in parts]), methods
 
-    def _split(self, parent: KResult) -> tuple[ParamArrays, np.ndarray]:
+    def _split(self, parent: tuple[ParamArrays, np.ndarray]) -> tuple[ParamArrays, np.ndarray]:
         p = self.problem
         s = sample(p.Z, p.w, np.random.default_rng(self.seeds[-1]))
-        params, weights = p.family.from_json(parent.params, p.scaling)
+        params, weights = parent  # K-1's final fit in engine space
         batch = Batch(p.family.statistics(s.Z), s.w)
         resp = p.family.point_loglik(batch, params, np.log(weights))[1]
         resp = split_responsibilities(s, resp)[None]

@@ -47,6 +47,7 @@ from scipy.spatial import cKDTree
 from scipy.special import gammaln
 
 from .data import log_spread
+from .errors import FitError
 from .estep import Batch
 from .families.base import ParamArrays
 from .schema import KResult
@@ -226,7 +227,10 @@ def _on_sample(
     fanned-out fit runs the moves in its merging job, one worker: at n = 50,000 the ten moves
     of K = 3..6 to convergence on all the data took 45 s there, longer than the parts.)"""
     fam = problem.family
-    params, weights = fam.from_json(best.params, problem.scaling)
+    engine = engine_params(problem, best.params)
+    if engine is None:
+        return None
+    params, weights = engine
     with np.errstate(divide="ignore"):
         logw = np.log(weights)[None, :]
     starts = {name: np.concatenate([value, params[name]]) for name, value in given[0].items()}
@@ -258,7 +262,10 @@ def _on_sample(
     gain = tried.loglik - (reference if reference is not None else -np.inf)
     if not gain > req.gain_threshold(tried.loglik + offset, n_eff):
         return None
-    params, weights = fam.from_json(tried.params, problem.scaling)
+    engine = engine_params(problem, tried.params)
+    if engine is None:
+        return None
+    params, weights = engine
     with np.errstate(divide="ignore"):
         logw = np.log(weights)[None, :]
     # the runners-up above the fit continue too, from their move's own parameters; where the
@@ -313,6 +320,19 @@ def _trace(result: KResult) -> list[float]:
     return next(s.trace for s in result.starts if s.start == result.best_start)
 
 
+def engine_params(problem: Any, params: Any) -> tuple[ParamArrays, np.ndarray] | None:
+    """A K's JSON parameters (data units) in engine space, or None where the round trip
+    fails: a covariance positive definite in engine space can come back from data units with
+    an eigenvalue at or below 0 (scikit-learn's wine with its columns scaled by 1e-3 .. 1e3,
+    full K = 3: variances over 19 orders of magnitude; the fit ended in "start covariance 0
+    is not symmetric positive definite", though no start was given). No move then starts
+    from that fit, as ``em.polish`` does not polish it."""
+    try:
+        return problem.family.from_json(params, problem.scaling)
+    except FitError:
+        return None
+
+
 def moves(
     problem: Any, result: KResult, count: int, rng: np.random.Generator
 ) -> tuple[tuple[ParamArrays, np.ndarray, list[str]], Sample] | None:
@@ -321,7 +341,10 @@ def moves(
     ``starts.SCREEN_POINTS`` points they were built on."""
     fam = problem.family
     s = sample(problem.Z, problem.w, rng)
-    params, weights = fam.from_json(result.params, problem.scaling)
+    engine = engine_params(problem, result.params)
+    if engine is None:
+        return None
+    params, weights = engine
     with np.errstate(divide="ignore"):
         logw = np.log(weights)
     batch = Batch(fam.statistics(s.Z), s.w)
@@ -389,8 +412,11 @@ def growth(
     k = parent.k + 1
     seq = np.random.SeedSequence(problem.seed, spawn_key=(k, SMEM_STREAM, ROUNDS))
     s = sample(problem.Z, problem.w, np.random.default_rng(seq))
+    engine = engine_params(problem, parent.params)
+    if engine is None:
+        return None, s
+    params, weights = engine
     batch = Batch(fam.statistics(s.Z), s.w)
-    params, weights = fam.from_json(parent.params, problem.scaling)
     with np.errstate(divide="ignore"):
         ll, resp = fam.point_loglik(batch, params, np.log(weights))
     least = fam.singular_points()

@@ -142,6 +142,19 @@ def test_a_columns_units_do_not_set_another_columns_floor(covariance):
     assert b.loglik == pytest.approx(a.loglik - X.shape[0] * np.log(1e-6), rel=1e-9)
 
 
+def test_a_fit_whose_parameters_do_not_come_back_from_data_units_gets_no_moves():
+    """Wine's columns scaled by 1e-3 .. 1e3 (variances over 19 orders of magnitude), full
+    K = 3 and 4: a covariance positive definite in engine space came back from data units with
+    an eigenvalue at or below 0 when the split-and-merge moves started from the K's fit, and
+    the fit ended in "start covariance 0 is not symmetric positive definite" though no start
+    values were given. Such a fit now gets no moves (``mixfit.smem.engine_params``)."""
+    from sklearn.datasets import load_wine
+
+    X = load_wine().data * 10.0 ** np.linspace(-3, 3, 13)
+    for r in mixfit.fit(X, k=[2, 3, 4], covariance="full", seed=0).results:
+        assert r.status == "ok" and np.isfinite(r.loglik)
+
+
 START = {  # K = 4 in magnitudes: the means 4.2, 4.5, 4.8 and 5.3
     "gaussian": lambda a, m: {"means": list(m * a), "sds": [0.2 * a] * 4},
     "gamma": lambda a, m: {"shapes": [100.0] * 4, "rates": list(100.0 / (m * a))},
