@@ -37,7 +37,6 @@ from scipy.special import entr
 
 from .agglomeration import Hierarchy
 from .data import Scaling
-from .errors import FitError
 from .estep import Batch, single_threaded_blas
 from .families.base import Family, ParamArrays, take
 from .schema import Event, KResult, ScreeningSummary, StartSummary
@@ -356,10 +355,10 @@ def polish(problem: Problem, result: KResult, progress: Progress | None = None) 
     left = req.max_iter - (won.evaluations if req.accelerate else won.n_iter)
     if won.status != "converged" or left < 1:
         return result
-    try:
-        params, weights = problem.family.from_json(result.params, problem.scaling)
-    except FitError:  # a covariance that round-off in data units leaves indefinite: as it is
+    engine = engine_params(problem, result.params)
+    if engine is None:  # a covariance that round-off in data units leaves indefinite: as it is
         return result
+    params, weights = engine
     with np.errstate(divide="ignore"):
         given = (params, np.log(weights)[None, :], ["polish"])
     tight = dataclasses.replace(
