@@ -247,26 +247,15 @@ class Batch:
         def work(indices) -> None:
             buf = np.empty((K * S, size))
             scratch = np.empty((3, S, size))
-            with np.errstate(invalid="ignore"):  # per thread (see NONFINITE)
-                _work(indices, buf, scratch)
-
-        def _work(indices, buf: np.ndarray, scratch: np.ndarray) -> None:
             for c in indices:
                 a, b = chunks[c]
-                if K == 2 and self.w is None:
-                    self._chunk_two(E, S, a, b, buf[:S, : b - a], ll_parts[c], stat_parts[c])
-                    continue
-                self._chunk(
-                    E,
-                    K,
-                    S,
-                    a,
-                    b,
-                    buf[:, : b - a],
-                    scratch[:, :, : b - a],
-                    ll_parts[c],
-                    stat_parts[c],
-                )
+                with np.errstate(invalid="ignore"):  # per thread (see NONFINITE)
+                    if K == 2 and self.w is None:
+                        g = buf[:S, : b - a]
+                        self._chunk_two(E, S, a, b, g, ll_parts[c], stat_parts[c])
+                        continue
+                    L, sc = buf[:, : b - a], scratch[:, :, : b - a]
+                    self._chunk(E, K, S, a, b, L, sc, ll_parts[c], stat_parts[c])
 
         self._run(chunks, work)
         stats = stat_parts.sum(axis=0).reshape(K, S, 1 + m).transpose(1, 0, 2)
