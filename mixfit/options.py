@@ -330,7 +330,13 @@ class Event(Schema):
 
     iteration: int
     kind: Literal[
-        "variance_floor", "precision_cap", "weight_collapse", "degenerate", "restart", "ll_decrease"
+        "variance_floor",
+        "precision_cap",
+        "weight_collapse",
+        "degenerate",
+        "restart",
+        "ll_decrease",
+        "quasi_newton",
     ]
     component: int | None = None
     detail: str
