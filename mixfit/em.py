@@ -369,8 +369,7 @@ def polish(problem: Problem, result: KResult, progress: Progress | None = None) 
     # the K's counts (the polish continues a start of them) and its best log-likelihood
     report = counting(progress, len(result.starts) - 1, result)
     climbed = None
-    crawled = won.n_iter >= newton.CRAWL
-    if crawled and newton.applies(problem.family, problem.batch, problem.d) and left > 1:
+    if won.n_iter >= newton.CRAWL and newton.applies(problem.family, problem.batch, problem.d):
         climbed = newton.climb(problem.family, problem.batch, problem.n, params, logw, left - 1)
     if climbed is not None:
         # EM on from the climb's point: a fixed point of EM, and regular or not kept
@@ -378,9 +377,9 @@ def polish(problem: Problem, result: KResult, progress: Progress | None = None) 
         tried = _run_on(problem, result, (up, up_logw), left - used, report)
         if tried is not None:
             note = f"BFGS on the log-likelihood from EM's point: {gain:+.6g} in {used} E-steps"
-            return _continued(result, won, tried, 0, (used, note))
+            return _continued(result, won, tried, (used, note))
     tried = _run_on(problem, result, (params, logw), left, report)
-    return result if tried is None else _continued(result, won, tried, 1, None)
+    return result if tried is None else _continued(result, won, tried)
 
 
 def _run_on(
@@ -407,14 +406,14 @@ def _continued(
     result: KResult,
     won: StartSummary,
     tried: KResult,
-    skip: int,
-    newton_step: tuple[int, str] | None,
+    newton_step: tuple[int, str] | None = None,
 ) -> KResult:
-    """``result`` with its winner's record going on through ``tried``'s one start: its trace
-    from ``tried``'s entry ``skip`` on (1 where ``tried`` began at the winner's last point, 0
-    after a quasi-Newton step, which counts as one iteration and ``used`` evaluations and is
-    an event)."""
+    """``result`` with its winner's record going on through ``tried``'s one start. Without
+    ``newton_step`` ``tried`` began at the winner's last point, whose trace entry it repeats;
+    after a climb (its E-steps and what it did) it began at the climb's point, a new entry,
+    which counts as one iteration and is an event."""
     more = tried.starts[0]
+    skip = 1 if newton_step is None else 0
     offset = len(won.trace) - skip
     events = [e.model_copy(update={"iteration": e.iteration + offset}) for e in more.events]
     extra_iter, extra_eval = 0, 0

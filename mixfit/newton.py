@@ -47,6 +47,10 @@ ROUNDS = 3
 RESTART_GAIN = 1e-9
 
 
+class _Spent(Exception):
+    """The climb's E-steps are used up."""
+
+
 def applies(family: Family, batch: object, d: int) -> bool:
     """Whether a climb is defined here: one dimension and a plain data batch."""
     return d == 1 and type(batch) is Batch
@@ -104,6 +108,8 @@ def climb(
     used = [0]
 
     def negative(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        if used[0] >= limit:  # BFGS's maxiter counts iterations, not its line search's calls
+            raise _Spent
         used[0] += 1
         h = STEP * np.maximum(1.0, np.abs(theta))
         values = loglik(np.vstack([theta, theta + np.diag(h), theta - np.diag(h)]))
@@ -136,6 +142,8 @@ def climb(
                 method="BFGS",
                 options={"maxiter": remaining, "gtol": 1e-8},
             )
+        except _Spent:
+            break
         except (ValueError, FloatingPointError, np.linalg.LinAlgError):  # pragma: no cover
             pass
         if not best[0] - before > RESTART_GAIN * abs(before):
