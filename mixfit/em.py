@@ -345,10 +345,10 @@ def polish(problem: Problem, result: KResult, progress: Progress | None = None) 
     EM crawling along a ridge. A winner that took ``newton.CRAWL`` iterations or more, in one
     dimension, is first climbed by BFGS on the log-likelihood (``mixfit.newton``) and EM runs
     on from the point reached (kept where regular and higher; else the EM polish as before):
-    the t reaches the brute force's maximum (within 3e-8). Not with ``polish: false`` or an
-    absolute tolerance (mclust's or normalmixEM's stopping
-    point reproduced), nor for explicit start values, nor with ``keep_path`` (the path shows
-    where EM stopped as asked, within its cap)."""
+    the t reaches the brute force's maximum (3e-8 below it, by hand). Not with ``polish:
+    false`` or an absolute tolerance (mclust's or normalmixEM's stopping point reproduced),
+    nor for explicit start values, nor with ``keep_path`` (the path shows where EM stopped as
+    asked, within its cap)."""
     req = problem.request
     # keep_path: the path shows EM's stopping point as asked, within its cap (``MAX_PATH_VALUES``)
     asked = not req.polish or req.tol_type != "relative" or req.keep_path
