@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import mixfit
+from mixfit import newton
 
 DOC = json.loads(
     (Path(__file__).resolve().parents[1] / "fixtures" / "polish" / "aids_survdays.json").read_text()
@@ -90,3 +91,34 @@ def test_a_winner_that_converged_quickly_is_not_climbed() -> None:
     for result in fit.results:
         for start in result.starts:
             assert not any(e.kind == "quasi_newton" for e in start.events)
+
+
+@pytest.mark.parametrize(
+    "family", ["gaussian", "beta", "gamma", "lognormal", "poisson", "student_t"]
+)
+def test_every_familys_climb_keeps_the_winners_record(family: str, monkeypatch) -> None:
+    """With every winner climbed (``CRAWL`` 0), each family's packed parameters go through BFGS
+    and back: a climb is kept somewhere, weighted data work, the trace never falls and holds
+    one entry per iteration, and the climb's entry is a rise."""
+    monkeypatch.setattr(newton, "CRAWL", 0)
+    rng = np.random.default_rng(3)
+    x = {
+        "gaussian": rng.normal(0, 1, 300),
+        "beta": rng.beta(2, 5, 300),
+        "gamma": rng.gamma(2, 1, 300) + 1e-3,
+        "lognormal": rng.lognormal(0, 1, 300),
+        "poisson": rng.poisson(4, 300).astype(float),
+        "student_t": rng.standard_t(3, 300),
+    }[family]
+    climbs = 0
+    for weights in (None, rng.integers(1, 4, 300).astype(float)):
+        fit = mixfit.fit(x, family=family, k=[1, 2, 3], seed=1, weights=weights)
+        for result in fit.results:
+            won = next(s for s in result.starts if s.start == result.best_start)
+            assert np.isfinite(result.loglik) and len(won.trace) == won.n_iter + 1
+            assert np.all(np.diff(won.trace) >= -1e-9 * abs(result.loglik))
+            for event in won.events:
+                if event.kind == "quasi_newton":
+                    climbs += 1
+                    assert won.trace[event.iteration] > won.trace[event.iteration - 1]
+    assert climbs >= 1
