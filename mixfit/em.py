@@ -416,18 +416,14 @@ def _continued(
     skip = 1 if newton_step is None else 0
     offset = len(won.trace) - skip
     events = [e.model_copy(update={"iteration": e.iteration + offset}) for e in more.events]
-    extra_iter, extra_eval = 0, 0
+    used, detail = newton_step or (0, "")
     if newton_step is not None:
-        extra_eval, detail = newton_step
-        extra_iter = 1
-        events.insert(
-            0, Event(iteration=offset, kind="quasi_newton", component=None, detail=detail)
-        )
+        events.insert(0, Event(iteration=offset, kind="quasi_newton", detail=detail))
     won = won.model_copy(
         update={
             "loglik": more.loglik,
-            "n_iter": won.n_iter + more.n_iter + extra_iter,
-            "evaluations": won.evaluations + more.evaluations + extra_eval,
+            "n_iter": won.n_iter + more.n_iter + 1 - skip,
+            "evaluations": won.evaluations + more.evaluations + used,
             "accelerated": won.accelerated + more.accelerated,
             "trace": [*won.trace, *more.trace[skip:]],
             "events": [*won.events, *events],

@@ -14,11 +14,11 @@ acceleration of the EM algorithm"; Jamshidian & Jennrich 1997).
 
 The gradient is by central differences, every coordinate's two points and the centre evaluated
 in one batched E-step (each a "start" of the batch), so a gradient costs one E-step of 2P + 1
-rows; only a winner that took ``CRAWL`` iterations or more is climbed. Points the family calls
-invalid (``Family.valid``) count as -inf. Only where the packed
-coordinates are free: data in one dimension (in d > 1 a covariance matrix is packed whole, with
-its symmetric entries twice), at most ``MAX_COORDINATES`` of them, and a plain data batch (not a
-bootstrap's replicates). The caller (``mixfit.em.polish``) runs EM on from the point reached and
+rows; points the family calls invalid (``Family.valid``) count as -inf. Only a winner that took
+``CRAWL`` iterations or more is climbed, and only where the packed coordinates are free: data
+in one dimension (in d > 1 a covariance matrix is packed whole, with its symmetric entries
+twice), at most ``MAX_COORDINATES`` of them, and a plain data batch (not a bootstrap's
+replicates). The caller (``mixfit.em.polish``) runs EM on from the point reached and
 keeps it only where that EM is regular (no floor, no collapse) and higher.
 """
 
