@@ -35,7 +35,7 @@ from .schema import (
     Model,
     ReferenceDensity,
 )
-from .screen import candidate_count, candidate_methods
+from .screen import birth_count, candidate_count, candidate_methods
 from .smem import MAX_MOVES
 
 EXACT_REFERENCE_MAX = 5000  # up to this many points the p-values use every training point
@@ -140,6 +140,7 @@ def held_at_once(request: Any, family: Any, X: np.ndarray, k: int, m: int | None
     m = _statistics_per_point(family, X) if m is None else m
     count = candidate_count(request, family, n, d, m, k, starts)
     candidates = len(candidate_methods(request, family.portfolio, count, d > 1 and count > starts))
+    candidates += birth_count(request, k) if count > starts else 0
     moves = 0 if k < 3 else MAX_MOVES if request.split_merge is None else request.split_merge
     return max(candidates, starts, moves)
 

@@ -350,8 +350,8 @@ class StartSummary(Schema):
     init: str = Field(
         description="The start's method: one of auto's portfolio, 'split' (K-1's widest "
         "component split), 'explicit', 'params (rescue)' (a failed K's rescue draws), "
-        "'smem (...)' (a split-and-merge move) or 'grow (...)' (K-1's fit and one more "
-        "component)."
+        "'smem (...)' (a split-and-merge move), 'grow (...)' (K-1's fit and one more "
+        "component) or 'birth' (K = 2 under auto: a tight cluster of points apart)."
     )
     candidate: int | None = Field(
         None, description="Its index among the screened candidates (None: not screened)."
