@@ -629,7 +629,7 @@ def tight_clusters(
     dist, near = cKDTree(Z).query(Z[seeds], k=max(sizes))
     total = float(weights.sum())
     log_ball = 0.5 * d * np.log(np.pi) - gammaln(0.5 * d + 1.0)  # log volume of the unit ball
-    candidates: list[tuple[float, int, int]] = []
+    values, centres, counts = [], [], []
     for m in sizes:
         radius = dist[:, m - 1]
         mass = weights[near[:, :m]].sum(axis=1)
@@ -638,16 +638,27 @@ def tight_clusters(
         # m copies of one point are no component (its variance would sit at the floor)
         excess[~(radius > 0.0) | ~np.isfinite(excess)] = -np.inf
         finite = np.flatnonzero(np.isfinite(excess))
-        candidates += [(float(excess[c]), int(c), m) for c in finite]
-    candidates.sort(key=lambda e: -e[0])
+        values.append(excess[finite])
+        centres.append(finite)
+        counts.append(np.full(finite.size, m))
+    # every neighbourhood, the largest excess first (ties in the order built); the first one
+    # clear of the points taken is taken, then the search goes on after it
+    order = np.argsort(-np.concatenate(values), kind="stable")
+    centre, size = np.concatenate(centres)[order], np.concatenate(counts)[order]
+    widest = max(sizes)
+    block = near[centre, :widest]  # (N, widest) rows of each neighbourhood's seed
+    inside = np.arange(widest)[None, :] < size[:, None]
     out: list[np.ndarray] = []
     taken = np.zeros(rows, dtype=bool)
-    for _, c, m in candidates:
-        members = np.asarray(near[c, :m])
-        if taken[members].any():
-            continue
-        taken[near[c, : max(sizes)] if apart else members] = True
-        out.append(members)
-        if len(out) == count:
+    at = 0
+    while len(out) < count and at < centre.size:
+        clear = np.flatnonzero(~np.any(taken[block[at:]] & inside[at:], axis=1))
+        if not clear.size:
             break
+        at += int(clear[0])
+        c, m = centre[at], size[at]
+        members = np.asarray(near[c, :m])
+        taken[near[c, :widest] if apart else members] = True
+        out.append(members)
+        at += 1
     return out
