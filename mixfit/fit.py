@@ -140,7 +140,7 @@ def held_at_once(request: Any, family: Any, X: np.ndarray, k: int, m: int | None
     m = _statistics_per_point(family, X) if m is None else m
     count = candidate_count(request, family, n, d, m, k, starts)
     candidates = len(candidate_methods(request, family.portfolio, count, d > 1 and count > starts))
-    candidates += birth_count(request, k) if count > starts else 0
+    candidates += birth_count(request, k, count > starts)
     moves = 0 if k < 3 else MAX_MOVES if request.split_merge is None else request.split_merge
     return max(candidates, starts, moves)
 

@@ -99,10 +99,10 @@ def candidate_methods(
     return methods
 
 
-def birth_count(request: Any, k: int) -> int:
+def birth_count(request: Any, k: int, screened: bool) -> int:
     """The most birth candidates K draws (``birth_partitions``): ``BIRTHS`` at K = 2 with the
-    portfolio (``init`` ``auto``), none otherwise (nor where nothing is screened)."""
-    return BIRTHS if k == 2 and request.init == "auto" else 0
+    portfolio (``init`` ``auto``) where candidates are screened, none otherwise."""
+    return BIRTHS if screened and k == 2 and request.init == "auto" else 0
 
 
 def birth_partitions(problem: Any, s: Sample, count: int) -> np.ndarray:
@@ -236,7 +236,7 @@ def screen(problem, k: int, n_select: int, tick: Callable[[], None] | None = Non
     s = sample(problem.Z, problem.w, rng, size)
     multivariate = problem.Z.shape[1] > 1 and count > n_select  # screened, in d > 1
     methods = candidate_methods(req, problem.family.portfolio, count, multivariate)
-    wanted = birth_count(req, k) if count > n_select else 0  # none where nothing is screened
+    wanted = birth_count(req, k, count > n_select)
     births = birth_partitions(problem, s, wanted) if wanted else None
     methods += ["birth"] * (0 if births is None else births.shape[0])
     count = len(methods)  # with the extra candidates of d > 1 and the births
