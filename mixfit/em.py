@@ -323,9 +323,20 @@ def refine_k(
 ) -> KResult:
     """A K's final fit after a rescue (``rescue``) and split-and-merge moves
     (``mixfit.smem``); run once per K where its starts are merged, so fanned-out and
-    in-process fits agree. ``parent`` is K-1's final fit when K-1 was fitted too: the moves
-    include growth from it (``mixfit.smem.growth``)."""
-    result = regrow(problem, rescue(problem, result, progress), parent, progress)
+    in-process fits agree. ``parent`` is K-1's final fit (``mixfit.fit.parent_fit``): the
+    moves include growth from it (``mixfit.smem.growth``)."""
+    return finish_k(problem, rescue(problem, result, progress), progress, parent)
+
+
+def finish_k(
+    problem: Problem,
+    result: KResult,
+    progress: Progress | None = None,
+    parent: KResult | None = None,
+) -> KResult:
+    """``refine_k`` after its rescue: a K that still failed regrows from ``parent``, then the
+    split-and-merge moves and the polish."""
+    result = regrow(problem, result, parent, progress)
     return polish(problem, refine(problem, result, run_given, progress, parent), progress)
 
 

@@ -117,7 +117,8 @@ def birth_partitions(problem: Any, s: Sample, count: int) -> np.ndarray:
     airquality wind speeds under the Gamma family (values in steps of 0.1) 1 of seeds 0..11 at
     -407.02 against -406.89 (a component of 10 points' worth at 14.7), then none. As a
     portfolio method its best healthy candidate keeps a start (``_rank``). One component's
-    start values (``Family.initial`` on all the points) stand in for K = 1's fit.
+    start values (``Family.initial`` on all the points) stand in for K = 1's fit (a K >= 3
+    asked without K - 1 fits K - 1 itself instead: ``mixfit.fit.parent_fit``).
 
     Neighbourhoods of at least 5 % of the rows (``BIRTH_SHARE``; the growth moves' own births
     start at 5 rows): from 5-row neighbourhoods, 4 of 200 simulated two-Gaussian data sets of

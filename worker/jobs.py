@@ -37,8 +37,8 @@ from fitqueue.jobs import (
     job_error,
 )
 from mixfit import FitError, FitRequest, KResult, assemble, prepare
-from mixfit.em import merge_k, refine_k, run_k, split_index
-from mixfit.fit import fit_ks
+from mixfit.em import merge_k, run_k, split_index
+from mixfit.fit import final_fit, fit_ks, parent_fit
 
 from .metrics import record_fit_seconds
 from .outage import REDIS_DOWN, through_outage
@@ -359,13 +359,15 @@ def reduce(
             by_k.setdefault(out.k, []).append(KResult.model_validate(out.result))
         final: dict[int, KResult] = {}
         for k in sorted(by_k):
+            # K-1's final fit (fitted here when the request lacks it: mixfit.fit.parent_fit)
+            parent = parent_fit(problem, k, final, reporter)
             # The split start of K (no part ran it) needs the final fit of K-1: run it here.
             held = split_index(req, k)
             if held is not None:
-                extra = run_k(problem, k, starts=range(held, held + 1), parent=final.get(k - 1))
+                extra = run_k(problem, k, starts=range(held, held + 1), parent=parent)
                 by_k[k].append(extra)
             merged = merge_k(by_k[k], problem.family)
-            final[k] = refine_k(problem, merged, reporter, final.get(k - 1))
+            final[k] = final_fit(problem, merged, final, parent, reporter)
         result = assemble(problem, list(final.values()))
     model_id = uuid.uuid4().hex
     store_model(

@@ -13,8 +13,10 @@ import numpy as np
 import pytest
 
 import mixfit
-from mixfit.em import run_k
+from mixfit.em import refine_k, run_k
 from mixfit.fit import parse_request, prepare
+
+from .orphan import fit_orphan
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
@@ -206,13 +208,15 @@ def test_a_k_whose_every_start_degenerates_is_rescued_from_parameter_space():
     doc = json.loads((FIXTURES / "rescue" / "cats_hwt.json").read_text())
     x = np.asarray(doc["x"])
     for seed in (0, 1):
-        r = mixfit.fit(x, k=3, seed=seed).results[0]
+        r = fit_orphan(x, k=3, seed=seed)  # no K = 2 to grow from
         assert [s.status for s in r.starts[:10]] == ["degenerate"] * 10
         assert r.status == "ok" and r.starts[r.best_start].init == "params (rescue)"
         assert r.loglik >= doc["loglik"] - 1e-6 * x.size
         assert r.loglik >= -324.03 - 0.01  # the README's figure
         assert min(r.points) >= 1  # no weight collapse: an admissible maximum
-    assert mixfit.fit(x, k=3, seed=1).results[0].loglik >= -323.01 - 0.01  # the README's figure
+        # asked alone, K = 3 also grows from K = 2's fit, which can only add
+        assert mixfit.fit(x, k=3, seed=seed).results[0].loglik >= r.loglik
+    assert fit_orphan(x, k=3, seed=1).loglik >= -323.01 - 0.01  # the README's figure
     # without a rescue the K was refused: the message counts the rescue starts apart
     refused = mixfit.fit(np.array([0.0] * 10 + [1.0]), k=[1, 2], n_starts=2, seed=0).results[1]
     assert refused.status == "failed"
@@ -251,7 +255,7 @@ def test_a_k_whose_first_rescue_degenerates_gets_a_second_round():
     doc = json.loads((FIXTURES / "rescue" / "geyser_waiting.json").read_text())
     x = np.asarray(doc["x"])
     for seed in (1, 3):
-        r = mixfit.fit(x, k=9, seed=seed).results[0]
+        r = fit_orphan(x, k=9, seed=seed)  # no K = 8 to grow from
         rescued = [s for s in r.starts if s.init == "params (rescue)"]
         assert len(rescued) == 3_000
         assert all(s.status == "degenerate" for s in rescued[:100])  # the first round's
@@ -277,11 +281,19 @@ def test_a_k_that_fails_after_its_rescue_grows_from_k_minus_1():
     assert seven.loglik == pytest.approx(-458.817, abs=1e-3)
     assert min(seven.points) >= 1
     # K = 6 fitted without K = 5 ends elsewhere, and no growth move from it stays regular
-    failed = mixfit.fit(x, k=[6, 7], covariance="diag", seed=1).results[1]
+    problem = prepare(parse_request({"k": 7, "covariance": "diag", "seed": 1}), x)
+    six = refine_k(problem, run_k(problem, 6))
+    failed = refine_k(problem, run_k(problem, 7), parent=six)
     assert failed.status == "failed"
     grown = sum(s.init.startswith("grow") for s in failed.starts)
     assert grown > 0
     assert f"3000 more drawn in parameter space and {grown} grown from k=6's fit" in failed.message
+    # K = 7 asked alone: K = 6 fitted by itself gives no regular growth either, so K = 6 is
+    # fitted as the grid fits it (``mixfit.fit.final_fit``), and K = 7 regrows from it
+    alone = mixfit.fit(x, k=7, covariance="diag", seed=1).results
+    assert [r.k for r in alone] == [7]
+    assert alone[0].loglik == pytest.approx(seven.loglik, abs=1e-6)
+    assert alone[0].starts[alone[0].best_start].init.startswith("grow")
 
 
 def test_the_rescue_draws_fewer_starts_on_large_data():

@@ -19,6 +19,7 @@ import pytest
 
 import mixfit
 
+from .orphan import fit_orphan
 from .test_mclust_more import COVARIANCE  # mclust's model names as mixfit's
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -62,8 +63,11 @@ def test_geyser_tied_k8_needs_more_than_ten_moves() -> None:
     (a birth on five points, then a three-way move: -1328.90)."""
     x = _points("geyser")
     mclust = HIGH_K["datasets"]["geyser"]["loglik"]["EEE"][HIGH_K["k"].index(8)]
-    ten = mixfit.fit(x, k=8, covariance="tied", seed=0, split_merge=10).results[0]
+    # no K = 7 to grow from (``fit_orphan``): the rounds' moves alone
+    ten = fit_orphan(x, k=8, covariance="tied", seed=0, split_merge=10)
     assert ten.loglik < mclust - 1.0
-    fit = mixfit.fit(x, k=8, covariance="tied", seed=0).results[0]
+    fit = fit_orphan(x, k=8, covariance="tied", seed=0)
     assert fit.loglik >= mclust - 1e-6 * len(x)
     assert fit.starts[fit.best_start].init.startswith("smem")
+    # asked alone, K = 8 also grows from K = 7's fit, which can only add
+    assert mixfit.fit(x, k=8, covariance="tied", seed=0).results[0].loglik >= fit.loglik

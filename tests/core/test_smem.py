@@ -14,6 +14,8 @@ from mixfit.families import get_family
 from mixfit.fit import parse_request, prepare
 from mixfit.smem import births, merged_and_split, merged_and_three_way, moves, ranked
 
+from .orphan import fit_orphan
+
 PEERS = Path(__file__).resolve().parents[1] / "fixtures" / "peers"
 WIDE = Path(__file__).resolve().parents[1] / "fixtures" / "mclust_wide"
 MORE = Path(__file__).resolve().parents[1] / "fixtures" / "mclust_more"
@@ -116,7 +118,10 @@ def test_on_a_large_data_set_the_moves_are_tried_on_a_sample_first():
     Y = np.concatenate([X + rng.normal(0, 0.01 * X.std(axis=0), X.shape) for _ in range(25)])
     without = mixfit.fit(Y, k=3, covariance="tied", seed=0, split_merge=0).results[0]
     r = mixfit.fit(Y, k=3, covariance="tied", seed=0).results[0]
-    moves = r.starts[10:]
+    # the split-and-merge rounds' moves; K = 2's growth moves follow them (K = 2 is fitted for
+    # them: ``mixfit.fit.parent_fit``)
+    moves = [s for s in r.starts[10:] if not s.init.startswith("grow")]
+    assert len(moves) < len(r.starts) - 10
     count = smem.move_count(None, 3, smem._move_cells(prepare(parse_request({"k": 3}), Y), 3))
     assert count == 10  # ranked on a sample: K (K - 1), at least ten
     per_round = 1 + smem.runners_up(count, 3)
@@ -136,11 +141,13 @@ def test_a_three_way_move_leaves_a_maximum_one_for_one_moves_cannot():
     X, peer = _cell("iris", "full", 5)
     without = mixfit.fit(X, k=5, covariance="full", seed=0, split_merge=0).results[0]
     assert without.loglik < peer - 0.5
-    r = mixfit.fit(X, k=5, covariance="full", seed=0).results[0]
+    r = fit_orphan(X, k=5, covariance="full", seed=0)  # no K = 4 to grow from
     assert r.loglik >= peer - 1e-6 * X.shape[0]
     best = r.starts[r.best_start]
     # the moves are told apart beside the fit; the best, a three-way one, continued
     assert best.init.startswith("smem (merge ") and best.init.endswith(" in three)")
+    # asked alone, K = 5 also grows from K = 4's fit, which can only add
+    assert mixfit.fit(X, k=5, covariance="full", seed=0).results[0].loglik >= r.loglik
 
 
 def test_a_three_way_cut_gives_three_equal_slices_along_the_unions_axis():
@@ -237,26 +244,69 @@ def test_a_move_that_degenerates_on_the_sample_never_continues():
     moves only now: the moves reach -8829.06 (seeds 0..6; seed 7 -8801.80)."""
     doc = json.loads((WIDE / "mclust_biopsy.json").read_text())
     x = np.asarray(doc["x"], dtype=float)
-    r = mixfit.fit(x, k=8, covariance="spherical", seed=1).results[0]
+    r = fit_orphan(x, k=8, covariance="spherical", seed=1)  # no K = 7 to grow from
     continued = [s for s in r.starts if s.init.startswith("smem")]
     assert r.loglik >= doc["loglik"]["VII"][7] - 1e-6 * len(x)
     assert r.starts[r.best_start].init.startswith("smem")
     assert sum(s.status != "degenerate" for s in continued) > len(continued) // 2
+    # asked alone, K = 8 also grows from K = 7's fit, which can only add
+    assert mixfit.fit(x, k=8, covariance="spherical", seed=1).results[0].loglik >= r.loglik
 
 
 def test_growth_moves_from_k_minus_1_lift_a_k_that_ended_below_it():
     """R's Nile flows (n = 100) under the Gamma family, seed 0: K = 5's starts and moves ended
     at -645.08, below K = 4's -643.90. Growth moves (K = 4's fit and a fifth component:
-    ``mixfit.smem.growth``) run after the rounds and reach -642.14. Fitted alone (no K - 1),
-    K = 5 keeps -645.08."""
+    ``mixfit.smem.growth``) run after the rounds and reach -642.14. Asked alone, K = 5 fits
+    K = 4 itself for them (``mixfit.fit.parent_fit``) and reports K = 5 only; with no K - 1
+    at all it keeps -645.08."""
+    from mixfit.em import refine_k, run_k
+
     x = np.asarray(json.loads((MORE / "mclust_Nile.json").read_text())["x"], dtype=float)
     grid = mixfit.fit(x, family="gamma", k={"min": 1, "max": 5}, seed=0).results
     assert grid[4].loglik >= grid[3].loglik
     assert grid[4].loglik == pytest.approx(-642.144, abs=1e-3)
     assert grid[4].starts[grid[4].best_start].init.startswith("grow")
-    alone = mixfit.fit(x, family="gamma", k=5, seed=0).results[0]
-    assert alone.loglik == pytest.approx(-645.079, abs=1e-3)
-    assert not any(s.init.startswith("grow") for s in alone.starts)
+    alone = mixfit.fit(x, family="gamma", k=5, seed=0).results
+    assert [r.k for r in alone] == [5]
+    assert alone[0].loglik == pytest.approx(-642.144, abs=1e-3)
+    assert alone[0].starts[alone[0].best_start].init.startswith("grow")
+    problem = prepare(parse_request({"family": "gamma", "k": 5, "seed": 0}), x)
+    orphan = refine_k(problem, run_k(problem, 5))
+    assert orphan.loglik == pytest.approx(-645.079, abs=1e-3)
+    assert not any(s.init.startswith("grow") for s in orphan.starts)
+
+
+def test_a_k_asked_alone_reaches_what_k_minus_1_grows_to():
+    """Geyser's waiting times (MASS, n = 299), K = 4 asked alone under seed 0: its starts and
+    moves end at -1153.74, below mclust's -1151.57; K = 3's fit and a fourth component reach
+    -1149.74, as in the grid K = 3..4. Without K = 3's fit, an explicit ``split_merge = 0``
+    keeps the starts' maximum."""
+    doc = json.loads((WIDE / "mclust_geyser_waiting.json").read_text())
+    x = np.asarray(doc["x"], dtype=float)
+    mclust = doc["loglik"]["V"][3]
+    alone = mixfit.fit(x, k=4, seed=0).results[0]
+    assert alone.loglik >= mclust - 1e-6 * x.size
+    assert alone.loglik == pytest.approx(-1149.738, abs=1e-3)
+    assert alone.starts[alone.best_start].init.startswith("grow")
+    grid = mixfit.fit(x, k=[3, 4], seed=0).results[1]
+    assert alone.loglik == pytest.approx(grid.loglik, abs=1e-6)
+    plain = mixfit.fit(x, k=4, seed=0, split_merge=0).results[0]
+    assert plain.loglik < mclust - 1.0
+
+
+def test_the_fit_of_k_minus_1_for_a_k_alone_reports_as_k_and_stops(stop_at_first_report):
+    """While K - 1 is fitted for a K asked alone, progress speaks of K only (screening:
+    iteration 0, no start done), and a stop request raises there."""
+    from mixfit.fit import fit_ks
+
+    doc = json.loads((WIDE / "mclust_geyser_waiting.json").read_text())
+    problem = prepare(parse_request({"k": 4, "seed": 0}), np.asarray(doc["x"], dtype=float))
+    seen: list[dict] = []
+    results = list(fit_ks(problem, seen.append))
+    assert [r.k for r in results] == [4] and {info["k"] for info in seen} == {4}
+    assert seen[0]["iteration"] == 0 and seen[0]["starts_done"] == 0
+    with pytest.raises(stop_at_first_report.Stopped):
+        next(fit_ks(problem, stop_at_first_report))
 
 
 @pytest.mark.parametrize(

@@ -1,10 +1,14 @@
 """Fan-out: a large fit becomes one RQ job per K (or chunk of starts) plus a merge."""
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from service import fanout
 
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 DATA = np.random.default_rng(5).normal(size=(400, 2)) * [1, 3] + np.repeat([[0, 0], [6, 0]], 200, 0)
 REQUEST = {"data": DATA.tolist(), "k": [1, 2, 3], "n_starts": 6, "seed": 11, "covariance": "diag"}
 
@@ -55,6 +59,24 @@ def test_fanned_out_fit_merges_to_the_one_job_result(make_client, worker_proc, p
         assert [s["start"] for s in rb["starts"]][:6] == list(range(6))
         assert [s["init"] for s in rb["starts"]] == [s["init"] for s in ra["starts"]]
     assert many.get(f"/v1/models/{fanned['model_id']}").status_code == 200
+
+
+def test_a_k_asked_alone_fans_out_to_the_one_job_result(make_client, worker_proc, poll):
+    """K = 4 of geyser's waiting times asked alone (seed 0): the merge fits K = 3 for the growth
+    moves as the one job does (``mixfit.fit.final_fit``); without it the parts' maximum is
+    -1153.74, with it both reach -1149.74."""
+    doc = json.loads((FIXTURES / "mclust_wide" / "mclust_geyser_waiting.json").read_text())
+    request = {"data": doc["x"], "k": 4, "seed": 0}
+    one = make_client(FANOUT_MIN_WORK=10**15)
+    many = make_client(FANOUT_MIN_WORK=0, FANOUT_PARTS=4)
+    single = poll(one, one.post("/v1/fits", json=request).get_json()["id"])
+    fanned = poll(many, many.post("/v1/fits", json=request).get_json()["id"])
+    assert single["status"] == fanned["status"] == "finished", (single, fanned)
+    assert len(fanned["parts"]) == 4
+    a, b = single["result"]["results"][0], fanned["result"]["results"][0]
+    assert a["loglik"] == pytest.approx(-1149.738, abs=1e-3)
+    assert b["loglik"] == pytest.approx(a["loglik"], rel=1e-12)
+    assert b["starts"][b["best_start"]]["init"].startswith("grow")
 
 
 def test_canceling_a_fanned_out_fit_cancels_every_part(make_client, worker_proc, poll):
