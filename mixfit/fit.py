@@ -140,7 +140,7 @@ def parent_fit(
     if k - 1 in done:
         return done[k - 1]
     req = problem.request
-    if k < 3 or req.explicit_start is not None or req.split_merge == 0:
+    if k - 1 not in parent_ks(req):
         return None
     quiet = None
     if progress is not None:
@@ -159,6 +159,18 @@ def parent_fit(
         grand = chain.get(j - 1)
         chain[j] = refine_k(problem, run_k(problem, j, quiet, parent=grand), quiet, grand)
     return chain[k - 1]
+
+
+def parent_ks(request: Any) -> list[int]:
+    """The Ks a fit of ``request`` fits besides its own for their growth moves
+    (``parent_fit``): K-1 of each K >= 3 whose K-1 it does not ask for, when the moves are on
+    (``split_merge`` not 0) and no explicit start values are given. The service plans and
+    times their work with the request's (``service.fits``); a K that still fails may fit
+    more (``final_fit``)."""
+    ks = request.k_values()
+    if request.explicit_start is not None or request.split_merge == 0:
+        return []
+    return sorted({k - 1 for k in ks if k >= 3 and k - 1 not in ks})
 
 
 def check(request: Any, data: Any, weights: Any = None) -> tuple[Any, np.ndarray, Any, int]:

@@ -34,7 +34,7 @@ from fitqueue.jobs import (
 from mixfit import FitError
 from mixfit.data import as_points
 from mixfit.em import split_index
-from mixfit.fit import check
+from mixfit.fit import check, parent_ks
 
 from .datasets import load_dataset, refresh, store_dataset
 from .errors import abort_json
@@ -217,8 +217,11 @@ def submit_fit(request: Any, idem_key: str | None, digest: str) -> tuple[dict[st
     n, d = X.shape
     # Every job of the fit carries the submitting request's id: the worker logs with it.
     # ``work`` sizes the fit for the worker: tiny ones run without a fork (worker.__main__).
-    traced = {"request_id": request_id(), "work": job_work(n, d, sum(k_values), n_starts)}
-    plan = plan_parts(k_values, n_starts, n, {k: split_index(request, k) for k in k_values})
+    # The Ks the fit runs: the request's and the K-1s it fits for their growth moves
+    # (mixfit.fit.parent_ks); a fanned-out fit runs those as parts too.
+    ks = sorted({*k_values, *parent_ks(request)})
+    traced = {"request_id": request_id(), "work": job_work(n, d, sum(ks), n_starts)}
+    plan = plan_parts(ks, n_starts, n, {k: split_index(request, k) for k in ks})
     if plan is None:
         # The job and the record's queued mark in one transaction (one round trip for RQ's
         # two and the mark's).
@@ -227,7 +230,7 @@ def submit_fit(request: Any, idem_key: str | None, digest: str) -> tuple[dict[st
             FIT_JOB,
             kwargs=FitArgs(**common, **finals).model_dump(),
             job_id=fit_id,
-            timeout=job_timeout(n, d, k_values, n_starts, request.max_iter),
+            timeout=job_timeout(n, d, ks, n_starts, request.max_iter),
             description=f"fit {request.family} k={k_values} starts={n_starts} on {dataset_id}",
             meta={
                 "parts": [PartPlan(job_id=fit_id, k=k_values, starts=[0, n_starts]).model_dump()],
@@ -262,7 +265,7 @@ def submit_fit(request: Any, idem_key: str | None, digest: str) -> tuple[dict[st
         timeout=int(cfg("JOB_TIMEOUT_MIN")),
         depends_on=Dependency(jobs=parts, allow_failure=True, enqueue_at_front=True),
         description=f"merge {len(parts)} parts of fit {fit_id}",
-        meta={"parts": meta, **traced},
+        meta={"parts": meta, "k_values": k_values, **traced},
         **keep,
     )
     _mark_queued(fit_id)
@@ -496,7 +499,9 @@ def _part_docs(job: Job, state: str, part_jobs: list[Job | None]) -> list[dict[s
 def _merged_progress(job: Job, part_jobs: list[Job | None]) -> dict[str, Any] | None:
     """One progress document for a fanned-out fit: per K, the parts' starts added up and the
     leading part's trace."""
-    request_k = sorted({k for part in job.meta.get("parts", []) for k in part["k"]})
+    # the request's Ks: parts of a K-1 fitted only for K's growth moves are not shown
+    planned_k = sorted({k for part in job.meta.get("parts", []) for k in part["k"]})
+    request_k = job.meta.get("k_values", planned_k)
     planned = {}
     for part in job.meta.get("parts", []):
         planned[part["k"][0]] = planned.get(part["k"][0], 0) + part["starts"][1] - part["starts"][0]
@@ -507,6 +512,8 @@ def _merged_progress(job: Job, part_jobs: list[Job | None]) -> dict[str, Any] | 
         finished = part_job.get_status(refresh=False) == JobStatus.FINISHED
         for entry in (part_job.meta.get("progress") or {}).get("per_k", []):
             k = entry["k"]
+            if k not in request_k:
+                continue
             into = merged.setdefault(
                 k, {**entry, "starts_done": 0, "n_starts": planned.get(k, 0), "state": "done"}
             )

@@ -37,7 +37,7 @@ from fitqueue.jobs import (
     job_error,
 )
 from mixfit import FitError, FitRequest, KResult, assemble, prepare
-from mixfit.em import merge_k, run_k, split_index
+from mixfit.em import merge_k, refine_k, run_k, split_index
 from mixfit.fit import final_fit, fit_ks, parent_fit
 
 from .metrics import record_fit_seconds
@@ -357,16 +357,21 @@ def reduce(
         by_k: dict[int, list[KResult]] = {}
         for out in outputs:
             by_k.setdefault(out.k, []).append(KResult.model_validate(out.result))
-        final: dict[int, KResult] = {}
+        final: dict[int, KResult] = {}  # the request's Ks
+        parents: dict[int, KResult] = {}  # the K-1s fitted for growth (mixfit.fit.parent_ks)
         for k in sorted(by_k):
-            # K-1's final fit (fitted here when the request lacks it: mixfit.fit.parent_fit)
-            parent = parent_fit(problem, k, final, reporter)
+            parent = final.get(k - 1) or parents.get(k - 1)
             # The split start of K (no part ran it) needs the final fit of K-1: run it here.
             held = split_index(req, k)
             if held is not None:
                 extra = run_k(problem, k, starts=range(held, held + 1), parent=parent)
                 by_k[k].append(extra)
             merged = merge_k(by_k[k], problem.family)
+            if k not in req.k_values():  # as mixfit.fit.parent_fit finishes it
+                parents[k] = refine_k(problem, merged, reporter, parent)
+                continue
+            if parent is None:  # a K-1 no part ran (mixfit.fit.parent_ks has none)
+                parent = parent_fit(problem, k, final, reporter)
             final[k] = final_fit(problem, merged, final, parent, reporter)
         result = assemble(problem, list(final.values()))
     model_id = uuid.uuid4().hex

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from service import fanout
+from service import fanout, fits
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 DATA = np.random.default_rng(5).normal(size=(400, 2)) * [1, 3] + np.repeat([[0, 0], [6, 0]], 200, 0)
@@ -62,9 +62,10 @@ def test_fanned_out_fit_merges_to_the_one_job_result(make_client, worker_proc, p
 
 
 def test_a_k_asked_alone_fans_out_to_the_one_job_result(make_client, worker_proc, poll):
-    """K = 4 of geyser's waiting times asked alone (seed 0): the merge fits K = 3 for the growth
-    moves as the one job does (``mixfit.fit.final_fit``); without it the parts' maximum is
-    -1153.74, with it both reach -1149.74."""
+    """K = 4 of geyser's waiting times asked alone (seed 0): K = 3, which the one job fits for
+    the growth moves (``mixfit.fit.parent_fit``), runs as parts too, and the merge grows K = 4
+    from it; without it the parts' maximum is -1153.74, with it both reach -1149.74. Progress
+    shows K = 4 only."""
     doc = json.loads((FIXTURES / "mclust_wide" / "mclust_geyser_waiting.json").read_text())
     request = {"data": doc["x"], "k": 4, "seed": 0}
     one = make_client(FANOUT_MIN_WORK=10**15)
@@ -72,7 +73,11 @@ def test_a_k_asked_alone_fans_out_to_the_one_job_result(make_client, worker_proc
     single = poll(one, one.post("/v1/fits", json=request).get_json()["id"])
     fanned = poll(many, many.post("/v1/fits", json=request).get_json()["id"])
     assert single["status"] == fanned["status"] == "finished", (single, fanned)
-    assert len(fanned["parts"]) == 4
+    assert sorted(p["k"][0] for p in fanned["parts"]) == [3, 3, 4, 4]
+    with many.client.application.app_context():  # the progress a poll shows while it runs
+        job = fits._fetch_job(fanned["id"])
+        shown = fits._merged_progress(job, fits._part_jobs(job))
+    assert shown["k_values"] == [4] and [entry["k"] for entry in shown["per_k"]] == [4]
     a, b = single["result"]["results"][0], fanned["result"]["results"][0]
     assert a["loglik"] == pytest.approx(-1149.738, abs=1e-3)
     assert b["loglik"] == pytest.approx(a["loglik"], rel=1e-12)
