@@ -20,7 +20,7 @@ from .data import (
     log_spread,
     robust_variance,
 )
-from .em import Problem, Progress, finish_k, refine_k, run_k
+from .em import Problem, Progress, finish_k, parent_ks, refine_k, run_k
 from .errors import FitError
 from .estep import Batch
 from .families import get_family
@@ -123,7 +123,8 @@ def parent_fit(
     """K-1's final fit, which K's growth moves start from (``mixfit.smem.growth``,
     ``mixfit.em.regrow``): ``done[k - 1]`` when the request asks for K-1 too; else, for a
     K >= 3 searched with moves (``split_merge`` not 0, no explicit start values), K-1 fitted
-    here with the same options and seed, used and not reported: by itself (its parent
+    here with the same options and seed (``mixfit.em.parent_ks``), used for K's growth moves
+    (not a split start: ``mixfit.em.split_index``) and not reported: by itself (its parent
     ``done.get(k - 2)``), or with ``deep`` as a grid would fit it, every K from the largest of
     ``done`` below it (else 1) up, each from the one before.
 
@@ -159,18 +160,6 @@ def parent_fit(
         grand = chain.get(j - 1)
         chain[j] = refine_k(problem, run_k(problem, j, quiet, parent=grand), quiet, grand)
     return chain[k - 1]
-
-
-def parent_ks(request: Any) -> list[int]:
-    """The Ks a fit of ``request`` fits besides its own for their growth moves
-    (``parent_fit``): K-1 of each K >= 3 whose K-1 it does not ask for, when the moves are on
-    (``split_merge`` not 0) and no explicit start values are given. The service plans and
-    times their work with the request's (``service.fits``); a K that still fails may fit
-    more (``final_fit``)."""
-    ks = request.k_values()
-    if request.explicit_start is not None or request.split_merge == 0:
-        return []
-    return sorted({k - 1 for k in ks if k >= 3 and k - 1 not in ks})
 
 
 def check(request: Any, data: Any, weights: Any = None) -> tuple[Any, np.ndarray, Any, int]:

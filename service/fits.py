@@ -33,8 +33,8 @@ from fitqueue.jobs import (
 )
 from mixfit import FitError
 from mixfit.data import as_points
-from mixfit.em import split_index
-from mixfit.fit import check, parent_ks
+from mixfit.em import parent_ks, split_index
+from mixfit.fit import check
 
 from .datasets import load_dataset, refresh, store_dataset
 from .errors import abort_json
@@ -218,7 +218,7 @@ def submit_fit(request: Any, idem_key: str | None, digest: str) -> tuple[dict[st
     # Every job of the fit carries the submitting request's id: the worker logs with it.
     # ``work`` sizes the fit for the worker: tiny ones run without a fork (worker.__main__).
     # The Ks the fit runs: the request's and the K-1s it fits for their growth moves
-    # (mixfit.fit.parent_ks); a fanned-out fit runs those as parts too.
+    # (mixfit.em.parent_ks); a fanned-out fit runs those as parts too.
     ks = sorted({*k_values, *parent_ks(request)})
     traced = {"request_id": request_id(), "work": job_work(n, d, sum(ks), n_starts)}
     plan = plan_parts(ks, n_starts, n, {k: split_index(request, k) for k in ks})

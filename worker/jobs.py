@@ -358,21 +358,21 @@ def reduce(
         for out in outputs:
             by_k.setdefault(out.k, []).append(KResult.model_validate(out.result))
         final: dict[int, KResult] = {}  # the request's Ks
-        parents: dict[int, KResult] = {}  # the K-1s fitted for growth (mixfit.fit.parent_ks)
+        parents: dict[int, KResult] = {}  # the K-1s fitted for growth (mixfit.em.parent_ks)
         for k in sorted(by_k):
             parent = final.get(k - 1) or parents.get(k - 1)
+            if parent is None and k in req.k_values():
+                parent = parent_fit(problem, k, final, reporter)  # None unless no part ran it
             # The split start of K (no part ran it) needs the final fit of K-1: run it here.
             held = split_index(req, k)
             if held is not None:
                 extra = run_k(problem, k, starts=range(held, held + 1), parent=parent)
                 by_k[k].append(extra)
             merged = merge_k(by_k[k], problem.family)
-            if k not in req.k_values():  # as mixfit.fit.parent_fit finishes it
+            if k in req.k_values():
+                final[k] = final_fit(problem, merged, final, parent, reporter)
+            else:  # a K-1 fitted for K's moves, finished as mixfit.fit.parent_fit does
                 parents[k] = refine_k(problem, merged, reporter, parent)
-                continue
-            if parent is None:  # a K-1 no part ran (mixfit.fit.parent_ks has none)
-                parent = parent_fit(problem, k, final, reporter)
-            final[k] = final_fit(problem, merged, final, parent, reporter)
         result = assemble(problem, list(final.values()))
     model_id = uuid.uuid4().hex
     store_model(

@@ -9,6 +9,8 @@ import pytest
 
 import mixfit
 
+from .orphan import fit_orphan
+
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 NORMALMIXEM = sorted(FIXTURES.glob("normalmixem_*.json"))
 MCLUST = sorted(FIXTURES.glob("mclust_*.json"))
@@ -79,11 +81,15 @@ def test_mclust_parameter_counts_and_bic_convention(fixture, row):
         # stops short of that. So do all 20 of our starts and their restarts (degenerate: the
         # variance held at the floor); the rescue starts, drawn in parameter space
         # (mixfit.em.rescue), find a maximum whose variances all stay above the floor.
+        # (Seen with no K - 1 fit: ``fit_orphan``. Asked alone, K also gets K - 1's growth
+        # moves, which can only add.)
         x = np.asarray(fixture["x"])
-        r = mixfit.fit(x, k=row["G"], n_starts=20, tol=1e-10, seed=3).results[0]
+        r = fit_orphan(x, k=row["G"], n_starts=20, tol=1e-10, seed=3)
         assert [s.status for s in r.starts[:20]] == ["degenerate"] * 20
         assert r.status == "ok" and r.starts[r.best_start].init == "params (rescue)"
         assert min(r.params.sds) ** 2 > 1e-6 * x.var()  # var_floor's default
+        alone = mixfit.fit(x, k=row["G"], n_starts=20, tol=1e-10, seed=3).results[0]
+        assert alone.loglik >= r.loglik and min(alone.params.sds) ** 2 > 1e-6 * x.var()
         return
     result = mixfit.fit(
         fixture["x"],

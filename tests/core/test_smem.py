@@ -279,8 +279,8 @@ def test_growth_moves_from_k_minus_1_lift_a_k_that_ended_below_it():
 def test_a_k_asked_alone_reaches_what_k_minus_1_grows_to():
     """Geyser's waiting times (MASS, n = 299), K = 4 asked alone under seed 0: its starts and
     moves end at -1153.74, below mclust's -1151.57; K = 3's fit and a fourth component reach
-    -1149.74, as in the grid K = 3..4. Without K = 3's fit, an explicit ``split_merge = 0``
-    keeps the starts' maximum."""
+    -1149.74, as in the grid K = 3..4. Without K = 3's fit (``split_merge = 0``: no moves, no
+    K - 1) the starts' maximum stays."""
     doc = json.loads((WIDE / "mclust_geyser_waiting.json").read_text())
     x = np.asarray(doc["x"], dtype=float)
     mclust = doc["loglik"]["V"][3]
@@ -290,6 +290,7 @@ def test_a_k_asked_alone_reaches_what_k_minus_1_grows_to():
     assert alone.starts[alone.best_start].init.startswith("grow")
     grid = mixfit.fit(x, k=[3, 4], seed=0).results[1]
     assert alone.loglik == pytest.approx(grid.loglik, abs=1e-6)
+    assert alone.starts[9].init != "split" and grid.starts[9].init == "split"
     plain = mixfit.fit(x, k=4, seed=0, split_merge=0).results[0]
     assert plain.loglik < mclust - 1.0
 

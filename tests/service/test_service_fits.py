@@ -452,7 +452,7 @@ TINY_LONG = {
     "tol": 1e-300,
     "tol_type": "absolute",
     "accelerate": False,
-    # no moves, so no K = 9 fitted for them (mixfit.fit.parent_ks): the work stays 500 * 10 *
+    # no moves, so no K = 9 fitted for them (mixfit.em.parent_ks): the work stays 500 * 10 *
     # 10, at the inline threshold (MIXFIT_INLINE_MAX_WORK's default 50,000)
     "split_merge": 0,
 }
