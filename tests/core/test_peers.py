@@ -38,16 +38,15 @@ NAMED = {"galaxies-free-k6", "thyroid-tied-k6", "banknote-full-k3", "thyroid-dia
 # Maxima a peer reached and mixfit's default fit (seed 0) did not, with what was measured.
 # banknote diag K=5 and crabs tied K=3 left this list with the split-and-merge moves
 # (mixfit.smem), iris full K=5 with its three-way moves. Of the five sets added on 2026-12-01
-# (quakes, USArrests, geyser, swiss, trees: 100 more cells) one cell is missed. Under other
+# (quakes, USArrests, geyser, swiss, trees: 100 more cells) none is missed now. Under other
 # seeds about one cell in 220 is missed (seeds 1..9, 12 of 2,619 cells), 3 of them banknote
 # full K=4: flexmix's -576.24 is a basin that 4 of 1,000 unscreened starts reach (see the
 # README).
-MISSES: dict[str, str] = {
-    "swiss-tied-k5": "n = 47, d = 6: sklearn's random-from-data start reaches -906.67, seed 0 "
-    "stops at -907.38 (seeds 0..5: 2 of 6 reach it). Screening it with the candidates its size "
-    "affords (800, its cost counted on 47 points instead of 500) found it under all 6 seeds, "
-    "but banknote full K=4 then fell from 3 of 10 seeds to 0: not taken (2026-12-01).",
-}
+# Cells seed 0 misses (xfail, with what was tried). Swiss tied K = 5 (n = 47, d = 6) was one
+# until 2026-12-03: seed 0 stopped at -907.38 against scikit-learn's -906.67 (2 of seeds 0..5
+# reached it); fitted alone, K = 5 now grows from K = 4's fit (mixfit.fit.parent_fit), and
+# seeds 0..5 all reach it.
+MISSES: dict[str, str] = {}
 
 
 def _gaussian_cells(full: bool) -> list:
