@@ -338,12 +338,14 @@ def refine_k(
     result: KResult,
     progress: Progress | None = None,
     parent: KResult | None = None,
+    nested: KResult | None = None,
 ) -> KResult:
     """A K's final fit after a rescue (``rescue``) and split-and-merge moves
     (``mixfit.smem``); run once per K where its starts are merged, so fanned-out and
     in-process fits agree. ``parent`` is K-1's final fit (``mixfit.fit.parent_fit``): the
-    moves include growth from it (``mixfit.smem.growth``)."""
-    return finish_k(problem, rescue(problem, result, progress), progress, parent)
+    moves include growth from it (``mixfit.smem.growth``); ``nested`` the K's fit under the
+    family's nested family (``mixfit.fit.nested_fit``), one more start."""
+    return finish_k(problem, rescue(problem, result, progress), progress, parent, nested)
 
 
 def finish_k(
@@ -351,11 +353,13 @@ def finish_k(
     result: KResult,
     progress: Progress | None = None,
     parent: KResult | None = None,
+    nested: KResult | None = None,
 ) -> KResult:
     """``refine_k`` after its rescue: a K that still failed regrows from ``parent``, then the
     split-and-merge moves and the polish."""
     result = regrow(problem, result, parent, progress)
-    return polish(problem, refine(problem, result, run_given, progress, parent), progress)
+    refined = refine(problem, result, run_given, progress, parent, nested)
+    return polish(problem, refined, progress)
 
 
 def polish(problem: Problem, result: KResult, progress: Progress | None = None) -> KResult:

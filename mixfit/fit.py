@@ -107,10 +107,55 @@ def final_fit(
     (``parent_fit``): ``mixfit.em.refine_k``; where K-1 is not in ``done`` and K still
     failed, once more from K-1 as the grid would have fitted it (``parent_fit(deep=True)``)."""
     k = result.k
-    final = refine_k(problem, result, progress, parent)
+    final = refine_k(problem, result, progress, parent, nested_fit(problem, k, progress))
     if final.status != "ok" and k - 1 not in done and parent is not None and k - 2 not in done:
         final = finish_k(problem, final, progress, parent_fit(problem, k, done, progress, True))
     return final
+
+
+def nested_fit(problem: Problem, k: int, progress: Progress | None = None) -> KResult | None:
+    """The fit of K under the family's ``nested`` family (the Student t's: the Gaussian), one
+    more start of K's (``mixfit.smem.refine``), or None: for K >= 2 searched with moves
+    (``split_merge`` not 0, no explicit start values). The nested family's defaults but for
+    the starts, seed, floor, search and the family's own ``nested_options``; fitted once for
+    every such K of the request (a grid: each K grows from the one before) and kept on the
+    problem. ``progress`` hears that time as K's screening (iteration 0, no start done)."""
+    fam, req = problem.family, problem.request
+    if fam.nested is None or k < 2 or req.explicit_start is not None or req.split_merge == 0:
+        return None
+    kept = problem.extra.setdefault("nested", {})
+    if k not in kept:
+        ks = [j for j in req.k_values() if j >= 2 and j not in kept]
+        shared = ("n_starts", "var_floor", "screen_factor", "screen_iter", "split_merge")
+        options = {name: getattr(req, name) for name in shared}
+        options |= {"accelerate": req.accelerate, "polish": req.polish}
+        nested = parse_request(
+            {"family": fam.nested, "k": ks if k in ks else [k], "seed": problem.seed}
+            | options
+            | fam.nested_options()
+        )
+        X = problem.X[:, 0] if problem.d == 1 else problem.X
+        try:
+            for r in fit_ks(prepare(nested, X, problem.w), _screening(progress, k, req)):
+                kept[r.k] = r
+        except FitError:  # data the nested family refuses: no such start
+            kept[k] = None
+    return kept.get(k)
+
+
+def _screening(progress: Progress | None, k: int, req: Any) -> Progress | None:
+    """A progress callback that reports K's screening (iteration 0, no start done)."""
+    if progress is None:
+        return None
+    n_starts = req.starts_per_k()
+
+    def quiet(info: dict[str, Any]) -> None:
+        progress(
+            {"k": k, "iteration": 0, "starts_done": 0, "n_starts": n_starts}
+            | {"best_loglik": None, "trace": []}
+        )
+
+    return quiet
 
 
 def parent_fit(
@@ -143,16 +188,7 @@ def parent_fit(
     req = problem.request
     if k - 1 not in parent_ks(req):
         return None
-    quiet = None
-    if progress is not None:
-        n_starts = req.starts_per_k()
-
-        def quiet(info: dict[str, Any]) -> None:
-            progress(
-                {"k": k, "iteration": 0, "starts_done": 0, "n_starts": n_starts}
-                | {"best_loglik": None, "trace": []}
-            )
-
+    quiet = _screening(progress, k, req)
     below = [j for j in done if j < k - 1]
     first = max(below, default=0) + 1 if deep else k - 1
     chain = dict(done)

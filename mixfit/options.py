@@ -351,7 +351,9 @@ class StartSummary(Schema):
         description="The start's method: one of auto's portfolio, 'split' (K-1's widest "
         "component split), 'explicit', 'params (rescue)' (a failed K's rescue draws), "
         "'smem (...)' (a split-and-merge move), 'grow (...)' (K-1's fit and one more "
-        "component) or 'birth' (K = 2 under auto: a tight cluster of points apart)."
+        "component), 'birth' (K = 2 under auto: a tight cluster of points apart) or "
+        "'<family> fit' (the fit of the same K under a nested family: the Student t's "
+        "Gaussian one, every nu at its bound)."
     )
     candidate: int | None = Field(
         None, description="Its index among the screened candidates (None: not screened)."

@@ -29,7 +29,7 @@ import numpy as np
 
 from .estep import Batch
 from .families.base import ParamArrays, take
-from .smem import tight_clusters
+from .smem import clusters_at_every_scale
 from .starts import SCREEN_POINTS, Sample, responsibilities, sample
 
 DUPLICATE_RTOL = 1e-9
@@ -51,7 +51,8 @@ SMALL_DATA_POINTS = 1000
 ROUGH_FROM_K = 3
 KEEP = 4  # halving stops once at most KEEP x n_starts candidates are left
 # K = 2's birth candidates (``birth_partitions``): up to this many tight clusters, one each,
-# each a neighbourhood of at least 2 x BIRTH_SHARE of the sample's rows (and 5).
+# each a neighbourhood of at least 2 x BIRTH_SHARE of the sample's rows (and 5), and up to
+# two larger ones (``smem.clusters_at_every_scale``).
 BIRTHS = 4
 BIRTH_SHARE = 0.025
 SCREEN_STREAM = 0x5C4EE7  # spawn key of the screening generator, beside each start's own
@@ -107,7 +108,7 @@ def birth_count(request: Any, k: int, screened: bool) -> int:
 
 def birth_partitions(problem: Any, s: Sample, count: int) -> np.ndarray:
     """Up to ``count`` K = 2 partitions (C, m, 2) of the sample: a tight cluster of points that
-    one component on all of it explains worst (``mixfit.smem.tight_clusters``, kept apart) in
+    one component on all of it explains worst (``mixfit.smem.clusters_at_every_scale``) in
     the second component, the rest in the first.
 
     The growth moves of ``mixfit.smem`` give K = 2 these from K = 1's fit, but only where K = 1
@@ -132,7 +133,7 @@ def birth_partitions(problem: Any, s: Sample, count: int) -> np.ndarray:
     ll, _ = fam.point_loglik(Batch(fam.statistics(s.Z), s.w), one, np.zeros(1))
     base = fam.base_measure(s.Z)
     least = max(fam.singular_points(), BIRTH_SHARE * m)
-    clusters = tight_clusters(s.Z, s.weights, ll + base, least, count, True)
+    clusters = clusters_at_every_scale(s.Z, s.weights, ll + base, least, count)
     out = np.zeros((len(clusters), m, 2))
     out[..., 0] = 1.0
     for c, members in enumerate(clusters):

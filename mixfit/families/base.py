@@ -19,7 +19,7 @@ import numpy as np
 
 from ..data import Scaling
 from ..errors import FitError
-from ..options import MAX_ABS
+from ..options import MAX_ABS, StartValues
 from ..options import Schema as Params
 
 ParamArrays = dict[str, np.ndarray]
@@ -55,6 +55,9 @@ class Family(ABC):
     # robust variance ((1.4826 MAD)^2, ``mixfit.data.robust_variance``) instead of the
     # variance alone: a family whose floor is a variance, on skewed data (``mixfit.fit.prepare``).
     robust_floor: ClassVar[bool] = False
+    # A family whose mixtures are limits of this one's (the Student t's: the Gaussian, as every
+    # nu grows): its fit of each K is one more start of the K (``nested_start``).
+    nested: ClassVar[str | None] = None
     # The ``auto`` start portfolio, cycled over the candidates of each K (``mixfit.starts``).
     portfolio: ClassVar[tuple[str, ...]] = (
         "kmeans++",
@@ -189,6 +192,15 @@ class Family(ABC):
     @abstractmethod
     def to_json(self, params: ParamArrays, weights: np.ndarray, scaling: Scaling) -> Params:
         """One start's parameters (leading axis K) as the family's JSON model."""
+
+    def nested_options(self) -> dict[str, Any]:
+        """The options of this family's request that the ``nested`` family's request takes
+        besides the shared ones (``mixfit.fit.nested_fit``)."""
+        return {}
+
+    def nested_start(self, params: Any) -> StartValues:
+        """Start values of this family from the ``nested`` family's JSON parameters."""
+        raise NotImplementedError(f"{self.name} has no nested family")
 
     @abstractmethod
     def from_json(self, params: Any, scaling: Scaling) -> tuple[ParamArrays, np.ndarray]:

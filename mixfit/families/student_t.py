@@ -50,6 +50,9 @@ from .gaussian import Gaussian, lift
 
 DF_MIN, DF_MAX = 0.5, 200.0
 DF_START = 10.0
+# nu of the start taken from the Gaussian fit of the same K (``StudentT.nested_start``): its
+# limit within the bounds; the first M-step moves each nu to what the points' weights say.
+DF_NESTED = DF_MAX
 NEWTON_STEPS = 8
 CHUNK_CELLS = 1 << 20  # starts x components x points per chunk of the E-step
 
@@ -183,6 +186,23 @@ class StudentT(Gaussian):
 
     def base_measure(self, Z: np.ndarray) -> float:
         return 0.0
+
+    # Every Gaussian mixture is the limit of t mixtures as every nu grows, so the Gaussian
+    # fit's maximum is one more start of each K, which the t's own starts may not reach: on
+    # Boston's median home values (n = 506, 16 censored at 50), K = 3, every screened start,
+    # move and growth move of seeds 0, 1 and 2 ended at -1771.62, a scipy brute force of 300
+    # starts at -1767.87; from the Gaussian fit (-1766.54, seeds 0..2) t EM reaches -1766.55.
+    nested = "gaussian"
+
+    def nested_options(self) -> dict[str, Any]:
+        return {"covariance": self.request.covariance}
+
+    def nested_start(self, params: Any) -> StudentTStart:
+        scales = params.sds if self.d == 1 else params.covariances
+        k = len(params.weights)
+        return StudentTStart.model_construct(
+            weights=params.weights, means=params.means, scales=scales, dfs=[DF_NESTED] * k
+        )
 
     def natural(self, params: ParamArrays) -> tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError("the t family is no exponential family: see estep")

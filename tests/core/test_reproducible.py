@@ -109,12 +109,14 @@ def test_start_methods_cycle_over_starts_without_screening():
 def test_auto_records_each_starts_method_and_candidate():
     r = mixfit.fit(simulate(300), k=[1, 2], n_starts=6, seed=0).results[1]
     # 5 (K-1)^2 x 6 in 1-D, and K = 2's BIRTHS tight clusters apart (``birth_partitions``)
-    assert r.screening.candidates == 30 + BIRTHS and r.screening.iterations > 0
+    # with up to two larger neighbourhoods (``smem.clusters_at_every_scale``)
+    assert 30 + BIRTHS < r.screening.candidates <= 30 + BIRTHS + 2
+    assert r.screening.iterations > 0
     # small multivariate data: K = 2 screens as K = 3 does, 5 x 2^2 candidates a start, one
     # more from Ward's tree beside mclust's (hc) and 120 / 20 k-means on standardized columns
     X = np.column_stack([simulate(300), simulate(300)[::-1]])
-    expected = 127 + BIRTHS
-    assert mixfit.fit(X, k=2, n_starts=6, seed=0).results[0].screening.candidates == expected
+    drawn = mixfit.fit(X, k=2, n_starts=6, seed=0).results[0].screening.candidates
+    assert 127 + BIRTHS < drawn <= 127 + BIRTHS + 2
     # screening off draws the starts alone, in d > 1 too (no extra candidates to screen)
     off = mixfit.fit(X, k=2, n_starts=6, screen_factor=1, seed=0).results[0].screening
     assert (off.candidates, off.iterations) == (6, 0)
@@ -129,6 +131,7 @@ def test_auto_records_each_starts_method_and_candidate():
         "partition",
         "params",
         "quantile",
+        "birth",
     }
     assert len({s.candidate for s in screened}) == len(screened)
     lls = [s.screen_loglik for s in screened]
