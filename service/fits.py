@@ -262,7 +262,9 @@ def submit_fit(request: Any, idem_key: str | None, digest: str) -> tuple[dict[st
         REDUCE_JOB,
         kwargs=ReduceArgs(**common, parts=[part.id for part in parts], **finals).model_dump(),
         job_id=fit_id,
-        timeout=int(cfg("JOB_TIMEOUT_MIN")),
+        # the merge runs each K's rescue, moves, growth and polish (and a Student t's
+        # Gaussian fits: mixfit.fit.nested_fit) on all the data: the whole fit's bound
+        timeout=job_timeout(n, d, ks, n_starts, request.max_iter),
         depends_on=Dependency(jobs=parts, allow_failure=True, enqueue_at_front=True),
         description=f"merge {len(parts)} parts of fit {fit_id}",
         meta={"parts": meta, "k_values": k_values, **traced},

@@ -397,6 +397,8 @@ def test_job_timeout_scales_with_the_work_and_is_capped(idle, redis_client) -> N
         for part in jobs["big"].meta["parts"]
     ]
     assert len(parts) == 20 and max(part.timeout for part in parts) == 3600
+    # its merge runs every K's moves on all the data: the whole fit's bound, not the minimum
+    assert jobs["big"].timeout == 3600
     assert (jobs["small"].result_ttl, jobs["small"].failure_ttl) == (86400, 7 * 86400)
 
 
