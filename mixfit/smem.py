@@ -151,11 +151,7 @@ def refine(
             report = counting(progress, len(starts), best, False)
             given = _on_sample(problem, best, given, s, run, report, runners_up(count, k))
         if given is not None:
-            tried = run(problem, k, given, len(starts), counting(progress, len(starts), best))
-            starts.extend(tried.starts)
-            gain = (tried.loglik - best.loglik) if tried.status == "ok" else -np.inf
-            if gain > problem.gain_threshold(best.loglik):
-                best = tried
+            best = _continued(problem, given, starts, best, run, progress)
     given = from_nested(problem, nested)
     if given is not None:  # told apart from the fit on the sample first, as a move is
         seq = np.random.SeedSequence(problem.seed, spawn_key=(k, SMEM_STREAM, ROUNDS + 1))
@@ -163,14 +159,27 @@ def refine(
         report = counting(progress, len(starts), best, False)
         given = _on_sample(problem, best, given, s, run, report, 0)
     if given is not None:
-        tried = run(problem, k, given, len(starts), counting(progress, len(starts), best))
-        starts.extend(tried.starts)
-        gain = (tried.loglik - best.loglik) if tried.status == "ok" else -np.inf
-        if gain > problem.gain_threshold(best.loglik):
-            best = tried
+        best = _continued(problem, given, starts, best, run, progress)
     if best is result:
         return result.model_copy(update={"starts": starts})
     return best.model_copy(update={"starts": starts, "screening": result.screening})
+
+
+def _continued(
+    problem: Any,
+    given: tuple[ParamArrays, np.ndarray, list[str]],
+    starts: list,
+    best: KResult,
+    run: Any,
+    progress: Any,
+) -> KResult:
+    """Run ``given`` to convergence on all the data as the K's next starts (appended to
+    ``starts``): their result where it beats ``best`` by more than the tolerance, else
+    ``best``."""
+    tried = run(problem, best.k, given, len(starts), counting(progress, len(starts), best))
+    starts.extend(tried.starts)
+    gain = (tried.loglik - best.loglik) if tried.status == "ok" else -np.inf
+    return tried if gain > problem.gain_threshold(best.loglik) else best
 
 
 def from_nested(
