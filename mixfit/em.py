@@ -86,7 +86,7 @@ class Problem:
     constant: float  # sum of w * base measure, minus the Jacobian of the scaling
     n_eff: float
     floor: float | np.ndarray  # per column (d,) where the family takes it so
-    one_point: float  # one point's worth of weight (the mean weight)
+    one_point: float  # one point's worth of weight (``data.point_weight``)
     seed: int
     singular_data: bool = False  # one component on all the data already needs the floor
     moved: int = 0
@@ -541,7 +541,7 @@ def rescue(problem: Problem, result: KResult, progress: Progress | None = None) 
         if count <= 0:
             continue
         smp = sample(problem.Z, problem.w, rng)
-        drawn = problem.family.random_params(rng, count, result.k, smp.Z)
+        drawn = problem.family.random_params(rng, count, result.k, smp.Z, smp.w)
         if drawn is None:
             return result
         given = (drawn[0], drawn[1], [RESCUE_INIT] * count)

@@ -18,6 +18,7 @@ from .data import (
     check_fit_size,
     data_hash,
     log_spread,
+    point_weight,
     robust_variance,
 )
 from .em import Problem, Progress, finish_k, parent_ks, refine_k, run_k
@@ -306,7 +307,6 @@ def prepare(request: Any, data: Any, weights: Any = None) -> Problem:
     base_total = _total(family.base_measure(Z), w, n_eff) + _total(jacobian, w, n_eff)
     col_var = np.average((Z - np.average(Z, axis=0, weights=w)) ** 2, axis=0, weights=w)
     z_var = float(col_var.mean())
-    mean_weight = n_eff / X.shape[0]
     reference = col_var
     if family.robust_floor:
         # Skewed columns: the floor follows the bulk's spread, not the tail's. On R's islands
@@ -339,7 +339,7 @@ def prepare(request: Any, data: Any, weights: Any = None) -> Problem:
         n_eff=n_eff,
         floor=floor,
         singular_data=singular,
-        one_point=mean_weight,
+        one_point=point_weight(w, X.shape[0]),
         seed=seed,
         moved=moved,
         unit_offset=n_eff * log_spread(X, w),

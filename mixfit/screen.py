@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from .data import point_weight
 from .estep import Batch
 from .families.base import ParamArrays, take
 from .smem import clusters_at_every_scale
@@ -132,7 +133,8 @@ def birth_partitions(problem: Any, s: Sample, count: int) -> np.ndarray:
     one = fam.initial(s.Z, s.w, np.ones((1, m, 1)), problem.floor)
     ll, _ = fam.point_loglik(Batch(fam.statistics(s.Z), s.w), one, np.zeros(1))
     base = fam.base_measure(s.Z)
-    least = max(fam.singular_points(), BIRTH_SHARE * m)
+    w = s.weights  # a share of the points' worth: count weights as their repeated points
+    least = max(fam.singular_points(), BIRTH_SHARE * (m if np.all(w == w[0]) else w.sum()))
     clusters = clusters_at_every_scale(s.Z, s.weights, ll + base, least, count)
     out = np.zeros((len(clusters), m, 2))
     out[..., 0] = 1.0
@@ -164,7 +166,7 @@ def draw(
     partitioned: list[int] = []  # candidates born as responsibilities, in the order drawn
     resps: list[np.ndarray] = []
     for method, rows in groups.items():
-        drawn = fam.random_params(rng, len(rows), k, s.Z) if method == "params" else None
+        drawn = fam.random_params(rng, len(rows), k, s.Z, s.w) if method == "params" else None
         if method == "birth":
             assert births is not None and births.shape[0] == len(rows)
             partitioned += rows
@@ -254,7 +256,7 @@ def screen(problem, k: int, n_select: int, tick: Callable[[], None] | None = Non
         per_round = int(np.clip(SCREEN_BUDGET / cost, 3, 10))
     if count > n_select and per_round:
         batch = problem.batch if s.full else Batch(problem.family.statistics(s.Z), s.w)
-        one_point = float(s.weights.sum()) / s.Z.shape[0]
+        one_point = point_weight(s.w, s.Z.shape[0])
         history = np.full((3, count), -np.inf)
         while True:
             _short_em(

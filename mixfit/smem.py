@@ -46,7 +46,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 from scipy.special import gammaln
 
-from .data import log_spread
+from .data import log_spread, point_weight
 from .errors import FitError
 from .estep import Batch
 from .families.base import ParamArrays
@@ -291,7 +291,7 @@ def _on_sample(
         batch=Batch(fam.statistics(s.Z), s.w),
         constant=0.0,
         n_eff=n_eff,
-        one_point=n_eff / s.Z.shape[0],
+        one_point=point_weight(s.w, s.Z.shape[0]),
         hierarchy=None,
         extra={},
         unit_offset=n_eff * log_spread(s.Z, s.w),
@@ -402,7 +402,7 @@ def moves(
         if len(labels) == count:
             break
         split = merged_and_split(s.Z, resp, i, j, t)
-        if np.all(split[:, [j, t]].sum(axis=0) >= least):
+        if np.all(_worth(split[:, [j, t]], s.w) >= least):
             labels.append(f"smem (merge {i}+{j}, split {t})")
             splits.append(split)
     three = 0
@@ -410,13 +410,13 @@ def moves(
         if three == count // 2:
             break
         split = merged_and_three_way(s.Z, s.weights, resp, i, j, a, b)
-        if np.all(split[:, [a, j, b]].sum(axis=0) >= least):
+        if np.all(_worth(split[:, [a, j, b]], s.w) >= least):
             labels.append(f"smem (merge {i}+{j}, split {a}+{b} in three)")
             splits.append(split)
             three += 1
     base = fam.base_measure(s.Z)
     for i, j, members in births(s.Z, s.weights, ll + base, resp, least, count // 2):
-        labels.append(f"smem (merge {i}+{j}, new on {members.size} points)")
+        labels.append(f"smem (merge {i}+{j}, new on {_worth(members, s.w):g} points)")
         splits.append(merged_and_born(resp, i, j, members))
     given = _given(problem, s, splits, labels)
     return None if given is None else (given, s)
@@ -469,13 +469,13 @@ def growth(
     splits: list[np.ndarray] = []
     for t in range(k1):
         split = merged_and_split(s.Z, padded, k1, k1, t)
-        if np.all(split[:, [t, k1]].T @ s.weights >= least):
+        if np.all(_worth(split[:, [t, k1]], s.w) >= least):
             labels.append(f"grow (split {t})")
             splits.append(split)
     base = fam.base_measure(s.Z)
     clusters = clusters_at_every_scale(s.Z, s.weights, ll + base, least, max(k1, GROWTH_BIRTHS))
     for members in clusters:
-        labels.append(f"grow (new on {members.size} points)")
+        labels.append(f"grow (new on {_worth(members, s.w):g} points)")
         splits.append(merged_and_born(padded, k1, k1, members))
     return _given(problem, s, splits, labels), s
 
@@ -649,6 +649,14 @@ def births(
     return [(*pairs[c % len(pairs)], members) for c, members in enumerate(clusters)]
 
 
+def _worth(part: np.ndarray, w: np.ndarray | None) -> Any:
+    """Points' worth: of each column of responsibilities ``part`` (m, c), or of the rows
+    ``part`` (an index array), under the sample's weights w (m,) or None (each row one)."""
+    if part.ndim == 1:
+        return part.size if w is None else float(w[part].sum())
+    return part.sum(axis=0) if w is None else w @ part
+
+
 def tight_clusters(
     Z: np.ndarray,
     weights: np.ndarray,
@@ -662,23 +670,36 @@ def tight_clusters(
     density estimate exceeds the fit's ``log_density`` (m,) the most (``births``). ``apart``:
     a neighbourhood taken also keeps the next ones off its seed's largest neighbourhood, so
     they go to other clusters rather than to the rest of the same one. Neighbourhoods hold
-    ``scale`` x a rows for each of ``scales`` (a = max(5, 2 x ``least``)), at most a quarter
-    of the rows."""
+    ``scale`` x a points for each of ``scales`` (a = max(5, 2 x ``least``)), at most a quarter
+    of them: a rows, or, where the ``weights`` (m,) differ (counts), the nearest rows whose
+    weights first reach a, so that count weights find the neighbourhoods their repeated
+    points would."""
     rows, d = Z.shape
+    uniform = bool(np.all(weights == weights[0]))
+    total = float(weights.sum())
     a = int(max(5, 2 * np.ceil(least)))
-    sizes = [s * a for s in scales if s * a <= rows // 4]
+    sizes = [s * a for s in scales if s * a <= (rows // 4 if uniform else total / 4)]
     if not sizes or count < 1:
         return []
     # neighbourhoods around at most BIRTH_SEEDS rows, evenly spaced: in 10-D the query from
     # all 4,000 sample rows took 0.16 s
     seeds = np.arange(0, rows, max(1, rows // BIRTH_SEEDS))
-    dist, near = cKDTree(Z).query(Z[seeds], k=max(sizes))
-    total = float(weights.sum())
+    if uniform:
+        widest = max(sizes)
+    else:  # as many rows as the lightest ones need to reach the largest size
+        widest = min(rows, int(np.searchsorted(np.cumsum(np.sort(weights)), max(sizes))) + 1)
+    dist, near = cKDTree(Z).query(Z[seeds], k=widest)
+    cum = None if uniform else np.cumsum(weights[near], axis=1)
     log_ball = 0.5 * d * np.log(np.pi) - gammaln(0.5 * d + 1.0)  # log volume of the unit ball
-    values, centres, counts = [], [], []
+    values, centres, reaches = [], [], []
     for m in sizes:
-        radius = dist[:, m - 1]
-        mass = weights[near[:, :m]].sum(axis=1)
+        if cum is None:
+            reach = np.full(seeds.size, m)
+            mass = weights[near[:, :m]].sum(axis=1)
+        else:  # the nearest rows up to the first whose cumulative weight reaches m
+            reach = np.argmax(cum >= m, axis=1) + 1
+            mass = cum[np.arange(seeds.size), reach - 1]
+        radius = dist[np.arange(seeds.size), reach - 1]
         with np.errstate(divide="ignore"):
             excess = np.log(mass / total) - log_ball - d * np.log(radius) - log_density[seeds]
         # m copies of one point are no component (its variance would sit at the floor)
@@ -686,13 +707,13 @@ def tight_clusters(
         finite = np.flatnonzero(np.isfinite(excess))
         values.append(excess[finite])
         centres.append(finite)
-        counts.append(np.full(finite.size, m))
+        reaches.append(reach)
     # every neighbourhood, the largest excess first (ties in the order built); the first one
     # clear of the points taken is taken, then the search goes on after it
     order = np.argsort(-np.concatenate(values), kind="stable")
-    centre, size = np.concatenate(centres)[order], np.concatenate(counts)[order]
-    widest = max(sizes)
-    block = near[centre, :widest]  # (N, widest) rows of each neighbourhood's seed
+    centre = np.concatenate(centres)[order]
+    size = np.concatenate([r[c] for r, c in zip(reaches, centres, strict=True)])[order]
+    block = near[centre]  # (N, widest) rows of each neighbourhood's seed
     inside = np.arange(widest)[None, :] < size[:, None]
     out: list[np.ndarray] = []
     taken = np.zeros(rows, dtype=bool)
@@ -704,7 +725,7 @@ def tight_clusters(
         at += int(clear[0])
         c, m = centre[at], size[at]
         members = np.asarray(near[c, :m])
-        taken[near[c, :widest] if apart else members] = True
+        taken[near[c, : reaches[-1][c]] if apart else members] = True
         out.append(members)
         at += 1
     return out

@@ -94,6 +94,21 @@ def _nearest(X: np.ndarray, centers: np.ndarray) -> np.ndarray:
     return np.argmin(_sq_dist(X, centers), axis=2)
 
 
+def _distinct_rows(rng: np.random.Generator, c: int, k: int, w: np.ndarray) -> np.ndarray:
+    """(c, k) indices of k distinct rows per candidate, never a row of weight 0: uniform; where
+    the positive weights w (m,) differ, the even candidates' in proportion to them
+    (Efraimidis & Spirakis 2006: the k smallest -log(u) / w), as the repeated points would
+    be drawn, and the odd ones' uniformly (``families.base.data_rows``)."""
+    m, positive = w.shape[0], w[w > 0]
+    if np.all(positive == positive[0]):
+        keys = rng.random((c, m)) - (w > 0)
+    else:
+        with np.errstate(divide="ignore"):
+            keys = -np.log(rng.random((c, m))) / w
+        keys[1::2] = rng.random((keys[1::2].shape[0], m)) - (w > 0)
+    return np.argsort(keys, axis=1)[:, :k]
+
+
 def _draw_rows(rng: np.random.Generator, p: np.ndarray) -> np.ndarray:
     """One index per row of the (C, n) probabilities ``p`` (rows sum to 1)."""
     cum = np.cumsum(p, axis=1)
@@ -258,8 +273,7 @@ def responsibilities(
         Xs = X / np.where(flat, 1.0, sd)
         labels = lloyd(Xs, w, kmeans_pp(Xs, w, k, c, rng))
     elif method == "random":
-        keys = rng.random((c, m)) - (w > 0)  # points of weight 0 are never centers
-        labels = _nearest(X, X[np.argsort(keys, axis=1)[:, :k]])
+        labels = _nearest(X, X[_distinct_rows(rng, c, k, w)])
     elif method == "partition":
         labels = rng.integers(0, k, size=(c, m))
     elif method == "quantile":

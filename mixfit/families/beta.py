@@ -27,7 +27,7 @@ from ..options import (
 )
 from ..special import trigamma
 from . import register
-from .base import Events, Family, ParamArrays, resp_sums
+from .base import Events, Family, ParamArrays, data_rows, resp_sums
 
 CLIP_EPS = 1e-6
 NEWTON_STEPS = 2  # per M-step, warm-started from the last iteration: a generalized EM step
@@ -263,14 +263,14 @@ class Beta(Family):
         return {"alpha": a[..., None], "beta": b[..., None]}
 
     def random_params(
-        self, rng: np.random.Generator, c: int, k: int, Z: np.ndarray
+        self, rng: np.random.Generator, c: int, k: int, Z: np.ndarray, w: np.ndarray | None
     ) -> tuple[ParamArrays, np.ndarray]:
         """Half the components with shapes log-uniform on [0.2, 50] (U: both < 1, J: one < 1,
         bells), half centred on a random data point with a precision a+b log-uniform on
         [0.5, 1e5] (from nearly flat to a narrow spike on a few close points: the small sharp
         components that partitions by location and moments rarely reach)."""
         a, b = np.exp(rng.uniform(np.log(0.2), np.log(50.0), (2, c, k)))
-        mean = Z[rng.integers(0, Z.shape[0], (c, k)), 0]
+        mean = Z[data_rows(rng, Z.shape[0], w, (c, k)), 0]
         precision = np.exp(rng.uniform(np.log(0.5), np.log(1e5), (c, k)))
         spiky = rng.random((c, k)) < 0.5
         a = np.where(spiky, np.maximum(mean * precision, 0.05), a)

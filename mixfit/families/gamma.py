@@ -36,7 +36,7 @@ from ..options import (
 )
 from ..special import trigamma
 from . import register
-from .base import Events, Family, ParamArrays, check_positive, resp_sums
+from .base import Events, Family, ParamArrays, check_positive, data_rows, resp_sums
 
 NEWTON_STEPS = 6
 SHAPE_MIN = 1e-3
@@ -146,13 +146,13 @@ class Gamma(Family):
         return self.maximize(resp_sums(self.statistics(Z), w, resp), None, floor)[0]
 
     def random_params(
-        self, rng: np.random.Generator, c: int, k: int, Z: np.ndarray
+        self, rng: np.random.Generator, c: int, k: int, Z: np.ndarray, w: np.ndarray | None
     ) -> tuple[ParamArrays, np.ndarray]:
         """Means at random data points, shapes log-uniform on [0.5, 200] (from J-shaped to
         narrow bells), flat-Dirichlet weights."""
         # a mean at a point near the smallest normal float (a replicate's, or data's) would
         # make the rate overflow: no component is centred below 1e-300
-        mean = np.maximum(Z[rng.integers(0, Z.shape[0], (c, k)), 0], 1e-300)
+        mean = np.maximum(Z[data_rows(rng, Z.shape[0], w, (c, k)), 0], 1e-300)
         a = np.exp(rng.uniform(np.log(0.5), np.log(200.0), (c, k)))
         params = {"shape": a[..., None], "rate": (a / mean)[..., None]}
         return params, np.log(rng.dirichlet(np.ones(k), size=c))

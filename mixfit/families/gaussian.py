@@ -34,7 +34,16 @@ from ..options import (
     Vector,
 )
 from . import register
-from .base import Events, Family, ParamArrays, Reevaluate, factor, resp_sums
+from .base import (
+    Events,
+    Family,
+    ParamArrays,
+    Reevaluate,
+    data_rows,
+    factor,
+    resp_sums,
+    spread,
+)
 
 LOG_2PI = float(np.log(2.0 * np.pi))
 
@@ -262,14 +271,14 @@ class Gaussian(Family):
         return params
 
     def random_params(
-        self, rng: np.random.Generator, c: int, k: int, Z: np.ndarray
+        self, rng: np.random.Generator, c: int, k: int, Z: np.ndarray, w: np.ndarray | None
     ) -> tuple[ParamArrays, np.ndarray]:
         """Means at random data points, spherical variances log-uniform between 1e-3 and 1 times
         the data's (mean) variance, flat-Dirichlet weights: normalmixEM's kind of random start.
         Narrow components on a few close or tied values, which partitions seldom produce, are
         among them."""
-        mean = Z[rng.integers(0, Z.shape[0], (c, k))]
-        scale = float(Z.var(axis=0).mean()) * np.exp(rng.uniform(np.log(1e-3), 0.0, (c, k)))
+        mean = Z[data_rows(rng, Z.shape[0], w, (c, k))]
+        scale = spread(Z, w) * np.exp(rng.uniform(np.log(1e-3), 0.0, (c, k)))
         logw = np.log(rng.dirichlet(np.ones(k), size=c))
         if self.dense:
             cov = scale[..., None, None] * np.eye(self.d)

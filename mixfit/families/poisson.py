@@ -124,7 +124,7 @@ class Poisson(Family):
         return self.maximize(sums, None, floor)[0]
 
     def random_params(
-        self, rng: np.random.Generator, c: int, k: int, Z: np.ndarray
+        self, rng: np.random.Generator, c: int, k: int, Z: np.ndarray, w: np.ndarray | None
     ) -> tuple[ParamArrays, np.ndarray]:
         """Rates log-uniform between a tenth of the smallest count (at least 0.05) and the
         largest count, flat-Dirichlet weights."""

@@ -336,11 +336,11 @@ class StudentT(Gaussian):
         return params
 
     def random_params(
-        self, rng: np.random.Generator, c: int, k: int, Z: np.ndarray
+        self, rng: np.random.Generator, c: int, k: int, Z: np.ndarray, w: np.ndarray | None
     ) -> tuple[ParamArrays, np.ndarray]:
         """The Gaussian's random parameters (means at data points, log-uniform scales), with
         nu log-uniform on [1, 100]."""
-        params, logw = super().random_params(rng, c, k, Z)
+        params, logw = super().random_params(rng, c, k, Z, w)
         params["df"] = np.exp(rng.uniform(0.0, np.log(100.0), (c, k, 1)))
         return params, logw
 

@@ -254,7 +254,7 @@ def test_a_log_scale_parameter_of_zero_is_no_parameter(family):
     if family == "poisson":
         x = np.round(x)
     fam = prepare(parse_request({"family": family, "k": 2, "seed": 0}), x).family
-    params, _ = fam.random_params(np.random.default_rng(0), 2, 2, x[:, None])
+    params, _ = fam.random_params(np.random.default_rng(0), 2, 2, x[:, None], None)
     assert fam.valid(params).tolist() == [True, True]
     name = "var" if "var" in fam.log_params else sorted(fam.log_params)[0]
     params[name][1, 0] = 0.0
@@ -307,5 +307,5 @@ def test_gamma_random_starts_have_finite_rates_beside_the_smallest_normal_float(
     rate of shape / point, past float64's range."""
     fam = get_family("gamma")(parse_request({"family": "gamma", "k": 2}), 1)
     Z = np.array([[np.finfo(float).tiny], [1.0]])
-    params, _ = fam.random_params(np.random.default_rng(0), 50, 2, Z)
+    params, _ = fam.random_params(np.random.default_rng(0), 50, 2, Z, None)
     assert np.all(np.isfinite(params["rate"])) and np.all(params["rate"] > 0)
