@@ -80,15 +80,15 @@ def as_points(data: object, weights: object | None = None) -> tuple[np.ndarray, 
     return np.ascontiguousarray(X), w
 
 
-def point_weight(w: np.ndarray | None, rows: int) -> float:
+def point_weight(w: np.ndarray | None) -> float:
     """One point's worth of weight, the unit of the degeneracy rule (a component below it is
     degenerate): 1, a count of one, as in the repeated points that count weights stand for;
-    or the mean weight of the ``rows`` rows of weights w (rows,) when it is below 1 (weights
-    scaled down, e.g. to sum to 1, keep each row a point). With the mean weight always, counts
+    or the mean of the positive weights w (rows,) when it is below 1 (weights scaled down,
+    e.g. to sum to 1, keep each row a point). With the mean weight always, counts
     were points of their mean count: R's epil seizure counts (236 points, 36 distinct values)
     as values and counts lost K = 3 and 4, every start "a component kept less than one point's
     worth", a component of 5 counts being below the mean's 6.6; as 236 values they fit."""
-    return 1.0 if w is None else min(1.0, float(w.sum()) / rows)
+    return 1.0 if w is None else min(1.0, float(w.sum()) / max(1, np.count_nonzero(w)))
 
 
 def robust_variance(Z: np.ndarray, w: np.ndarray | None) -> np.ndarray:

@@ -256,7 +256,7 @@ def screen(problem, k: int, n_select: int, tick: Callable[[], None] | None = Non
         per_round = int(np.clip(SCREEN_BUDGET / cost, 3, 10))
     if count > n_select and per_round:
         batch = problem.batch if s.full else Batch(problem.family.statistics(s.Z), s.w)
-        one_point = point_weight(s.w, s.Z.shape[0])
+        one_point = point_weight(s.w)
         history = np.full((3, count), -np.inf)
         while True:
             _short_em(

@@ -291,7 +291,7 @@ def _on_sample(
         batch=Batch(fam.statistics(s.Z), s.w),
         constant=0.0,
         n_eff=n_eff,
-        one_point=point_weight(s.w, s.Z.shape[0]),
+        one_point=point_weight(s.w),
         hierarchy=None,
         extra={},
         unit_offset=n_eff * log_spread(s.Z, s.w),

@@ -308,7 +308,8 @@ def data_rows(
     """Indices of ``shape`` (C, ...) into m rows, drawn uniformly; where the weights w (m,)
     differ, the even candidates' in proportion to w (a row of count 3 drawn as its three
     copies would be: the tied values the repeated points would find) and the odd ones'
-    uniformly (every distinct value alike: a small cluster of distinct values in a tail).
+    uniformly over the rows of positive weight (every distinct value alike: a small cluster
+    of distinct values in a tail).
     The 1-D family references with ties, fitted as values and counts (312 fits: 104 cells x
     seeds 0..2), below the reference: all by count 4 (R's wind speeds and Boston's values
     at K = 2, two spike references), half and half 1 (a spike reference); with uniform draws
@@ -317,7 +318,7 @@ def data_rows(
     if w is None or np.all(w == w[0]):
         return rng.integers(0, m, shape)
     rows = rng.choice(m, size=shape, p=w / w.sum())
-    rows[1::2] = rng.integers(0, m, rows[1::2].shape)
+    rows[1::2] = rng.choice(np.flatnonzero(w > 0), rows[1::2].shape)
     return rows
 
 

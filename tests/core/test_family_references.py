@@ -101,21 +101,31 @@ def is_spurious(family: str, params: dict) -> bool:
     return variances is not None and variances.min() < SPURIOUS_RATIO * variances.max()
 
 
-def reaches_reference(path: Path, k: int, shared: bool, seed: int = 0) -> None:
+def reaches_reference(
+    path: Path, k: int, shared: bool, seed: int = 0, counts: bool = False
+) -> None:
     """The reference of the cell (K, shared df) of the fixture at ``path`` is what scipy gives
     for its parameters, and mixfit's default fit (``seed``) reaches its log-likelihood - 1e-6 n;
     at a spurious reference mixfit may instead refuse the K saying why, or stop below it at a
     regular maximum: no spike by the same rule, every component on two points' worth or more.
     (A lower spike fails: the student t on log(rivers), K = 3, seed 2 ends at -111.12 with a
-    2.5-point component of scale 0.039 beside 0.47, below the reference's -108.93 spike.)"""
+    2.5-point component of scale 0.039 beside 0.47, below the reference's -108.93 spike.)
+    ``counts``: the data are fitted as their distinct values with their counts as weights."""
     doc = json.loads(path.read_text())
     cell = next(c for c in doc["cells"] if c["k"] == k and c.get("shared_df", False) == shared)
     x = np.asarray(doc["x"], dtype=float)
     assert cell["loglik"] == pytest.approx(scipy_loglik(doc["family"], cell["params"], x), rel=1e-8)
     options = {"df": "shared"} if shared else {}
+    data, weights = np.unique(x, return_counts=True) if counts else (x, None)
+
+    def fit() -> mixfit.KResult:
+        return mixfit.fit(
+            data, weights=weights, family=doc["family"], k=k, seed=seed, **options
+        ).results[0]
+
     if is_spurious(doc["family"], cell["params"]):
         try:
-            r = mixfit.fit(x, family=doc["family"], k=k, seed=seed, **options).results[0]
+            r = fit()
         except mixfit.FitError as exc:  # refused: the message counts what happened
             assert f"k={k}: every one of its" in str(exc) and "degenerate" in str(exc)
             return
@@ -127,7 +137,7 @@ def reaches_reference(path: Path, k: int, shared: bool, seed: int = 0) -> None:
             assert min(r.points) >= 2
             return
     else:
-        r = mixfit.fit(x, family=doc["family"], k=k, seed=seed, **options).results[0]
+        r = fit()
     assert r.status == "ok", r.message
     assert r.loglik >= cell["loglik"] - 1e-6 * doc["n"], (r.loglik, cell["reference"])
 
