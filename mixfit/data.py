@@ -80,6 +80,13 @@ def as_points(data: object, weights: object | None = None) -> tuple[np.ndarray, 
     return np.ascontiguousarray(X), w
 
 
+def equal_weights(w: np.ndarray | None) -> bool:
+    """Whether the weights w (m,) are absent or all alike: then the search counts rows, as it
+    does without weights; otherwise it counts weight, as the repeated points of count weights
+    would be counted (``point_weight``, ``families.base.data_rows``, ``smem.tight_clusters``)."""
+    return w is None or bool(np.all(w == w[0]))
+
+
 def point_weight(w: np.ndarray | None) -> float:
     """One point's worth of weight, the unit of the degeneracy rule (a component below it is
     degenerate): 1, a count of one, as in the repeated points that count weights stand for;

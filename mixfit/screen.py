@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from .data import point_weight
+from .data import equal_weights, point_weight
 from .estep import Batch
 from .families.base import ParamArrays, take
 from .smem import clusters_at_every_scale
@@ -134,7 +134,7 @@ def birth_partitions(problem: Any, s: Sample, count: int) -> np.ndarray:
     ll, _ = fam.point_loglik(Batch(fam.statistics(s.Z), s.w), one, np.zeros(1))
     base = fam.base_measure(s.Z)
     w = s.weights  # a share of the points' worth: count weights as their repeated points
-    least = max(fam.singular_points(), BIRTH_SHARE * (m if np.all(w == w[0]) else w.sum()))
+    least = max(fam.singular_points(), BIRTH_SHARE * (m if equal_weights(w) else w.sum()))
     clusters = clusters_at_every_scale(s.Z, s.weights, ll + base, least, count)
     out = np.zeros((len(clusters), m, 2))
     out[..., 0] = 1.0

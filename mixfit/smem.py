@@ -46,7 +46,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 from scipy.special import gammaln
 
-from .data import log_spread, point_weight
+from .data import equal_weights, log_spread, point_weight
 from .errors import FitError
 from .estep import Batch
 from .families.base import ParamArrays
@@ -695,7 +695,7 @@ def tight_clusters(
     weights first reach a, so that count weights find the neighbourhoods their repeated
     points would."""
     rows, d = Z.shape
-    uniform = bool(np.all(weights == weights[0]))
+    uniform = equal_weights(weights)
     total = float(weights.sum())
     a = int(max(5, 2 * np.ceil(least)))
     sizes = [s * a for s in scales if s * a <= (rows // 4 if uniform else total / 4)]
