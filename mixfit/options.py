@@ -195,7 +195,11 @@ class FitOptions(Schema):
         "standard deviation (the same whatever the data's units); per_sample: gain <= tol*n "
         "(scikit-learn's tol).",
     )
-    max_iter: Annotated[int, Field(ge=1, le=MAX_ITER)] = 1000
+    max_iter: Annotated[int, Field(ge=1, le=MAX_ITER)] = Field(
+        1000,
+        description="Most EM iterations of one run of a start (E-steps with SQUAREM, three to a "
+        "cycle); a restart after a degenerate run is a new run.",
+    )
     criterion: Criterion = Field("bic", description="How K is selected (lower is better).")
     seed: Annotated[int, Field(ge=0, le=2**63 - 1)] | None = Field(
         None, description="Seed for every start's own recorded seed; None draws one and records it."

@@ -315,3 +315,20 @@ def test_the_rescue_draws_fewer_starts_on_large_data():
     assert count(10_000, 4, n_starts=200) == 333  # 4e7 / (10,000 x 4 x 3)
     assert count(200_000, 2) == 33
     assert count(1_000_000, 2) == 10
+
+
+def test_a_restart_runs_on_a_budget_of_its_own():
+    """R's first 1,500 monthly sunspot numbers (57 of them exactly 0), K = 1..5: at K = 4 most
+    starts narrow a component onto the zeros. With SQUAREM the E-steps of a start's collapses
+    once counted against its last run, which then stopped on the same climb (``max_iter``, not
+    converged) above every regular maximum and was K = 4's fit: -7352.37 under seed 0 and
+    -7322.98 under seed 5, and BIC chose K = 4 for it. Each run has its own ``max_iter`` now
+    (``mixfit.em``'s docstring): K = 4 ends at a converged regular maximum below K = 5's and
+    BIC chooses K = 5, as under seeds 1..4."""
+    doc = json.loads((FIXTURES / "mclust_extra" / "mclust_sunspot_month.json").read_text())
+    x = np.asarray(doc["x"])
+    for seed in (0, 5):
+        r = mixfit.fit(x, k={"min": 1, "max": 5}, seed=seed)
+        assert all(q.status == "ok" and q.converged for q in r.results)
+        assert r.results[3].loglik < r.results[4].loglik < -7354.0
+        assert r.k_selected == 5

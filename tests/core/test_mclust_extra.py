@@ -12,7 +12,8 @@ Fixtures: ``tests/fixtures/mclust_extra/make_mclust_extra.R``. The sweep that ma
 the first 1,500 monthly sunspot numbers, V K = 4 (-7370.63 against mclust's -7362.70). Neither
 is a maximum (``NOT_A_BAR``, each with its test): EM from mclust's own parameters climbs on
 as a component narrows onto tied values, to a degenerate end. Seed 0's -7359.05 at the sunspot
-cell is a start stopped by ``max_iter`` on that same climb. The test keeps the 17 sets whose
+cell was a start stopped by ``max_iter`` on that same climb; with a budget for each restart
+(``mixfit.em``) it ends at a regular -7373.43. The test keeps the 17 sets whose
 fits take a few seconds; ``make validate``.
 """
 
@@ -76,7 +77,7 @@ def test_sunspot_v4_is_mclust_stopping_on_a_climb() -> None:
     first component (mean 5.7, sd 4.6) narrows and moves toward the zeros, and run on it ends
     with that component on them, degenerate. Seeds 1 and 2 end at -7370.63, a regular maximum
     (each of their starts that passes mclust's value goes on to the zeros); seed 0 at
-    -7359.05, a start ``max_iter`` stopped on the climb (not converged)."""
+    -7373.43 (``test_degeneracy.py::test_a_restart_runs_on_a_budget_of_its_own``)."""
     doc = _doc("sunspot_month")
     x = np.asarray(doc["x"], dtype=float)
     theirs = doc["mclust_V4"]
@@ -85,8 +86,8 @@ def test_sunspot_v4_is_mclust_stopping_on_a_climb() -> None:
         "means": theirs["means"],
         "sds": np.sqrt(theirs["variances"]).tolist(),
     }
-    # seeded: a degenerate start's restarts draw from the seed (under seed 5 of 0..7 a
-    # restart ends on the climb's plateau, at -7360.43, and the fit does not fail)
+    # seeded: a degenerate start's restarts draw from the seed (each of seeds 0..7 fails; when
+    # the restarts shared one budget, seed 5's last ran out of it on the climb, at -7360.43)
     common = {"k": 4, "init": start, "n_starts": 1, "split_merge": 0, "seed": 0}
     climb = mixfit.fit(x, **common, accelerate=False, max_iter=60, tol=1e-300).results[0]
     assert climb.loglik > theirs["loglik"] + 1.0  # still rising: no maximum
