@@ -13,8 +13,9 @@ service's models take). Where mixfit differs from scikit-learn, mixfit's default
   default) picks one, recorded as ``n_components_``.
 - ``n_init`` defaults to 10 starts per K (scikit-learn: 1), chosen by short-EM screening.
 - ``tol`` is relative to |log-likelihood| in standard units by default (``tol_type``), 1e-8.
-- ``var_floor`` (relative to the data's variance, or its robust variance where smaller) stands
-  where ``reg_covar`` (absolute, added to the diagonal) does.
+- ``var_floor`` (relative to the data's variance, or its robust variance or 100 times the
+  spread of its tightest clusters where smaller) stands where ``reg_covar`` (absolute, added
+  to the diagonal) does.
 
 Importing this module needs scikit-learn (the ``sklearn`` extra); ``import mixfit`` does not.
 """

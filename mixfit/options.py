@@ -213,8 +213,9 @@ class FitOptions(Schema):
     var_floor: Annotated[float, Field(gt=0.0, le=1.0)] = Field(
         1e-6,
         description="Variance floor relative to the data's variance (in d > 1 each column's); a "
-        "family whose floor is a variance takes the smaller of the variance and the robust "
-        "variance (1.4826 MAD)^2.",
+        "family whose floor is a variance takes the smallest of the variance, the robust "
+        "variance (1.4826 MAD)^2 and 100 times the local variance (the spread of the tightest "
+        "clusters, so that clusters far apart keep a floor of their own scale).",
     )
     screen_factor: Annotated[int, Field(ge=1, le=100)] = Field(
         30,

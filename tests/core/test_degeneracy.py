@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import mixfit
+from mixfit.data import local_variance
 from mixfit.em import refine_k, run_k
 from mixfit.fit import parse_request, prepare
 
@@ -332,3 +333,78 @@ def test_a_restart_runs_on_a_budget_of_its_own():
         assert all(q.status == "ok" and q.converged for q in r.results)
         assert r.results[3].loglik < r.results[4].loglik < -7354.0
         assert r.k_selected == 5
+
+
+def _split_loglik(parts: list[np.ndarray]) -> float:
+    """The log-likelihood of each part fitted alone, weighted by its share: the maximum of a
+    mixture whose components are clusters too far apart to share a point."""
+    n = sum(len(p) for p in parts)
+    total = 0.0
+    for p in parts:
+        if p.ndim == 1:
+            var = p.var()
+            total += len(p) * (np.log(len(p) / n) - 0.5 * np.log(2 * np.pi * var) - 0.5)
+        else:
+            cov = np.cov(p.T, bias=True)
+            logdet = np.linalg.slogdet(2 * np.pi * cov)[1]
+            total += len(p) * (np.log(len(p) / n) - 0.5 * logdet - 0.5 * p.shape[1])
+    return float(total)
+
+
+@pytest.mark.parametrize("family", ["gaussian", "student_t"])
+@pytest.mark.parametrize("apart", [1e3, 3e3, 1e4, 1e5])
+def test_clusters_far_apart_are_components_not_degenerate(family: str, apart: float) -> None:
+    """Two clusters of sd 1, ``apart`` units apart: each is a component. With a floor of
+    1e-6 of the data's variance alone (2.25e6 at 3,000 apart) each cluster's component sat at
+    the floor, every start of K = 2 degenerated but one whose components coincided, and
+    K = 1 was chosen from 3,000 apart on (the t refused K = 2). The floor's reference is at most
+    ``CLUSTER_SPREAD`` times the clusters' own spread (``mixfit.data.local_variance``)."""
+    rng = np.random.default_rng(0)
+    parts = [rng.normal(0.0, 1.0, 100), rng.normal(apart, 1.0, 100)]
+    r = mixfit.fit(np.concatenate(parts), k={"min": 1, "max": 3}, family=family, seed=0)
+    assert r.k_selected == 2
+    two = r.results[1]
+    assert sorted(np.round(two.points)) == [100, 100]
+    if family == "gaussian":
+        # the E-step's moments in standardized units: rounding grows as (apart / sd)^2
+        assert two.loglik == pytest.approx(_split_loglik(parts), rel=1e-7)
+    assert r.results[2].loglik > two.loglik + 1.0  # K = 3 is a fit of its own, no copy of 2
+
+
+def test_clusters_of_very_different_spreads_each_get_a_component() -> None:
+    """150 points of sd 0.001 at 0, 50 of sd 1 at 1,000 and 100 of sd 10 at -1,000: K = 3 is
+    the three clusters (the tightest's variance is 1.5e-12 of the data's, the floor's
+    reference is set by it) and BIC chooses it; in 2-D, two clusters 1e4 apart along one
+    column are K = 2 under every covariance type."""
+    rng = np.random.default_rng(0)
+    parts = [rng.normal(0, 1e-3, 150), rng.normal(1e3, 1, 50), rng.normal(-1e3, 10, 100)]
+    r = mixfit.fit(np.concatenate(parts), k={"min": 1, "max": 4}, seed=0)
+    assert r.results[2].loglik == pytest.approx(_split_loglik(parts), rel=1e-6)  # sd 1e-6 of
+    assert r.k_selected == 3  # the data's: the README's precision of a log-likelihood there
+    flat = [rng.normal([0, 0], 1, (100, 2)), rng.normal([1e4, 0], 1, (100, 2))]
+    for covariance in ("full", "diag", "spherical", "tied"):
+        r = mixfit.fit(np.vstack(flat), k=2, covariance=covariance, seed=0)
+        assert sorted(np.round(r.results[0].points)) == [100, 100]
+        if covariance == "full":
+            assert r.results[0].loglik == pytest.approx(_split_loglik(flat), rel=1e-8)
+
+
+def test_the_local_variance_is_the_variance_of_one_cluster_and_counts_as_points() -> None:
+    """``mixfit.data.local_variance``: about the variance on Gaussian data (0.25 to 1 of it
+    for n = 20 to 1e5, so the floor of ordinary data is the variance's), about the tightest
+    cluster's spread where clusters are far apart, 0 where every window lies inside a tie,
+    and values with counts give exactly what their repeated points give."""
+    rng = np.random.default_rng(0)
+    for n in (20, 200, 5000):
+        z = rng.normal(0.0, 3.0, (n, 2))
+        assert np.all((local_variance(z, None) > 0.15 * 9) & (local_variance(z, None) < 1.5 * 9))
+    apart = np.r_[rng.normal(0, 1e-3, 150), rng.normal(1e3, 1, 50), rng.normal(-1e3, 10, 100)]
+    assert local_variance(apart[:, None], None)[0] < 1e-4  # not the data's 6e5
+    ties = np.r_[np.zeros(50), np.ones(50)][:, None]  # only windows across the two say a gap
+    assert local_variance(ties, None)[0] > ties.var()
+    assert local_variance(np.zeros((30, 1)), None)[0] == 0.0
+    for _ in range(50):
+        x = np.round(rng.normal(0, rng.choice([1, 10]), int(rng.integers(2, 2000))), 1)
+        values, counts = np.unique(x, return_counts=True)
+        as_counts = local_variance(values[:, None], counts.astype(float))
+        assert as_counts == local_variance(x[:, None], None)
