@@ -258,7 +258,9 @@ class _Starts:
         resp = p.family.point_loglik(batch, params, np.log(weights))[1]
         resp = split_responsibilities(s, resp)[None]
         mass = resp[0].T @ s.weights
-        return p.family.initial(s.Z, s.w, resp, p.floor), np.log(mass / mass.sum())[None]
+        with np.errstate(divide="ignore"):  # a half left empty: its weight collapses, a restart
+            logw = np.log(mass / mass.sum())[None]
+        return p.family.initial(s.Z, s.w, resp, p.floor), logw
 
     def _tick(self) -> None:
         """Progress while screening: no start has begun (a stop request raises here)."""
