@@ -408,3 +408,27 @@ def test_the_local_variance_is_the_variance_of_one_cluster_and_counts_as_points(
         values, counts = np.unique(x, return_counts=True)
         as_counts = local_variance(values[:, None], counts.astype(float))
         assert as_counts == local_variance(x[:, None], None)
+
+
+def _far_apart_cases() -> dict[str, tuple[np.ndarray, dict, list[int]]]:
+    rng = np.random.default_rng(7)
+    six = np.concatenate([rng.normal(i * 1e4, 1 + i, 60) for i in range(6)])
+    rounded = np.round(np.r_[rng.normal(0, 3, 150), rng.normal(1e4, 3, 150)])
+    gamma = np.r_[rng.gamma(50, 0.02, 100), rng.gamma(50, 200, 100)]
+    return {
+        "six clusters of sd 1 to 6, 1e4 apart": (six, {"k": [5, 6, 7]}, [60] * 6),
+        "two rounded to integers, 1e4 apart": (rounded, {"k": [1, 2, 3]}, [150, 150]),
+        "the t on them": (rounded, {"k": [1, 2, 3], "family": "student_t"}, [150, 150]),
+        "gamma, means 1 and 1e4": (gamma, {"k": [1, 2, 3], "family": "gamma"}, [100, 100]),
+    }
+
+
+@pytest.mark.parametrize("case", list(_far_apart_cases()))
+def test_far_apart_clusters_of_other_shapes_are_found(case: str) -> None:
+    """More shapes of the far-apart clusters (before the local variance: six clusters gave
+    K = 5..7 all K = 5's log-likelihood, the rounded pair and the gamma pair K = 1, the t
+    refused K = 2 and 3): the clusters are the selected K's components."""
+    x, options, points = _far_apart_cases()[case]
+    r = mixfit.fit(x, seed=0, **options)
+    chosen = next(q for q in r.results if q.k == r.k_selected)
+    assert sorted(np.round(chosen.points).tolist()) == points
