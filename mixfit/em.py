@@ -47,7 +47,7 @@ from . import newton
 from .agglomeration import Hierarchy
 from .data import Scaling
 from .estep import Batch, single_threaded_blas
-from .families.base import Family, ParamArrays, take
+from .families.base import Family, ParamArrays, options_in_words, take
 from .schema import Event, KResult, ScreeningSummary, StartSummary
 from .screen import SCREEN_CELLS, Screened, screen
 from .smem import counting, engine_params, growth, refine
@@ -923,7 +923,11 @@ def failure_message(k: int, starts: list[StartSummary], family: Family | None = 
     floors = sum(1 for s in starts if s.degenerate_reason == "floor")
     weights = sum(1 for s in starts if s.degenerate_reason == "weight")
     phrase = family.floor_phrase if family is not None else Family.floor_phrase
-    remedy = family.remedy if family is not None else Family.remedy
+    remedy = (
+        family.remedy(k)
+        if family is not None
+        else options_in_words((["fewer components"] if k >= 2 else []) + list(Family.remedies))
+    )
     parts = []
     if floors:
         parts.append(
@@ -941,7 +945,7 @@ def failure_message(k: int, starts: list[StartSummary], family: Family | None = 
         more += f"{' and' if rescued else ', and so were'} {grown} grown from k={k - 1}'s fit"
     return (
         f"k={k}: {which} degenerate after {MAX_RESTARTS} restarts each{more} "
-        f"({'; '.join(parts) or 'no start ran'}); try {remedy}"
+        f"({'; '.join(parts) or 'no start ran'})" + (f"; try {remedy}" if remedy else "")
     )
 
 

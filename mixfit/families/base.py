@@ -28,6 +28,13 @@ Events = list[tuple[int, int, str, str]]  # (start row, component, kind, detail)
 Reevaluate = Callable[[ParamArrays, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
+def options_in_words(options: list[str]) -> str:
+    """``["a"]`` -> "a", ``["a", "b"]`` -> "a or b", more -> "a, b, or c"."""
+    if len(options) <= 2:
+        return " or ".join(options)
+    return ", ".join(options[:-1]) + ", or " + options[-1]
+
+
 class Family(ABC):
     """A mixture component family. Subclasses register themselves with ``@register``."""
 
@@ -35,8 +42,9 @@ class Family(ABC):
     standardize: ClassVar[bool] = True
     # What a degenerate component's floor event means, for messages ("component 2's ...").
     floor_phrase: ClassVar[str] = "variance reached the floor"
-    # What a K whose every start degenerated should try, naming only this family's options.
-    remedy: ClassVar[str] = "fewer components or a larger var_floor"
+    # What a K whose every start degenerated should try besides fewer components, naming only
+    # this family's options (``remedy``).
+    remedies: ClassVar[tuple[str, ...]] = ("a larger var_floor",)
     # Parameters that SQUAREM extrapolates on the log scale (they must stay positive).
     log_params: ClassVar[frozenset[str]] = frozenset()
     # The family's own models (``mixfit.schema`` joins them into the unions): its request (a
@@ -69,6 +77,11 @@ class Family(ABC):
         "params",
         "quantile",
     )
+
+    def remedy(self, k: int) -> str:
+        """What a K whose every start degenerated should try, in words: fewer components (for
+        K >= 2), then ``remedies``; "" when nothing is left to try."""
+        return options_in_words((["fewer components"] if k >= 2 else []) + list(self.remedies))
 
     @property
     def floors_per_column(self) -> bool:

@@ -152,7 +152,7 @@ class Gaussian(Family):
     diagonal types (and every 1-D fit) or ``cov`` (S, K, d, d) for ``full`` and ``tied``."""
 
     name = "gaussian"
-    remedy = "fewer components, covariance='tied' or 'spherical', or a larger var_floor"
+    remedies = ("covariance='tied' or 'spherical'", "a larger var_floor")
     robust_floor = True
     log_params = frozenset({"var"})
     request_model = GaussianFitRequest

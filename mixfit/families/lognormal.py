@@ -67,6 +67,7 @@ class Lognormal(Gaussian):
     """Log-normal components: the 1-D Gaussian family on ``log x``."""
 
     name = "lognormal"
+    remedies = ("a larger var_floor",)  # no covariance option: one column
     request_model = LognormalFitRequest
     start_model = LognormalStart
     params_model = LognormalParams

@@ -78,7 +78,7 @@ class Poisson(Family):
     """Poisson components. Parameter: ``lam`` of shape (S, K, 1)."""
 
     name = "poisson"
-    remedy = "fewer components"  # a rate has no floor: its components only lose their weight
+    remedies = ()  # a rate has no floor: its components only lose their weight
     standardize = False
     log_params = frozenset({"lam"})
     request_model = PoissonFitRequest

@@ -135,9 +135,10 @@ def test_the_failure_message_counts_what_happened():
     ("family", "phrase", "remedy"),
     [
         ("gaussian", "variance reached the floor", "covariance='tied' or 'spherical'"),
-        ("student_t", "scale reached the floor", "covariance='diag'"),
+        ("student_t", "scale reached the floor", "family='gaussian'"),
         ("beta", "precision a+b reached its cap", "fewer components or a larger var_floor"),
         ("gamma", "shape reached its cap", "fewer components or a larger var_floor"),
+        ("lognormal", "variance reached the floor", "fewer components or a larger var_floor"),
     ],
 )
 def test_a_failed_k_is_told_what_its_own_family_can_try(family, phrase, remedy):
@@ -156,8 +157,27 @@ def test_a_failed_k_is_told_what_its_own_family_can_try(family, phrase, remedy):
     ]
     message = failure_message(3, starts, fam)
     assert f"in 2 a component's {phrase}" in message and remedy in message
-    if family != "gaussian":
-        assert "spherical" not in message and "tied" not in message
+    if family != "gaussian":  # 1-D: the t's one scale has no shape to choose either
+        assert "spherical" not in message and "tied" not in message and "diag" not in message
+    alone = failure_message(1, starts, fam)  # K = 1: no fewer components to try
+    assert "fewer components" not in alone and alone.endswith("try " + fam.remedy(1))
+    assert fam.remedy(1).endswith("a larger var_floor")
+    if family == "student_t":  # in d > 1 the t's scale has a shape to choose
+        wide = get_family(family)(parse_request({"family": family, "k": 2}), 3)
+        assert "covariance='diag'" in failure_message(3, starts, wide)
+
+
+def test_the_t_on_a_heavy_tie_names_the_gaussian() -> None:
+    """R's ships' incidents (14 of 40 are 0): every start of the t's K = 1 degenerates (its
+    degrees of freedom shrink onto the zeros); the message says to try the Gaussian (not fewer
+    components, nor a covariance type the 1-D t does not have), and the Gaussian fits."""
+    doc = json.loads((FIXTURES / "families_third" / "poisson_ships.json").read_text())
+    x = np.asarray(doc["x"], dtype=float)
+    with pytest.raises(mixfit.FitError) as failed:
+        mixfit.fit(x, family="student_t", k=1, seed=0)
+    message = str(failed.value)
+    assert message.endswith("; try family='gaussian' or a larger var_floor")
+    assert mixfit.fit(x, family="gaussian", k=1, seed=0).results[0].status == "ok"
 
 
 def test_singular_data_are_not_a_degenerate_component():
