@@ -484,3 +484,18 @@ def test_no_fixture_data_set_has_its_floor_moved_by_the_local_variance() -> None
     assert len(seen) >= 180
     assert least[False] >= 0.02 and least[True] >= 0.012
     assert CLUSTER_SPREAD * min(least.values()) > 1.0
+
+
+def test_a_cluster_near_a_line_needs_a_smaller_var_floor() -> None:
+    """The README's limit: in d > 1 the floor is per column, so a cluster lying near a line
+    (y = x + N(0, 0.001), x ~ N(0, 1)) beside a round one has a covariance eigenvalue below
+    1e-6 of the columns' variances and is held like a singular one: by default K = 2 ends at
+    a worse regular maximum (not the two clusters); ``var_floor=1e-10`` fits the clusters."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(0.0, 1.0, 150)
+    X = np.r_[np.c_[x, x + rng.normal(0.0, 1e-3, 150)], rng.normal([5.0, -5.0], 1.0, (150, 2))]
+    default = mixfit.fit(X, k=2, seed=0).results[0]
+    assert sorted(np.round(default.points).tolist()) != [150, 150]
+    smaller = mixfit.fit(X, k=2, seed=0, var_floor=1e-10).results[0]
+    assert sorted(np.round(smaller.points).tolist()) == [150, 150]
+    assert smaller.loglik > default.loglik + 1000.0
