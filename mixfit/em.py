@@ -47,7 +47,7 @@ from . import newton
 from .agglomeration import Hierarchy
 from .data import Scaling
 from .estep import Batch, single_threaded_blas
-from .families.base import Family, ParamArrays, options_in_words, take
+from .families.base import Family, ParamArrays, remedy_in_words, take
 from .schema import Event, KResult, ScreeningSummary, StartSummary
 from .screen import SCREEN_CELLS, Screened, screen
 from .smem import counting, engine_params, growth, refine
@@ -923,11 +923,7 @@ def failure_message(k: int, starts: list[StartSummary], family: Family | None = 
     floors = sum(1 for s in starts if s.degenerate_reason == "floor")
     weights = sum(1 for s in starts if s.degenerate_reason == "weight")
     phrase = family.floor_phrase if family is not None else Family.floor_phrase
-    remedy = (
-        family.remedy(k)
-        if family is not None
-        else options_in_words((["fewer components"] if k >= 2 else []) + list(Family.remedies))
-    )
+    remedy = family.remedy(k) if family is not None else remedy_in_words(k, Family.remedies)
     parts = []
     if floors:
         parts.append(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
 import numpy as np
@@ -28,8 +28,10 @@ Events = list[tuple[int, int, str, str]]  # (start row, component, kind, detail)
 Reevaluate = Callable[[ParamArrays, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
-def options_in_words(options: list[str]) -> str:
-    """``["a"]`` -> "a", ``["a", "b"]`` -> "a or b", more -> "a, b, or c"."""
+def remedy_in_words(k: int, remedies: Iterable[str]) -> str:
+    """What a K whose every start degenerated should try, in words: fewer components (for
+    K >= 2), then ``remedies``, as "a", "a or b" or "a, b, or c"; "" when nothing is left."""
+    options = (["fewer components"] if k >= 2 else []) + list(remedies)
     if len(options) <= 2:
         return " or ".join(options)
     return ", ".join(options[:-1]) + ", or " + options[-1]
@@ -79,9 +81,8 @@ class Family(ABC):
     )
 
     def remedy(self, k: int) -> str:
-        """What a K whose every start degenerated should try, in words: fewer components (for
-        K >= 2), then ``remedies``; "" when nothing is left to try."""
-        return options_in_words((["fewer components"] if k >= 2 else []) + list(self.remedies))
+        """What a K whose every start degenerated should try (``remedy_in_words``)."""
+        return remedy_in_words(k, self.remedies)
 
     @property
     def floors_per_column(self) -> bool:

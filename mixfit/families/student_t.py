@@ -45,7 +45,7 @@ from ..options import (
 )
 from ..special import trigamma
 from . import register
-from .base import Events, ParamArrays, factor, options_in_words, resp_sums
+from .base import Events, ParamArrays, factor, remedy_in_words, resp_sums
 from .gaussian import Gaussian, lift
 
 DF_MIN, DF_MAX = 0.5, 200.0
@@ -183,7 +183,7 @@ class StudentT(Gaussian):
     def remedy(self, k: int) -> str:
         """``Family.remedy`` without the scale's shape in 1-D, where there is only one."""
         options = [r for r in self.remedies if self.d > 1 or not r.startswith("covariance")]
-        return options_in_words((["fewer components"] if k >= 2 else []) + options)
+        return remedy_in_words(k, options)
 
     def __init__(self, request: Any, d: int) -> None:
         self.request, self.d = request, d
