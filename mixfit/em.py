@@ -27,7 +27,8 @@ left for its fourth, which then stopped on the same climb, not converged, and co
 best: on R's first 1,500 monthly sunspot numbers (57 exactly 0) seed 0's K = 4 was such a point
 at -7352.37 (seed 5's at -7322.98), above every regular maximum, and BIC chose K = 4 for it.
 With a budget of its own the fourth run degenerates too and the K's rescue finds a regular
-maximum (-7373.43; K = 5 is chosen, as under seeds 1..4): ``tests/core/test_degeneracy.py``.
+maximum (-7373.43 by hand; K = 5 is chosen, as under seeds 1..4 by hand): the test is
+``tests/core/test_degeneracy.py::test_a_restart_runs_on_a_budget_of_its_own`` (seeds 0, 5).
 The best start of a K is the best non-degenerate one; a K fails only when every start
 degenerated, with a message that counts what happened.
 """
