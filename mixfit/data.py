@@ -25,6 +25,10 @@ LOCAL_SHARE = 0.01
 LOCAL_POINTS = 10  # and at least this many points' worth (spacings of fewer are mostly noise)
 LOCAL_QUANTILE = 0.1
 LOCAL_GAP = 2.52
+# The variance floor's reference is at most this many times the data's local variance
+# (``mixfit.fit.prepare``, ``mixfit.oblique``): var_floor 1e-6 puts the floor at 1e-4 of the
+# spread of far-apart clusters.
+CLUSTER_SPREAD = 100.0
 ROBUST_POINTS = 20_000  # ``robust_variance`` reads at most about this many points (MAD: ~1 % error)
 WEIGHT_RTOL = 1e-12  # weights below this fraction of the largest count as zero (``as_points``)
 

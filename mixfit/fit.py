@@ -12,6 +12,7 @@ from scipy.special import logsumexp
 
 from . import __version__
 from .data import (
+    CLUSTER_SPREAD,
     FLAT_COLUMN,
     Scaling,
     as_points,
@@ -26,6 +27,7 @@ from .em import Problem, Progress, finish_k, parent_ks, refine_k, run_k
 from .errors import FitError
 from .estep import Batch
 from .families import get_family
+from .oblique import ObliqueFloor
 from .options import StartValues
 from .schema import (
     MAX_HELD_VALUES,
@@ -42,11 +44,6 @@ from .smem import MAX_MOVES
 
 EXACT_REFERENCE_MAX = 5000  # up to this many points the p-values use every training point
 REFERENCE_LEVELS = 2048
-
-
-# The variance floor's reference is at most this many times the data's local variance
-# (``prepare``): var_floor 1e-6 puts the floor at 1e-4 of the spread of far-apart clusters.
-CLUSTER_SPREAD = 100.0
 
 
 def parse_request(options: dict[str, Any]) -> Any:
@@ -335,6 +332,8 @@ def prepare(request: Any, data: Any, weights: Any = None) -> Problem:
     floor: float | np.ndarray = request.var_floor * ref_mean
     if family.floors_per_column:  # each column's own (a constant column keeps the mean's)
         floor = request.var_floor * np.where(col_var > FLAT_COLUMN * z_var, reference, ref_mean)
+    if family.dense and Z.shape[1] > 1:  # full and tied covariances: thin along no column
+        family.oblique = ObliqueFloor.of(Z, w, request.var_floor)
     # A data set whose own covariance is singular (collinear columns, a constant column) holds
     # every component at the floor: then the floor is the data's, not a degenerate component's.
     T = family.statistics(Z)

@@ -215,7 +215,8 @@ class FitOptions(Schema):
         description="Variance floor relative to the data's variance (in d > 1 each column's); a "
         "family whose floor is a variance takes the smallest of the variance, the robust "
         "variance (1.4826 MAD)^2 and 100 times the local variance (the spread of the tightest "
-        "clusters, so that clusters far apart keep a floor of their own scale).",
+        "clusters, so that clusters far apart keep a floor of their own scale). A full or "
+        "tied covariance may go below it along a direction where the data are as thin.",
     )
     screen_factor: Annotated[int, Field(ge=1, le=100)] = Field(
         30,

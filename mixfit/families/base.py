@@ -68,6 +68,11 @@ class Family(ABC):
     # A family whose mixtures are limits of this one's (the Student t's: the Gaussian, as every
     # nu grows): its fit of each K is one more start of the K (``nested_start``).
     nested: ClassVar[str | None] = None
+    # Whether components have a full (or tied) covariance, which ``mixfit.families.gaussian.lift``
+    # holds at the floor; and, for those in d > 1, where they may be thinner (set by
+    # ``mixfit.fit.prepare``: a ``mixfit.oblique.ObliqueFloor``).
+    dense: bool = False
+    oblique: Any = None
     # The ``auto`` start portfolio, cycled over the candidates of each K (``mixfit.starts``).
     portfolio: ClassVar[tuple[str, ...]] = (
         "kmeans++",

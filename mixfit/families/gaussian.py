@@ -123,15 +123,23 @@ class GaussianParams(Schema):
     covariances: list[Matrix] | None = None
 
 
-def lift(cov: np.ndarray, floor: float | np.ndarray) -> np.ndarray:
+def lift(cov: np.ndarray, floor: float | np.ndarray, oblique: Any = None) -> np.ndarray:
     """Lift, in place, covariances (S, K, d, d) that fall below the floor: a scalar, or one
     variance per column (d,), F = diag(floor). Where the smallest eigenvalue of
     F^-1/2 C F^-1/2 is below 1, C += (1 - smallest) F, which brings it to 1 (with a scalar
-    floor f: the smallest eigenvalue of C to f). Returns which were lifted, (S, K)."""
+    floor f: the smallest eigenvalue of C to f), except where ``oblique`` (a
+    ``mixfit.oblique.ObliqueFloor``) finds the data as thin along its eigenvector. Returns
+    which were lifted, (S, K)."""
     f = np.broadcast_to(np.asarray(floor, dtype=float), cov.shape[-1:])
     r = 1.0 / np.sqrt(f)
-    smallest = np.linalg.eigvalsh(cov * r[:, None] * r[None, :])[..., 0]
+    white = cov * r[:, None] * r[None, :]
+    smallest = np.linalg.eigvalsh(white)[..., 0]
     low = smallest < 1.0
+    if oblique is not None and low.any():
+        where = np.nonzero(low)
+        values, vectors = np.linalg.eigh(white[where])
+        thin = oblique.exempt(values, vectors, r)
+        low[tuple(i[thin] for i in where)] = False
     if low.any():
         cov[low] += (1.0 - smallest[low])[:, None, None] * np.diag(f)
     return low
@@ -259,7 +267,7 @@ class Gaussian(Family):
                 np.sum(cov * counts[..., None, None], axis=1) / counts.sum(axis=1)[:, None, None]
             )
             cov = np.broadcast_to(pooled[:, None], cov.shape).copy()
-        low = lift(cov, floor)
+        low = lift(cov, floor, self.oblique)
         for s, k in zip(*np.nonzero(low), strict=True):
             events.append((int(s), int(k), "variance_floor", "covariance lifted to the floor"))
         return {"mean": mean, "cov": cov}, events

@@ -386,8 +386,9 @@ def test_clusters_far_apart_are_components_not_degenerate(family: str, apart: fl
     two = r.results[1]
     assert sorted(np.round(two.points)) == [100, 100]
     if family == "gaussian":
-        # the E-step's moments in standardized units: rounding grows as (apart / sd)^2
-        assert two.loglik == pytest.approx(_split_loglik(parts), rel=1e-7)
+        # the E-step's moments in standardized units: rounding grows as (apart / sd)^2 (at
+        # 1e5 apart 2e-8 relative on one machine's BLAS, 1.1e-7 on an AMD EPYC's)
+        assert two.loglik == pytest.approx(_split_loglik(parts), rel=3e-7)
     assert r.results[2].loglik > two.loglik + 1.0  # K = 3 is a fit of its own, no copy of 2
 
 
@@ -460,8 +461,7 @@ def test_no_fixture_data_set_has_its_floor_moved_by_the_local_variance() -> None
     every positive one (the log-normal's scale) at least 0.012 (the beta sets' logs), so
     ``CLUSTER_SPREAD`` (100) times it lowers no floor the fixtures' references were reached
     with (it would below 0.01)."""
-    from mixfit.data import robust_variance
-    from mixfit.fit import CLUSTER_SPREAD
+    from mixfit.data import CLUSTER_SPREAD, robust_variance
 
     seen: set[bytes] = set()
     least = {False: np.inf, True: np.inf}  # raw, and log
@@ -484,18 +484,3 @@ def test_no_fixture_data_set_has_its_floor_moved_by_the_local_variance() -> None
     assert len(seen) >= 180
     assert least[False] >= 0.02 and least[True] >= 0.012
     assert CLUSTER_SPREAD * min(least.values()) > 1.0
-
-
-def test_a_cluster_near_a_line_needs_a_smaller_var_floor() -> None:
-    """The README's limit: in d > 1 the floor is per column, so a cluster lying near a line
-    (y = x + N(0, 0.001), x ~ N(0, 1)) beside a round one has a covariance eigenvalue below
-    1e-6 of the columns' variances and is held like a singular one: by default K = 2 ends at
-    a worse regular maximum (not the two clusters); ``var_floor=1e-10`` fits the clusters."""
-    rng = np.random.default_rng(0)
-    x = rng.normal(0.0, 1.0, 150)
-    X = np.r_[np.c_[x, x + rng.normal(0.0, 1e-3, 150)], rng.normal([5.0, -5.0], 1.0, (150, 2))]
-    default = mixfit.fit(X, k=2, seed=0).results[0]
-    assert sorted(np.round(default.points).tolist()) != [150, 150]
-    smaller = mixfit.fit(X, k=2, seed=0, var_floor=1e-10).results[0]
-    assert sorted(np.round(smaller.points).tolist()) == [150, 150]
-    assert smaller.loglik > default.loglik + 1000.0
