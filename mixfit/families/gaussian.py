@@ -6,7 +6,8 @@ In 1-D ``tied`` means one variance shared by all components (mclust "E", normalm
 ``floor``: ``var_floor`` times each column's variance (in d > 1, but for spherical components:
 times the columns' mean variance, as in 1-D), so a column's units do not set another's floor.
 A full or tied covariance C below it is lifted (``lift``: with F = diag(floor), by
-``(1 - smallest) F`` where the smallest eigenvalue of F^-1/2 C F^-1/2 is below 1); unlike
+``(1 - smallest) F`` where the smallest eigenvalue of F^-1/2 C F^-1/2 is below 1, unless the
+data are as thin along its eigenvector: ``mixfit.oblique``); unlike
 scikit-learn's ``reg_covar``, nothing is added to a covariance that does not need it, so the
 M-step is the exact maximizer whenever the floor does not bind.
 """
