@@ -422,7 +422,7 @@ def polish(problem: Problem, result: KResult, progress: Progress | None = None) 
         up, up_logw, gain, used = climbed
         tried = _run_on(problem, result, (up, up_logw), left - used, report)
         # the climb's point as EM evaluates it, a rise over the winner's last entry: a gain
-        # within the two evaluations' rounding (gamma: +2e-10 by BFGS's, -2.5e-10 by EM's on
+        # within the two evaluations' rounding (+2e-10 by BFGS's, -2.5e-10 by EM's, measured on
         # an AMD EPYC) is none, and EM polishes the winner's own point
         if tried is not None and tried.starts[0].trace[0] > won.trace[-1]:
             note = f"BFGS on the log-likelihood from EM's point: {gain:+.6g} in {used} E-steps"
