@@ -39,7 +39,7 @@ exactly as before.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -49,11 +49,11 @@ MIN_SHARE = 1e-4
 AXIS_COS = 0.995
 
 
-@dataclass(frozen=True)
 class ObliqueFloor:
-    """The data a full or tied covariance's smallest eigenvalue is measured against.
+    """The data a full or tied covariance's smallest eigenvalue is measured against (read only
+    where a covariance falls below the floor).
 
-    Attributes
+    Parameters
     ----------
     Z : ndarray of shape (m, d)
         The standardized points of positive weight (every k-th beyond ``ROBUST_POINTS``).
@@ -61,15 +61,10 @@ class ObliqueFloor:
         Their weights.
     var_floor : float
         The request's ``var_floor``.
-    tied : ndarray of shape (d,)
-        Whether at least ``LOCAL_QUANTILE`` of the distinct points share their value in a
-        column with another.
     """
 
-    Z: np.ndarray
-    w: np.ndarray | None
-    var_floor: float
-    tied: np.ndarray
+    def __init__(self, Z: np.ndarray, w: np.ndarray | None, var_floor: float) -> None:
+        self.Z, self.w, self.var_floor = Z, w, float(var_floor)
 
     @classmethod
     def of(cls, Z: np.ndarray, w: np.ndarray | None, var_floor: float) -> ObliqueFloor:
@@ -79,9 +74,14 @@ class ObliqueFloor:
         if w is not None:
             w = w[::step]
             Z, w = Z[w > 0], w[w > 0]
-        rows = np.unique(Z, axis=0)
-        tied = np.array([_shared(rows[:, c]) >= LOCAL_QUANTILE for c in range(Z.shape[1])])
-        return cls(np.ascontiguousarray(Z), w, float(var_floor), tied)
+        return cls(np.ascontiguousarray(Z), w, var_floor)
+
+    @cached_property
+    def tied(self) -> np.ndarray:
+        """Whether at least ``LOCAL_QUANTILE`` of the distinct points share their value in a
+        column with another, (d,)."""
+        rows = np.unique(self.Z, axis=0)
+        return np.array([_shared(rows[:, c]) >= LOCAL_QUANTILE for c in range(rows.shape[1])])
 
     def exempt(self, values: np.ndarray, vectors: np.ndarray, scale: np.ndarray) -> np.ndarray:
         """Which covariances below the floor are thin where the data are (module docstring).
