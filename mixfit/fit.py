@@ -41,6 +41,7 @@ from .schema import (
 )
 from .screen import birth_count, candidate_count, candidate_methods
 from .smem import MAX_MOVES
+from .tight import TightFloor
 
 EXACT_REFERENCE_MAX = 5000  # up to this many points the p-values use every training point
 REFERENCE_LEVELS = 2048
@@ -334,6 +335,8 @@ def prepare(request: Any, data: Any, weights: Any = None) -> Problem:
         floor = request.var_floor * np.where(col_var > FLAT_COLUMN * z_var, reference, ref_mean)
     if family.dense and Z.shape[1] > 1:  # full and tied covariances: thin along no column
         family.oblique = ObliqueFloor.of(Z, w, request.var_floor)
+    if family.robust_floor and Z.shape[1] == 1:  # a tight few (read by the variance families)
+        family.tight = TightFloor.of(Z, w)
     # A data set whose own covariance is singular (collinear columns, a constant column) holds
     # every component at the floor: then the floor is the data's, not a degenerate component's.
     T = family.statistics(Z)

@@ -73,6 +73,9 @@ class Family(ABC):
     # ``mixfit.fit.prepare``: a ``mixfit.oblique.ObliqueFloor``).
     dense: bool = False
     oblique: Any = None
+    # For a 1-D family whose floor is a variance (Gaussian, log-normal, t): where a component
+    # may be tighter (set by ``mixfit.fit.prepare``: a ``mixfit.tight.TightFloor``).
+    tight: Any = None
     # The ``auto`` start portfolio, cycled over the candidates of each K (``mixfit.starts``).
     portfolio: ClassVar[tuple[str, ...]] = (
         "kmeans++",

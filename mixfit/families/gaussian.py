@@ -250,11 +250,11 @@ class Gaussian(Family):
             elif self.spherical:
                 var = np.broadcast_to(var.mean(axis=-1, keepdims=True), var.shape).copy()
                 floor = float(np.mean(floor))  # one variance: the columns' floors' mean
-            low = var < floor
+            low = var < floor if self.tight is None else self.tight.floored(mean, var, floor)
             if np.count_nonzero(low):
                 for s, k in zip(*np.nonzero(low.any(axis=-1)), strict=True):
                     events.append((int(s), int(k), "variance_floor", "variance floored"))
-                var = np.maximum(var, floor)
+                var = np.where(low, np.maximum(var, floor), var)
             return {**out, "mean": mean, "var": var}, events
         i, j = self._iu
         second = np.empty(stats.shape[:2] + (d, d))
