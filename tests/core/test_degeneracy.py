@@ -18,6 +18,7 @@ from mixfit.em import refine_k, run_k
 from mixfit.fit import parse_request, prepare
 
 from .orphan import fit_orphan
+from .split import split_loglik
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
@@ -355,22 +356,6 @@ def test_a_restart_runs_on_a_budget_of_its_own():
         assert r.k_selected == 5
 
 
-def _split_loglik(parts: list[np.ndarray]) -> float:
-    """The log-likelihood of each part fitted alone, weighted by its share: the maximum of a
-    mixture whose components are clusters too far apart to share a point."""
-    n = sum(len(p) for p in parts)
-    total = 0.0
-    for p in parts:
-        if p.ndim == 1:
-            var = p.var()
-            total += len(p) * (np.log(len(p) / n) - 0.5 * np.log(2 * np.pi * var) - 0.5)
-        else:
-            cov = np.cov(p.T, bias=True)
-            logdet = np.linalg.slogdet(2 * np.pi * cov)[1]
-            total += len(p) * (np.log(len(p) / n) - 0.5 * logdet - 0.5 * p.shape[1])
-    return float(total)
-
-
 @pytest.mark.parametrize("family", ["gaussian", "student_t"])
 @pytest.mark.parametrize("apart", [1e3, 3e3, 1e4, 1e5])
 def test_clusters_far_apart_are_components_not_degenerate(family: str, apart: float) -> None:
@@ -388,7 +373,7 @@ def test_clusters_far_apart_are_components_not_degenerate(family: str, apart: fl
     if family == "gaussian":
         # the E-step's moments in standardized units: rounding grows as (apart / sd)^2 (at
         # 1e5 apart 2e-8 relative on one machine's BLAS, 1.1e-7 on an AMD EPYC's)
-        assert two.loglik == pytest.approx(_split_loglik(parts), rel=3e-7)
+        assert two.loglik == pytest.approx(split_loglik(parts), rel=3e-7)
     assert r.results[2].loglik > two.loglik + 1.0  # K = 3 is a fit of its own, no copy of 2
 
 
@@ -400,14 +385,14 @@ def test_clusters_of_very_different_spreads_each_get_a_component() -> None:
     rng = np.random.default_rng(0)
     parts = [rng.normal(0, 1e-3, 150), rng.normal(1e3, 1, 50), rng.normal(-1e3, 10, 100)]
     r = mixfit.fit(np.concatenate(parts), k={"min": 1, "max": 4}, seed=0)
-    assert r.results[2].loglik == pytest.approx(_split_loglik(parts), rel=1e-6)  # sd 1e-6 of
+    assert r.results[2].loglik == pytest.approx(split_loglik(parts), rel=1e-6)  # sd 1e-6 of
     assert r.k_selected == 3  # the data's: the README's precision of a log-likelihood there
     flat = [rng.normal([0, 0], 1, (100, 2)), rng.normal([1e4, 0], 1, (100, 2))]
     for covariance in ("full", "diag", "spherical", "tied"):
         r = mixfit.fit(np.vstack(flat), k=2, covariance=covariance, seed=0)
         assert sorted(np.round(r.results[0].points)) == [100, 100]
         if covariance == "full":
-            assert r.results[0].loglik == pytest.approx(_split_loglik(flat), rel=1e-8)
+            assert r.results[0].loglik == pytest.approx(split_loglik(flat), rel=1e-8)
 
 
 def test_the_local_variance_is_the_variance_of_one_cluster_and_counts_as_points() -> None:

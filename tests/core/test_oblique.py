@@ -14,18 +14,9 @@ import mixfit
 import mixfit.oblique as oblique
 from mixfit.oblique import ObliqueFloor
 
+from .split import split_loglik
+
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-
-
-def _split_loglik(parts: list[np.ndarray]) -> float:
-    """Each part's own Gaussian maximum, weighted by its share: the mixture's maximum where the
-    parts are too far apart to share a point."""
-    n = sum(len(p) for p in parts)
-    total = 0.0
-    for p in parts:
-        logdet = np.linalg.slogdet(2 * np.pi * np.cov(p.T, bias=True))[1]
-        total += len(p) * (np.log(len(p) / n) - 0.5 * logdet - 0.5 * p.shape[1])
-    return float(total)
 
 
 def _correlated_pair(rho: float, apart: float, seed: int = 1) -> list[np.ndarray]:
@@ -49,7 +40,7 @@ def test_a_cluster_thin_along_no_column_is_a_component(rho: float, apart: float)
     two = fit.results[1]
     assert sorted(np.round(two.points).tolist()) == [200, 200]
     # to 2.5e-7 a point: the thin variance is 4e-10 of the columns' (README, Degeneracy)
-    assert two.loglik == pytest.approx(_split_loglik(parts), abs=1e-4)
+    assert two.loglik == pytest.approx(split_loglik(parts), abs=1e-4)
 
 
 def test_the_t_and_the_tied_covariance_fit_thin_clusters_too() -> None:
@@ -59,7 +50,7 @@ def test_the_t_and_the_tied_covariance_fit_thin_clusters_too() -> None:
     t = mixfit.fit(np.vstack(parts), k=2, family="student_t", seed=0).results[0]
     assert t.status == "ok"
     assert sorted(np.round(t.points).tolist()) == [200, 200]
-    assert t.loglik >= _split_loglik(parts) - 1e-6
+    assert t.loglik >= split_loglik(parts) - 1e-6
     rng = np.random.default_rng(2)
     x = rng.normal(0.0, 1.0, (2, 150))
     lines = [np.c_[x[i], x[i] + 5.0 * i + rng.normal(0, 1e-4, 150)] for i in range(2)]
@@ -82,7 +73,7 @@ def test_a_cluster_near_a_line_is_a_component() -> None:
     assert sorted(np.round(default.points).tolist()) == [150, 150]
     smaller = mixfit.fit(X, k=2, seed=0, var_floor=1e-10).results[0]
     assert default.loglik == pytest.approx(smaller.loglik, rel=1e-9)
-    assert default.loglik == pytest.approx(_split_loglik(parts), rel=1e-6)
+    assert default.loglik == pytest.approx(split_loglik(parts), rel=1e-6)
 
 
 def _exact_line(seed: int = 0) -> np.ndarray:

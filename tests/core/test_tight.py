@@ -11,14 +11,7 @@ import mixfit
 import mixfit.tight as tight
 from mixfit.tight import TightFloor
 
-
-def _split_loglik(parts: list[np.ndarray]) -> float:
-    """Each part's own Gaussian maximum, weighted by its share (parts too far apart to share
-    a point)."""
-    n = sum(len(p) for p in parts)
-    return float(
-        sum(len(p) * (np.log(len(p) / n) - 0.5 * np.log(2 * np.pi * p.var()) - 0.5) for p in parts)
-    )
+from .split import split_loglik
 
 
 @pytest.mark.parametrize("share", [0.02, 0.05, 0.08])
@@ -26,9 +19,9 @@ def _split_loglik(parts: list[np.ndarray]) -> float:
 def test_a_tight_cluster_of_a_few_points_is_a_component(share: float, sd: float) -> None:
     """``share`` of 1,000 points of sd ``sd`` at 10 beside the rest of sd 1 at 0: fewer than
     a tenth of the points, so the local variance does not follow them, and their variance is
-    under the floor. Before, every start's component on them was floored and K = 1 was
-    chosen (at 5 %, sd 0.001: K = 2 at -2285.88, scikit-learn -1246.25). Now K = 2 is the two
-    clusters at their own maximum, and BIC chooses it."""
+    under the floor. Before (but for 2 % at sd 0.001), every start's component on them was
+    floored and K = 1 was chosen (at 5 %, sd 0.001: K = 2 at -2285.88, scikit-learn
+    -1246.25). Now K = 2 is the two clusters at their own maximum, and BIC chooses it."""
     rng = np.random.default_rng(0)
     m = int(1000 * share)
     parts = [rng.normal(0.0, 1.0, 1000 - m), rng.normal(10.0, sd, m)]
@@ -36,7 +29,7 @@ def test_a_tight_cluster_of_a_few_points_is_a_component(share: float, sd: float)
     assert fit.k_selected == 2
     two = fit.results[1]
     assert sorted(np.round(two.points).tolist()) == [m, 1000 - m]
-    assert two.loglik == pytest.approx(_split_loglik(parts), abs=1e-4)
+    assert two.loglik == pytest.approx(split_loglik(parts), abs=1e-4)
 
 
 def test_the_t_and_the_log_normal_fit_a_tight_few_too() -> None:
