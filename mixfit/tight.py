@@ -53,8 +53,8 @@ class TightFloor:
         return np.unique(self.z)
 
     def floored(self, mean: np.ndarray, var: np.ndarray, floor: float) -> np.ndarray:
-        """Which variances stay floored: those below ``floor`` but where a tight cluster of
-        their own holds them (module docstring).
+        """Which variances stay floored: those below ``floor``, except where a tight cluster
+        of their own holds them (module docstring).
 
         Parameters
         ----------

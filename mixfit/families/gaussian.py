@@ -250,7 +250,7 @@ class Gaussian(Family):
             elif self.spherical:
                 var = np.broadcast_to(var.mean(axis=-1, keepdims=True), var.shape).copy()
                 floor = float(np.mean(floor))  # one variance: the columns' floors' mean
-            low = var < floor if self.tight is None else self.tight.floored(mean, var, floor)
+            low = self.below_floor(mean, var, floor)
             if np.count_nonzero(low):
                 for s, k in zip(*np.nonzero(low.any(axis=-1)), strict=True):
                     events.append((int(s), int(k), "variance_floor", "variance floored"))
@@ -272,6 +272,11 @@ class Gaussian(Family):
         for s, k in zip(*np.nonzero(low), strict=True):
             events.append((int(s), int(k), "variance_floor", "covariance lifted to the floor"))
         return {"mean": mean, "cov": cov}, events
+
+    def below_floor(self, mean: np.ndarray, var: np.ndarray, floor: Any) -> np.ndarray:
+        """Which variances (S, K, d) of components with means (S, K, d) the floor holds: those
+        below it, but in 1-D not a tight cluster's of its own (``mixfit.tight``)."""
+        return var < floor if self.tight is None else self.tight.floored(mean, var, floor)
 
     def initial(
         self, Z: np.ndarray, w: np.ndarray | None, resp: np.ndarray, floor: float

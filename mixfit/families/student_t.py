@@ -290,7 +290,7 @@ class StudentT(Gaussian):
         mean = first / su[..., None]
         if not self.dense:
             var = (second - su[..., None] * mean * mean) / counts[..., None]
-            low = var < floor if self.tight is None else self.tight.floored(mean, var, floor)
+            low = self.below_floor(mean, var, floor)
             for s, k in zip(*np.nonzero(low.any(axis=-1)), strict=True):
                 events.append((int(s), int(k), "variance_floor", "scale floored"))
             return {"mean": mean, "var": np.where(low, np.maximum(var, floor), var)}
