@@ -78,10 +78,8 @@ class ObliqueFloor:
 
     @cached_property
     def tied(self) -> np.ndarray:
-        """Whether at least ``LOCAL_QUANTILE`` of the distinct points share their value in a
-        column with another, (d,)."""
-        rows = np.unique(self.Z, axis=0)
-        return np.array([_shared(rows[:, c]) >= LOCAL_QUANTILE for c in range(rows.shape[1])])
+        """``tied_columns`` of these points, (d,)."""
+        return tied_columns(self.Z)
 
     def exempt(self, values: np.ndarray, vectors: np.ndarray, scale: np.ndarray) -> np.ndarray:
         """Which covariances below the floor are thin where the data are (module docstring).
@@ -107,6 +105,13 @@ class ObliqueFloor:
             local = float(local_variance(projection[:, None], self.w)[0])
             ok[i] = local > 0.0 and values[i, 0] >= self.var_floor * CLUSTER_SPREAD * local
         return ok
+
+
+def tied_columns(Z: np.ndarray) -> np.ndarray:
+    """Whether at least ``LOCAL_QUANTILE`` of the distinct points (rows of Z (m, d)) share
+    their value in a column with another, (d,)."""
+    rows = np.unique(Z, axis=0)
+    return np.array([_shared(rows[:, c]) >= LOCAL_QUANTILE for c in range(rows.shape[1])])
 
 
 def _shared(values: np.ndarray) -> float:

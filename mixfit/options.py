@@ -216,7 +216,9 @@ class FitOptions(Schema):
         "family whose floor is a variance takes the smallest of the variance, the robust "
         "variance (1.4826 MAD)^2 and 100 times the local variance (the spread of the tightest "
         "clusters, so that clusters far apart keep a floor of their own scale). A full or "
-        "tied covariance may go below it along a direction where the data are as thin.",
+        "tied covariance may go below it along a direction where the data are as thin, and "
+        "a Gaussian or t component where at least 10 distinct points lie within 3 of its sds "
+        "(in d > 1, standing apart from the rest).",
     )
     screen_factor: Annotated[int, Field(ge=1, le=100)] = Field(
         30,

@@ -73,8 +73,9 @@ class Family(ABC):
     # ``mixfit.fit.prepare``: a ``mixfit.oblique.ObliqueFloor``).
     dense: bool = False
     oblique: Any = None
-    # For a 1-D family whose floor is a variance (Gaussian, log-normal, t): where a component
-    # may be tighter (set by ``mixfit.fit.prepare``: a ``mixfit.tight.TightFloor``).
+    # Where a component may be a tight cluster below the floor (set by ``mixfit.fit.prepare``:
+    # a ``mixfit.tight.TightFloor``; read through ``below_floor`` by the families whose floor
+    # is a variance).
     tight: Any = None
     # The ``auto`` start portfolio, cycled over the candidates of each K (``mixfit.starts``).
     portfolio: ClassVar[tuple[str, ...]] = (
@@ -134,6 +135,11 @@ class Family(ABC):
     @abstractmethod
     def natural(self, params: ParamArrays) -> tuple[np.ndarray, np.ndarray]:
         """Natural parameters of shape (S, K, m) and log-partition of shape (S, K)."""
+
+    def below_floor(self, mean: np.ndarray, var: np.ndarray, floor: Any) -> np.ndarray:
+        """Which variances (S, K, d) of components with means (S, K, d) the floor holds: those
+        below it, but not a tight cluster's of its own (``mixfit.tight``)."""
+        return var < floor if self.tight is None else self.tight.floored(mean, var, floor)
 
     def floored(self, T: np.ndarray, Z: np.ndarray, w: np.ndarray | None, floor: float) -> bool:
         """Whether one component on all the data (Z (n, d), its statistics T (n, m), weights w)

@@ -229,9 +229,13 @@ class Beta(Family):
             return ok & np.isfinite(betaln(a, b)).all(axis=1)
 
     def _cap(self, a: np.ndarray, b: np.ndarray, floor: float, events: Events) -> tuple:
+        """Cap each precision a+b (S, K) so that the component's variance stays at least the
+        floor, except where it is a tight cluster of its own (``mixfit.tight``)."""
         mean = a / (a + b)
         cap = np.maximum(mean * (1 - mean) / floor - 1.0, 1.0)
         over = a + b > cap
+        var = (mean * (1 - mean) / (a + b + 1.0))[..., None]  # but a tight cluster's own
+        over &= self.below_floor(mean[..., None], var, floor)[..., 0] | ~(var[..., 0] < floor)
         for s, k in zip(*np.nonzero(over), strict=True):
             events.append(
                 (int(s), int(k), "precision_cap", "precision a+b capped (variance floor)")

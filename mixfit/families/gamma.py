@@ -12,8 +12,8 @@ cannot fall.
 Degeneracy. As a Gaussian's variance can shrink onto one point, a gamma component can narrow
 onto tied values (shape to infinity, variance ``m^2 / a`` to zero), where the likelihood is
 unbounded. The shape is capped so that the component's variance stays at least the floor
-(``var_floor`` times the data's variance); a capped component is degenerate, as a floored
-variance is.
+(``var_floor`` times the data's variance), except where it is a tight cluster of its own
+(``mixfit.tight``); a capped component is degenerate, as a floored variance is.
 """
 
 from __future__ import annotations
@@ -125,10 +125,11 @@ class Gamma(Family):
     def _fit(self, m: np.ndarray, mlog: np.ndarray, floor: float, events: Events) -> ParamArrays:
         a = np.maximum(gamma_shape(np.log(m) - mlog), SHAPE_MIN)
         cap = m * m / floor  # variance m^2 / a at least the floor
-        over = a > cap
+        # but where a tight cluster of its own holds it (``mixfit.tight``)
+        over = self.below_floor(m[..., None], (m * m / a)[..., None], floor)[..., 0]
         for s, k in zip(*np.nonzero(over), strict=True):
             events.append((int(s), int(k), "variance_floor", "shape capped (variance floor)"))
-        a = np.maximum(np.minimum(a, cap), SHAPE_MIN)  # a component on ~0 values: capped
+        a = np.maximum(np.where(over, np.minimum(a, cap), a), SHAPE_MIN)  # on ~0 values: capped
         return {"shape": a[..., None], "rate": (a / m)[..., None]}
 
     def maximize(

@@ -124,23 +124,35 @@ class GaussianParams(Schema):
     covariances: list[Matrix] | None = None
 
 
-def lift(cov: np.ndarray, floor: float | np.ndarray, oblique: Any = None) -> np.ndarray:
+def lift(
+    cov: np.ndarray,
+    floor: float | np.ndarray,
+    oblique: Any = None,
+    tight: Any = None,
+    mean: np.ndarray | None = None,
+) -> np.ndarray:
     """Lift, in place, covariances (S, K, d, d) that fall below the floor: a scalar, or one
     variance per column (d,), F = diag(floor). Where the smallest eigenvalue of
     F^-1/2 C F^-1/2 is below 1, C += (1 - smallest) F, which brings it to 1 (with a scalar
     floor f: the smallest eigenvalue of C to f), except where ``oblique`` (a
-    ``mixfit.oblique.ObliqueFloor``) finds the data as thin along its eigenvector. Returns
-    which were lifted, (S, K)."""
+    ``mixfit.oblique.ObliqueFloor``) finds the data as thin along its eigenvector, or
+    ``tight`` (a ``mixfit.tight.TightFloor``) a tight cluster of its own about its mean
+    (S, K, d). Returns which were lifted, (S, K)."""
     f = np.broadcast_to(np.asarray(floor, dtype=float), cov.shape[-1:])
     r = 1.0 / np.sqrt(f)
     white = cov * r[:, None] * r[None, :]
     smallest = np.linalg.eigvalsh(white)[..., 0]
     low = smallest < 1.0
-    if oblique is not None and low.any():
+    if (oblique is not None or tight is not None) and low.any():
         where = np.nonzero(low)
         values, vectors = np.linalg.eigh(white[where])
-        thin = oblique.exempt(values, vectors, r)
-        low[tuple(i[thin] for i in where)] = False
+        kept = np.zeros(values.shape[0], dtype=bool)
+        if oblique is not None:
+            kept = oblique.exempt(values, vectors, r)
+        if tight is not None and mean is not None and not kept.all():
+            rest = ~kept
+            kept[rest] = tight.exempt(mean[where][rest], values[rest], vectors[rest], r)
+        low[tuple(i[kept] for i in where)] = False
     if low.any():
         cov[low] += (1.0 - smallest[low])[:, None, None] * np.diag(f)
     return low
@@ -268,15 +280,10 @@ class Gaussian(Family):
                 np.sum(cov * counts[..., None, None], axis=1) / counts.sum(axis=1)[:, None, None]
             )
             cov = np.broadcast_to(pooled[:, None], cov.shape).copy()
-        low = lift(cov, floor, self.oblique)
+        low = lift(cov, floor, self.oblique, self.tight, mean)
         for s, k in zip(*np.nonzero(low), strict=True):
             events.append((int(s), int(k), "variance_floor", "covariance lifted to the floor"))
         return {"mean": mean, "cov": cov}, events
-
-    def below_floor(self, mean: np.ndarray, var: np.ndarray, floor: Any) -> np.ndarray:
-        """Which variances (S, K, d) of components with means (S, K, d) the floor holds: those
-        below it, but in 1-D not a tight cluster's of its own (``mixfit.tight``)."""
-        return var < floor if self.tight is None else self.tight.floored(mean, var, floor)
 
     def initial(
         self, Z: np.ndarray, w: np.ndarray | None, resp: np.ndarray, floor: float

@@ -300,7 +300,7 @@ class StudentT(Gaussian):
         full[..., j, i] = second
         outer = mean[..., :, None] * mean[..., None, :]
         cov = (full - su[..., None, None] * outer) / counts[..., None, None]
-        low = lift(cov, floor, self.oblique)
+        low = lift(cov, floor, self.oblique, self.tight, mean)
         for s, k in zip(*np.nonzero(low), strict=True):
             events.append((int(s), int(k), "variance_floor", "scale matrix lifted to the floor"))
         return {"mean": mean, "cov": cov}

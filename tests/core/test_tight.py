@@ -1,6 +1,6 @@
-"""A 1-D cluster too tight for the floor and too small to set it (``mixfit.tight``): a component
-where at least ``DISTINCT`` distinct values lie within its window, held at the floor as before
-where tied or few values are all it covers."""
+"""A cluster too tight for the floor and too small to set it (``mixfit.tight``): a component
+where at least ``DISTINCT`` distinct points lie within its window (in d > 1, standing apart),
+held at the floor as before where tied or few values are all it covers."""
 
 from __future__ import annotations
 
@@ -45,6 +45,38 @@ def test_the_t_and_the_log_normal_fit_a_tight_few_too() -> None:
     assert sorted(np.round(ln.results[1].points).tolist()) == [50, 950]
 
 
+def _split(logpdf, fitted, parts: list[np.ndarray]) -> float:
+    """The log-likelihood of each part fitted alone (scipy's ``fit``), weighted by its share."""
+    n = sum(p.size for p in parts)
+    return float(sum(logpdf(p, *fitted(p)).sum() + p.size * np.log(p.size / n) for p in parts))
+
+
+def test_gamma_and_beta_fit_a_tight_few_too() -> None:
+    """Their floors cap a component's variance (gamma: its shape; beta: its precision a+b) as
+    the Gaussian's floor does. 50 points of sd 0.001 at 10 beside 950 of a gamma(2): K = 2 was
+    -1795.43 (the few's component capped), now at least the split's -1431.00; 50 of sd 1e-4 at
+    0.8 beside 950 of a beta(2, 5): 364.29, now at least the split's 662.03."""
+    from scipy import stats
+
+    rng = np.random.default_rng(0)
+    parts = [rng.gamma(2.0, 1.0, 950), rng.normal(10.0, 1e-3, 50)]
+    fit = mixfit.fit(np.concatenate(parts), k=[1, 2], family="gamma", seed=0)
+    assert fit.k_selected == 2
+    reference = _split(
+        lambda x, a, s: stats.gamma.logpdf(x, a, 0.0, s),
+        lambda x: stats.gamma.fit(x, floc=0.0)[::2],
+        parts,
+    )
+    assert fit.results[1].loglik >= reference - 1e-6
+    parts = [rng.beta(2.0, 5.0, 950), rng.normal(0.8, 1e-4, 50)]
+    fit = mixfit.fit(np.concatenate(parts), k=[1, 2], family="beta", seed=0)
+    assert fit.k_selected == 2
+    reference = _split(
+        stats.beta.logpdf, lambda x: stats.beta.fit(x, floc=0.0, fscale=1.0)[:2], parts
+    )
+    assert fit.results[1].loglik >= reference - 1e-6
+
+
 def test_ties_and_a_few_close_values_stay_floored() -> None:
     """The window rule in the engine's units: a variance below the floor is kept with 10
     distinct values inside its 3 sds, floored with 9, with tied values (however many points),
@@ -76,3 +108,83 @@ def test_a_component_on_a_few_close_values_is_still_degenerate(monkeypatch) -> N
     assert narrowest(mixfit.fit(x, k=[1, 2, 3], seed=0)) > 5e-4  # the floor: 1e-3 sd
     monkeypatch.setattr(tight, "DISTINCT", 1)
     assert narrowest(mixfit.fit(x, k=[1, 2, 3], seed=0)) < 1e-4
+
+
+def _few_beside_many(
+    sd: float, d: int = 2, seed: int = 0, few: int = 50, many: int = 950
+) -> list[np.ndarray]:
+    """``few`` points of sd ``sd`` at (10, ..., 10) beside ``many`` of sd 1 at 0, in d
+    dimensions."""
+    rng = np.random.default_rng(seed)
+    return [rng.normal(0.0, 1.0, (many, d)), rng.normal(10.0, sd, (few, d))]
+
+
+@pytest.mark.parametrize("covariance", ["full", "diag", "spherical"])
+@pytest.mark.parametrize("sd", [1e-3, 1e-4])
+def test_a_tight_cluster_of_a_few_points_is_a_component_in_d_dimensions(
+    covariance: str, sd: float
+) -> None:
+    """The same in 2-D, where the tight cluster is below its columns' floors in every
+    direction. Before, every start's component on it was floored and K = 1 was chosen (full,
+    sd 0.001: K = 2 at -3977.98, where scikit-learn reaches -2343.36). Now K = 2 is the two
+    clusters at their own maximum."""
+    parts = _few_beside_many(sd)
+    fit = mixfit.fit(np.concatenate(parts), k=[1, 2], covariance=covariance, seed=0)
+    assert fit.k_selected == 2
+    two = fit.results[1]
+    assert sorted(np.round(two.points).tolist()) == [50, 950]
+    assert two.loglik == pytest.approx(split_loglik(parts, covariance), abs=1e-4)
+
+
+def test_the_t_and_three_dimensions_fit_a_tight_few_too() -> None:
+    """The t's full scale matrix is lifted as the Gaussian's covariance is (30 points beside
+    300: before, 7 and 323); and in 3-D."""
+    parts = _few_beside_many(1e-3, few=30, many=300)
+    t = mixfit.fit(np.concatenate(parts), k=2, family="student_t", seed=0).results[0]
+    assert sorted(np.round(t.points).tolist()) == [30, 300]
+    three = _few_beside_many(1e-3, d=3, seed=1)
+    fit = mixfit.fit(np.concatenate(three), k=2, seed=0).results[0]
+    assert fit.loglik == pytest.approx(split_loglik(three), abs=1e-4)
+
+
+def _rule(X: np.ndarray) -> TightFloor:
+    return TightFloor.of(X, None)
+
+
+def _exempt(rule: TightFloor, mean, cov, floor: float = 1e-6) -> bool:
+    """``TightFloor.exempt`` of one covariance below a scalar floor."""
+    values, vectors = np.linalg.eigh(np.asarray(cov) / floor)
+    scale = np.full(len(mean), 1.0 / np.sqrt(floor))
+    return bool(rule.exempt(np.asarray([mean]), values[None], vectors[None], scale)[0])
+
+
+def test_the_window_rule_in_d_dimensions() -> None:
+    """A covariance below the floor is kept where at least ``DISTINCT`` distinct points lie in
+    its window and no more than ``CROWD`` times as many in the window widened ``APART``
+    times along its thin directions; floored with fewer points, with ties, below
+    ``MIN_SHARE`` of the floor, and along a tied column."""
+    rng = np.random.default_rng(0)
+    cloud = rng.normal(0.0, 1.0, (5000, 2))
+    blob = 5.0 + 1e-4 * rng.normal(size=(30, 2))
+    rule = _rule(np.r_[cloud, blob])
+    tiny = (1e-4) ** 2 * np.eye(2)
+    assert _exempt(rule, [5.0, 5.0], tiny)
+    # 30 distinct points that differ by round-off: below MIN_SHARE of the floor
+    roundoff = _rule(np.r_[cloud, 5.0 + 1e-12 * rng.normal(size=(30, 2))])
+    assert not _exempt(roundoff, [5.0, 5.0], 1e-24 * np.eye(2))
+    few = _rule(np.r_[cloud, blob[:9]])
+    assert not _exempt(few, [5.0, 5.0], tiny)  # 9 distinct points
+    tied = _rule(np.r_[cloud, np.repeat(blob[:1], 30, axis=0)])
+    assert not _exempt(tied, [5.0, 5.0], tiny)  # one point, repeated
+    # a strip of the cloud: the points within 6e-3 of the line y = 0, a component of sd
+    # 2e-3 across it (below a floor of 1e-4); widened 10x, it holds about 10x as many points,
+    # and it is floored. The same strip with the cloud cleared beside it is kept.
+    strip, floor = np.diag([0.5, 4e-6]), 1e-4
+    inside = np.abs(cloud[:, 1]) <= 6e-3
+    assert np.count_nonzero(inside) >= 2 * tight.DISTINCT
+    assert not _exempt(_rule(cloud), [0.0, 0.0], strip, floor)
+    cleared = np.r_[cloud[inside], cloud[np.abs(cloud[:, 1]) > 0.3]]
+    assert _exempt(_rule(cleared), [0.0, 0.0], strip, floor)
+    # thin along a column most of whose values are tied
+    lattice = np.c_[rng.normal(size=500), rng.integers(0, 5, 500).astype(float)]
+    assert not _exempt(_rule(lattice), [0.0, 2.0], np.diag([0.5, 1e-7]))
