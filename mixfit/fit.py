@@ -335,7 +335,7 @@ def prepare(request: Any, data: Any, weights: Any = None) -> Problem:
         floor = request.var_floor * np.where(col_var > FLAT_COLUMN * z_var, reference, ref_mean)
     if family.dense and Z.shape[1] > 1:  # full and tied covariances: thin along no column
         family.oblique = ObliqueFloor.of(Z, w, request.var_floor)
-    family.tight = TightFloor.of(Z, w)  # a tight few (read where the floor is a variance)
+    family.tight = TightFloor(Z, w)  # a tight few (read where the floor is a variance)
     # A data set whose own covariance is singular (collinear columns, a constant column) holds
     # every component at the floor: then the floor is the data's, not a degenerate component's.
     T = family.statistics(Z)

@@ -57,16 +57,18 @@ class TightFloor:
     Parameters
     ----------
     Z : ndarray of shape (n, d)
-        The data in the engine's units (of positive weight).
+        The data in the engine's units.
+    w : ndarray of shape (n,) or None
+        Their weights (points of weight 0 are left out, when first read).
     """
 
-    def __init__(self, Z: np.ndarray) -> None:
-        self.Z = Z
+    def __init__(self, Z: np.ndarray, w: np.ndarray | None = None) -> None:
+        self.data, self.w = Z, w
 
-    @classmethod
-    def of(cls, Z: np.ndarray, w: np.ndarray | None) -> TightFloor:
-        """From data Z (n, d) in the engine's units, with weights w (n,) or None."""
-        return cls(Z if w is None else Z[w > 0])
+    @cached_property
+    def Z(self) -> np.ndarray:
+        """The points of positive weight, (m, d)."""
+        return self.data if self.w is None else self.data[self.w > 0]
 
     @cached_property
     def values(self) -> np.ndarray:
@@ -95,12 +97,12 @@ class TightFloor:
 
         Parameters
         ----------
-        mean, var : ndarray of shape (S, K, 1)
-        floor : float
+        mean, var : ndarray of shape (S, K, d)
+        floor : float or ndarray of shape (d,)
 
         Returns
         -------
-        ndarray of shape (S, K, 1), bool
+        ndarray of shape (S, K, d), bool
         """
         low = var < floor
         if not low.any():

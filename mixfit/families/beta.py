@@ -233,9 +233,9 @@ class Beta(Family):
         floor, except where it is a tight cluster of its own (``mixfit.tight``)."""
         mean = a / (a + b)
         cap = np.maximum(mean * (1 - mean) / floor - 1.0, 1.0)
-        over = a + b > cap
-        var = (mean * (1 - mean) / (a + b + 1.0))[..., None]  # but a tight cluster's own
-        over &= self.below_floor(mean[..., None], var, floor)[..., 0] | ~(var[..., 0] < floor)
+        var = (mean * (1 - mean) / (a + b + 1.0))[..., None]
+        kept = (var < floor) & ~self.below_floor(mean[..., None], var, floor)  # a tight cluster
+        over = (a + b > cap) & ~kept[..., 0]
         for s, k in zip(*np.nonzero(over), strict=True):
             events.append(
                 (int(s), int(k), "precision_cap", "precision a+b capped (variance floor)")

@@ -82,7 +82,7 @@ def test_ties_and_a_few_close_values_stay_floored() -> None:
     distinct values inside its 3 sds, floored with 9, with tied values (however many points),
     and below ``MIN_SHARE`` of the floor."""
     values = np.r_[np.linspace(-5.0, 5.0, 101), 2.0 + 1e-4 * np.arange(10)]
-    rule = TightFloor.of(values[:, None], None)
+    rule = TightFloor(values[:, None])
     floor = 1e-6
     mean = np.array([[[2.00045]], [[2.0004]], [[0.0]], [[2.00045]]])
     var = np.array([[[2.5e-7]], [[1e-8]], [[1e-8]], [[0.5e-4 * floor]]])
@@ -90,7 +90,7 @@ def test_ties_and_a_few_close_values_stay_floored() -> None:
     # 10 values within 1.5e-3 of 2.00045; 1e-4 sd around 2.0004 holds 7; 0 holds 1 (a tie of
     # nothing else); the last is below MIN_SHARE
     assert kept.tolist() == [True, False, False, False]
-    tied = TightFloor.of(np.repeat(values[:101], 20)[:, None], None)
+    tied = TightFloor(np.repeat(values[:101], 20)[:, None])
     assert tied.floored(np.array([[[0.0]]]), np.array([[[1e-8]]]), floor).all()
 
 
@@ -147,10 +147,6 @@ def test_the_t_and_three_dimensions_fit_a_tight_few_too() -> None:
     assert fit.loglik == pytest.approx(split_loglik(three), abs=1e-4)
 
 
-def _rule(X: np.ndarray) -> TightFloor:
-    return TightFloor.of(X, None)
-
-
 def _exempt(rule: TightFloor, mean, cov, floor: float = 1e-6) -> bool:
     """``TightFloor.exempt`` of one covariance below a scalar floor."""
     values, vectors = np.linalg.eigh(np.asarray(cov) / floor)
@@ -166,15 +162,15 @@ def test_the_window_rule_in_d_dimensions() -> None:
     rng = np.random.default_rng(0)
     cloud = rng.normal(0.0, 1.0, (5000, 2))
     blob = 5.0 + 1e-4 * rng.normal(size=(30, 2))
-    rule = _rule(np.r_[cloud, blob])
+    rule = TightFloor(np.r_[cloud, blob])
     tiny = (1e-4) ** 2 * np.eye(2)
     assert _exempt(rule, [5.0, 5.0], tiny)
     # 30 distinct points that differ by round-off: below MIN_SHARE of the floor
-    roundoff = _rule(np.r_[cloud, 5.0 + 1e-12 * rng.normal(size=(30, 2))])
+    roundoff = TightFloor(np.r_[cloud, 5.0 + 1e-12 * rng.normal(size=(30, 2))])
     assert not _exempt(roundoff, [5.0, 5.0], 1e-24 * np.eye(2))
-    few = _rule(np.r_[cloud, blob[:9]])
+    few = TightFloor(np.r_[cloud, blob[:9]])
     assert not _exempt(few, [5.0, 5.0], tiny)  # 9 distinct points
-    tied = _rule(np.r_[cloud, np.repeat(blob[:1], 30, axis=0)])
+    tied = TightFloor(np.r_[cloud, np.repeat(blob[:1], 30, axis=0)])
     assert not _exempt(tied, [5.0, 5.0], tiny)  # one point, repeated
     # a strip of the cloud: the points within 6e-3 of the line y = 0, a component of sd
     # 2e-3 across it (below a floor of 1e-4); widened 10x, it holds about 10x as many points,
@@ -182,9 +178,9 @@ def test_the_window_rule_in_d_dimensions() -> None:
     strip, floor = np.diag([0.5, 4e-6]), 1e-4
     inside = np.abs(cloud[:, 1]) <= 6e-3
     assert np.count_nonzero(inside) >= 2 * tight.DISTINCT
-    assert not _exempt(_rule(cloud), [0.0, 0.0], strip, floor)
+    assert not _exempt(TightFloor(cloud), [0.0, 0.0], strip, floor)
     cleared = np.r_[cloud[inside], cloud[np.abs(cloud[:, 1]) > 0.3]]
-    assert _exempt(_rule(cleared), [0.0, 0.0], strip, floor)
+    assert _exempt(TightFloor(cleared), [0.0, 0.0], strip, floor)
     # thin along a column most of whose values are tied
     lattice = np.c_[rng.normal(size=500), rng.integers(0, 5, 500).astype(float)]
-    assert not _exempt(_rule(lattice), [0.0, 2.0], np.diag([0.5, 1e-7]))
+    assert not _exempt(TightFloor(lattice), [0.0, 2.0], np.diag([0.5, 1e-7]))
