@@ -136,7 +136,11 @@ def prepare_replicates(
     (points (n, d), weights (n,) or None): the MLE does not depend on an affine rescaling, so
     only rounding differs from fitting each on its own scaling, and a replicate's arithmetic
     does not depend on which others share its batch (a fan-out's parts agree to the last bit
-    with one process). Every data set must have the same number of points."""
+    with one process). The floor's exemptions for clusters tighter or thinner than it
+    (``mixfit.tight``, ``mixfit.oblique``) read the reference's points too: the replicates are
+    draws from one model (or resamples of one data set), so its points stand for the density
+    each replicate has where a component narrows. Every data set must have the same number of
+    points."""
     kept, rows, ws = [], [], []
     for i, data in enumerate(datasets):
         try:
