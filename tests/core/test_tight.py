@@ -184,3 +184,55 @@ def test_the_window_rule_in_d_dimensions() -> None:
     # thin along a column most of whose values are tied
     lattice = np.c_[rng.normal(size=500), rng.integers(0, 5, 500).astype(float)]
     assert not _exempt(TightFloor(lattice), [0.0, 2.0], np.diag([0.5, 1e-7]))
+
+
+def _tight_and_thin(seed: int) -> tuple[np.ndarray, int]:
+    """A random mixture in 2 to 4 dimensions of 2 to 4 clusters of 20 to 400 points, each
+    round (sd 0.5 to 2), tight (sd 1e-4 to 1e-2), thin along one column (sd 1e-4 to 1e-2
+    there), or thin along an oblique direction (1e-7 to 1e-4 of its largest variance)."""
+    rng = np.random.default_rng(seed)
+    d, k = int(rng.integers(2, 5)), int(rng.integers(2, 5))
+    parts = []
+    for _ in range(k):
+        n, mean = int(rng.integers(20, 400)), rng.uniform(-10, 10, d)
+        kind = rng.choice(["round", "tight", "thin", "corr"])
+        if kind == "round":
+            parts.append(rng.normal(mean, rng.uniform(0.5, 2), (n, d)))
+        elif kind == "tight":
+            parts.append(rng.normal(mean, 10 ** rng.uniform(-4, -2), (n, d)))
+        elif kind == "thin":
+            sd = rng.uniform(0.5, 2, d)
+            sd[rng.integers(d)] = 10 ** rng.uniform(-4, -2)
+            parts.append(rng.normal(mean, sd, (n, d)))
+        else:
+            A = rng.normal(size=(d, d))
+            w, V = np.linalg.eigh(A @ A.T)
+            w[0] = 10 ** rng.uniform(-7, -4) * w[-1]
+            parts.append(rng.multivariate_normal(mean, (V * w) @ V.T, n))
+    return np.concatenate(parts), k
+
+
+@pytest.mark.parametrize(
+    ("seed", "covariance"), [(1, "full"), (33, "full"), (33, "diag"), (59, "full"), (77, "full")]
+)
+def test_random_tight_and_thin_clusters_reach_scikit_learn(seed: int, covariance: str) -> None:
+    """Of 80 such mixtures (seeds 0..79) at their true K, full and diagonal, the fits before
+    the d > 1 rule ended below scikit-learn's best of 10 (``reg_covar=1e-12``) on 6 of 160,
+    by 478 to 2,388 (these five and seed 59's diagonal one); now on none, and 154 agree to
+    1e-6 (the other 6 above). A script, not kept, ran all 160 against the code before and
+    after."""
+    from sklearn.mixture import GaussianMixture
+
+    X, k = _tight_and_thin(seed)
+    ours = mixfit.fit(X, k=k, covariance=covariance, seed=0).results[0]
+    peer = GaussianMixture(
+        k,
+        covariance_type=covariance,
+        n_init=10,
+        random_state=0,
+        reg_covar=1e-12,
+        max_iter=2000,
+        tol=1e-8,
+    ).fit(X)
+    assert ours.status == "ok"
+    assert ours.loglik >= peer.score(X) * len(X) - 1e-6 * abs(ours.loglik)
