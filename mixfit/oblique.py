@@ -99,12 +99,18 @@ class ObliqueFloor:
         """
         v = vectors[..., 0]
         ok = (values[:, 1] >= 1.0) & (values[:, 0] >= MIN_SHARE)
-        ok &= np.sum(v * v * self.tied, axis=1) < AXIS_COS**2
+        ok &= ~along_ties(vectors, self.tied)[:, 0]
         for i in np.flatnonzero(ok):
             projection = self.Z @ (v[i] * scale)  # in floor units along v
             local = float(local_variance(projection[:, None], self.w)[0])
             ok[i] = local > 0.0 and values[i, 0] >= self.var_floor * CLUSTER_SPREAD * local
         return ok
+
+
+def along_ties(vectors: np.ndarray, tied: np.ndarray) -> np.ndarray:
+    """Whether each eigenvector (the columns of vectors (L, d, d)) is within ``AXIS_COS`` of
+    the span of the tied columns (tied (d,), bool), (L, d)."""
+    return np.sum(vectors * vectors * tied[:, None], axis=1) >= AXIS_COS**2
 
 
 def tied_columns(Z: np.ndarray) -> np.ndarray:

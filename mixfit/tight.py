@@ -40,7 +40,7 @@ from functools import cached_property
 import numpy as np
 
 from .data import LOCAL_POINTS, ROBUST_POINTS
-from .oblique import AXIS_COS, MIN_SHARE, tied_columns
+from .oblique import MIN_SHARE, along_ties, tied_columns
 
 WINDOW = 3.0
 DISTINCT = LOCAL_POINTS
@@ -145,7 +145,7 @@ class TightFloor:
         ndarray of shape (L,), bool
         """
         below = values < 1.0
-        tied = np.sum(vectors * vectors * self.tied[:, None], axis=1) >= AXIS_COS**2  # (L, d)
+        tied = along_ties(vectors, self.tied)
         ok = np.all(values >= MIN_SHARE, axis=1) & ~np.any(below & tied, axis=1)
         if ok.any():
             wide = np.where(below, APART * APART * values, values)[ok]
