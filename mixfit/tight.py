@@ -128,22 +128,9 @@ class TightFloor:
         self, mean: np.ndarray, values: np.ndarray, vectors: np.ndarray, scale: np.ndarray
     ) -> np.ndarray:
         """Which components (d > 1) below the floor are tight clusters of their own (module
-        docstring).
-
-        Parameters
-        ----------
-        mean : ndarray of shape (L, d)
-        values : ndarray of shape (L, d)
-            Eigenvalues of F^-1/2 C F^-1/2 (for diagonal C, each variance over its floor).
-        vectors : ndarray of shape (L, d, d)
-            Its eigenvectors (columns).
-        scale : ndarray of shape (d,)
-            F^-1/2's diagonal: 1 / sqrt(floor).
-
-        Returns
-        -------
-        ndarray of shape (L,), bool
-        """
+        docstring), (L,), bool: their means (L, d), and ``values``, ``vectors`` and ``scale``
+        as ``mixfit.oblique.ObliqueFloor.exempt`` takes them (for a diagonal C, each
+        variance over its floor and the identity)."""
         below = values < 1.0
         tied = along_ties(vectors, self.tied)
         ok = np.all(values >= MIN_SHARE, axis=1) & ~np.any(below & tied, axis=1)
@@ -177,6 +164,7 @@ class TightFloor:
         # the candidates of several components at once (equal points are all in or all out),
         # about ``CHUNK`` at a time
         group = np.cumsum(size[go]) // CHUNK
+        limit = WINDOW * WINDOW
         for g in np.unique(group):
             some = go[group == g]
             seg = np.repeat(some, size[some])
@@ -187,7 +175,6 @@ class TightFloor:
             X, seg = X[box], seg[box]
             W = np.einsum("nd,nde->ne", X, basis[seg])
             W *= W
-            limit = WINDOW * WINDOW
             far += np.bincount(seg[np.sum(W / wide[seg], axis=1) <= limit], minlength=L)
             near += np.bincount(seg[np.sum(W / values[seg], axis=1) <= limit], minlength=L)
         return near, far
