@@ -43,13 +43,26 @@ VVV_POINTS = 1000  # VVV's whole-data limit (its cost grows as n^2)
 VVV_MIN_POINTS = 400  # VVV's subsample of large data: min(n, max(this, 1e6 / n)) points
 MAX_CUT = 64  # VVV partitions are kept for K up to this many clusters (``MAX_K`` is less)
 _BETA = 1.0
+# svd_transform: a column whose standard deviation is at most this fraction of the largest
+# column's is flat (squares of its values underflow, or nearly)
+FLAT_SD = 1e-150
 _WARD = 5  # scipy's code of the Ward method (``scipy.cluster.hierarchy._LINKAGE_METHODS``)
 
 
 def svd_transform(Y: np.ndarray) -> np.ndarray:
     """mclust's "SVD" transformation of points Y (n, d): standardized, rotated to the principal
-    axes and divided by the square roots of the singular values; (n, d)."""
-    Y = (Y - Y.mean(axis=0)) / np.maximum(Y.std(axis=0), 1e-300)
+    axes and divided by the square roots of the singular values; (n, d).
+
+    A column whose standard deviation is below ``FLAT_SD`` of the largest one's is flat (its
+    variance underflows, or nearly: ``mixfit.data.FLAT_COLUMN`` calls it constant long before)
+    and becomes zeros. Standardized by its computed deviation instead, a column of 1e-194 in
+    the units of one of 1 (values the data allow) came out in units of 1e106, since its squares
+    underflow to a deviation of 0, and the VVV tree's determinants overflowed (found by
+    fuzzing ``mixfit.fit``)."""
+    sd = Y.std(axis=0)
+    centred = Y - Y.mean(axis=0)
+    flat = sd <= FLAT_SD * sd.max(initial=0.0)
+    Y = np.where(flat, 0.0, centred / np.where(flat, 1.0, sd))
     _, sv, vt = np.linalg.svd(Y, full_matrices=False)
     return Y @ vt.T / np.sqrt(np.maximum(sv, 1e-300))
 

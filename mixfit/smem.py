@@ -491,14 +491,17 @@ def _given(
     out = np.stack(splits)
     start = problem.family.initial(s.Z, s.w, out, problem.floor)
     mass = np.einsum("cmk,m->ck", out, s.weights)
-    if np.any(mass <= 0.0):
-        keep = np.all(mass > 0.0, axis=1)
+    # a share that underflows is as empty as no mass (a born component of responsibilities
+    # about 1e-310: log 0, found by fuzzing)
+    share = mass / mass.sum(axis=1, keepdims=True)
+    if np.any(share <= 0.0):
+        keep = np.all(share > 0.0, axis=1)
         if not keep.any():
             return None
         start = {name: value[keep] for name, value in start.items()}
-        mass = mass[keep]
+        share = share[keep]
         labels = [label for label, kept in zip(labels, keep, strict=True) if kept]
-    return start, np.log(mass / mass.sum(axis=1, keepdims=True)), labels
+    return start, np.log(share), labels
 
 
 def _overlap(resp: np.ndarray, weights: np.ndarray) -> np.ndarray:

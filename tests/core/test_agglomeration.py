@@ -126,3 +126,19 @@ def test_ward_tree_and_cut_are_scipys(d: int, tied: bool) -> None:
         for k in range(1, 9):
             cut = fcluster(expected, k, criterion="maxclust") - 1
             assert np.array_equal(ward_cut(tree, k), cut)
+
+
+def test_a_column_whose_squares_underflow_is_flat_in_the_svd_transform() -> None:
+    """Columns of 1e94, 1e149 and 1e-45 (each allowed): in the engine's units, scaled by one
+    scalar, the last is 1e-194, its squares underflow and its computed deviation is 0. It was
+    standardized by the 1e-300 guard into units of 1e106 and the VVV tree's 3 x 3 determinants
+    overflowed (a RuntimeWarning, an error under this suite); it is a flat column now, zeros,
+    and the other columns come out as without it."""
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(200, 2))
+    flat = svd_transform(np.column_stack([a, 1e-194 * rng.normal(size=200)]))
+    assert np.all(flat[:, 2] == 0.0)
+    np.testing.assert_allclose(np.abs(flat[:, :2]), np.abs(svd_transform(a)), rtol=1e-12)
+    X = rng.normal(size=(100, 3)) * np.array([9e93, 1.4e149, 1.5e-45])
+    result = mixfit.fit(X, k=[1, 2], covariance="full", seed=269, init="hc")
+    assert all(r.status == "ok" and np.isfinite(r.loglik) for r in result.results)
