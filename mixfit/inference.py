@@ -197,7 +197,7 @@ def bootstrap_summary(
         stack = np.asarray(values, dtype=float)
         spreads[name] = ParameterSpread(
             estimate=estimate.tolist(),
-            se=stack.std(axis=0, ddof=1).tolist(),
+            se=_standard_deviation(stack).tolist(),
             lower=np.quantile(stack, alpha / 2, axis=0).tolist(),
             upper=np.quantile(stack, 1 - alpha / 2, axis=0).tolist(),
         )
@@ -209,6 +209,20 @@ def bootstrap_summary(
         seed=seed,
         parameters=spreads,
     )
+
+
+def _standard_deviation(stack: np.ndarray) -> np.ndarray:
+    """Column standard deviations (p,) of draws (R, p), ddof 1. Draws of a covariance of data
+    at 1e150 reach 1e300 and their squares overflow (found by fuzzing): such columns are
+    divided by their largest magnitude first (the others keep numpy's own arithmetic)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        se = stack.std(axis=0, ddof=1)
+    wide = ~np.isfinite(se)
+    if np.any(wide):
+        part = stack[:, wide]
+        scale = np.max(np.abs(part), axis=0)
+        se[wide] = scale * (part / scale).std(axis=0, ddof=1)
+    return se
 
 
 def bootstrap(

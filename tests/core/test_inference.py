@@ -222,3 +222,18 @@ def test_count_weights_test_as_the_repeated_points_do() -> None:
     np.testing.assert_allclose(a.bootstrap, b.bootstrap, rtol=1e-3)
     with pytest.raises(mixfit.FitError, match="weights as counts"):
         mixfit.bootstrap_lrt(x, np.full(x.size, 0.01), max_k=1, nboot=4)
+
+
+def test_bootstrap_standard_errors_of_parameters_near_1e300_are_finite() -> None:
+    """Found by fuzzing: a covariance of data in units of 1e149 is about 1e298, and the
+    squares in numpy's standard deviation of its bootstrap draws overflowed (a RuntimeWarning,
+    an error under this suite; without it an infinite se). They are the draws' spread now,
+    computed on the draws divided by their largest magnitude."""
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(60, 2)) * np.array([1.0, 1.4e149])
+    fit = mixfit.fit(X, k=1, covariance="full", seed=0)
+    boot = mixfit.bootstrap(fit, X, nboot=8, seed=1)
+    se = np.asarray(boot.parameters["covariances"].se, dtype=float)
+    assert np.all(np.isfinite(se)) and se[0, 1, 1] > 1e296
+    means_se = np.asarray(boot.parameters["means"].se, dtype=float)
+    assert np.isfinite(means_se).all() and 0.0 < means_se[0, 0] < 1.0

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import mixfit
+import mixfit.families.gaussian as gaussian
 import mixfit.oblique as oblique
 from mixfit.oblique import ObliqueFloor
 
@@ -86,9 +87,9 @@ def _exact_line(seed: int = 0) -> np.ndarray:
 def test_points_exactly_on_a_line_still_degenerate(monkeypatch) -> None:
     """A component collapsing onto points exactly on an oblique line has a thin direction that
     tends to the line's normal, along which the data's projection thins with it: only
-    ``MIN_SHARE`` holds it. With it, no reported covariance is singular (the default fit is the
-    one the per-column floor alone gives); without it (0), K = 2's winner sat on the line with an
-    eigenvalue of 1e-15 and a log-likelihood of +120."""
+    ``MIN_SHARE`` holds it (and, far below it, ``ROUNDOFF``). With it, no reported covariance is
+    singular (the default fit is the one the per-column floor alone gives); without both (0),
+    K = 2's winner sat on the line with an eigenvalue of 1e-15 and a log-likelihood of +120."""
     X = _exact_line()
 
     def smallest(fit: mixfit.FitResult) -> float:
@@ -102,6 +103,8 @@ def test_points_exactly_on_a_line_still_degenerate(monkeypatch) -> None:
     assert smallest(fit) > 1e-4
     assert fit.results[1].loglik < -800.0
     monkeypatch.setattr(oblique, "MIN_SHARE", 0.0)
+    assert smallest(mixfit.fit(X, k=[1, 2, 3], seed=0)) > 1e-4  # ROUNDOFF holds it
+    monkeypatch.setattr(gaussian, "ROUNDOFF", 0.0)
     unheld = mixfit.fit(X, k=[1, 2, 3], seed=0)
     assert smallest(unheld) < 1e-10
 
@@ -184,3 +187,31 @@ def test_a_lattice_of_tied_columns_is_no_thin_cluster(monkeypatch) -> None:
     three = mixfit.fit(X, k=[2, 3], covariance="full", seed=0).results[1]
     assert three.status == "ok"
     assert min(three.points) < 100
+
+
+# found by fuzzing mixfit.fit: 8 points in 3-D, half of them one repeated row
+REPEATED_ROW = [[-1.5884146636421816, -1.4742743694888887, 0.347559318262695]] * 4 + [
+    [0.322926316299067, 0.6781791931238226, 0.9883379801311569],
+    [-0.03560856555400529, -1.5461716537104244, -0.8798020693817842],
+    [-1.5064909560624462, -0.34880878786859815, 0.3521791518850566],
+    [0.44716209621759384, -1.0790080059107818, -1.460786704127817],
+]
+
+
+def test_a_covariance_singular_but_for_rounding_is_never_exempt() -> None:
+    """Tied K = 3 on ``REPEATED_ROW`` pools a within-cluster scatter of rank 2 (5 distinct
+    points, 3 clusters). At ``var_floor=4e-9`` the floor's ``MIN_SHARE`` came within the
+    rounding of a covariance from uncentred moments, and half the starts converged on that
+    rank-2 covariance (an eigenvalue of 1e-17; log-likelihood 128.28, indefinite in data
+    units) as a regular fit; the split-and-merge moves from it then failed on NaN
+    responsibilities (numpy's ``LinAlgError``: a 500 in the service). An exemption now needs
+    the smallest eigenvalue at least 1e-12 of the moments it came from
+    (``mixfit.families.gaussian.ROUNDOFF``)."""
+    options = {"covariance": "tied", "var_floor": 4.043467888738148e-09, "init": "quantile"}
+    options.update(tol_type="per_sample")
+    result = mixfit.fit(REPEATED_ROW, k=[1, 2, 4], seed=852, **options)
+    assert [r.status for r in result.results] == ["ok"] * 3
+    three = mixfit.fit(REPEATED_ROW, k=3, seed=852, **options).results[0]
+    assert three.status == "ok" and three.loglik < 0.0
+    cov = np.asarray(three.params.covariances[0])
+    assert np.linalg.eigvalsh(cov)[0] > 1e-3 * np.linalg.eigvalsh(cov)[-1]
