@@ -392,6 +392,11 @@ def moves(
         logw = np.log(weights)
     batch = Batch(fam.statistics(s.Z), s.w)
     ll, resp = fam.point_loglik(batch, params, logw)
+    if not np.isfinite(resp).all():
+        # no density to move from: a covariance that the round trip through data units left
+        # singular in floating point (a t fit's nested Gaussian K = 4 on a cluster of points
+        # equal to within an ulp of 1.9e10, found by fuzzing: NaN responsibilities)
+        return None
     # A part too small to hold a non-singular component is a move that degenerates at once
     # (iris full K=5: 4 of 10 moves split an 8-point component into 4-point halves in 4-D);
     # counted in rows, since a weighted row is still one distinct point.
@@ -462,6 +467,8 @@ def growth(
     batch = Batch(fam.statistics(s.Z), s.w)
     with np.errstate(divide="ignore"):
         ll, resp = fam.point_loglik(batch, params, np.log(weights))
+    if not np.isfinite(resp).all():  # no density to grow from (as in ``moves``)
+        return None, s
     least = fam.singular_points()
     m, k1 = resp.shape
     padded = np.concatenate([resp, np.zeros((m, 1))], axis=1)
@@ -675,7 +682,10 @@ class Neighbours:
     def query(self, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Distances and rows (seeds, k) of each seed's k nearest rows, nearest first."""
         if k not in self._queries:
-            self._queries[k] = self._tree.query(self._points, k=k)
+            dist, rows = self._tree.query(self._points, k=k)
+            # scipy drops the k axis for k = 1 (a counts-weighted sample whose lightest row
+            # reaches every size alone: two points of weights 284 and 1e7, found by fuzzing)
+            self._queries[k] = (dist.reshape(-1, k), rows.reshape(-1, k))
         return self._queries[k]
 
 

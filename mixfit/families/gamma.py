@@ -124,9 +124,12 @@ class Gamma(Family):
 
     def _fit(self, m: np.ndarray, mlog: np.ndarray, floor: float, events: Events) -> ParamArrays:
         a = np.maximum(gamma_shape(np.log(m) - mlog), SHAPE_MIN)
-        cap = m * m / floor  # variance m^2 / a at least the floor
-        # but where a tight cluster of its own holds it (``mixfit.tight``)
-        over = self.below_floor(m[..., None], (m * m / a)[..., None], floor)[..., 0]
+        # variance m^2 / a at least the floor, but where a tight cluster of its own holds it
+        # (``mixfit.tight``); a mean near 1e150 over a small floor overflows to no cap (a
+        # RuntimeWarning, found by fuzzing), as it should
+        with np.errstate(over="ignore"):
+            cap = m * m / floor
+            over = self.below_floor(m[..., None], (m * m / a)[..., None], floor)[..., 0]
         for s, k in zip(*np.nonzero(over), strict=True):
             events.append((int(s), int(k), "variance_floor", "shape capped (variance floor)"))
         a = np.maximum(np.where(over, np.minimum(a, cap), a), SHAPE_MIN)  # on ~0 values: capped
