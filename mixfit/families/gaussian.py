@@ -19,7 +19,6 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import Field, model_validator
-from scipy.linalg import solve_triangular
 
 from ..data import Scaling
 from ..errors import FitError
@@ -44,6 +43,7 @@ from .base import (
     factor,
     resp_sums,
     spread,
+    whitening,
 )
 
 LOG_2PI = float(np.log(2.0 * np.pi))
@@ -460,14 +460,9 @@ class Gaussian(Family):
             return -0.5 * z * z - np.log(sds)[:, None] - 0.5 * LOG_2PI
         out = np.empty((k, X.shape[0]))
         for c, cov in enumerate(np.asarray(params.covariances, dtype=float)):
-            chol = np.linalg.cholesky(cov)
             # one (d, d) triangular inverse, then a matrix product over the points: a
             # triangular solve with n right-hand sides took 14 ms at n=1e5, d=10
-            inverse = solve_triangular(chol, np.eye(self.d), lower=True)
+            inverse, half_logdet = whitening(cov)
             y = (X - means[c]) @ inverse.T
-            out[c] = (
-                -0.5 * np.einsum("nd,nd->n", y, y)
-                - np.sum(np.log(np.diag(chol)))
-                - 0.5 * self.d * LOG_2PI
-            )
+            out[c] = -0.5 * np.einsum("nd,nd->n", y, y) - half_logdet - 0.5 * self.d * LOG_2PI
         return out

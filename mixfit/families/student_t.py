@@ -45,7 +45,7 @@ from ..options import (
 )
 from ..special import trigamma
 from . import register
-from .base import Events, ParamArrays, factor, remedy_in_words, resp_sums
+from .base import Events, ParamArrays, factor, remedy_in_words, resp_sums, whitening
 from .gaussian import Gaussian, lift
 
 DF_MIN, DF_MAX = 0.5, 200.0
@@ -415,12 +415,20 @@ class StudentT(Gaussian):
             logdet = 2.0 * np.log(sc)
         else:
             mats = np.asarray(params.scales, dtype=float)
-            chol = np.linalg.cholesky(mats)
             delta = np.empty((k, X.shape[0]))
-            for c in range(k):
-                y = np.linalg.solve(chol[c], (X - means[c]).T)
-                delta[c] = np.sum(y * y, axis=0)
-            logdet = 2.0 * np.sum(np.log(np.diagonal(chol, axis1=-2, axis2=-1)), axis=-1)
+            try:
+                chol = np.linalg.cholesky(mats)
+            except np.linalg.LinAlgError:  # not positive definite in floating point
+                logdet = np.empty(k)
+                for c in range(k):
+                    inverse, half_logdet = whitening(mats[c])
+                    y = (X - means[c]) @ inverse.T
+                    delta[c], logdet[c] = np.sum(y * y, axis=1), 2.0 * half_logdet
+            else:
+                for c in range(k):
+                    y = np.linalg.solve(chol[c], (X - means[c]).T)
+                    delta[c] = np.sum(y * y, axis=0)
+                logdet = 2.0 * np.sum(np.log(np.diagonal(chol, axis1=-2, axis2=-1)), axis=-1)
         return _log_norm(nu, self.d, logdet)[:, None] - (0.5 * (nu + self.d))[:, None] * np.log1p(
             delta / nu[:, None]
         )

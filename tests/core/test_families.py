@@ -321,3 +321,41 @@ def test_a_gamma_mean_near_the_cap_over_a_small_floor_is_no_overflow() -> None:
     x[0] = 1e149
     result = mixfit.fit(x, family="gamma", k=[1, 2, 3], seed=0, var_floor=1e-12)
     assert [r.status for r in result.results] == ["ok"] * 3
+
+
+# found by fuzzing: K = 2's component over both of two 3-D clusters 3.3e7 apart (sd about 0.3),
+# in data units; its condition number is 1e16
+ILL_CONDITIONED = [
+    [7.4211567677655312e13, 7.4211568061656078e13, 7.4211566641391062e13],
+    [7.4211568061656078e13, 7.4211568445656859e13, 7.4211567025391859e13],
+    [7.4211566641391062e13, 7.4211567025391859e13, 7.4211565605126969e13],
+]
+
+
+@pytest.mark.parametrize("family", ["gaussian", "student_t"])
+def test_a_covariance_that_numpy_cannot_factor_still_has_a_density(family: str) -> None:
+    """numpy's Cholesky factorization fails on ``ILL_CONDITIONED``, which failed the fit's
+    reference density (a ``LinAlgError``: the job failed) and would have failed every score.
+    ``families.base.whitening`` takes its eigenvalues then, held at float64's rounding of the
+    largest: a finite density, the ordinary one where the matrix can be factored."""
+    from mixfit.families.base import whitening
+
+    cov = np.asarray(ILL_CONDITIONED)
+    with pytest.raises(np.linalg.LinAlgError):
+        np.linalg.cholesky(cov)
+    inverse, half_logdet = whitening(cov)
+    assert np.all(np.isfinite(inverse)) and np.isfinite(half_logdet)
+    mean = [3.033590939186915e07, 3.033590937921087e07, 3.033590942602881e07]
+    params = {"weights": [1.0], "means": [mean]}
+    if family == "student_t":
+        params.update(scales=[ILL_CONDITIONED], dfs=[5.0])
+    else:
+        params.update(covariances=[ILL_CONDITIONED])
+    fam = get_family(family)(parse_request({"family": family, "k": 1, "covariance": "full"}), 3)
+    X = np.asarray([mean, np.add(mean, 1.0), np.add(mean, [1e7, 1e7, 1e7])])
+    log_pdf = fam.log_pdf(fam.params_model.model_validate(params), X)
+    assert np.all(np.isfinite(log_pdf)) and log_pdf[0, 2] < log_pdf[0, 0]
+    ordinary = np.diag([1.0, 2.0, 3.0])
+    inverse, half_logdet = whitening(ordinary)
+    np.testing.assert_allclose(inverse, np.diag(1 / np.sqrt([1.0, 2.0, 3.0])), rtol=1e-15)
+    assert half_logdet == pytest.approx(0.5 * np.log(6.0), rel=1e-15)
