@@ -46,6 +46,8 @@ _BETA = 1.0
 # svd_transform: a column whose standard deviation is at most this fraction of the largest
 # column's is flat (squares of its values underflow, or nearly)
 FLAT_SD = 1e-150
+# svd_transform: a singular value at most this fraction of the largest is a direction of rounding
+NULL_SV = 1e-30
 _WARD = 5  # scipy's code of the Ward method (``scipy.cluster.hierarchy._LINKAGE_METHODS``)
 
 
@@ -64,7 +66,13 @@ def svd_transform(Y: np.ndarray) -> np.ndarray:
     flat = sd <= FLAT_SD * sd.max(initial=0.0)
     Y = np.where(flat, 0.0, centred / np.where(flat, 1.0, sd))
     _, sv, vt = np.linalg.svd(Y, full_matrices=False)
-    return Y @ vt.T / np.sqrt(np.maximum(sv, 1e-300))
+    out = Y @ vt.T / np.sqrt(np.maximum(sv, 1e-300))
+    # a direction the points do not span (one point at 1e103 in every column beside nine near
+    # 0: rank 1) holds rounding only, which the division made values of 1e133 (found by
+    # fuzzing: the VVV tree's determinants overflowed); collinear columns' rounding of 1e-15
+    # of the spread stays as it was (values of 1e-8)
+    out[:, sv <= NULL_SV * sv.max(initial=0.0)] = 0.0
+    return out
 
 
 def ward_tree(Y: np.ndarray) -> np.ndarray:

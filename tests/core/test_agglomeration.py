@@ -142,3 +142,22 @@ def test_a_column_whose_squares_underflow_is_flat_in_the_svd_transform() -> None
     X = rng.normal(size=(100, 3)) * np.array([9e93, 1.4e149, 1.5e-45])
     result = mixfit.fit(X, k=[1, 2], covariance="full", seed=269, init="hc")
     assert all(r.status == "ok" and np.isfinite(r.loglik) for r in result.results)
+
+
+def test_a_direction_the_points_do_not_span_is_zeros_in_the_svd_transform() -> None:
+    """One point at 1.2e103 in every column beside nine near 0, in 5-D (found by fuzzing):
+    standardized, the nine are one point, the data span one direction, and the other four
+    singular values are 0 but for rounding, which the division by their roots made values of
+    1e133 (the VVV tree's determinants overflowed, a RuntimeWarning). Those directions are
+    zeros now; collinear columns, whose third singular value is 1e-16 of the first, keep the
+    values they had."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(10, 5))
+    X[0] = 1.222e103
+    Y = svd_transform(X)
+    assert np.all(Y[:, 1:] == 0.0) and np.all(np.abs(Y) < 10.0)
+    result = mixfit.fit(X, family="student_t", k=[1, 2, 3], seed=796)
+    assert result.results[0].status == "ok"
+    a = rng.normal(size=(200, 2))
+    collinear = svd_transform(np.column_stack([a, a[:, 0] + a[:, 1]]))
+    assert 0.0 < np.abs(collinear[:, 2]).max() < 1e-6
