@@ -359,3 +359,17 @@ def test_a_covariance_that_numpy_cannot_factor_still_has_a_density(family: str) 
     inverse, half_logdet = whitening(ordinary)
     np.testing.assert_allclose(inverse, np.diag(1 / np.sqrt([1.0, 2.0, 3.0])), rtol=1e-15)
     assert half_logdet == pytest.approx(0.5 * np.log(6.0), rel=1e-15)
+
+
+def test_a_log_normal_whose_moments_pass_float64s_range_has_finite_ones() -> None:
+    """A log-normal component of sdlog 40 has a mean of e^800 (found by fuzzing an LRT, whose
+    split start of K + 1 reads the widest component's spread): its moments overflowed (a
+    RuntimeWarning, an error under this suite) to infinities that a plot's grid would carry.
+    They are held at 1e300; ordinary ones are numpy's own."""
+    fam = get_family("lognormal")(parse_request({"family": "lognormal", "k": 2}), 1)
+    model = fam.params_model.model_validate(
+        {"weights": [0.5, 0.5], "meanlogs": [0.0, 1.0], "sdlogs": [40.0, 0.5]}
+    )
+    mean, spread = fam.moments(model)
+    assert mean[0] == spread[0] == 1e300
+    assert mean[1] == np.exp(1.125) and spread[1] == np.exp(1.125) * np.sqrt(np.expm1(0.25))
