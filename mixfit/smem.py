@@ -301,8 +301,12 @@ def _on_sample(
     tried = run(small, best.k, (starts, np.concatenate([given[1], logw]), labels), 0, report)
     if tried.status != "ok" or tried.best_start == len(labels) - 1:
         return None
+    # the fit's own run on the sample, which may have degenerated there (no log-likelihood:
+    # every move is above it; a None here failed the runners-up below, found by fuzzing)
     reference = tried.starts[-1].loglik
-    gain = tried.loglik - (reference if reference is not None else -np.inf)
+    if reference is None:
+        reference = -np.inf
+    gain = tried.loglik - reference
     if not gain > req.gain_threshold(tried.loglik + offset, n_eff):
         return None
     engine = engine_params(problem, tried.params)
@@ -327,7 +331,7 @@ def _on_sample(
     above = [
         int(i)
         for i in np.argsort(-lls, kind="stable")[:also]
-        if req.gain_threshold(lls[i] + offset, n_eff) < lls[i] - reference
+        if np.isfinite(lls[i]) and req.gain_threshold(lls[i] + offset, n_eff) < lls[i] - reference
     ]
     params = {
         name: np.concatenate([value, given[0][name][above]]) for name, value in params.items()

@@ -457,3 +457,16 @@ def test_a_neighbourhood_of_one_row_is_a_column_of_rows() -> None:
     x, w = [2.8785294511048333e-14, 0.013859179582521506], [284.36666503205697, 10172722.72153337]
     result = mixfit.fit(x, weights=w, family="beta", k=[1, 2], n_starts=7, seed=361)
     assert result.results[0].status == "ok"
+
+
+def test_moves_above_a_fit_that_degenerated_on_the_sample_continue() -> None:
+    """Found by fuzzing: 16 rows within an ulp of (4.1e11, 4.1e11) beside 34 of N(0, I), tied,
+    K = 2, 4, 5 at ``var_floor`` 2.3e-11. The K's own fit, run beside its moves on the sample,
+    degenerated there, and the runners-up were compared with its log-likelihood of None (a
+    ``TypeError``, a failed job); every move that ended regular is above such a fit now."""
+    a, b = 4.0959933070296173e11, 4.0959933070296179e11
+    X = np.random.default_rng(1).normal(size=(50, 2))
+    X[:16] = [[a, a]] * 3 + [[a, b]] * 3 + [[b, a]] + [[b, b]] * 9
+    options = {"tol": 3.914310677446156e-12, "var_floor": 2.2728981646849977e-11}
+    result = mixfit.fit(X, k=[2, 4, 5], seed=41, covariance="tied", **options)
+    assert [r.status for r in result.results] == ["ok"] * 3
