@@ -414,21 +414,11 @@ class StudentT(Gaussian):
             delta = ((X[:, 0][None, :] - means) / sc[:, None]) ** 2
             logdet = 2.0 * np.log(sc)
         else:
-            mats = np.asarray(params.scales, dtype=float)
-            delta = np.empty((k, X.shape[0]))
-            try:
-                chol = np.linalg.cholesky(mats)
-            except np.linalg.LinAlgError:  # not positive definite in floating point
-                logdet = np.empty(k)
-                for c in range(k):
-                    inverse, half_logdet = whitening(mats[c])
-                    y = (X - means[c]) @ inverse.T
-                    delta[c], logdet[c] = np.sum(y * y, axis=1), 2.0 * half_logdet
-            else:
-                for c in range(k):
-                    y = np.linalg.solve(chol[c], (X - means[c]).T)
-                    delta[c] = np.sum(y * y, axis=0)
-                logdet = 2.0 * np.sum(np.log(np.diagonal(chol, axis1=-2, axis2=-1)), axis=-1)
+            delta, logdet = np.empty((k, X.shape[0])), np.empty(k)
+            for c, scale in enumerate(np.asarray(params.scales, dtype=float)):
+                inverse, half_logdet = whitening(scale)  # as the Gaussian's ``log_pdf``
+                y = (X - means[c]) @ inverse.T
+                delta[c], logdet[c] = np.einsum("nd,nd->n", y, y), 2.0 * half_logdet
         return _log_norm(nu, self.d, logdet)[:, None] - (0.5 * (nu + self.d))[:, None] * np.log1p(
             delta / nu[:, None]
         )
