@@ -156,20 +156,21 @@ def lift(
             rest = ~kept
             kept[rest] = tight.exempt(mean[where][rest], values[rest], vectors[rest], r)
         if kept.any():
-            kept[kept] = _numerical(cov[where][kept], None if mean is None else mean, where, kept)
+            reach = None  # the largest squared mean of each exempted covariance's start, (L,)
+            if mean is not None:
+                reach = np.max(np.sum(mean * mean, axis=-1), axis=-1)[where[0][kept]]
+            kept[kept] = _numerical(cov[where][kept], reach)
         low[tuple(i[kept] for i in where)] = False
     if low.any():
         cov[low] += (1.0 - smallest[low])[:, None, None] * np.diag(f)
     return low
 
 
-def _numerical(
-    cov: np.ndarray, mean: np.ndarray | None, where: tuple[np.ndarray, ...], kept: np.ndarray
-) -> np.ndarray:
+def _numerical(cov: np.ndarray, reach: np.ndarray | None) -> np.ndarray:
     """Which exempted covariances (L, d, d) are more than the rounding of a singular one: their
     smallest eigenvalue at least ``ROUNDOFF`` times the largest second moment they were
-    computed from (the largest eigenvalue plus the largest squared mean of their start's
-    components, (S, K, d), at rows ``where`` (the exempted ``kept`` of them)).
+    computed from (the largest eigenvalue plus ``reach`` (L,), the largest squared mean of
+    their start's components).
 
     A covariance from uncentred moments is good to about 1e-16 of those moments. With a small
     ``var_floor`` the oblique rule's bound (``MIN_SHARE`` of the floor) came within that
@@ -178,10 +179,7 @@ def _numerical(
     converged fit; in data units it was indefinite, and the split-and-merge moves from it
     failed on NaN responsibilities (``tests/core/test_oblique.py``)."""
     values = np.linalg.eigvalsh(cov)
-    moment = values[:, -1]
-    if mean is not None:
-        reach = np.max(np.sum(mean * mean, axis=-1), axis=-1)  # (S,)
-        moment = moment + reach[where[0][kept]]
+    moment = values[:, -1] if reach is None else values[:, -1] + reach
     return values[:, 0] >= ROUNDOFF * moment
 
 
