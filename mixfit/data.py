@@ -224,8 +224,10 @@ def data_hash(X: np.ndarray, w: np.ndarray | None) -> str:
     return h.hexdigest()
 
 
-def check_fit_size(X: np.ndarray, w: np.ndarray | None, k_max: int) -> None:
-    """Raise FitError when the data cannot support ``k_max`` components."""
+def check_fit_size(X: np.ndarray, w: np.ndarray | None, k_max: int, what: str = "data") -> None:
+    """Raise FitError when the data cannot support ``k_max`` components. ``what``: the
+    values' name in the messages (a family that models a transform of the data checks the
+    transformed values too: ``mixfit.fit.check``)."""
     n = X.shape[0]
     support = n if w is None else int(np.count_nonzero(w))
     if support < k_max:
@@ -237,17 +239,17 @@ def check_fit_size(X: np.ndarray, w: np.ndarray | None, k_max: int) -> None:
     pts = X if w is None else X[w > 0]
     distinct = _distinct_rows(pts, k_max)
     if distinct == 1:
-        raise FitError("data are constant (every point is the same); a mixture needs spread")
+        raise FitError(f"{what} are constant (every point is the same); a mixture needs spread")
     if distinct < k_max:
         raise FitError(
-            f"data have only {distinct} distinct values, fewer than k={k_max} components; "
+            f"{what} have only {distinct} distinct values, fewer than k={k_max} components; "
             f"ask for k <= {distinct}",
             largest_k=distinct,
         )
     spread = float(np.max(np.ptp(pts, axis=0)))
     if spread < MIN_SPREAD:
         raise FitError(
-            f"data differ by at most {spread:.3g}, less than {MIN_SPREAD:g}; rescale the data "
+            f"{what} differ by at most {spread:.3g}, less than {MIN_SPREAD:g}; rescale the data "
             "(variances would underflow)"
         )
 

@@ -73,9 +73,11 @@ def _match(family: Any, reference: Any, other: Any) -> np.ndarray:
     of their spreads (``Family.moments``), plus the squared log ratios of the spreads."""
     c0, s0 = family.moments(reference)
     c1, s1 = family.moments(other)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        cost = (c0[:, None] - c1[None, :]) ** 2 / (s0[:, None] ** 2 + s1[None, :] ** 2)
-        cost = cost + np.log(s0[:, None] / s1[None, :]) ** 2
+    # hypot and a difference of logs: spreads held at 1e300 (``Family.moments``) neither
+    # overflow a square nor a ratio here (found by fuzzing: a log-normal sdlog of 153)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        cost = ((c0[:, None] - c1[None, :]) / np.hypot(s0[:, None], s1[None, :])) ** 2
+        cost = cost + (np.log(s0)[:, None] - np.log(s1)[None, :]) ** 2
     return linear_sum_assignment(np.nan_to_num(cost, nan=1e300, posinf=1e300))[1]
 
 

@@ -59,6 +59,8 @@ class Family(ABC):
     # what plots and simulations need.
     support: ClassVar[tuple[float, float]] = (-np.inf, np.inf)
     discrete: ClassVar[bool] = False
+    # What ``transform`` makes of the data, in error messages ("data": the identity).
+    modelled: ClassVar[str] = "data"
     # Whether even two components have many maxima to tell apart on small data (screening
     # gives K = 2 the candidates of K = 3: ``mixfit.screen``); multivariate data always do.
     rough: ClassVar[bool] = False

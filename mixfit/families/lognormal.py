@@ -72,6 +72,7 @@ class Lognormal(Gaussian):
     start_model = LognormalStart
     params_model = LognormalParams
     support = (0.0, np.inf)
+    modelled = "the data's logs"
 
     def __init__(self, request: Any, d: int) -> None:
         if d != 1:

@@ -373,3 +373,17 @@ def test_a_log_normal_whose_moments_pass_float64s_range_has_finite_ones() -> Non
     mean, spread = fam.moments(model)
     assert mean[0] == spread[0] == 1e300
     assert mean[1] == np.exp(1.125) and spread[1] == np.exp(1.125) * np.sqrt(np.expm1(0.25))
+
+
+def test_positive_values_whose_logs_are_one_value_are_refused_as_constant() -> None:
+    """Found by fuzzing: eight values at 1e10 one ulp apart are two distinct values, but
+    their logs, which the log-normal family models, are one float64; EM divided by their
+    variance of zero (a RuntimeWarning, an error under this suite). ``check`` now counts the
+    transformed values too, so the service answers 422 before it queues the fit."""
+    x = [1.0000000000000998e10] + [1.0000000000001001e10] * 7
+    assert len(set(x)) == 2 and len(set(np.log(x).tolist())) == 1
+    with pytest.raises(mixfit.FitError, match="the data's logs are constant"):
+        mixfit.fit(x, family="lognormal", k=[1, 2], seed=0)
+    with pytest.raises(mixfit.FitError, match="data's logs have only 2 distinct values"):
+        mixfit.fit([1e10, np.nextafter(1e10, 2e10), 2e10, 2e10], family="lognormal", k=3)
+    assert mixfit.fit(x, k=1).results[0].status == "ok"  # the Gaussian models the values

@@ -237,3 +237,16 @@ def test_bootstrap_standard_errors_of_parameters_near_1e300_are_finite() -> None
     assert np.all(np.isfinite(se)) and se[0, 1, 1] > 1e296
     means_se = np.asarray(boot.parameters["means"].se, dtype=float)
     assert np.isfinite(means_se).all() and 0.0 < means_se[0, 0] < 1.0
+
+
+def test_bootstrap_matches_components_whose_spreads_are_held_at_1e300() -> None:
+    """Found by fuzzing: a log-normal fit of values 1e-12 and 1e141 has an sdlog of 153, its
+    spread held at 1e300 (``Family.moments``), and squaring it to match a replicate's
+    components to the fit's overflowed (a RuntimeWarning, an error under this suite). The
+    matching divides by the spreads' hypot and subtracts their logs now."""
+    x = [1e-12] * 8
+    x[2], x[6] = 8.5156806985113074e141, 6.0746452635266724e141
+    fit = mixfit.fit(x, family="lognormal", k=1, seed=400)
+    assert fit.model.params.sdlogs[0] > 100
+    boot = mixfit.bootstrap(fit, x, nboot=5, seed=1)
+    assert np.isfinite(np.asarray(boot.parameters["sdlogs"].se, dtype=float)).all()
