@@ -31,6 +31,7 @@ from rq.worker import WorkerStatus
 from fitqueue.settings import Settings
 from worker import inference, jobs, logs  # noqa: F401 (preloaded: every horse starts warm)
 from worker.bookkeeping import FewerRoundTrips
+from worker.commands import QuickUnsubscribe
 from worker.outage import OutageTolerant, through_outage, wait_for_redis
 from worker.retries import RetryOnlyWhatMayPass
 
@@ -107,7 +108,13 @@ class SmallFitsHere:
 
 
 class FitWorker(
-    RetryOnlyWhatMayPass, OutageTolerant, FewerRoundTrips, logs.JobLogContext, SmallFitsHere, Worker
+    RetryOnlyWhatMayPass,
+    OutageTolerant,
+    FewerRoundTrips,
+    QuickUnsubscribe,
+    logs.JobLogContext,
+    SmallFitsHere,
+    Worker,
 ):
     """RQ's forking worker; every log line about a job carries its fit (``worker.logs``), it
     outlives a Redis outage busy or idle (``worker.outage``), it runs tiny fits itself
@@ -116,7 +123,12 @@ class FitWorker(
 
 
 class InlineWorker(
-    RetryOnlyWhatMayPass, OutageTolerant, FewerRoundTrips, logs.JobLogContext, SimpleWorker
+    RetryOnlyWhatMayPass,
+    OutageTolerant,
+    FewerRoundTrips,
+    QuickUnsubscribe,
+    logs.JobLogContext,
+    SimpleWorker,
 ):
     """Runs every fit in the worker process itself instead of a forked work horse.
 
