@@ -27,6 +27,7 @@ from .em import Problem, Progress, finish_k, parent_ks, refine_k, run_k
 from .errors import FitError
 from .estep import Batch
 from .families import get_family
+from .families.base import ParamArrays
 from .oblique import ObliqueFloor
 from .options import StartValues
 from .schema import (
@@ -45,6 +46,8 @@ from .tight import TightFloor
 
 EXACT_REFERENCE_MAX = 5000  # up to this many points the p-values use every training point
 REFERENCE_LEVELS = 2048
+START_CHECK_ROWS = 4096  # rows of statistics at a time in ``check_start_range``
+START_REACH = 1e300  # the most |eta . T| + |log partition| of an explicit start may reach
 
 
 def parse_request(options: dict[str, Any]) -> Any:
@@ -234,9 +237,57 @@ def check(request: Any, data: Any, weights: Any = None) -> tuple[Any, np.ndarray
         # Found by fuzzing: eight values 1e10 apart by one ulp have one log, and EM divided
         # by that constant's variance of zero.
         check_fit_size(Y, w, max(request.k_values()), family.modelled)
+    if isinstance(request.init, StartValues):
+        check_start_range(family, request.init, Y, w)
     check_path_size(request, family)
     check_held_size(request, family, X)
     return family, X, w, moved
+
+
+def check_start_range(family: Any, start: StartValues, Y: np.ndarray, w: Any) -> None:
+    """Raise FitError where explicit start values leave float64's range in the engine's
+    units (the data standardized, ``mixfit.data.Scaling``): an sd of 1e308 squared, one of
+    1e-308 squared to a variance of 0, a shape of 1e308 whose log partition overflows, or
+    natural parameters whose product with some point's statistics passes ``START_REACH``.
+    Found by fuzzing the service: such starts ran into overflows and divisions by zero and
+    failed in the worker as "degenerate after 3 restarts"; they are a 422 now, before the
+    fit is queued.
+
+    Parameters
+    ----------
+    family : Family
+    start : StartValues
+    Y : ndarray of shape (n, d)
+        The values the family models (``Family.transform``).
+    w : ndarray of shape (n,) or None
+    """
+    scaling = Scaling.standardize(Y, w) if family.standardize else Scaling.identity(Y.shape[1])
+    with np.errstate(all="ignore"):
+        params, _ = family.from_json(start, scaling)
+        fine = bool(family.valid(params).all()) and _within_reach(family, params, scaling, Y)
+    if not fine:
+        raise FitError(
+            "the start values leave float64's range in the data's standardized units (a "
+            "variance that overflows or rounds to 0, a parameter too large); send start values "
+            "on the data's scale"
+        )
+
+
+def _within_reach(family: Any, params: ParamArrays, scaling: Scaling, Y: np.ndarray) -> bool:
+    """Whether the natural parameters, their log partition and eta . T of every point (the
+    E-step's matrix product) stay below ``START_REACH``; True for a family with its own
+    E-step (no natural parameters: the t's), where ``Family.valid`` decides alone."""
+    try:
+        eta, log_partition = family.natural(params)
+    except NotImplementedError:
+        return True
+    if not (np.isfinite(eta).all() and np.isfinite(log_partition).all()):
+        return False
+    Z = scaling.forward(Y)
+    top = np.zeros(eta.shape[-1])
+    for a in range(0, Z.shape[0], START_CHECK_ROWS):
+        top = np.maximum(top, np.abs(family.statistics(Z[a : a + START_CHECK_ROWS])).max(axis=0))
+    return bool(np.all(np.abs(eta) @ top + np.abs(log_partition) < START_REACH))
 
 
 def _statistics_per_point(family: Any, X: np.ndarray) -> int:

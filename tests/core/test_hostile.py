@@ -306,3 +306,33 @@ def test_a_split_start_with_an_empty_half_warns_nothing() -> None:
         warnings.simplefilter("error")
         result = mixfit.fit(x, family="gamma", k={"min": 1, "max": 4}, seed=0)
     assert all(r.status == "ok" for r in result.results)
+
+
+OUT_OF_RANGE_STARTS = [
+    ("gaussian", {"weights": [0.5, 0.5], "means": [1.0, 3.0], "sds": [1e308, 1.0]}),
+    ("gaussian", {"weights": [0.5, 0.5], "means": [1.0, 3.0], "sds": [1e-308, 1.0]}),
+    ("gaussian", {"weights": [0.5, 0.5], "means": [1e300, 3.0], "sds": [1.0, 1.0]}),
+    ("gamma", {"weights": [1.0], "shapes": [1e308], "rates": [1e-308]}),
+    ("gamma", {"weights": [1.0], "shapes": [1e-308], "rates": [1e308]}),
+    ("beta", {"weights": [1.0], "alphas": [1e308], "betas": [1.0]}),
+    ("lognormal", {"weights": [1.0], "meanlogs": [1e308], "sdlogs": [1e-308]}),
+]
+
+
+@pytest.mark.parametrize(("family", "start"), OUT_OF_RANGE_STARTS)
+def test_start_values_past_float64s_range_in_the_datas_units_are_refused(family, start) -> None:
+    """Found by fuzzing the service: an sd of 1e308 squared, one of 1e-308 squared to a
+    variance of 0, a mean of 1e300 whose natural parameter's square overflows, a shape whose
+    log partition overflows, a beta alpha whose product with log x overflows the E-step's
+    matrix product. Each ran into overflows and divisions by zero (RuntimeWarnings, errors
+    under this suite) and failed in the worker as "degenerate after 3 restarts"; ``check``
+    refuses them now, so the service answers 422 before it queues the fit. The same data
+    with ordinary start values fit."""
+    x = [0.2, 0.5, 0.7, 0.9] if family == "beta" else [1.0, 2.0, 3.0, 4.0, 6.0]
+    with pytest.raises(FitError, match="start values leave float64's range"):
+        mixfit.fit(x, family=family, k=len(start["weights"]), init=start)
+    ordinary = {
+        name: [1.0 if name != "weights" else v for v in values] for name, values in start.items()
+    }
+    result = mixfit.fit(x, family=family, k=len(start["weights"]), init=ordinary)
+    assert result.results[0].loglik is not None
