@@ -186,6 +186,13 @@ class Batch:
         self.TW = None if w is None else np.ascontiguousarray((self.TT * w).T)
         self._sums: dict[tuple[int, int], np.ndarray] = {}
         self._plans: dict[int, list[tuple[int, int]]] = {}  # K -> its chunks
+        self._reach: np.ndarray | None = None
+
+    def reach(self) -> np.ndarray:
+        """The largest magnitude of each statistic ``[1, T]`` over the points, (1+m,)."""
+        if self._reach is None:
+            self._reach = np.abs(self.TT).max(axis=1)
+        return self._reach
 
     def _chunks(self, k: int) -> list[tuple[int, int]]:
         # The chunking depends on K only, never on how many starts share the batch, so a

@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 import scipy
-from scipy.special import logsumexp
 
 from . import __version__
 from .data import (
@@ -472,16 +471,9 @@ def assemble(problem: Problem, results: list[KResult]) -> FitResult:
 
 
 def mixture_log_density(family: Any, params: Any, X: np.ndarray) -> np.ndarray:
-    """Mixture log-density of shape (n,) at data-space points X of shape (n, d)."""
-    with np.errstate(divide="ignore"):
-        logw = np.log(np.asarray(params.weights, dtype=float))
-    joint = family.log_pdf(params, X) + logw[:, None]
-    top = joint.max(axis=0)
-    if not np.all(np.isfinite(top)):
-        return logsumexp(joint, axis=0)
-    joint -= top
-    np.exp(joint, out=joint)
-    return np.log(joint.sum(axis=0)) + top
+    """Mixture log-density of shape (n,) at data-space points X of shape (n, d)
+    (``Family.mixture_log_density``)."""
+    return family.mixture_log_density(params, X)
 
 
 def reference_density(log_density: np.ndarray, w: np.ndarray | None) -> ReferenceDensity:

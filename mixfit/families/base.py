@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 from scipy.linalg import solve_triangular
+from scipy.special import logsumexp
 
 from ..data import Scaling, equal_weights
 from ..errors import FitError
@@ -241,6 +242,19 @@ class Family(ABC):
     @abstractmethod
     def log_pdf(self, params: Any, X: np.ndarray) -> np.ndarray:
         """Component log-densities of shape (K, n) at data-space points X of shape (n, d)."""
+
+    def mixture_log_density(self, params: Any, X: np.ndarray) -> np.ndarray:
+        """Mixture log-density of shape (n,) at data-space points X of shape (n, d), from JSON
+        parameters (``log_pdf``: centred, whitened)."""
+        with np.errstate(divide="ignore"):
+            logw = np.log(np.asarray(params.weights, dtype=float))
+        joint = self.log_pdf(params, X) + logw[:, None]
+        top = joint.max(axis=0)
+        if not np.all(np.isfinite(top)):
+            return logsumexp(joint, axis=0)
+        joint -= top
+        np.exp(joint, out=joint)
+        return np.log(joint.sum(axis=0)) + top
 
     @abstractmethod
     def draw(self, params: Any, labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
