@@ -28,7 +28,7 @@ from .estep import Batch
 from .families import get_family
 from .families.base import ParamArrays
 from .oblique import ObliqueFloor
-from .options import StartValues
+from .options import MAX_ABS, StartValues
 from .schema import (
     MAX_HELD_VALUES,
     MAX_PATH_KEPT,
@@ -246,8 +246,9 @@ def check(request: Any, data: Any, weights: Any = None) -> tuple[Any, np.ndarray
 def check_start_range(family: Any, start: StartValues, Y: np.ndarray, w: Any) -> None:
     """Raise FitError where explicit start values leave float64's range in the engine's
     units (the data standardized, ``mixfit.data.Scaling``): an sd of 1e308 squared, one of
-    1e-308 squared to a variance of 0, a shape of 1e308 whose log partition overflows, or
-    natural parameters whose product with some point's statistics passes ``START_REACH``.
+    1e-308 squared to a variance of 0, a mean or covariance entry past ``MAX_ABS`` (SQUAREM
+    squares their steps), a shape of 1e308 whose log partition overflows, or natural
+    parameters whose product with some point's statistics passes ``START_REACH``.
     Found by fuzzing the service: such starts ran into overflows and divisions by zero and
     failed in the worker as "degenerate after 3 restarts"; they are a 422 now, before the
     fit is queued.
@@ -262,8 +263,12 @@ def check_start_range(family: Any, start: StartValues, Y: np.ndarray, w: Any) ->
     """
     scaling = Scaling.standardize(Y, w) if family.standardize else Scaling.identity(Y.shape[1])
     with np.errstate(all="ignore"):
-        params, _ = family.from_json(start, scaling)
-        fine = bool(family.valid(params).all()) and _within_reach(family, params, scaling, Y)
+        params, weights = family.from_json(start, scaling)
+        # the vector SQUAREM extrapolates (log scales where the family keeps them): squares of
+        # it must stay finite, as the data's do (their values at most MAX_ABS)
+        packed = family.pack(params, np.log(weights)[None, :])[:, weights.shape[0] :]
+        fine = bool(family.valid(params).all()) and bool(np.all(np.abs(packed) <= MAX_ABS))
+        fine = fine and _within_reach(family, params, scaling, Y)
     if not fine:
         raise FitError(
             "the start values leave float64's range in the data's standardized units (a "

@@ -251,6 +251,16 @@ def test_a_start_covariance_that_is_not_positive_definite_is_422_at_submit(clien
             {"weights": [0.5, 0.5], "means": [0, 5], "scales": [1, 1]},
             "start means have dimension 1 but the data have 2",
         ),
+        (  # a variance past float64's range: overflowed in the worker (found by fuzzing)
+            "gaussian",
+            {"weights": [1.0], "means": [[0, 0]], "covariances": [[[1e300, 0], [0, 1]]]},
+            "start values leave float64's range in the data's standardized units",
+        ),
+        (
+            "student_t",
+            {"weights": [1.0], "means": [[1e300, 0]], "scales": [[[1, 0], [0, 1]]]},
+            "start values leave float64's range in the data's standardized units",
+        ),
     ],
 )
 def test_start_values_that_cannot_fit_the_data_are_422_at_submit(client, family, start, said):
