@@ -108,6 +108,10 @@ class Problem:
     unit_offset: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
     hierarchy: Hierarchy | None = None
+    # The batch of the points X in data units (``mixfit.fit.prepare``): a problem derived with
+    # another batch (the moves' sample in engine units, bootstrap replicates) measures other
+    # points than X, and ``accurate_loglik`` leaves its log-likelihoods alone.
+    data_batch: Any = None
 
     def __post_init__(self) -> None:
         if self.hierarchy is None:
@@ -970,15 +974,17 @@ def accurate_loglik(
     1e-4 on another's; evaluated here it is within 1e-9 of it. The test: the points' count
     times float64's epsilon times the largest ``|eta| . max|T| + |bias|`` of a component
     against ``ACCURATE_LOGLIK`` of the log-likelihood. Families with an E-step of their own
-    (no natural parameters: the t's) keep the engine's."""
+    (no natural parameters: the t's) keep the engine's, and so do problems whose batch is not
+    their data's (``Problem.data_batch``: the moves' sample, in engine units, whose
+    log-likelihoods the moves compare among themselves)."""
     fam = problem.family
+    if problem.batch is not problem.data_batch:
+        return None
     try:
         eta, log_partition = fam.natural(params)
     except NotImplementedError:
         return None
-    reach = getattr(problem.batch, "reach", None)
-    if reach is None:
-        return None
+    reach = problem.batch.reach
     with np.errstate(invalid="ignore", over="ignore"):
         bias = np.where(np.isfinite(logw), logw, 0.0) - log_partition[0]
         size = np.abs(bias) * reach()[0] + np.abs(eta[0]) @ reach()[1:]

@@ -403,6 +403,7 @@ def prepare(request: Any, data: Any, weights: Any = None) -> Problem:
     seed = request.seed
     if seed is None:
         seed = int(np.random.SeedSequence().generate_state(1, dtype=np.uint64)[0]) & (2**63 - 1)
+    batch = Batch(T, w)
     return Problem(
         family=family,
         request=request,
@@ -410,7 +411,8 @@ def prepare(request: Any, data: Any, weights: Any = None) -> Problem:
         w=w,
         Z=Z,
         scaling=scaling,
-        batch=Batch(T, w),
+        batch=batch,
+        data_batch=batch,
         constant=base_total - n_eff * scaling.log_jacobian,
         n_eff=n_eff,
         floor=floor,

@@ -4,6 +4,7 @@ as thin there, and is held at the floor as before where they are not."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -13,7 +14,11 @@ import pytest
 import mixfit
 import mixfit.families.gaussian as gaussian
 import mixfit.oblique as oblique
+from mixfit.em import accurate_loglik
+from mixfit.estep import Batch
+from mixfit.fit import parse_request, prepare
 from mixfit.oblique import ObliqueFloor
+from mixfit.smem import engine_params
 
 from .split import split_loglik
 
@@ -45,6 +50,25 @@ def test_a_cluster_thin_along_no_column_is_a_component(rho: float, apart: float)
     # units (``mixfit.em.accurate_loglik``): 1.3e-12 from 50-digit arithmetic there, and the
     # split's numpy value 2.7e-7 from it.
     assert two.loglik == pytest.approx(split_loglik(parts), abs=1e-6)
+
+
+def test_the_log_likelihood_is_evaluated_again_only_on_the_datas_own_problem() -> None:
+    """``accurate_loglik`` evaluates the parameters at the problem's points X in data units:
+    a problem derived with another batch (the split-and-merge moves' sample, whose X holds
+    engine units and whose log-likelihoods the moves compare among themselves) is left alone.
+    Evaluated there, the sample's K = 3 fits of the simulator's data (n = 200) were given
+    log-likelihoods of other points (-465.96, -465.98), the moves took another path, and the
+    grid ended at -428.05 against -426.52 (K = 4: -422.14 against -421.94)."""
+    parts = _correlated_pair(0.9999999, 100.0)
+    X = np.vstack(parts)
+    problem = prepare(parse_request({"k": 2, "seed": 0}), X)
+    fit = mixfit.fit(X, k=2, seed=0).results[0]
+    params, weights = engine_params(problem, fit.params)
+    logw = np.log(weights)
+    assert accurate_loglik(problem, params, logw) == pytest.approx(fit.loglik, abs=1e-9)
+    Z = problem.Z
+    sample = dataclasses.replace(problem, X=Z, batch=Batch(problem.family.statistics(Z), None))
+    assert accurate_loglik(sample, params, logw) is None
 
 
 def test_the_t_and_the_tied_covariance_fit_thin_clusters_too() -> None:
