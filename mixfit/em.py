@@ -971,9 +971,9 @@ def accurate_loglik(
     the sum keeps about 1e-16 of the terms. Two clusters 100 apart, one of correlation
     0.9999999 (``tests/core/test_oblique.py``): the engine's log-likelihood of the maximum
     stood 2.5e-4 above its value in 50-digit arithmetic over 400 points on one machine's BLAS,
-    1e-4 on another's; evaluated here it is within 1e-9 of it. The test: the points' count
-    times float64's epsilon times the largest ``|eta| . max|T| + |bias|`` of a component
-    against ``ACCURATE_LOGLIK`` of the log-likelihood. Families with an E-step of their own
+    1e-4 on another's; evaluated here it is 1.3e-12 from it. The test: float64's epsilon
+    times the largest ``|eta| . max|T| + |bias|`` of a component against ``ACCURATE_LOGLIK``
+    (a point's possible loss against what it may lose). Families with an E-step of their own
     (no natural parameters: the t's) keep the engine's, and so do problems whose batch is not
     their data's (``Problem.data_batch``: the moves' sample, in engine units, whose
     log-likelihoods the moves compare among themselves)."""
@@ -984,10 +984,10 @@ def accurate_loglik(
         eta, log_partition = fam.natural(params)
     except NotImplementedError:
         return None
-    reach = problem.batch.reach
+    reach = problem.batch.reach()
     with np.errstate(invalid="ignore", over="ignore"):
         bias = np.where(np.isfinite(logw), logw, 0.0) - log_partition[0]
-        size = np.abs(bias) * reach()[0] + np.abs(eta[0]) @ reach()[1:]
+        size = np.abs(bias) * reach[0] + np.abs(eta[0]) @ reach[1:]
         loss = problem.n_eff * np.finfo(float).eps * float(np.max(size))
     if loss <= ACCURATE_LOGLIK * max(1.0, problem.n_eff):
         return None

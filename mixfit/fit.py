@@ -452,7 +452,7 @@ def assemble(problem: Problem, results: list[KResult]) -> FitResult:
         n_train=problem.n_eff,
         params=chosen.params,
         reference=reference_density(
-            mixture_log_density(family, chosen.params, problem.X), problem.w
+            family.mixture_log_density(chosen.params, problem.X), problem.w
         ),
     )
     return FitResult(
@@ -475,12 +475,6 @@ def assemble(problem: Problem, results: list[KResult]) -> FitResult:
         },
         options=request.model_dump(mode="json", exclude={"data", "weights", "dataset_id"}),
     )
-
-
-def mixture_log_density(family: Any, params: Any, X: np.ndarray) -> np.ndarray:
-    """Mixture log-density of shape (n,) at data-space points X of shape (n, d)
-    (``Family.mixture_log_density``)."""
-    return family.mixture_log_density(params, X)
 
 
 def reference_density(log_density: np.ndarray, w: np.ndarray | None) -> ReferenceDensity:

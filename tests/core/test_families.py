@@ -6,7 +6,7 @@ from scipy import stats
 
 import mixfit
 from mixfit.families import FAMILIES, get_family
-from mixfit.fit import mixture_log_density, parse_request, prepare
+from mixfit.fit import parse_request, prepare
 
 from .conftest import beta_data, blobs, simulate
 
@@ -114,7 +114,7 @@ def test_engine_log_likelihood_equals_direct_log_density(family, options, kind):
     result = fit_case(family, options, kind, k=2, n_starts=3)
     r = result.results[0]
     problem = prepare(parse_request({"family": family, **options}), data_for(kind))
-    direct = mixture_log_density(problem.family, r.params, problem.X).sum()
+    direct = problem.family.mixture_log_density(r.params, problem.X).sum()
     assert r.loglik == pytest.approx(direct, rel=1e-9, abs=1e-8)
 
 
