@@ -27,10 +27,11 @@ _CELLS_PER_CHUNK = 1 << 17  # K*S*c values per chunk: a few hundred KB, cache-re
 _STARTS_PER_CHUNK = 10  # chunk sizes are planned for this many starts
 _MIN_PARALLEL = 50_000
 # NONFINITE: a degenerate start's parameters may be infinite (the inverse of a covariance
-# singular in floating point) or NaN (``families.base.factor``); its log-likelihood comes out
-# NaN and the engine drops the start. Recent numpy (2.4.6 here) flags inf - inf inside
-# ``matmul`` ("invalid value"), which the numpy the suite ran on before did not: the E-step's
-# products ignore that flag.
+# singular in floating point) or NaN (``families.base.factor``), or so large that eta . T
+# overflows (a bootstrap replicate's Gamma start drawn from extreme shapes: found by fuzzing
+# an LRT); its log-likelihood comes out NaN or infinite and the engine drops the start. Recent
+# numpy (2.4.6 here) flags inf - inf inside ``matmul`` ("invalid value"), which the numpy the
+# suite ran on before did not: the E-step's products ignore that flag and overflow.
 
 
 def threads() -> int:
@@ -244,7 +245,7 @@ class Batch:
             # whose ~10 numpy calls and closure are much of an E-step's cost at n = 200.
             ll, flat = np.empty(S), np.empty((K * S, 1 + m))
             L, scratch = np.empty((K * S, self.n)), np.empty((3, S, self.n))
-            with np.errstate(invalid="ignore"):  # see NONFINITE
+            with np.errstate(invalid="ignore", over="ignore"):  # see NONFINITE
                 self._chunk(E, K, S, 0, self.n, L, scratch, ll, flat)
             return ll, np.ascontiguousarray(flat.reshape(K, S, 1 + m).transpose(1, 0, 2))
         ll_parts = np.empty((len(chunks), S))
@@ -256,7 +257,7 @@ class Batch:
             scratch = np.empty((3, S, size))
             for c in indices:
                 a, b = chunks[c]
-                with np.errstate(invalid="ignore"):  # per thread (see NONFINITE)
+                with np.errstate(invalid="ignore", over="ignore"):  # per thread (see NONFINITE)
                     if K == 2 and self.w is None:
                         g = buf[:S, : b - a]
                         self._chunk_two(E, S, a, b, g, ll_parts[c], stat_parts[c])
@@ -401,7 +402,7 @@ class ReplicateBatch:
         ll = np.empty(S)
         stats = np.empty((S, K, 1 + m))
         block = max(1, _CELLS_PER_CHUNK // (K * self.n))
-        with np.errstate(invalid="ignore"):  # see NONFINITE
+        with np.errstate(invalid="ignore", over="ignore"):  # see NONFINITE
             self._blocks(E, own, block, ll, stats)
         return ll + self.constants[own], stats
 
