@@ -978,12 +978,9 @@ def accurate_loglik(
     their data's (``Problem.data_batch``: the moves' sample, in engine units, whose
     log-likelihoods the moves compare among themselves)."""
     fam = problem.family
-    if problem.batch is not problem.data_batch:
+    if problem.batch is not problem.data_batch or not fam.exponential_family:
         return None
-    try:
-        eta, log_partition = fam.natural(params)
-    except NotImplementedError:
-        return None
+    eta, log_partition = fam.natural(params)
     reach = problem.batch.reach()
     with np.errstate(invalid="ignore", over="ignore"):
         bias = np.where(np.isfinite(logw), logw, 0.0) - log_partition[0]

@@ -281,10 +281,9 @@ def _within_reach(family: Any, params: ParamArrays, scaling: Scaling, Y: np.ndar
     """Whether the natural parameters, their log partition and eta . T of every point (the
     E-step's matrix product) stay below ``START_REACH``; True for a family with its own
     E-step (no natural parameters: the t's), where ``Family.valid`` decides alone."""
-    try:
-        eta, log_partition = family.natural(params)
-    except NotImplementedError:
+    if not family.exponential_family:
         return True
+    eta, log_partition = family.natural(params)
     if not (np.isfinite(eta).all() and np.isfinite(log_partition).all()):
         return False
     Z = scaling.forward(Y)

@@ -62,6 +62,9 @@ class Family(ABC):
     discrete: ClassVar[bool] = False
     # What ``transform`` makes of the data, in error messages ("data": the identity).
     modelled: ClassVar[str] = "data"
+    # Whether ``natural`` gives the parameters' natural form (the batched E-step's); a family
+    # with an E-step of its own (the t's) has none.
+    exponential_family: ClassVar[bool] = True
     # Whether even two components have many maxima to tell apart on small data (screening
     # gives K = 2 the candidates of K = 3: ``mixfit.screen``); multivariate data always do.
     rough: ClassVar[bool] = False

@@ -170,6 +170,7 @@ class StudentT(Gaussian):
     diagonal) or ``cov`` (S, K, d, d) (full), and ``df`` (S, K, 1)."""
 
     name = "student_t"
+    exponential_family = False
     log_params = frozenset({"var", "df"})
     request_model = StudentTFitRequest
     start_model = StudentTStart
