@@ -45,7 +45,7 @@ from .tight import TightFloor
 
 EXACT_REFERENCE_MAX = 5000  # up to this many points the p-values use every training point
 REFERENCE_LEVELS = 2048
-START_CHECK_ROWS = 4096  # rows of statistics at a time in ``check_start_range``
+START_CHECK_VALUES = 2**20  # statistics at a time in ``check_start_range`` (8 MB)
 START_REACH = 1e300  # the most |eta . T| + |log partition| of an explicit start may reach
 
 
@@ -288,8 +288,9 @@ def _within_reach(family: Any, params: ParamArrays, scaling: Scaling, Y: np.ndar
         return False
     Z = scaling.forward(Y)
     top = np.zeros(eta.shape[-1])
-    for a in range(0, Z.shape[0], START_CHECK_ROWS):
-        top = np.maximum(top, np.abs(family.statistics(Z[a : a + START_CHECK_ROWS])).max(axis=0))
+    rows = max(1, START_CHECK_VALUES // top.size)  # d = 64, full: 2,144 statistics a row
+    for a in range(0, Z.shape[0], rows):
+        top = np.maximum(top, np.abs(family.statistics(Z[a : a + rows])).max(axis=0))
     return bool(np.all(np.abs(eta) @ top + np.abs(log_partition) < START_REACH))
 
 
