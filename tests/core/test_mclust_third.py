@@ -38,6 +38,19 @@ def _doc(name: str) -> dict:
     return json.loads((THIRD / f"mclust_{name}.json").read_text())
 
 
+def _mclust_v(name: str, k: int) -> tuple[np.ndarray, dict, dict]:
+    """A set's points, mclust's V fit with ``k`` components (``mclust_V{k}``) and its
+    parameters as mixfit's start values (weights summing to 1 in float64)."""
+    doc = _doc(name)
+    theirs = doc[f"mclust_V{k}"]
+    start = {
+        "weights": (np.asarray(theirs["weights"]) / np.sum(theirs["weights"])).tolist(),
+        "means": theirs["means"],
+        "sds": np.sqrt(theirs["variances"]).tolist(),
+    }
+    return np.asarray(doc["x"], dtype=float), theirs, start
+
+
 @pytest.mark.validate
 @pytest.mark.parametrize(("name", "model"), cases_in(THIRD))
 def test_default_fit_reaches_mclust_at_k_1_to_9(name: str, model: str) -> None:
@@ -49,14 +62,7 @@ def test_michelson_v5_is_mclust_stopping_on_a_climb() -> None:
     810) is no maximum: EM from its parameters gains as its second component (mean 807.9, sd
     4.7) narrows onto the 810s, and run on it ends there, degenerate. mixfit's default K = 5
     ends at a regular -568.96; K = 1..4 are above mclust's."""
-    doc = _doc("michelson")
-    x = np.asarray(doc["x"], dtype=float)
-    theirs = doc["mclust_V5"]
-    start = {
-        "weights": (np.asarray(theirs["weights"]) / np.sum(theirs["weights"])).tolist(),
-        "means": theirs["means"],
-        "sds": np.sqrt(theirs["variances"]).tolist(),
-    }
+    x, theirs, start = _mclust_v("michelson", 5)
     common = {"k": 5, "init": start, "accelerate": False, "split_merge": 0, "seed": 0}
     climb = mixfit.fit(x, **common, max_iter=30, tol=1e-300)
     # still rising (0.21 in 30 iterations), each gain about mclust's tolerance, 1e-5 of it
@@ -71,14 +77,7 @@ def test_uspop_v9_is_mclust_stopping_on_a_climb() -> None:
     drains (mclust's own ``estep`` and ``mstep`` from there: 2.05 points' worth to 1.48 in 200
     iterations, the log-likelihood -95.044), and run on it ends below one point's worth,
     degenerate. mixfit refuses K = 9 (K = 1..8 are above mclust's)."""
-    doc = _doc("uspop")
-    x = np.asarray(doc["x"], dtype=float)
-    theirs = doc["mclust_V9"]
-    start = {
-        "weights": (np.asarray(theirs["weights"]) / np.sum(theirs["weights"])).tolist(),
-        "means": theirs["means"],
-        "sds": np.sqrt(theirs["variances"]).tolist(),
-    }
+    x, theirs, start = _mclust_v("uspop", 9)
     common = {"k": 9, "init": start, "accelerate": False, "split_merge": 0, "seed": 0}
     climb = mixfit.fit(x, **common, max_iter=200, tol=1e-300).results[0]
     assert climb.loglik > theirs["loglik"] + 0.005  # still rising: no maximum
