@@ -684,12 +684,17 @@ class Neighbours:
         self._queries: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def query(self, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Distances and rows (seeds, k) of each seed's k nearest rows, nearest first."""
-        if k not in self._queries:
-            dist, rows = self._tree.query(self._points, k=k)
-            # scipy drops the k axis for k = 1 (a counts-weighted sample whose lightest row
-            # reaches every size alone: two points of weights 284 and 1e7, found by fuzzing)
-            self._queries[k] = (dist.reshape(-1, k), rows.reshape(-1, k))
+        """Distances and rows (seeds, k) of each seed's k nearest rows, nearest first: the
+        first k of a wider query already made (``clusters_at_every_scale`` asks the widest
+        first; in 1-D on 4,000 rows a query of 800 took 77 ms, one of 400 37 ms more)."""
+        wider = [j for j in self._queries if j >= k]
+        if wider:
+            dist, rows = self._queries[min(wider)]
+            return dist[:, :k], rows[:, :k]
+        dist, rows = self._tree.query(self._points, k=k)
+        # scipy drops the k axis for k = 1 (a counts-weighted sample whose lightest row
+        # reaches every size alone: two points of weights 284 and 1e7, found by fuzzing)
+        self._queries[k] = (dist.reshape(-1, k), rows.reshape(-1, k))
         return self._queries[k]
 
 

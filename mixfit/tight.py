@@ -80,7 +80,13 @@ class TightFloor:
         """The points in lexicographic order (first column first), (n, d), and which of them
         differ from the one before, (n,), bool: a window's distinct points are its number of
         these (equal points are all in a window or all out)."""
-        rows = self.Z[np.lexsort(self.Z.T[::-1])]
+        first = self.Z[:, 0]
+        order = np.argsort(first, kind="stable")
+        if np.any(first[order[1:]] == first[order[:-1]]):  # ties in the first column
+            # (without them, as here, the order is lexicographic already: 1e5 points in 10-D
+            # took 8 ms so against 108 ms by lexsort)
+            order = np.lexsort(self.Z.T[::-1])
+        rows = self.Z[order]
         new = np.ones(rows.shape[0], dtype=bool)
         new[1:] = np.any(rows[1:] != rows[:-1], axis=1)
         return rows, new

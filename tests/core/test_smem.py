@@ -469,3 +469,17 @@ def test_moves_above_a_fit_that_degenerated_on_the_sample_continue() -> None:
     options = {"tol": 3.914310677446156e-12, "var_floor": 2.2728981646849977e-11}
     result = mixfit.fit(X, k=[2, 4, 5], seed=41, covariance="tied", **options)
     assert [r.status for r in result.results] == ["ok"] * 3
+
+
+def test_neighbours_answer_a_narrower_query_from_a_wider_one() -> None:
+    """``smem.Neighbours`` answers k from a wider query already made: the same distances,
+    and the same rows where no two lie at one distance from a seed (continuous data)."""
+    Z = np.random.default_rng(5).normal(size=(2000, 2))
+    wide = smem.Neighbours(Z)
+    dist_wide, rows_wide = wide.query(40)
+    dist, rows = wide.query(10)
+    fresh = smem.Neighbours(Z).query(10)
+    assert len(wide._queries) == 1  # no second query
+    np.testing.assert_array_equal(dist, fresh[0])
+    np.testing.assert_array_equal(rows, fresh[1])
+    np.testing.assert_array_equal(rows, rows_wide[:, :10])

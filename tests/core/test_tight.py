@@ -236,3 +236,18 @@ def test_random_tight_and_thin_clusters_reach_scikit_learn(seed: int, covariance
     ).fit(X)
     assert ours.status == "ok"
     assert ours.loglik >= peer.score(X) * len(X) - 1e-6 * abs(ours.loglik)
+
+
+@pytest.mark.parametrize("decimals", [None, 1])
+def test_rows_are_in_lexicographic_order_with_or_without_ties(decimals: int | None) -> None:
+    """``TightFloor.rows`` sorts by the first column alone where it has no ties, by every
+    column where it has: either way the order ``np.lexsort`` gives, and equal points adjacent."""
+    rng = np.random.default_rng(3)
+    Z = rng.normal(size=(3000, 3))
+    if decimals is not None:  # ties in every column, and repeated points
+        Z = np.round(Z, decimals)
+    rows, new = TightFloor(Z).rows
+    np.testing.assert_array_equal(rows, Z[np.lexsort(Z.T[::-1])])
+    distinct = np.unique(Z, axis=0).shape[0]
+    assert new.sum() == distinct
+    assert (distinct < Z.shape[0]) == (decimals is not None)
