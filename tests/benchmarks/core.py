@@ -235,8 +235,10 @@ def acceleration() -> list[dict]:
 
 
 def beta_vs_gaussian(n: int) -> dict:
-    """Wall time per E-step of a beta fit against a Gaussian fit of the same shape (three
-    well-separated components, K=3, 10 starts, defaults otherwise)."""
+    """Wall time of a beta fit against a Gaussian fit of the same shape (three well-separated
+    components, K=3 asked alone, 10 starts, defaults otherwise), the best of 3 each (the least
+    disturbed run of a deterministic computation: single runs of the Gaussian fit at n=200
+    ranged over 63-129 ms in one process)."""
     rng = np.random.default_rng(1)
     which = rng.choice(3, n, p=[0.3, 0.4, 0.3])
     u = np.choose(which, [rng.beta(2, 12, n), rng.beta(20, 20, n), rng.beta(12, 2, n)])
@@ -244,12 +246,12 @@ def beta_vs_gaussian(n: int) -> dict:
     out = {}
     for name, data, family in (("beta", u, "beta"), ("gaussian", g, "gaussian")):
         mixfit.fit(data[:200], family=family, k=3, seed=0)
-        result, seconds = timed(lambda d=data, f=family: mixfit.fit(d, family=f, k=3, seed=0))
-        out[name] = (seconds, result)
+        runs = [timed(lambda d=data, f=family: mixfit.fit(d, family=f, k=3, seed=0)) for _ in "abc"]
+        out[name] = (min(seconds for _, seconds in runs), runs[0][0])
     ratio = out["beta"][0] / out["gaussian"][0]
     print(
         f"Beta vs Gaussian, same shape, n={n:.0e}, K=3, 10 starts, defaults: "
-        f"{out['beta'][0]:.3f} s vs {out['gaussian'][0]:.3f} s all-in: **{ratio:.2f}x**",
+        f"{out['beta'][0]:.3f} s vs {out['gaussian'][0]:.3f} s all-in, best of 3: **{ratio:.2f}x**",
         flush=True,
     )
     return {"name": f"beta/gaussian n={n}", "ratio": ratio}
