@@ -83,8 +83,8 @@ class TightFloor:
         first = self.Z[:, 0]
         order = np.argsort(first, kind="stable")
         if np.any(first[order[1:]] == first[order[:-1]]):  # ties in the first column
-            # (without them, as here, the order is lexicographic already: 1e5 points in 10-D
-            # took 8 ms so against 108 ms by lexsort)
+            # (without them the first column's order is lexicographic already: for 1e5
+            # points in 10-D this property took 18 ms against lexsort's 108, by cProfile)
             order = np.lexsort(self.Z.T[::-1])
         rows = self.Z[order]
         new = np.ones(rows.shape[0], dtype=bool)
