@@ -140,6 +140,8 @@ def k_table(result: FitResult) -> str:
             f"{r.k:>3} {_f(r.loglik):>12} {r.n_params:>8} {_f(r.bic):>12} {_f(r.aic):>12}"
             f" {_f(r.icl):>12}  {'yes' if r.converged else 'no':<9} {r.n_iter:>5}{mark}"
         )
+        if r.message:  # an ok K with a word to say: K-1's fit with a component copied
+            lines.append(f"{'':>3}  note: {r.message}")
     return "\n".join(lines)
 
 

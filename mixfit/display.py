@@ -164,6 +164,8 @@ def k_table_html(result: FitResult) -> str:
         rows.append(_row(cells, attrs=attrs))
         if r.status != "ok":
             notes.append(f"<li>k = {r.k} failed: {escape(r.message or 'no message')}</li>")
+        elif r.message:  # K-1's fit with a component copied (``mixfit.smem.never_below``)
+            notes.append(f"<li>{escape(r.message)}</li>")
     table = f'<table class="mixfit-k-table" {_TABLE}>{"".join(rows)}</table>'
     return table + (f'<ul style="font-size:12px">{"".join(notes)}</ul>' if notes else "")
 

@@ -22,7 +22,7 @@ from .data import (
     point_weight,
     robust_variance,
 )
-from .em import Problem, Progress, finish_k, parent_ks, refine_k, run_k
+from .em import Problem, Progress, finish_k, parent_ks, refine_k, run_given, run_k
 from .errors import FitError
 from .estep import Batch
 from .families import get_family
@@ -40,7 +40,7 @@ from .schema import (
     ReferenceDensity,
 )
 from .screen import birth_count, candidate_count, candidate_methods
-from .smem import MAX_MOVES
+from .smem import MAX_MOVES, never_below
 from .tight import TightFloor
 
 EXACT_REFERENCE_MAX = 5000  # up to this many points the p-values use every training point
@@ -436,8 +436,11 @@ def _criterion(result: KResult, criterion: str) -> float:
 
 
 def assemble(problem: Problem, results: list[KResult]) -> FitResult:
-    """Select K by the request's criterion and build the result with its scoring model."""
+    """Select K by the request's criterion and build the result with its scoring model; a K
+    whose fit ended below K-1's reports K-1's fit with a component copied
+    (``mixfit.smem.never_below``)."""
     request = problem.request
+    results = never_below(problem, results, run_given)
     ok = [r for r in results if r.status == "ok"]
     if not ok:
         raise FitError("; ".join(r.message or f"k={r.k} failed" for r in results))
@@ -463,7 +466,7 @@ def assemble(problem: Problem, results: list[KResult]) -> FitResult:
         d=problem.d,
         n_effective=problem.n_eff,
         boundary_moved=problem.moved,
-        results=sorted(results, key=lambda r: r.k),
+        results=results,
         model=model,
         seed=problem.seed,
         data_hash=data_hash(problem.X, problem.w),

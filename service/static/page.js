@@ -1115,7 +1115,7 @@
       cell(tr, String(k.n_iter), { "data-field": "n_iter" });
       cell(tr, k.status !== "ok" ? "failed" : k.converged ? "yes" : "no", { "data-field": "converged" });
       cell(tr, k.k === r.k_selected ? `◀ ${r.criterion.toUpperCase()}` : "", { "data-field": "selected" });
-      if (k.status !== "ok") tr.title = k.message || "";
+      if (k.message) tr.title = k.message; // why it failed, or what an ok K is (a copy of K-1)
       tr.addEventListener("click", () => setShowK(k.k));
       return tr;
     }));

@@ -265,3 +265,18 @@ def test_plot_without_matplotlib_says_how_to_install(monkeypatch, gaussian: FitR
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib -> ImportError
     with pytest.raises(ImportError, match=re.escape("pip install 'mixfit[plot]'")):
         gaussian.plot()
+
+
+def test_an_ok_k_with_a_message_is_noted_under_both_tables(gaussian: FitResult) -> None:
+    """An ok K that says something (K-1's fit with a component copied,
+    ``mixfit.smem.never_below``) has it listed under the notebook's table and the CLI's."""
+    from fitclient.cli import k_table
+
+    said = "k=3: every start and move collapsed or ended below k=2's fit; this is a copy"
+    results = [r.model_copy(update={"message": said}) if r.k == 3 else r for r in gaussian.results]
+    noted = gaussian.model_copy(update={"results": results})
+    from html import escape
+
+    assert f"<li>{escape(said)}</li>" in noted._repr_html_()
+    assert "<li>" not in gaussian._repr_html_()
+    assert f"note: {said}" in k_table(noted) and "note:" not in k_table(gaussian)

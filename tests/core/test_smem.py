@@ -483,3 +483,51 @@ def test_neighbours_answer_a_narrower_query_from_a_wider_one() -> None:
     np.testing.assert_array_equal(dist, fresh[0])
     np.testing.assert_array_equal(rows, fresh[1])
     np.testing.assert_array_equal(rows, rows_wide[:, :10])
+
+
+FAMILIES_MORE = Path(__file__).resolve().parents[1] / "fixtures" / "families_more"
+
+
+def test_a_k_whose_every_move_collapses_is_k_minus_1_with_a_component_halved() -> None:
+    """MASS's geyser durations (299 points, 118 distinct values, 53 copies of one), Gaussian,
+    seed 0: every start and move of K = 5 collapsed onto repeated values or ended at -298.05
+    or below, under K = 4's -261.75. K = 4's fit with its largest component in two equal halves
+    is an EM fixed point at K = 4's log-likelihood (``mixfit.smem._not_below``): K = 5 reports
+    it, says so, and loses to K = 4 on every criterion."""
+    doc = json.loads((FAMILIES_MORE / "gamma_geyser_duration.json").read_text())
+    x = np.asarray(doc["x"], dtype=float).ravel()
+    fit = mixfit.fit(x, k={"min": 4, "max": 5}, seed=0)
+    four, five = fit.results
+    assert four.loglik == pytest.approx(-261.747, abs=1e-3)
+    assert five.status == "ok"
+    assert five.loglik == pytest.approx(four.loglik, abs=1e-6 * x.size)
+    assert five.starts[five.best_start].init == "grow (copy of 3)"
+    assert five.message is not None and "two equal halves" in five.message
+    assert five.bic > four.bic and five.aic > four.aic and fit.k_selected == 4
+    means = np.asarray(five.params.means)
+    sds = np.asarray(five.params.sds)
+    assert means[3] == pytest.approx(means[4], rel=1e-9) and sds[3] == pytest.approx(sds[4])
+    # without the moves (split_merge = 0) nothing grows from K = 4: K = 5 stays below it
+    plain = mixfit.fit(x, k={"min": 4, "max": 5}, seed=0, split_merge=0).results
+    assert plain[1].loglik < plain[0].loglik - 1.0
+
+
+def test_the_copy_of_a_component_is_a_fixed_point_of_em() -> None:
+    """``smem.copied``: K - 1's parameters with the largest component copied and its weight
+    shared run to convergence at once, at K - 1's log-likelihood, the halves equal."""
+    from mixfit.em import run_given
+
+    rng = np.random.default_rng(4)
+    x = np.concatenate([rng.normal(0, 1, 150), rng.normal(5, 0.5, 50)])
+    parent = mixfit.fit(x, k=2, seed=0).results[0]
+    problem = prepare(parse_request({"k": 3, "seed": 0}), x)
+    given = smem.copied(problem, parent)
+    t = int(np.argmax(parent.params.weights))
+    assert given is not None and given[2] == [f"grow (copy of {t})"]
+    weights = np.exp(given[1][0])
+    assert weights[t] == pytest.approx(weights[2]) and weights.sum() == pytest.approx(1.0)
+    tried = run_given(problem, 3, given, 0)
+    assert tried.status == "ok" and tried.starts[0].n_iter <= 2
+    assert tried.loglik == pytest.approx(parent.loglik, abs=1e-9 * abs(parent.loglik))
+    means = tried.params.means
+    assert means[t] == pytest.approx(means[2], rel=1e-12)
