@@ -202,7 +202,14 @@ def parent_fit(
     for j in range(first, k):
         grand = chain.get(j - 1)
         chain[j] = refine_k(problem, run_k(problem, j, quiet, parent=grand), quiet, grand)
-    return chain[k - 1]
+    return hidden_parent(problem, chain[k - 1])
+
+
+def hidden_parent(problem: Problem, fit: KResult) -> KResult:
+    """Keep a K-1 fitted only for K's moves on the problem (``problem.extra["parents"]``),
+    where ``mixfit.smem.never_below`` finds it when the fit is assembled; returns it."""
+    problem.extra.setdefault("parents", {})[fit.k] = fit
+    return fit
 
 
 def check(request: Any, data: Any, weights: Any = None) -> tuple[Any, np.ndarray, Any, int]:

@@ -182,17 +182,21 @@ def never_below(problem: Any, results: list[KResult], run: Any) -> list[KResult]
     says what it is. Applied to the results only, when the fit is assembled: K+1's growth
     moves still start from K's own fit, a maximum of its own, not K-1's again (R's petrol,
     full, seed 0: K = 4 ended at -460.95, below K = 3's -421.25, and K = 5 grew from it to
-    -416.48, which growth from the copy missed). A K every start of which collapsed is still
-    refused (as mclust's NA BIC); a K whose K-1 was not asked (a K alone, a gap in the list)
-    is left as it is, and so is every K with the moves off (``split_merge = 0``: a peer's EM
-    reproduced) or explicit start values."""
+    -416.48, which growth from the copy missed). A K whose K-1 was not asked (a K alone, the
+    smallest of a list) compares with the K-1 fitted for its growth moves
+    (``mixfit.fit.parent_fit``, kept on ``problem.extra["parents"]``), so a K asked alone
+    ends where the grid's does. A K every start of which collapsed is still refused (as
+    mclust's NA BIC); left as they are: a K with no K-1 fitted at all (K = 1, a K = 2 alone),
+    and every K with the moves off (``split_merge = 0``: a peer's EM reproduced) or explicit
+    start values."""
     req = problem.request
     ordered = sorted(results, key=lambda r: r.k)
     if req.split_merge == 0 or req.explicit_start is not None:
         return ordered
+    hidden = problem.extra.get("parents", {})  # K-1s fitted for moves only (``parent_fit``)
     shown: list[KResult] = []
     for result in ordered:
-        below = shown[-1] if shown and shown[-1].k == result.k - 1 else None
+        below = shown[-1] if shown and shown[-1].k == result.k - 1 else hidden.get(result.k - 1)
         if below is not None and below.status == "ok" and result.status == "ok":
             if below.loglik - result.loglik > problem.gain_threshold(below.loglik):
                 result = _copy_of(problem, below, result, run)

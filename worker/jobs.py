@@ -38,7 +38,7 @@ from fitqueue.jobs import (
 )
 from mixfit import FitError, FitRequest, KResult, assemble, prepare
 from mixfit.em import merge_k, refine_k, run_k, split_index
-from mixfit.fit import final_fit, fit_ks, parent_fit
+from mixfit.fit import final_fit, fit_ks, hidden_parent, parent_fit
 
 from .metrics import record_fit_seconds
 from .outage import REDIS_DOWN, through_outage
@@ -372,7 +372,7 @@ def reduce(
             if k in req.k_values():
                 final[k] = final_fit(problem, merged, final, parent, reporter)
             else:  # a K-1 fitted for K's moves, finished as mixfit.fit.parent_fit does
-                parents[k] = refine_k(problem, merged, reporter, parent)
+                parents[k] = hidden_parent(problem, refine_k(problem, merged, reporter, parent))
         result = assemble(problem, list(final.values()))
     model_id = uuid.uuid4().hex
     store_model(

@@ -507,6 +507,9 @@ def test_a_k_whose_every_move_collapses_is_k_minus_1_with_a_component_halved() -
     means = np.asarray(five.params.means)
     sds = np.asarray(five.params.sds)
     assert means[3] == pytest.approx(means[4], rel=1e-9) and sds[3] == pytest.approx(sds[4])
+    # asked alone, K = 5 compares with the K = 4 it fits for its growth moves
+    alone = mixfit.fit(x, k=5, seed=0).results[0]
+    assert alone.loglik == pytest.approx(five.loglik, rel=1e-12) and alone.message == five.message
     # without the moves (split_merge = 0) nothing grows from K = 4: K = 5 stays below it
     plain = mixfit.fit(x, k={"min": 4, "max": 5}, seed=0, split_merge=0).results
     assert plain[1].loglik < plain[0].loglik - 1.0

@@ -84,6 +84,28 @@ def test_a_k_asked_alone_fans_out_to_the_one_job_result(make_client, worker_proc
     assert b["starts"][b["best_start"]]["init"].startswith("grow")
 
 
+@pytest.mark.parametrize("k", [5, {"min": 4, "max": 5}])
+def test_a_k_below_k_minus_1_is_the_same_copy_fanned_out(make_client, worker_proc, poll, k):
+    """MASS's geyser durations, Gaussian, seed 0: K = 5's own starts and moves end at -298.05,
+    below K = 4's -261.75, and the fit reports K = 4's with a component copied
+    (``mixfit.smem.never_below``): asked alone, against the K = 4 fitted for its moves (which
+    the merge fits from parts), or in a grid; one job and four parts alike."""
+    path = FIXTURES / "families_more" / "gamma_geyser_duration.json"
+    request = {"data": json.loads(path.read_text())["x"], "k": k, "seed": 0}
+    one = make_client(FANOUT_MIN_WORK=10**15)
+    many = make_client(FANOUT_MIN_WORK=0, FANOUT_PARTS=4)
+    single = poll(one, one.post("/v1/fits", json=request).get_json()["id"])
+    fanned = poll(many, many.post("/v1/fits", json=request).get_json()["id"])
+    assert single["status"] == fanned["status"] == "finished", (single, fanned)
+    assert len(fanned["parts"]) >= 4  # (a grid from K = 4 fits K = 3 as parts too)
+    a, b = single["result"]["results"][-1], fanned["result"]["results"][-1]
+    assert a["k"] == b["k"] == 5
+    assert a["loglik"] == pytest.approx(-261.747, abs=1e-3)
+    assert b["loglik"] == pytest.approx(a["loglik"], rel=1e-12)
+    for r in (a, b):
+        assert r["starts"][r["best_start"]]["init"] == "grow (copy of 3)" and r["message"]
+
+
 def test_canceling_a_fanned_out_fit_cancels_every_part(make_client, worker_proc, poll):
     client = make_client(FANOUT_MIN_WORK=0)
     body = {
