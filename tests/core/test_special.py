@@ -3,7 +3,7 @@
 import numpy as np
 from scipy.special import zeta
 
-from mixfit.special import trigamma
+from mixfit.special import SERIES_FROM, trigamma
 
 
 def test_trigamma_matches_scipys_hurwitz_zeta():
@@ -16,3 +16,5 @@ def test_trigamma_matches_scipys_hurwitz_zeta():
     assert abs(trigamma(1.0) - np.pi**2 / 6) < 1e-14
     big = np.full((30, 30), 1.0)
     np.testing.assert_allclose(trigamma(big), np.pi**2 / 6, rtol=5e-14)
+    mid = np.geomspace(0.01, 50.0, SERIES_FROM)  # the smallest array the series takes
+    np.testing.assert_allclose(trigamma(mid), zeta(2.0, mid), rtol=5e-14)
