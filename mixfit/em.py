@@ -490,7 +490,6 @@ def _continued(
             "starts": [won if s.start == won.start else s for s in result.starts],
             "best_start": result.best_start,
             "screening": result.screening,
-            "message": result.message,
             "converged": result.converged,
             "n_iter": won.n_iter,
         }
