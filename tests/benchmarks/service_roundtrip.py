@@ -20,6 +20,7 @@ import http.client
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -69,6 +70,40 @@ class Client:
 
     def close(self) -> None:
         self.conn.close()
+
+
+def phases(host: str, port: int, url: str, bodies: list[bytes]) -> dict[str, float]:
+    """Where sequential round trips spend their time, from RQ's own timestamps of each job
+    (``enqueued_at``, ``started_at``, ``ended_at``, written by the API and the worker on this
+    machine's clock): medians in ms of the POST, the wait in the queue, the job from its start
+    to its end (the fit and the job's own reads and writes), and from the job's end to the
+    client holding the finished document."""
+    from redis import Redis
+    from rq.job import Job
+    from rq.serializers import JSONSerializer
+
+    client = Client(host, port)
+    redis = Redis.from_url(url)
+    rows = []
+    try:
+        for body in bodies:
+            sent = time.time()
+            fit = client.call("POST", "/v1/fits", body)
+            posted = time.time()
+            client.call("GET", f"/v1/fits/{fit['id']}?wait=30")
+            held = time.time()
+            job = Job.fetch(fit["id"], connection=redis, serializer=JSONSerializer)
+            enqueued, started, ended = (
+                job.enqueued_at.timestamp(),
+                job.started_at.timestamp(),
+                job.ended_at.timestamp(),
+            )
+            rows.append((posted - sent, started - enqueued, ended - started, held - ended))
+    finally:
+        client.close()
+        redis.close()
+    names = ["post", "queued", "job", "to_client"]
+    return {name: statistics.median(r[i] for r in rows) * 1000 for i, name in enumerate(names)}
 
 
 def latency(host: str, port: int, bodies: list[bytes]) -> list[float]:
@@ -150,13 +185,22 @@ def measure(fits: int = 200, workers: int = 2, inline: bool = False) -> dict[str
                 procs.append(devstack.start_worker(url, QUEUE, log_level="WARNING", extra=extra))
             devstack.wait_workers(url, QUEUE, workers)
             port = devstack.free_port()
-            procs.append(devstack.start_gunicorn(url, f"127.0.0.1:{port}", queue=QUEUE))
+            # Its request log lines are formatted as in production (their CPU counts) but not
+            # shown: make bench's output is the figures.
+            procs.append(
+                devstack.start_gunicorn(
+                    url, f"127.0.0.1:{port}", queue=QUEUE, stderr=subprocess.DEVNULL
+                )
+            )
             devstack.wait_http(f"http://127.0.0.1:{port}/healthz", procs[-1])
 
             latency("127.0.0.1", port, [simulator_request(10_000 + i) for i in range(20)])
             bodies = [simulator_request(i) for i in range(fits)]
             core = core_only(bodies[:50])
             times = latency("127.0.0.1", port, bodies)
+            split = phases(
+                "127.0.0.1", port, url, [simulator_request(20_000 + i) for i in range(50)]
+            )
             roles = {
                 "workers": [p.pid for p in procs[1:-1]],
                 "gunicorn": [procs[-1].pid],
@@ -176,6 +220,7 @@ def measure(fits: int = 200, workers: int = 2, inline: bool = False) -> dict[str
         "p95_ms": ms[int(round(0.95 * (len(ms) - 1)))],
         "fits_per_s": rate,
         "core_p50_ms": statistics.median(core) * 1000,
+        **{f"phase_ms_{name}": ms for name, ms in split.items()},
         # CPU ms per fit of each role over the throughput run (the clients: this process)
         **{f"cpu_ms_{role}": (after[role] - before[role]) / fits * 1000 for role in roles},
     }
@@ -194,7 +239,11 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         f"{figures['workers']} {mode} workers:\n"
         f"  p50 {figures['p50_ms']:.1f} ms (target <= 25), p95 {figures['p95_ms']:.1f} ms\n"
         f"  throughput {figures['fits_per_s']:.1f} fits/s (target >= 100)\n"
-        f"  the fit alone in-process (mixfit.fit): p50 {figures['core_p50_ms']:.1f} ms",
+        f"  the fit alone in-process (mixfit.fit): p50 {figures['core_p50_ms']:.1f} ms\n"
+        f"  where a sequential round trip goes (medians of 50, RQ's timestamps): POST "
+        f"{figures['phase_ms_post']:.1f} ms, in the queue {figures['phase_ms_queued']:.1f} ms, "
+        f"the job {figures['phase_ms_job']:.1f} ms, its end to the client "
+        f"{figures['phase_ms_to_client']:.1f} ms",
         flush=True,
     )
     cpu = {k.removeprefix("cpu_ms_"): v for k, v in figures.items() if k.startswith("cpu_ms_")}
