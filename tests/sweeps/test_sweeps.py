@@ -1,0 +1,63 @@
+"""The sweeps' own logic (the sweeps themselves take minutes to an hour: not run here)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from tests.sweeps import beta, compare, grids
+from tests.sweeps.common import data_sets
+
+
+def test_compare_counts_each_cell_once_and_finds_a_k_below_k_minus_1(tmp_path, capsys):
+    old = [
+        {"key": ["a", "gaussian", ""], "ll": {"1": -10.0, "2": -8.0, "3": -7.0}},
+        {"key": ["b", "gaussian", ""], "ll": {"1": -10.0, "2": None}},
+        {"key": ["c", "beta", ""], "error": "no"},
+    ]
+    new = [
+        {"key": ["a", "gaussian", ""], "ll": {"1": -10.0, "2": -8.0 + 1e-9, "3": -9.0}},
+        {"key": ["b", "gaussian", ""], "ll": {"1": -9.0, "2": -9.5}},
+        {"key": ["c", "beta", ""], "error": "no"},
+    ]
+    paths = []
+    for name, rows in (("old", old), ("new", new)):
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(rows))
+        paths.append(str(path))
+    counts = compare.main(paths)
+    assert counts == {
+        "identical": 1,
+        "close": 1,
+        "lower": 1,
+        "higher": 1,
+        "status changed": 1,
+        "below K-1": 2,
+    }
+    assert "below K-1 ('a', 'gaussian', '') K 3" in capsys.readouterr().out
+
+
+def test_families_follow_the_support():
+    assert [f for f, _ in grids.families(np.array([0.2, 0.5, 0.9]))] == [
+        "gaussian",
+        "student_t",
+        "gamma",
+        "lognormal",
+        "beta",
+    ]
+    assert [f for f, _ in grids.families(np.array([0.0, 3.0, 5.0]))] == [
+        "gaussian",
+        "student_t",
+        "poisson",
+    ]
+    assert len(grids.families(np.zeros((5, 2)))) == 4
+
+
+def test_the_data_sets_are_distinct_and_the_simulated_beta_sets_inside_the_unit_interval():
+    sets = list(data_sets())
+    assert len(sets) > 150
+    assert len({x.tobytes() for _, x in sets}) == len(sets)
+    simulated = beta.simulated()
+    assert len(simulated) == 24
+    assert all(((x > 0) & (x < 1)).all() for _, x in simulated)
