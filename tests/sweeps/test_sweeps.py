@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 
-from tests.sweeps import beta, compare, grids
+from tests.sweeps import beta, compare, grids, options
 from tests.sweeps.common import data_sets
 
 
@@ -61,3 +61,23 @@ def test_the_data_sets_are_distinct_and_the_simulated_beta_sets_inside_the_unit_
     simulated = beta.simulated()
     assert len(simulated) == 24
     assert all(((x > 0) & (x < 1)).all() for _, x in simulated)
+
+
+def test_the_option_fuzz_draws_each_request_from_its_seed_and_reports_defects():
+    assert options.non_finite({"a": [1.0, float("nan")], "b": {"c": float("inf")}, "d": 2}) == [
+        ".a[]",
+        ".b.c",
+    ]
+    (x1, w1, o1), (x2, w2, o2) = options.request(7), options.request(7)
+    np.testing.assert_array_equal(x1, x2)
+    assert o1 == o2 and (w1 is None) == (w2 is None)
+
+    class Broken:
+        class FitError(Exception):
+            pass
+
+        @staticmethod
+        def fit(*args, **kwargs):
+            raise ValueError("a bug")
+
+    assert options.check(Broken, 7) == ["ValueError: a bug"]
