@@ -107,8 +107,9 @@ def newton_beta(
             step = np.where(ok, step, 0.0)
             na, nb = a + step * da, b + step * db
             nf = np.where(ok, nf, f)
-        done = np.all(np.abs(na - a) <= NEWTON_RTOL * a)
-        done = done and np.all(np.abs(nb - b) <= NEWTON_RTOL * b)
+        # (the array's method, not np.all: its dispatch costs more than the test here)
+        done = bool((np.abs(na - a) <= NEWTON_RTOL * a).all())
+        done = done and bool((np.abs(nb - b) <= NEWTON_RTOL * b).all())
         a, b, f = na, nb, nf
         if done:
             break
@@ -233,9 +234,12 @@ class Beta(Family):
         floor, except where it is a tight cluster of its own (``mixfit.tight``)."""
         mean = a / (a + b)
         cap = np.maximum(mean * (1 - mean) / floor - 1.0, 1.0)
+        over = a + b > cap
+        if not np.count_nonzero(over):  # the common case: nothing to cap (a third of the
+            return a, b  # M-step's time went to the rest on a small beta fit)
         var = (mean * (1 - mean) / (a + b + 1.0))[..., None]
         kept = (var < floor) & ~self.below_floor(mean[..., None], var, floor)  # a tight cluster
-        over = (a + b > cap) & ~kept[..., 0]
+        over &= ~kept[..., 0]
         for s, k in zip(*np.nonzero(over), strict=True):
             events.append(
                 (int(s), int(k), "precision_cap", "precision a+b capped (variance floor)")
