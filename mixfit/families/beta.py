@@ -235,8 +235,8 @@ class Beta(Family):
         mean = a / (a + b)
         cap = np.maximum(mean * (1 - mean) / floor - 1.0, 1.0)
         over = a + b > cap
-        if not np.count_nonzero(over):  # the common case: nothing to cap (a third of the
-            return a, b  # M-step's time went to the rest on a small beta fit)
+        if not np.count_nonzero(over):  # the common case: nothing to cap
+            return a, b
         var = (mean * (1 - mean) / (a + b + 1.0))[..., None]
         kept = (var < floor) & ~self.below_floor(mean[..., None], var, floor)  # a tight cluster
         over &= ~kept[..., 0]
