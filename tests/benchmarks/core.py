@@ -107,14 +107,22 @@ def small_grid() -> dict:
     mixfit.fit(x, k={"min": 1, "max": 4}, seed=0)  # warm: first-call costs are not the fit's
     result, t_ours = timed(lambda: mixfit.fit(x, k={"min": 1, "max": 4}, seed=0))
     lls, t_sk = sklearn_grid(x, [1, 2, 3, 4], n_init=10)
+    label = "small K grid: n=200, K=1..4, 10 starts, defaults vs sklearn n_init=10"
+    return grid_row("small grid", label, result, lls, t_ours, t_sk, digits=0)
+
+
+def grid_row(
+    name: str, label: str, result, lls: dict[int, float], t_ours: float, t_sk: float, digits: int
+) -> dict:
+    """Print one small-grid table row (mixfit's time to ``digits`` decimals of a ms, the worst
+    LL gap over K) and return its figures."""
     worst = min(r.loglik - lls[r.k] for r in result.results)
     print(
-        f"| small K grid: n=200, K=1..4, 10 starts, defaults vs sklearn n_init=10 | "
-        f"{t_ours * 1e3:.0f} ms | {t_sk * 1e3:.0f} ms | **{t_sk / t_ours:.1f}x** | "
-        f"min over K of LL_mixfit - LL_sklearn = {worst:+.3f} |",
+        f"| {label} | {t_ours * 1e3:.{digits}f} ms | {t_sk * 1e3:.0f} ms | "
+        f"**{t_sk / t_ours:.1f}x** | min over K of LL_mixfit - LL_sklearn = {worst:+.3f} |",
         flush=True,
     )
-    return {"name": "small grid", "ours": t_ours, "sklearn": t_sk, "ratio": t_sk / t_ours}
+    return {"name": name, "ours": t_ours, "sklearn": t_sk, "ratio": t_sk / t_ours}
 
 
 def small_grid_equal() -> dict:
@@ -149,15 +157,11 @@ def small_grid_equal() -> dict:
             theirs.append(seconds)
     finally:
         del os.environ["MIXFIT_THREADS"]
-    t_ours, t_sk = min(ours), min(theirs)
-    worst = min(r.loglik - lls[r.k] for r in result.results)
-    print(
-        f"| small K grid, equal footing: one thread each, k-means++ x 10, no screening, moves "
-        f"or polish, tol 1e-3/sample | {t_ours * 1e3:.1f} ms | {t_sk * 1e3:.0f} ms | "
-        f"**{t_sk / t_ours:.1f}x** | min over K of LL_mixfit - LL_sklearn = {worst:+.3f} |",
-        flush=True,
+    label = (
+        "small K grid, equal footing: one thread each, k-means++ x 10, no screening, moves "
+        "or polish, tol 1e-3/sample"
     )
-    return {"name": "small grid equal", "ours": t_ours, "sklearn": t_sk, "ratio": t_sk / t_ours}
+    return grid_row("small grid equal", label, result, lls, min(ours), min(theirs), digits=1)
 
 
 def split_merge_cost() -> dict:
