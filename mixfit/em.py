@@ -14,7 +14,8 @@ widest component of the best K-1 fit when K-1 was fitted too (``split``).
 Degeneracy. The likelihood of a Gaussian mixture is unbounded: a component shrinking onto one
 point (or onto fewer distinct points than its covariance needs) sends it to infinity. Only that
 is degenerate, and a small, well-defined component is a result. A start is degenerate when a
-component's weight falls below one point's worth, or when the M-step has to hold a variance at
+component's weight falls below one point's worth (``Family.least_weight``: a tied Gaussian's
+below 1e-12 points' worth, its spread being shared), or when the M-step has to hold a variance at
 the floor (``var_floor`` times the data's variance; the smallest eigenvalue of a full or tied
 covariance; a beta component's precision cap). Which components can do that depends on the
 covariance type by itself: a tied or spherical component of three points is fine, a full one in
@@ -838,7 +839,7 @@ def _squarem(
 def _m_step(problem: Problem, st: _Starts, active: np.ndarray, stats: np.ndarray) -> None:
     fam = problem.family
     counts = stats[..., 0]
-    weak = counts < problem.one_point
+    weak = counts < problem.one_point * fam.least_weight()
     bad = np.logical_or.reduce(weak, axis=1)
     floored: dict[int, int] = {}
     # rows of the batch the M-step serves: all of them unless a weight collapsed
@@ -885,7 +886,7 @@ def _m_step(problem: Problem, st: _Starts, active: np.ndarray, stats: np.ndarray
                 "weight_collapse",
                 comp,
                 f"component {comp} kept {counts[j, comp] / problem.one_point:.3g} points' worth "
-                "of weight, less than one point",
+                f"of weight, less than {least_words(fam.least_weight())}",
             )
         else:
             comp = floored[j]
@@ -938,6 +939,11 @@ def _report(st: _Starts, progress: Progress, iteration: int) -> None:
     )
 
 
+def least_words(points: float) -> str:
+    """The degeneracy rule's least weight (``Family.least_weight``) in words."""
+    return "one point's worth" if points == 1.0 else f"{points:.3g} points' worth"
+
+
 def failure_message(k: int, starts: list[StartSummary], family: Family | None = None) -> str:
     """What happened to the starts of a K none of whose starts stayed non-degenerate, and what
     to try: in the family's words (``Family.floor_phrase`` and ``Family.remedy``, which names
@@ -953,7 +959,8 @@ def failure_message(k: int, starts: list[StartSummary], family: Family | None = 
             "column's in d > 1): it sat on too few distinct points"
         )
     if weights:
-        parts.append(f"in {weights} a component kept less than one point's worth of weight")
+        least = least_words(family.least_weight() if family is not None else 1.0)
+        parts.append(f"in {weights} a component kept less than {least} of weight")
     rescued = sum(1 for s in starts if s.init == RESCUE_INIT)
     grown = sum(1 for s in starts if s.init.startswith("grow"))
     n = len(starts) - rescued - grown

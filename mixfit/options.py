@@ -373,7 +373,8 @@ class StartSummary(Schema):
     degenerate_reason: Literal["floor", "weight"] | None = Field(
         None,
         description="floor: a variance (beta: precision) held at the floor; weight: a "
-        "component kept less than one point's worth of weight.",
+        "component kept less than one point's worth of weight (a tied Gaussian's: 1e-12 "
+        "points' worth, its weight gone).",
     )
     loglik: float | None
     n_iter: int

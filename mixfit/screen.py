@@ -8,12 +8,13 @@ searched for about the cost of the few starts that continue.
 Here ``screen_factor`` x ``n_starts`` candidates of one K are drawn from the start portfolio
 (``mixfit.starts``) on a sample of at most ``starts.SCREEN_POINTS`` points and all advance
 together for ``screen_iter`` batched EM iterations on that sample. A candidate that degenerates
-on the way (a variance at the floor, a component with less than one point's worth of weight) is
-frozen and ranked after every healthy one. The healthy candidates are ranked by log-likelihood,
-duplicates (log-likelihoods equal to 1e-9 relative: the same maximum reached twice) set aside,
-and the best ``n_starts`` become the starts. At K = 2 the portfolio adds up to ``BIRTHS``
-candidates that each put a tight cluster of points apart (``birth_partitions``). With
-``screen_factor = 1`` nothing is screened: the drawn candidates are the starts.
+on the way (a variance at the floor, a component with less than one point's worth of weight,
+``Family.least_weight``) is frozen and ranked after every healthy one. The healthy candidates
+are ranked by log-likelihood, duplicates (log-likelihoods equal to 1e-9 relative: the same
+maximum reached twice) set aside, and the best ``n_starts`` become the starts. At K = 2 the
+portfolio adds up to ``BIRTHS`` candidates that each put a tight cluster of points apart
+(``birth_partitions``). With ``screen_factor = 1`` nothing is screened: the drawn candidates
+are the starts.
 
 Every part of a fanned-out fit screens the same candidates from the same generator, so each part
 continues exactly the starts the whole fit would.
@@ -256,11 +257,11 @@ def screen(problem, k: int, n_select: int, tick: Callable[[], None] | None = Non
         per_round = int(np.clip(SCREEN_BUDGET / cost, 3, 10))
     if count > n_select and per_round:
         batch = problem.batch if s.full else Batch(problem.family.statistics(s.Z), s.w)
-        one_point = point_weight(s.w)
+        least = point_weight(s.w) * problem.family.least_weight()
         history = np.full((3, count), -np.inf)
         while True:
             _short_em(
-                problem, batch, params, logw, rows, per_round, one_point, history, degenerate, tick
+                problem, batch, params, logw, rows, per_round, least, history, degenerate, tick
             )
             iterations += per_round
             ll = projected(*history)
@@ -294,7 +295,7 @@ def _short_em(
     logw: np.ndarray,
     rows: np.ndarray,
     iterations: int,
-    one_point: float,
+    least: float,
     history: np.ndarray,
     degenerate: np.ndarray,
     tick: Callable[[], None] | None = None,
@@ -314,7 +315,7 @@ def _short_em(
         history[1, alive] = history[2, alive]
         history[2, alive] = values
         counts = stats[..., 0]
-        bad = np.any(counts < one_point, axis=1) | ~np.isfinite(values)
+        bad = np.any(counts < least, axis=1) | ~np.isfinite(values)
         if np.count_nonzero(bad):  # no M-step from an emptied component or a NaN
             degenerate[alive[bad]] = True
             alive, sub, stats, counts = alive[~bad], take(sub, ~bad), stats[~bad], counts[~bad]

@@ -219,6 +219,12 @@ class Family(ABC):
         point has no spread)."""
         return 2.0
 
+    def least_weight(self) -> float:
+        """Points' worth of weight below which a component makes its start degenerate
+        (``mixfit.em``'s degeneracy rule): one point, since a component's own spread shrinks
+        onto what little it holds."""
+        return 1.0
+
     def component_params(self) -> int:
         """Free parameters that one component holds on its own (its weight included): a
         component with fewer points' worth of weight is flagged small in the result."""

@@ -1,11 +1,12 @@
-"""normalmixEM reproduced beyond the four hand-picked fixtures: 64 runs from sampled start
-values on 16 R data sets, K = 2, 3, equal and unequal variances
+"""normalmixEM reproduced beyond the four hand-picked fixtures: 128 runs from sampled start
+values on 16 R data sets, K = 2..5, equal and unequal variances
 (``tests/fixtures/normalmixem_sweep``, made by its R script).
 
 A run whose start meets a singularity is restarted by normalmixEM from random values; its answer
 is not the start's. Here such a start is restarted and, if every restart degenerates too,
 rescued (``mixfit.em.rescue``): the K gets a regular maximum at least as high as R's, never a
-refusal."""
+refusal. Where normalmixEM gives up ("Too many tries!") the K is fitted or refused with a
+``FitError``, nothing else."""
 
 from __future__ import annotations
 
@@ -33,14 +34,22 @@ def fixture() -> dict:
     return json.loads(FIXTURE.read_text())
 
 
-def cases(restarted: bool) -> list:
+def cases(kind: str) -> list:
+    """The runs of one kind: ``reproduced`` (normalmixEM ran from the start alone),
+    ``restarted`` (it restarted from random values) or ``gave_up``."""
     data = {d["name"]: d["x"] for d in fixture()["datasets"]}
+
+    def kind_of(c: dict) -> str:
+        if "error" in c:
+            return "gave_up"
+        return "restarted" if c["result"]["restarts"] > 0 else "reproduced"
+
     return [
         pytest.param(
-            c, data[c["dataset"]], id=f"{c['dataset']}-K{c['k']}-{'V' if c['arbvar'] else 'E'}"
+            c, data[c["dataset"]], id=f"{c['dataset']}-K{c['k']}{'V' if c['arbvar'] else 'E'}"
         )
         for c in fixture()["cases"]
-        if (c["result"]["restarts"] > 0) == restarted
+        if kind_of(c) == kind
     ]
 
 
@@ -54,21 +63,25 @@ def from_start(case: dict, x: list) -> mixfit.KResult:
         tol_type="absolute",
         max_iter=MAX_ITER,
         variance_update="normalmixem",
+        seed=0,
     ).results[0]
 
 
 def test_the_sweep_holds_what_it_says():
     runs = fixture()["cases"]
-    assert len(runs) == 64 and len({c["dataset"] for c in runs}) == 16
-    assert 1 <= sum(c["result"]["restarts"] > 0 for c in runs) <= 5
+    assert len(runs) == 128 and len({c["dataset"] for c in runs}) == 16
+    assert {c["k"] for c in runs} == {2, 3, 4, 5}
+    assert len(cases("reproduced")) >= 100 and cases("restarted") and cases("gave_up")
 
 
-@pytest.mark.parametrize(("case", "x"), cases(restarted=False))
+@pytest.mark.parametrize(("case", "x"), cases("reproduced"))
 def test_normalmixem_reproduced_from_sampled_starts(case, x):
     """Every log-likelihood of the trace to 1e-12 relative, and the answer too, at the same
     iteration; except where R's stopping gain is within rounding of the tolerance (the sums'
     order differs: smi K = 2 E, gain 1.0011e-8 in R, 0.99999e-8 here): there the stop may come
-    one iteration apart, and the traces agree up to it."""
+    one iteration apart, and the traces agree up to it. The parameters of K >= 4 to 1e-11:
+    along a flat ridge they are less determined than the log-likelihood (precip K = 5 V after
+    2,149 iterations: 1.5e-12, quakes K = 5 E: 2.7e-12, their traces within 5e-14)."""
     expected = case["result"]
     r = from_start(case, x)
     assert r.starts[0].accelerated == 0 and r.starts[0].restarts == 0
@@ -81,21 +94,31 @@ def test_normalmixem_reproduced_from_sampled_starts(case, x):
         assert abs(r.n_iter - expected["iterations"]) == 1
         assert abs(gains[last - 1] - TOL) <= 1e-13 * abs(theirs[-1])
         return
-    rel = dict(rtol=1e-12, atol=0)
     k = case["k"]
+    rel = dict(rtol=1e-12 if k <= 3 else 1e-11, atol=0)
     np.testing.assert_allclose(r.params.weights, expected["lambda"], **rel)
     np.testing.assert_allclose(r.params.means, expected["mu"], **rel)
     np.testing.assert_allclose(r.params.sds, np.broadcast_to(expected["sigma"], (k,)), **rel)
     assert r.loglik == pytest.approx(expected["loglik"], rel=1e-12)
 
 
-@pytest.mark.parametrize(("case", "x"), cases(restarted=True))
+@pytest.mark.parametrize(("case", "x"), cases("restarted"))
 def test_a_start_normalmixem_restarts_gets_a_regular_maximum(case, x):
-    """The start degenerates here too (it is restarted); the K ends regular and at least as
-    high as normalmixEM's answer from its random restarts."""
+    """The K ends regular (if the start degenerates here too, it is restarted, then rescued)
+    and at least as high as normalmixEM's answer from its random restarts."""
     expected = case["result"]
     r = from_start(case, x)
     assert r.status == "ok"
-    assert r.starts[0].restarts >= 1
     assert r.loglik >= expected["loglik"] - 1e-9 * abs(expected["loglik"])
-    assert min(r.points) >= 1.0
+    if case["arbvar"]:
+        assert min(r.points) >= 1.0
+
+
+@pytest.mark.parametrize(("case", "x"), cases("gave_up"))
+def test_where_normalmixem_gives_up_the_k_is_fitted_or_refused_in_words(case, x):
+    try:
+        r = from_start(case, x)
+    except mixfit.FitError as error:
+        assert "degenerate" in str(error)
+        return
+    assert r.status == "ok" and min(r.points) >= 1.0
