@@ -559,8 +559,8 @@ def rescue(problem: Problem, result: KResult, progress: Progress | None = None) 
     meets a singularity (up to 20 times) instead of refusing the K. Before (2026-12-04), 3 of 64
     normalmixEM runs from sampled start values on R data sets (K = 2, 3, equal and unequal
     variances) restarted there; of the same starts, two were refused here and are now rescued
-    (``variance_update="normalmixem"``, plain EM): Nile K = 3 at -647.49 (R's restarted
-    answer: -648.12) and cats heart weights K = 3 at -324.03 (R: -324.41)
+    (``variance_update="normalmixem"``, plain EM, seed 0): Nile K = 3 at -647.90 (R's
+    restarted answer: -648.12) and cats heart weights K = 3 at -324.41 (R: -324.41)
     (``tests/core/test_normalmixem_sweep.py``). The K's starts say which were rescue draws
     (``RESCUE_INIT``)."""
     if result.status == "ok":
