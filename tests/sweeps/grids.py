@@ -7,6 +7,7 @@ two processes on two cores)."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 
 import numpy as np
 
@@ -26,7 +27,9 @@ def families(x: np.ndarray) -> list[tuple[str, dict]]:
     return out
 
 
-def main(argv: list[str]) -> None:
+def main(argv: list[str], fits: Callable[[np.ndarray], list[tuple[str, dict]]] = families) -> None:
+    """Run the sweep of ``argv`` (ROOT OUT [PART PARTS]) over the families and options
+    ``fits`` gives each data set."""
     root, out = argv[0], argv[1]
     part, parts = (int(argv[2]), int(argv[3])) if len(argv) > 3 else (0, 1)
     mixfit = core(root)
@@ -34,7 +37,7 @@ def main(argv: list[str]) -> None:
     for i, (name, x) in enumerate(data_sets()):
         if i % parts != part or (x.ndim == 2 and x.shape[1] > 8):
             continue
-        for family, options in families(x):
+        for family, options in fits(x):
             key = [name, family, options.get("covariance", "")]
             rows.append(
                 cell(mixfit, key, x, family=family, k={"min": 1, "max": 5}, seed=0, **options)

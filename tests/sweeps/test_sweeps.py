@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 
-from tests.sweeps import beta, compare, grids, options
+from tests.sweeps import beta, compare, grids, options, tied
 from tests.sweeps.common import data_sets
 
 
@@ -52,6 +52,7 @@ def test_families_follow_the_support():
         "poisson",
     ]
     assert len(grids.families(np.zeros((5, 2)))) == 4
+    assert tied.tied(np.zeros(5)) == [("gaussian", {"covariance": "tied"})]
 
 
 def test_the_data_sets_are_distinct_and_the_simulated_beta_sets_inside_the_unit_interval():
