@@ -57,7 +57,8 @@ def run(
     tol: float | None = None,
 ) -> tuple[float, dict]:
     procs = [devstack.start_worker(url, QUEUE, log_level="WARNING") for _ in range(workers)]
-    app = create_app({"REDIS_URL": url, "QUEUE_NAME": QUEUE})
+    # the API's request log would flood make bench's output: warnings only
+    app = create_app({"REDIS_URL": url, "QUEUE_NAME": QUEUE, "LOG_LEVEL": "WARNING"})
     client = app.test_client()
     try:
         devstack.wait_workers(url, QUEUE, count=workers)
