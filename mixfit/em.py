@@ -898,13 +898,15 @@ def _m_step(problem: Problem, st: _Starts, active: np.ndarray, stats: np.ndarray
         if weak[j].any():
             comp = int(np.argmin(counts[j]))
             st.why[s] = "weight"
+            least = fam.least_weight()
+            kept = below(counts[j, comp] / problem.one_point, least)
             st.log(
                 s,
                 it,
                 "weight_collapse",
                 comp,
-                f"component {comp} kept {counts[j, comp] / problem.one_point:.3g} points' worth "
-                f"of weight, less than {least_words(fam.least_weight())}",
+                f"component {comp} kept {kept} points' worth of weight, less than "
+                f"{least_words(least)}",
             )
         else:
             comp = floored[j]
@@ -955,6 +957,16 @@ def _report(st: _Starts, progress: Progress, iteration: int) -> None:
             "trace": st.traces[best] if best is not None else [],
         }
     )
+
+
+def below(points: float, least: float = 1.0) -> str:
+    """``points`` (less than ``least``) to 3 significant digits, or as many more as keep it
+    below (0.9996 points' worth is not "1")."""
+    for digits in (3, 6, 12):
+        text = f"{points:.{digits}g}"
+        if float(text) < least:
+            return text
+    return repr(points)
 
 
 def least_words(points: float) -> str:
