@@ -790,12 +790,13 @@ def _squarem(
     before its first cycle: the first extrapolations are long and can carry a start over a ridge
     into another basin, and such a fit is asked for EM's maximum from that start (a screened
     start has climbed its basin on the sample already). From the 128 sampled starts of
-    ``tests/fixtures/normalmixem_sweep`` (exact M-step, default tolerance; 2026-12-04), SQUAREM
-    from the first iteration ended lower than plain EM in 4 basins (MASS geyser K = 5 by 0.14
-    relative, islands K = 4 E by 0.0038 with two components on one mean, ozone K = 4 V by
-    0.00043, waiting K = 5 E by 3.6e-7); warmed up 10 iterations none ends in another basin
-    (two stop within 1.6e-8 relative of plain EM on the same climb; three whose start
-    degenerates end where other rescue draws lead), and the median saving in E-steps went from
+    ``tests/fixtures/normalmixem_sweep`` (exact M-step, default tolerance; 2026-12-04;
+    ``python -m tests.sweeps.normalmixem``), SQUAREM from the first iteration ended in a lower
+    basin than plain EM in 3 runs (islands K = 4 E by 0.0038 relative with two components on
+    one mean, ozone K = 4 V by 0.00043, waiting K = 5 E by 3.6e-7) and among the rescue draws
+    of MASS geyser K = 5 V (by 0.14); warmed up 10 iterations none does (of the 5 runs still
+    below plain EM, two stop within 1.6e-8 on the same climb, three follow other rescue draws
+    or plain EM's unfinished climb to a spike), and the median saving in E-steps went from
     3.19x to 2.98x (5 iterations: islands still jumped).
     """
     fam = problem.family

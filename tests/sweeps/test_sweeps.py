@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
-from tests.sweeps import beta, compare, grids, options, tied
+from tests.sweeps import beta, compare, grids, normalmixem, options, tied
 from tests.sweeps.common import data_sets
 
 
@@ -82,3 +83,10 @@ def test_the_option_fuzz_draws_each_request_from_its_seed_and_reports_defects():
             raise ValueError("a bug")
 
     assert options.check(Broken, 7) == ["ValueError: a bug"]
+
+
+def test_the_normalmixem_figures_are_relative_to_r():
+    assert normalmixem.relative([1.0, -2.0], [1.0, -2.0 * (1 + 4e-12)]) == pytest.approx(
+        4e-12, rel=1e-3
+    )
+    assert normalmixem.relative([3.0], [3.0]) == 0.0
