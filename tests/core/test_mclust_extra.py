@@ -95,3 +95,16 @@ def test_sunspot_v4_is_mclust_stopping_on_a_climb() -> None:
     given_start_degenerates(x, "degenerate", **common)
     ours = mixfit.fit(x, k=4, seed=1).results[0]
     assert ours.converged and ours.loglik < theirs["loglik"] - 1.0  # what the bar skips
+
+
+def test_plain_em_reports_a_climb_to_a_spike_unconverged() -> None:
+    """With ``accelerate=False`` and the default ``max_iter``, every start of the sunspot
+    months' K = 4 is still climbing to a spike on the zeros at 1,000 iterations: the K is
+    reported as it stands, above every regular maximum and marked unconverged (README,
+    Acceleration); SQUAREM reaches the spikes, degenerates and rescues a regular maximum."""
+    x = np.asarray(_doc("sunspot_month")["x"], dtype=float)
+    plain = mixfit.fit(x, k=4, seed=0, accelerate=False).results[0]
+    assert not plain.converged and plain.starts[plain.best_start].status == "max_iter"
+    assert plain.loglik == pytest.approx(-7267.91, abs=0.01)
+    fast = mixfit.fit(x, k=4, seed=0).results[0]
+    assert fast.converged and fast.loglik < plain.loglik - 50.0
