@@ -34,31 +34,43 @@ def fixture() -> dict:
     return json.loads(FIXTURE.read_text())
 
 
+def case_id(case: dict) -> str:
+    """A run's name: data set, K, V (unequal variances) or E (equal), e.g. ``islands-K4E``."""
+    return f"{case['dataset']}-K{case['k']}{'V' if case['arbvar'] else 'E'}"
+
+
+def runs() -> list[tuple[dict, list]]:
+    """Every run with its data."""
+    data = {d["name"]: d["x"] for d in fixture()["datasets"]}
+    return [(case, data[case["dataset"]]) for case in fixture()["cases"]]
+
+
 def cases(kind: str) -> list:
     """The runs of one kind: ``reproduced`` (normalmixEM ran from the start alone),
     ``restarted`` (it restarted from random values) or ``gave_up``."""
-    data = {d["name"]: d["x"] for d in fixture()["datasets"]}
 
     def kind_of(c: dict) -> str:
         if "error" in c:
             return "gave_up"
         return "restarted" if c["result"]["restarts"] > 0 else "reproduced"
 
-    return [
-        pytest.param(
-            c, data[c["dataset"]], id=f"{c['dataset']}-K{c['k']}{'V' if c['arbvar'] else 'E'}"
-        )
-        for c in fixture()["cases"]
-        if kind_of(c) == kind
-    ]
+    return [pytest.param(c, x, id=case_id(c)) for c, x in runs() if kind_of(c) == kind]
+
+
+def start_options(case: dict) -> dict:
+    """``mixfit.fit``'s start values and covariance type for a run."""
+    start = case["start"]
+    return {
+        "init": {"weights": start["lambda"], "means": start["mu"], "sds": start["sigma"]},
+        "covariance": "full" if case["arbvar"] else "tied",
+    }
 
 
 def from_start(case: dict, x: list) -> mixfit.KResult:
-    start = case["start"]
+    """normalmixEM's run here: its start, tolerance, iteration cap and variance update."""
     return mixfit.fit(
         x,
-        init={"weights": start["lambda"], "means": start["mu"], "sds": start["sigma"]},
-        covariance="full" if case["arbvar"] else "tied",
+        **start_options(case),
         tol=TOL,
         tol_type="absolute",
         max_iter=MAX_ITER,
@@ -124,30 +136,15 @@ def test_where_normalmixem_gives_up_the_k_is_fitted_or_refused_in_words(case, x)
     assert r.status == "ok" and min(r.points) >= 1.0
 
 
-def _case(name: str) -> tuple[dict, list]:
-    data = {d["name"]: d["x"] for d in fixture()["datasets"]}
-    for c in fixture()["cases"]:
-        if f"{c['dataset']}-K{c['k']}{'V' if c['arbvar'] else 'E'}" == name:
-            return c, data[c["dataset"]]
-    raise KeyError(name)
-
-
 @pytest.mark.parametrize("name", ["islands-K4E", "ozone-K4V"])
 def test_squarem_from_a_given_start_ends_at_plain_ems_maximum(name):
     """From explicit start values SQUAREM extrapolates after a warm-up of plain EM
     (``mixfit.em.EXPLICIT_WARMUP``): from the first iteration its long first steps carried
     these two starts into other basins (islands: -79.354, two components on one mean, against
     plain EM's -79.056; ozone: -536.410 against -536.180)."""
-    case, x = _case(name)
-    start = case["start"]
+    case, x = next((c, x) for c, x in runs() if case_id(c) == name)
     fits = {
-        accelerate: mixfit.fit(
-            x,
-            init={"weights": start["lambda"], "means": start["mu"], "sds": start["sigma"]},
-            covariance="full" if case["arbvar"] else "tied",
-            accelerate=accelerate,
-            seed=0,
-        ).results[0]
+        accelerate: mixfit.fit(x, **start_options(case), accelerate=accelerate, seed=0).results[0]
         for accelerate in (False, True)
     }
     plain, fast = fits[False], fits[True]

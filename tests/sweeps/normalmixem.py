@@ -11,7 +11,7 @@ import numpy as np
 
 import mixfit
 import mixfit.em
-from tests.core.test_normalmixem_sweep import fixture, from_start
+from tests.core.test_normalmixem_sweep import case_id, from_start, runs, start_options
 
 
 def relative(a: object, b: object) -> float:
@@ -19,10 +19,10 @@ def relative(a: object, b: object) -> float:
     return float(np.max(np.abs(a - b) / np.abs(b)))
 
 
-def reproduction(runs: list[tuple[dict, list]]) -> None:
+def reproduction(every: list[tuple[dict, list]]) -> None:
     params: dict[str, list[float]] = {"K <= 3": [], "K >= 4": []}
     traces, apart = [], []
-    for case, x in runs:
+    for case, x in every:
         if "error" in case or case["result"]["restarts"]:
             continue
         expected, r = case["result"], from_start(case, x)
@@ -30,7 +30,7 @@ def reproduction(runs: list[tuple[dict, list]]) -> None:
         common = min(len(trace), len(theirs))
         traces.append(relative(trace[:common], theirs[:common]))
         if r.n_iter != expected["iterations"]:
-            apart.append(f"{case['dataset']} K={case['k']}")
+            apart.append(case_id(case))
             continue
         sds = np.broadcast_to(expected["sigma"], (case["k"],))
         worst = max(
@@ -50,21 +50,15 @@ def reproduction(runs: list[tuple[dict, list]]) -> None:
     )
 
 
-def squarem(runs: list[tuple[dict, list]], warmup: int) -> None:
+def squarem(every: list[tuple[dict, list]], warmup: int) -> None:
     mixfit.em.EXPLICIT_WARMUP = warmup
     lower, savings = [], []
-    for case, x in runs:
-        start = case["start"]
+    for case, x in every:
         fits = {}
         for accelerate in (False, True):
+            options = start_options(case) | {"accelerate": accelerate, "seed": 0}
             try:
-                fits[accelerate] = mixfit.fit(
-                    x,
-                    init={"weights": start["lambda"], "means": start["mu"], "sds": start["sigma"]},
-                    covariance="full" if case["arbvar"] else "tied",
-                    accelerate=accelerate,
-                    seed=0,
-                ).results[0]
+                fits[accelerate] = mixfit.fit(x, **options).results[0]
             except mixfit.FitError:
                 break
         if len(fits) < 2:
@@ -74,20 +68,19 @@ def squarem(runs: list[tuple[dict, list]], warmup: int) -> None:
         if fast.loglik < plain.loglik - 1e-9 * abs(plain.loglik):
             given = "rescued" if plain.starts[plain.best_start].init == "params (rescue)" else ""
             lower.append(
-                f"{case['dataset']} K={case['k']}{'V' if case['arbvar'] else 'E'} "
-                f"{(fast.loglik - plain.loglik) / abs(plain.loglik):+.2g} {given}".strip()
+                f"{case_id(case)} {(fast.loglik - plain.loglik) / abs(plain.loglik):+.2g} "
+                f"{given}".strip()
             )
     print(f"SQUAREM warm-up {warmup}: lower than plain EM in {len(lower)}: {lower}")
     print(f"  median saving in E-steps {np.median(savings):.2f}x over {len(savings)}")
 
 
 def main() -> None:
-    data = {d["name"]: d["x"] for d in fixture()["datasets"]}
-    runs = [(case, data[case["dataset"]]) for case in fixture()["cases"]]
-    reproduction(runs)
+    every = runs()
+    reproduction(every)
     default = mixfit.em.EXPLICIT_WARMUP
     for warmup in (0, default):
-        squarem(runs, warmup)
+        squarem(every, warmup)
     mixfit.em.EXPLICIT_WARMUP = default
 
 
