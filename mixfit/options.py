@@ -162,7 +162,8 @@ class StartValues(Schema):
 
 INIT_DESCRIPTION = (
     "auto (the family's start portfolio, recorded per start), one start method, a list of "
-    "methods cycled over the candidates, or explicit start values."
+    "methods cycled over the candidates (auto stands alone, never in a list), or explicit "
+    "start values."
 )
 
 
@@ -305,6 +306,16 @@ class FitOptions(Schema):
         if isinstance(self.k, KRange):
             return list(range(self.k.min, self.k.max + 1))
         return sorted(set(self.k))
+
+    @model_validator(mode="after")
+    def _auto_alone(self) -> FitOptions:
+        """``auto`` is the family's whole portfolio, not one method a list can cycle."""
+        if isinstance(self.init, list) and "auto" in self.init:
+            raise ValueError(
+                "init 'auto' stands alone (it is the family's whole start portfolio): give "
+                "init 'auto', or list the methods to cycle without it"
+            )
+        return self
 
     @model_validator(mode="after")
     def _check_explicit(self) -> FitOptions:

@@ -65,6 +65,11 @@ def test_non_finite_data_is_422(client, token) -> None:
     assert error["detail"]["error_count"] >= 1
 
 
+def test_auto_among_init_methods_is_422(client) -> None:
+    error = client.error(post_fit(client, '{"data": [1, 2, 3], "init": ["hc", "auto"]}'), 422)
+    assert "init 'auto' stands alone" in error["message"]
+
+
 def test_non_finite_option_is_422(client) -> None:
     error = client.error(post_fit(client, '{"data": [1, 2, 3], "tol": NaN}'), 422)
     assert error["message"] == "tol: Input should be a finite number"
