@@ -184,7 +184,9 @@ class Beta(Family):
             raise FitError(f"beta mixtures are univariate; the data have {d} columns")
         super().__init__(request, d)
 
-    def _apply_boundary(self, X: np.ndarray, n: float, what: str) -> tuple[np.ndarray, int]:
+    def _apply_boundary(
+        self, X: np.ndarray, n: float, what: str, remedy: str
+    ) -> tuple[np.ndarray, int]:
         x = X[:, 0]
         outside = int(np.count_nonzero((x < 0) | (x > 1)))
         if outside:
@@ -201,15 +203,21 @@ class Beta(Family):
         if at:
             raise FitError(
                 f"{at} {what} lie at exactly 0 or 1, outside the beta family's support (0, 1); "
-                "send boundary='squeeze' or boundary='clip' to move them inside"
+                f"{remedy}"
             )
         return X, 0
 
     def prepare(self, X: np.ndarray) -> tuple[np.ndarray, int]:
-        return self._apply_boundary(X, float(X.shape[0]), "point(s)")
+        remedy = "send boundary='squeeze' or boundary='clip' to move them inside"
+        return self._apply_boundary(X, float(X.shape[0]), "point(s)", remedy)
 
     def validate_points(self, X: np.ndarray, n_train: float) -> np.ndarray:
-        return self._apply_boundary(X, n_train, "point(s) to score")[0]
+        # a score request has no boundary of its own: the model's fit chose it
+        remedy = (
+            "the model was fitted with boundary='reject'; a model fitted with "
+            "boundary='squeeze' or boundary='clip' moves them inside"
+        )
+        return self._apply_boundary(X, n_train, "point(s) to score", remedy)[0]
 
     # -- engine interface ------------------------------------------------------------------------
     def statistics(self, Z: np.ndarray) -> np.ndarray:

@@ -89,8 +89,13 @@ def test_beta_scoring_respects_the_support():
     result = mixfit.fit(x, family="beta", k=1)
     with pytest.raises(FitError, match="outside"):
         mixfit.score(result.model, [0.5, 1.5])
-    with pytest.raises(FitError, match="exactly 0 or 1"):
+    with pytest.raises(FitError, match="exactly 0 or 1") as refused:
         mixfit.score(result.model, [0.0])
+    # a score request has no boundary option: the advice is about the model's fit
+    assert "the model was fitted with boundary='reject'" in str(refused.value)
+    assert "send boundary" not in str(refused.value)
+    squeezed = mixfit.fit(x, family="beta", k=1, boundary="squeeze")
+    assert mixfit.score(squeezed.model, [0.0]).log_density[0] < -1
 
 
 def test_model_json_form_scores_the_same(fitted):
