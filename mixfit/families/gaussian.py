@@ -71,14 +71,14 @@ class GaussianStart(StartValues):
         one_d = all(isinstance(m, float | int) for m in self.means)
         if one_d:
             if self.sds is None or self.covariances is not None:
-                raise ValueError(
-                    "1-D start values need 'sds' (standard deviations), not 'covariances'"
-                )
+                given = ", not 'covariances'" if self.covariances is not None else ""
+                raise ValueError(f"1-D start values need 'sds' (standard deviations){given}")
             if len(self.sds) not in (1, k):
                 raise ValueError(f"sds needs 1 or {k} values, got {len(self.sds)}")
         else:
             if self.covariances is None or self.sds is not None:
-                raise ValueError("d-dimensional start values need 'covariances', not 'sds'")
+                given = ", not 'sds'" if self.sds is not None else ""
+                raise ValueError(f"d-dimensional start values need 'covariances'{given}")
             d = len(self.means[0])
             if any(len(row) != d for row in self.means):
                 raise ValueError("every start mean must have the same dimension")

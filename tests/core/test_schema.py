@@ -118,6 +118,23 @@ def test_explicit_start_defines_k_and_one_start():
 
 
 @pytest.mark.parametrize(
+    ("start", "says"),
+    [
+        ({"weights": [1.0], "means": [0]}, "1-D start values need 'sds' (standard deviations)"),
+        ({"weights": [1.0], "means": [0], "covariances": [[[1]]]}, "not 'covariances'"),
+        ({"weights": [1.0], "means": [[0, 0]]}, "start values need 'covariances'"),
+        ({"weights": [1.0], "means": [[0, 0]], "sds": [1]}, "need 'covariances', not 'sds'"),
+    ],
+)
+def test_a_gaussian_start_names_what_it_lacks(start, says):
+    """The message names what is missing, and what is wrong only when it was given."""
+    messages = [e["msg"] for e in errors({"init": start})]
+    assert any(says in m for m in messages), messages
+    if "not '" not in says:
+        assert not any("not '" in m for m in messages), messages
+
+
+@pytest.mark.parametrize(
     "start",
     [
         {"weights": [0.5, 0.6], "means": [0, 4], "sds": [1, 1]},
