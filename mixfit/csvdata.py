@@ -34,6 +34,17 @@ def _number(cell: str) -> float | None:
     return float(cell)
 
 
+def _separator_hint(cell: str) -> str:
+    """A hint when a cell that is not a number holds numbers split by another separator."""
+    for sep, name in ((";", "semicolons"), ("\t", "tabs")):
+        parts = cell.split(sep)
+        if len(parts) > 1 and all(_number(part) is not None for part in parts):
+            return f" (values separated by {name}? the CSV must be comma-separated)"
+    if re.fullmatch(r"\s*[+-]?\d+,\d+\s*", cell):
+        return " (a decimal comma? write decimal points)"
+    return ""
+
+
 def parse_csv(text: str, source: str = "the CSV") -> tuple[np.ndarray, np.ndarray | None]:
     """Parse CSV text into values and optional weights.
 
@@ -86,6 +97,7 @@ def parse_csv(text: str, source: str = "the CSV") -> tuple[np.ndarray, np.ndarra
             if number is None:
                 raise FitError(
                     f"CSV line {line_no}, column {j + 1}: {cell.strip()!r} is not a number"
+                    + _separator_hint(cell)
                 )
             values[i, j] = number
     if weight_col is None:

@@ -152,6 +152,9 @@ def test_csv_reading(tmp_path: Path) -> None:
     for text, message in [
         ("1,2\n3\n", "line 2 has 1 values; expected 2"),
         ("x\n1\nabc\n", "line 3, column 1: 'abc' is not a number"),
+        ("a;b\n1;2\n3;4\n", "'1;2' is not a number (values separated by semicolons?"),
+        ("a\tb\n1\t2\n", "(values separated by tabs? the CSV must be comma-separated)"),
+        ('x\n"1,5"\n', "'1,5' is not a number (a decimal comma? write decimal points)"),
         ("# nothing\n", "has no data rows"),
         ("x\n", "has a header but no data rows"),
         ("weight\n1\n", "only a weight column"),
