@@ -254,6 +254,14 @@ def check_fit_size(X: np.ndarray, w: np.ndarray | None, k_max: int, what: str = 
         )
 
 
+def supported_k(X: np.ndarray, w: np.ndarray | None, enough: int) -> int:
+    """The most components X (n, d) under weights w (n,) or None can hold, ``check_fit_size``'s
+    bound: its points of positive weight, or its distinct rows if fewer; any number >=
+    ``enough`` once that many are certain."""
+    support = X.shape[0] if w is None else int(np.count_nonzero(w))
+    return min(support, _distinct_rows(X if w is None else X[w > 0], enough))
+
+
 def _distinct_rows(X: np.ndarray, enough: int) -> int:
     """Number of distinct rows, or any number >= ``enough`` once that many are certain."""
     head = count_distinct(X[: 64 * max(enough, 2)])

@@ -21,6 +21,7 @@ from .data import (
     log_spread,
     point_weight,
     robust_variance,
+    supported_k,
 )
 from .em import Problem, Progress, finish_k, parent_ks, refine_k, run_given, run_k
 from .errors import FitError
@@ -28,7 +29,7 @@ from .estep import Batch
 from .families import get_family
 from .families.base import ParamArrays
 from .oblique import ObliqueFloor
-from .options import MAX_ABS, StartValues
+from .options import MAX_ABS, KRange, StartValues
 from .schema import (
     MAX_HELD_VALUES,
     MAX_PATH_KEPT,
@@ -237,8 +238,9 @@ def check(request: Any, data: Any, weights: Any = None) -> tuple[Any, np.ndarray
     X, moved = family.prepare(X)
     if isinstance(request.init, StartValues):
         family.check_start(request.init)
-    check_fit_size(X, w, max(request.k_values()))
     Y = family.transform(X)[0]
+    cut_default_k(request, X, Y, w)
+    check_fit_size(X, w, max(request.k_values()))
     if Y is not X:  # the values the family models (log-normal: logs), at float64's precision
         # Found by fuzzing: eight values 1e10 apart by one ulp have one log, and EM divided
         # by that constant's variance of zero.
@@ -248,6 +250,22 @@ def check(request: Any, data: Any, weights: Any = None) -> tuple[Any, np.ndarray
     check_path_size(request, family)
     check_held_size(request, family, X)
     return family, X, w, moved
+
+
+def cut_default_k(request: Any, X: np.ndarray, Y: np.ndarray, w: np.ndarray | None) -> None:
+    """A request that did not send ``k`` asks for the default range 1..5: where the data hold
+    fewer components (fewer points, or fewer distinct values, of X (n, d) or of the values Y
+    (n, d) the family models), the range is cut to what they hold, in ``request.k`` itself.
+    The service's check at submission cuts it before the request is queued, so the worker
+    fits the same range. Three points, or counts of three values, fit K = 1..3 rather than
+    being refused for a K = 5 nobody asked for (mclust's default G = 1:9 reports the Ks it
+    cannot fit and fits the others). Data with one value stay refused (``check_fit_size``)."""
+    if "k" in request.model_fields_set or request.explicit_start is not None:
+        return
+    top = max(request.k_values())
+    most = min(supported_k(X, w, top), supported_k(Y, w, top) if Y is not X else top)
+    if 2 <= most < top:
+        request.k = KRange(min=1, max=most)
 
 
 def check_start_range(family: Any, start: StartValues, Y: np.ndarray, w: Any) -> None:

@@ -181,7 +181,8 @@ class FitOptions(Schema):
     )
     k: KSpec = Field(
         default_factory=lambda: KRange(min=1, max=5),
-        description="Component counts to fit: an int, a list, or {min, max}. Default 1..5.",
+        description="Component counts to fit: an int, a list, or {min, max}. Default 1..5, "
+        "cut to 1..m where the data hold only m < 5 points or distinct values.",
     )
     n_starts: Annotated[int, Field(ge=1, le=MAX_STARTS)] | None = Field(
         None, description="Starts per K. Default 10 (1 with explicit start values)."

@@ -336,3 +336,27 @@ def test_start_values_past_float64s_range_in_the_datas_units_are_refused(family,
     }
     result = mixfit.fit(x, family=family, k=len(start["weights"]), init=ordinary)
     assert result.results[0].loglik is not None
+
+
+@pytest.mark.parametrize(
+    ("data", "family", "ks"),
+    [
+        ([0.1, 0.4, 5.0], "gaussian", [1, 2, 3]),  # 3 points
+        ([1.0, 2.0, 3.0] * 20, "gaussian", [1, 2, 3]),  # 3 distinct values
+        ([0.0, 1.0, 1.0, 4.0] * 10, "poisson", [1, 2, 3]),
+        ([1.0, 2.0, 3.0, 4.0, 5.0, 6.0], "gamma", [1, 2, 3, 4, 5]),  # enough: the default
+    ],
+)
+def test_the_default_k_range_is_cut_to_what_the_data_hold(data, family, ks) -> None:
+    """Without ``k`` the default 1..5 is cut to the data's points or distinct values (it was
+    a FitError for a K = 5 nobody asked for); with the range sent, it is still refused."""
+    result = mixfit.fit(data, family=family, seed=0)
+    assert [r.k for r in result.results] == ks and result.results[0].status == "ok"
+    if ks[-1] < 5:
+        with pytest.raises(FitError, match=f"ask for k <= {ks[-1]}"):
+            mixfit.fit(data, family=family, seed=0, k={"min": 1, "max": 5})
+
+
+def test_constant_data_without_k_are_still_refused() -> None:
+    with pytest.raises(FitError, match="constant"):
+        mixfit.fit([2.0] * 10)

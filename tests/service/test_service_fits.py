@@ -426,6 +426,17 @@ def test_submission_checks_the_data_without_building_the_statistics(client, monk
     assert refused.status_code == 422 and "cannot fit 4 components" in refused.get_json()["message"]
 
 
+def test_three_points_without_k_fit_the_ks_they_hold(client, worker_proc, poll) -> None:
+    """The default K range 1..5 is cut to the data's 3 points at submission (a 422 for K = 5
+    before), so the queued request carries the cut range; an explicit K = 5 stays a 422."""
+    doc = poll(client, client.post("/v1/fits", json={"data": [0.1, 0.4, 5.0]}).get_json()["id"])
+    assert doc["status"] == "finished"
+    assert [r["k"] for r in doc["result"]["results"]] == [1, 2, 3]
+    assert doc["result"]["options"]["k"] == {"min": 1, "max": 3}
+    refused = client.post("/v1/fits", json={"data": [0.1, 0.4, 5.0], "k": {"min": 1, "max": 5}})
+    assert refused.status_code == 422 and "ask for k <= 3" in refused.get_json()["message"]
+
+
 def test_weighted_inline_fit(client, worker_proc, poll) -> None:
     body = {"data": [0.1, 0.2, 0.3, 5.0, 5.1, 5.2], "weights": [3, 1, 2, 1, 4, 1], "k": [1, 2]}
     doc = poll(client, client.post("/v1/fits", json=body).get_json()["id"])
