@@ -1000,7 +1000,8 @@ def failure_message(k: int, starts: list[StartSummary], family: Family | None = 
     if grown:
         more += f"{' and' if rescued else ', and so were'} {grown} grown from k={k - 1}'s fit"
     return (
-        f"k={k}: {which} degenerate after {MAX_RESTARTS} restarts each{more} "
+        f"k={k}: {which} degenerate after {MAX_RESTARTS} restarts{'' if n == 1 else ' each'}"
+        f"{more} "
         f"({'; '.join(parts) or 'no start ran'})" + (f"; try {remedy}" if remedy else "")
     )
 

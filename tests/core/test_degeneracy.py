@@ -244,6 +244,8 @@ def test_a_k_whose_every_start_degenerates_is_rescued_from_parameter_space():
     assert refused.status == "failed"
     counted = "every one of its 2 starts was degenerate after 3 restarts each, and so were 600 more"
     assert counted in refused.message
+    alone = mixfit.fit(np.array([0.0] * 10 + [1.0]), k=[1, 2], n_starts=1, seed=0).results[1]
+    assert "its only start was degenerate after 3 restarts, and so were 300 more" in alone.message
 
 
 def test_a_beta_k_on_discrete_values_is_rescued():
