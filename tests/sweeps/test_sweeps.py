@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import ast
 import json
 
 import numpy as np
 import pytest
 
-from tests.sweeps import beta, compare, grids, normalmixem, options, tied
+from tests.sweeps import beta, compare, grids, normalmixem, options, requests, tied
 from tests.sweeps.common import data_sets
 
 
@@ -90,3 +91,16 @@ def test_the_normalmixem_figures_are_relative_to_r():
         4e-12, rel=1e-3
     )
     assert normalmixem.relative([3.0], [3.0]) == 0.0
+
+
+def test_the_request_sweep_counts_every_seed_and_reports_a_crash(monkeypatch, capsys):
+    assert requests.main(["core", "0", "4"]) == 0
+    counts = ast.literal_eval(capsys.readouterr().out.splitlines()[0])  # the printed dict
+    assert sum(counts.values()) == 4
+
+    def crash(*args, **kwargs):
+        raise ValueError("unknown init method 'auto'")
+
+    monkeypatch.setattr("mixfit.fit", crash)
+    assert requests.main(["core", "0", "2"]) == 1
+    assert "seed 0: ValueError: unknown init method 'auto'" in capsys.readouterr().out
