@@ -9,10 +9,11 @@ Beside ``tests.sweeps.options`` (its own generator: one ``init`` method at a tim
 errors, no K below K - 1): this one draws lists of start methods, explicit start values, ties,
 constants and scales from 1e-8 to 1e8, and goes through the service.
 
-Measured 2026-12-04 (fifth session): core, seeds 0..2,299 of the option generator, found the
-``init`` list holding ``auto`` (a ValueError in the start drawing, now a 422); service, seeds
-0..239: 170 accepted, 70 refused (422), 151 finished, 19 failed with a degeneracy message, 151
-scores answered 200; no 5xx, no non-finite token.
+Measured 2026-12-04 (fifth session): its precursor (a script not kept) found the ``init`` list
+holding ``auto`` (a ValueError in the start drawing, now a 422; ``core 0 120`` reports it at
+seeds 98 and 118 without that check); ``service 0 240``: 170 accepted, 70 refused (422), 151
+finished, 19 failed with a degeneracy message, 151 scores answered 200; no 5xx, no
+non-finite token.
 """
 
 from __future__ import annotations
