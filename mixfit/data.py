@@ -280,6 +280,44 @@ def count_distinct(X: np.ndarray) -> int:
     return int(values.size > 0) + int(np.count_nonzero(values[1:] != values[:-1]))
 
 
+# A column with at most this many distinct values is named in a refused K's message: a
+# component on one of its values has no spread in it (binary and categorical columns).
+FEW_VALUES = 10
+
+
+def _counted(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def spread_hint(X: np.ndarray, w: np.ndarray | None, k: int, full: bool) -> str:
+    """Why components of X (n, d), d > 1, under weights w (n,) or None may find no spread:
+    its columns of at most ``FEW_VALUES`` distinct values (counted from 0), and for full
+    covariances (``full``) too few distinct rows for k of them (a full covariance in d
+    dimensions needs d + 1 points that do not lie in one hyperplane). "" when neither holds or
+    d = 1, where a refused K's message says it already: too few distinct points."""
+    n, d = X.shape
+    if d == 1:
+        return ""
+    pts = X if w is None else X[w > 0]
+    hints = []
+    rows = _distinct_rows(pts, k * (d + 1))
+    if full and rows < k * (d + 1):
+        hints.append(
+            f"the data's {rows} distinct points give k={k} components fewer than d + 1 = "
+            f"{d + 1} each on average, too few for a full covariance in d={d}"
+        )
+    few = [(j, m) for j in range(d) if (m := count_distinct(pts[:, j : j + 1])) <= FEW_VALUES]
+    if few:
+        where = "column" if len(few) == 1 else "columns"
+        take = "takes" if len(few) == 1 else "take"
+        hints.append(
+            f"{where} {_counted([str(j) for j, _ in few])} (counting from 0) {take} only "
+            f"{_counted([str(m) for _, m in few])} distinct values, and a component on one "
+            "value of such a column has no spread in it"
+        )
+    return "; ".join(hints)
+
+
 def log_spread(X: np.ndarray, w: np.ndarray | None) -> float:
     """The sum over the columns of X (n, d) of the log of their weighted standard deviations
     (a constant column, ``FLAT_COLUMN``, counts 0): n_eff times it turns a log-likelihood of X

@@ -471,3 +471,42 @@ def test_no_fixture_data_set_has_its_floor_moved_by_the_local_variance() -> None
     assert len(seen) >= 180
     assert least[False] >= 0.02 and least[True] >= 0.012
     assert CLUSTER_SPREAD * min(least.values()) > 1.0
+
+
+def test_a_refused_k_names_the_columns_of_few_values_and_too_few_points_for_full_covariances():
+    """R's mtcars (32 cars, d = 11): five columns take 2 to 6 values, so diagonal K = 4 and full
+    K = 3 find no component with spread in every column; the message says where."""
+    x = json.loads((FIXTURES / "mclust_more" / "mclust_mtcars.json").read_text())["x"]
+    columns = (
+        "columns 1, 7, 8, 9 and 10 (counting from 0) take only 3, 2, 2, 3 and 6 distinct "
+        "values, and a component on one value of such a column has no spread in it"
+    )
+    with pytest.raises(mixfit.FitError) as diag:
+        mixfit.fit(x, k=4, covariance="diag", seed=0)
+    assert str(diag.value).endswith(f"or a larger var_floor. Here {columns}")
+    with pytest.raises(mixfit.FitError) as full:
+        mixfit.fit(x, k=3, covariance="full", seed=0)
+    assert (
+        "Here the data's 32 distinct points give k=3 components fewer than d + 1 = 12 each on "
+        f"average, too few for a full covariance in d=11; {columns}"
+    ) in str(full.value)
+
+
+def test_the_spread_hint_speaks_only_of_what_the_data_hold():
+    from mixfit.data import spread_hint
+
+    rng = np.random.default_rng(0)
+    smooth = rng.normal(size=(60, 3))
+    assert spread_hint(smooth, None, 4, full=True) == ""  # 60 >= 4 x 4 distinct points
+    assert spread_hint(smooth[:, :1], None, 4, full=True) == ""  # 1-D: its message says it
+    binary = smooth.copy()
+    binary[:, 2] = rng.integers(0, 2, 60)
+    assert spread_hint(binary, None, 2, full=False) == (
+        "column 2 (counting from 0) takes only 2 distinct values, and a component on one "
+        "value of such a column has no spread in it"
+    )
+    # rows of weight 0 are left out: the 20 of positive weight give k = 5 full covariances
+    # in d = 3 their d + 1 = 4 each on average, k = 6 fewer
+    w = np.r_[np.ones(20), np.zeros(40)]
+    assert spread_hint(smooth, w, 5, full=True) == ""
+    assert "the data's 20 distinct points give k=6 components" in spread_hint(smooth, w, 6, True)
