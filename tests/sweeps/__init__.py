@@ -9,6 +9,7 @@ Not part of ``make test`` (each takes minutes to an hour); run from the reposito
     python -m tests.sweeps.beta ROOT OUT.json         # beta K = 1..4 grids, seeds 0..8
     python -m tests.sweeps.compare OLD.json NEW.json  # identical / higher / lower per cell
     python -m tests.sweeps.options BASE N [ROOT]      # random option combinations, checked
+    python -m tests.sweeps.refusals GRID.json... [N]  # a grid's refused Gaussian Ks vs sklearn
 
 The README's figures "over 840 grids", "over 543 single-K fits", the beta screening trial and
 the option fuzz come from these.

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from tests.sweeps import beta, compare, grids, normalmixem, options, requests, tied
+from tests.sweeps import beta, compare, grids, normalmixem, options, refusals, requests, tied
 from tests.sweeps.common import data_sets
 
 
@@ -104,3 +104,31 @@ def test_the_request_sweep_counts_every_seed_and_reports_a_crash(monkeypatch, ca
     monkeypatch.setattr("mixfit.fit", crash)
     assert requests.main(["core", "0", "2"]) == 1
     assert "seed 0: ValueError: unknown init method 'auto'" in capsys.readouterr().out
+
+
+def test_refusals_count_only_regular_maxima_above_k_minus_1(tmp_path, monkeypatch, capsys):
+    from sklearn.mixture import GaussianMixture
+
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(0, 1, (50, 2)), rng.normal(6, 1, (50, 2))])
+    gm = GaussianMixture(2, random_state=0).fit(X)
+    assert refusals.regular(gm, X)
+    gm.covariances_ = gm.covariances_.copy()
+    gm.covariances_[0] *= 1e-6  # a component without spread
+    assert not refusals.regular(gm, X)
+    gm = GaussianMixture(2, covariance_type="diag", random_state=0).fit(X)
+    gm.weights_ = np.array([0.005, 0.995])  # half a point's worth
+    assert not refusals.regular(gm, X)
+
+    name = next(n for n, x in data_sets() if x.ndim == 1)
+    grid = tmp_path / "grid.json"
+    rows = [
+        {"key": [name, "gaussian", ""], "ll": {"1": -10.0, "2": None, "3": None}},
+        {"key": [name, "student_t", ""], "ll": {"1": -9.0, "2": None}},
+    ]
+    grid.write_text(json.dumps(rows))
+    found = {2: (3, -10.0 + 1e-9), 3: (1, -9.5)}  # K = 2: K = 1 repeated; K = 3: above it
+    monkeypatch.setattr(refusals, "best_regular", lambda X, k, cov, starts: found[k])
+    out = refusals.main([str(grid)])
+    assert [(r["k"], r["new"]) for r in out] == [(2, False), (3, True)]
+    assert "2 refused Ks; 1 with a new regular maximum" in capsys.readouterr().out
