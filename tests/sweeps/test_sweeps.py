@@ -123,12 +123,13 @@ def test_refusals_count_only_regular_maxima_above_k_minus_1(tmp_path, monkeypatc
     name = next(n for n, x in data_sets() if x.ndim == 1)
     grid = tmp_path / "grid.json"
     rows = [
-        {"key": [name, "gaussian", ""], "ll": {"1": -10.0, "2": None, "3": None}},
+        {"key": [name, "gaussian", ""], "ll": {"1": -10.0, "2": None, "3": None, "4": None}},
         {"key": [name, "student_t", ""], "ll": {"1": -9.0, "2": None}},
     ]
     grid.write_text(json.dumps(rows))
-    found = {2: (3, -10.0 + 1e-9), 3: (1, -9.5)}  # K = 2: K = 1 repeated; K = 3: above it
+    # K = 2: K = 1 repeated; K = 3: above K = 1; K = 4: regular but below K = 1
+    found = {2: (3, -10.0 + 1e-9), 3: (1, -9.5), 4: (2, -10.5)}
     monkeypatch.setattr(refusals, "best_regular", lambda X, k, cov, starts: found[k])
     out = refusals.main([str(grid)])
-    assert [(r["k"], r["new"]) for r in out] == [(2, False), (3, True)]
-    assert "2 refused Ks; 1 with a new regular maximum" in capsys.readouterr().out
+    assert [(r["k"], r["new"]) for r in out] == [(2, False), (3, True), (4, False)]
+    assert "3 refused Ks; 1 with a new regular maximum" in capsys.readouterr().out
