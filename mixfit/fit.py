@@ -465,8 +465,9 @@ def explained(problem: Problem, result: KResult) -> KResult:
     """A K refused because its starts' spreads reached the floor, its message told what in
     the data leaves components without spread (``data.spread_hint``): on R's mtcars (32
     cars, d = 11) diagonal K = 4 is refused, and five of its columns take 2 to 6 values."""
-    floored = any(s.degenerate_reason == "floor" for s in result.starts)
-    if result.status == "ok" or not floored or not result.message:
+    if result.status == "ok" or not result.message:
+        return result
+    if not any(s.degenerate_reason == "floor" for s in result.starts):
         return result
     full = getattr(problem.request, "covariance", None) == "full"
     hint = spread_hint(problem.X, problem.w, result.k, full)
