@@ -291,11 +291,11 @@ def _counted(words: list[str]) -> str:
 
 def spread_hint(X: np.ndarray, w: np.ndarray | None, k: int, full: bool) -> str:
     """Why components of X (n, d), d > 1, under weights w (n,) or None may find no spread:
-    its columns of at most ``FEW_VALUES`` distinct values (counted from 0), and for full
-    covariances (``full``) too few distinct rows for k of them (a full covariance in d
+    the columns (indexed from 0) that take at most ``FEW_VALUES`` distinct values, and for
+    full covariances (``full``) too few distinct rows for k of them (a full covariance in d
     dimensions needs d + 1 points that do not lie in one hyperplane). "" when neither holds or
     d = 1, where a refused K's message says it already: too few distinct points."""
-    n, d = X.shape
+    d = X.shape[1]
     if d == 1:
         return ""
     pts = X if w is None else X[w > 0]
