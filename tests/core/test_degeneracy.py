@@ -510,3 +510,23 @@ def test_the_spread_hint_speaks_only_of_what_the_data_hold():
     w = np.r_[np.ones(20), np.zeros(40)]
     assert spread_hint(smooth, w, 5, full=True) == ""
     assert "the data's 20 distinct points give k=6 components" in spread_hint(smooth, w, 6, True)
+
+
+def test_a_k_that_fails_everything_else_gets_flat_starts_and_only_a_maximum_above_k_minus_1():
+    """scikit-learn's diabetes data (n = 442, d = 10, column 1 binary), diagonal K = 8, seed 0:
+    screened starts, restarts, rescue draws and growth moves all put a component on one value
+    of the binary column, and the K was refused; regular maxima exist (scikit-learn reaches
+    8259.76). Starts from flat responsibilities (``mixfit.em.rescue_flat``) reach one, above
+    K = 7. On ten 0s and a 1 such starts end as K = 1's fit repeated: no maximum of K = 2, which
+    stays refused (``test_hostile.py::test_all_k_failing_is_a_fit_error``)."""
+    from sklearn.datasets import load_diabetes
+
+    from mixfit.em import FLAT_INIT
+
+    seven, eight = mixfit.fit(load_diabetes().data, k=[7, 8], covariance="diag", seed=0).results
+    assert eight.status == "ok" and eight.starts[eight.best_start].init == FLAT_INIT
+    assert eight.loglik > seven.loglik + 30  # 8259.73 against 8222.07
+    assert min(eight.points) > 30
+    refused = mixfit.fit([0.0] * 10 + [1.0], k=[1, 2], n_starts=2, seed=0).results[1]
+    assert refused.status == "failed"
+    assert not any(s.init == FLAT_INIT for s in refused.starts)
