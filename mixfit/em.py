@@ -66,6 +66,10 @@ FLAT_INIT = "flat (rescue)"
 FLAT_VALUES = 2_000_000  # responsibilities built at once by ``rescue_flat`` (16 MB)
 FLAT_ROUNDS = 2  # rounds of flat starts at most, while none is regular (``rescue_flat``)
 ABOVE_PARENT = 1e-6  # a flat start counts when it ends this much (relative) above K - 1's fit
+# Flat starts a round at most: the rescue's second round draws up to 300 times the starts
+# (3,000), and on R's mtcars (n = 32, d = 11), full K = 3, two such rounds took 2.2 s of a
+# refusal that had taken 0.4
+FLAT_MOST = 600
 # SQUAREM (Varadhan & Roland 2008; the R package's defaults): the step length starts bounded by
 # 1 and the bound grows 4-fold each time a step reaches it.
 STEP_MAX0 = 1.0
@@ -598,7 +602,8 @@ def rescue_flat(
     """A K that failed after its rescue and its regrowth gets a last round of starts from flat
     responsibilities: each point's K shares drawn uniform on (0, 1) and normalized
     (scikit-learn's ``init_params="random"``), as many as the rescue's second round
-    (``rescue_count`` with ``RESCUE_FACTORS[1]``) a round, in up to ``FLAT_ROUNDS`` rounds
+    (``rescue_count`` with ``RESCUE_FACTORS[1]``) and at most ``FLAT_MOST`` a round, in up to
+    ``FLAT_ROUNDS`` rounds
     while none is regular, each from the K's own generator and run without restarts, recorded
     with ``init`` ``FLAT_INIT``.
 
@@ -634,7 +639,7 @@ def rescue_flat(
     above = parent.loglik + ABOVE_PARENT * abs(parent.loglik)
     seq = np.random.SeedSequence(problem.seed, spawn_key=(k, FLAT_STREAM))
     rng = np.random.default_rng(seq)
-    count = rescue_count(problem, k, RESCUE_FACTORS[1])
+    count = min(FLAT_MOST, rescue_count(problem, k, RESCUE_FACTORS[1]))
     for _ in range(FLAT_ROUNDS):
         given = _flat_starts(problem, k, count, rng)
         tried = run_given(problem, k, given, len(result.starts), progress)
