@@ -603,9 +603,8 @@ def rescue_flat(
     responsibilities: each point's K shares drawn uniform on (0, 1) and normalized
     (scikit-learn's ``init_params="random"``), as many as the rescue's second round
     (``rescue_count`` with ``RESCUE_FACTORS[1]``) and at most ``FLAT_MOST`` a round, in up to
-    ``FLAT_ROUNDS`` rounds
-    while none is regular, each from the K's own generator and run without restarts, recorded
-    with ``init`` ``FLAT_INIT``.
+    ``FLAT_ROUNDS`` rounds while none is regular, each from the K's own generator and run
+    without restarts, recorded with ``init`` ``FLAT_INIT``.
 
     Such starts begin every component on nearly the whole data, so each keeps points of every
     value of a column with few values, where partitions, parameter draws and the soft restarts'
@@ -632,7 +631,6 @@ def rescue_flat(
         or parent is None
         or parent.status != "ok"
         or parent.loglik is None
-        or any(s.init == FLAT_INIT for s in result.starts)  # a K's result refined once more
     ):
         return result
     k = result.k
@@ -1077,19 +1075,11 @@ def failure_message(k: int, starts: list[StartSummary], family: Family | None = 
         parts.append(f"in {weights} a component kept less than {least} of weight")
     rescued = sum(1 for s in starts if s.init == RESCUE_INIT)
     grown = sum(1 for s in starts if s.init.startswith("grow"))
-    flat = sum(1 for s in starts if s.init == FLAT_INIT)
-    n = len(starts) - rescued - grown - flat
+    n = len(starts) - rescued - grown
     which = "its only start was" if n == 1 else f"every one of its {n} starts was"
-    others = [
-        f"{rescued} more drawn in parameter space" * bool(rescued),
-        f"{grown} grown from k={k - 1}'s fit" * bool(grown),
-        f"{flat} from flat responsibilities" * bool(flat),
-    ]
-    others = [o for o in others if o]
-    more = ""
-    if others:
-        listed = others[0] if len(others) == 1 else ", ".join(others[:-1]) + " and " + others[-1]
-        more = f", and so were {listed}"
+    more = f", and so were {rescued} more drawn in parameter space" if rescued else ""
+    if grown:
+        more += f"{' and' if rescued else ', and so were'} {grown} grown from k={k - 1}'s fit"
     return (
         f"k={k}: {which} degenerate after {MAX_RESTARTS} restarts{'' if n == 1 else ' each'}"
         f"{more} "
