@@ -112,3 +112,21 @@ def test_a_start_whose_products_overflow_has_a_non_finite_log_likelihood_quietly
     assert not np.isfinite(ll[0]) and np.isfinite(ll[1])
     alone, _ = batch.estep(eta[1:], bias[1:])
     assert ll[1] == alone[0]
+
+
+@pytest.mark.parametrize("c", [3, 8, 61, 6144])
+def test_sum_of_logs_by_block_products_is_the_sum_of_logs_where_blocks_underflow(c) -> None:
+    """``_sum_log_unit``: rows of values in (0, 1] from 1 down to 1e-300 (blocks of 8 whose
+    product falls below the smallest normal double are taken value by value), widths below,
+    at and off a multiple of 8; a 0 gives -inf in its row only."""
+    rng = np.random.default_rng(c)
+    r = 10.0 ** -rng.uniform(0, np.array([[0.1], [5], [40], [300]]), (4, c))
+    want = np.log(r).sum(axis=1)
+    got = estep._sum_log_unit(r)
+    np.testing.assert_allclose(got, want, rtol=1e-14)
+    products = np.multiply.reduce(r[:, : c - c % 8].reshape(4, 8, c // 8), axis=1)
+    assert c < 8 or (products[3] < np.finfo(float).tiny).any()  # the value-by-value path ran
+    r[1, -1] = 0.0
+    with np.errstate(divide="ignore"):
+        got = estep._sum_log_unit(r)
+    assert got[1] == -np.inf and np.isfinite(got[[0, 2, 3]]).all()
