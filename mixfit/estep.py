@@ -148,9 +148,8 @@ def _sum_log_unit(r: np.ndarray) -> np.ndarray:
     whole = width * _BLOCK
     blocks = r[:, :whole].reshape(S, _BLOCK, width)
     products = np.multiply.reduce(blocks, axis=1)
-    if (
-        products.min(initial=1.0) >= _TINY
-    ):  # the common case in four numpy calls (NaN takes the other)
+    # the common case in four numpy calls; a NaN takes the other branch, and stays NaN there
+    if products.min(initial=1.0) >= _TINY:
         out = np.log(products, out=products).sum(axis=1)
     else:
         low = products < _TINY
