@@ -1,0 +1,75 @@
+"""The families' default fits reach their references on a fourth set of real data (2026-12-04).
+
+Fixtures under ``tests/fixtures/families_fourth/`` (its README says how they were made): the
+references of ``tests/fixtures/families_third/`` made the same way (R's drivers and the brute
+force, spikes excluded) on 15 more R data sets at K = 2..4 (the Student t: K = 2, 3), and for
+the beta family the peers' brute force on five proportions, K = 1..3. The bar and its
+spurious-reference rule are ``test_family_references``'s, for the beta cells too. ``make
+validate``, not ``make test``.
+
+It found two cells that seed 0 misses, both maxima that a narrow component makes on tied
+values inside a broad one (``MISSES``, with what was measured): the log-normal on the
+earthquake magnitudes of ``quakes`` (1,000 values on 22 tenths), K = 4, and the t on Davis's
+heights (integer centimetres), K = 3. More starts or another seed reach both.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import mixfit
+
+from .test_family_references import cells_in, reaches_reference
+
+FOURTH = Path(__file__).resolve().parents[1] / "fixtures" / "families_fourth"
+# Cells where seed 0 misses the bar, with what was measured (expected failures, not strict).
+MISSES = {
+    "lognormal-quakes_mag-k4": "a regular maximum (EM from it stays there 5,000 iterations) "
+    "with a component of 18 points' worth and sdlog 0.014 on the tied magnitudes 5.0 and 5.1 "
+    "inside a broad one, -435.125; seeds 0, 2 and 3 end at -435.201, seed 1 at -435.141; "
+    "n_starts=100 reaches it, n_starts=30 ends above it (-434.990)",
+    "student_t-davis_height-k3": "a component of 6 points' worth with scale 0.93 on the tied "
+    "heights 183 and 184 cm beside one of scale 8.7 (variance ratio 0.012, just above the "
+    "spurious rule's 0.01), -726.296; seeds 0 and 2 end at -726.747, seed 1 reaches it",
+}
+
+
+@pytest.mark.validate
+@pytest.mark.parametrize(
+    ("name", "k", "shared"),
+    [c for c in cells_in(FOURTH, MISSES) if not c.values[0].startswith("beta_")],
+)
+def test_default_fit_reaches_the_reference(name: str, k: int, shared: bool) -> None:
+    reaches_reference(FOURTH / name, k, shared)
+
+
+def _beta_cells() -> list:
+    cells = []
+    for path in sorted(FOURTH.glob("beta_*.json")):
+        for cell in json.loads(path.read_text())["cells"]:
+            cells.append(pytest.param(path.name, cell["k"], id=f"{path.stem}-k{cell['k']}"))
+    return cells
+
+
+@pytest.mark.validate
+@pytest.mark.parametrize(("name", "k"), _beta_cells())
+def test_beta_reaches_the_brute_force_maximum(name: str, k: int) -> None:
+    doc = json.loads((FOURTH / name).read_text())
+    cell = next(c for c in doc["cells"] if c["k"] == k)
+    x = np.asarray(doc["x"], dtype=float)
+    r = mixfit.fit(x, family="beta", k=k, seed=0).results[0]
+    assert r.status == "ok", r.message
+    tol = 1e-6 * doc["n"]
+    if cell["spurious"] and r.loglik < cell["loglik"] - tol:
+        assert cell["regular"] is not None, "below a spike with no regular maximum to reach"
+        assert r.loglik >= cell["regular"]["loglik"] - tol, (r.loglik, cell["regular"])
+        variances = np.array(r.params.alphas) * np.array(r.params.betas)
+        total = np.array(r.params.alphas) + np.array(r.params.betas)
+        variances /= total**2 * (total + 1.0)
+        assert variances.min() >= 0.01 * variances.max(), r.params  # no spike of its own
+        return
+    assert r.loglik >= cell["loglik"] - tol, (r.loglik, cell["loglik"])
