@@ -718,7 +718,10 @@ def merge_k(parts: list[KResult], family: Family | None = None) -> KResult:
     # ``_summarize`` does (a part's K log-likelihood may be evaluated again: accurate_loglik)
     engine = {s.start: s.loglik for s in starts}
     best = max(ok, key=lambda part: (engine[part.best_start], -part.best_start))
-    return best.model_copy(update={"starts": starts})
+    # the K's screening summary is the K's, whichever part's start wins (a rescue's or a
+    # move's given starts are not screened)
+    screening = next((p.screening for p in [best, *parts] if p.screening is not None), None)
+    return best.model_copy(update={"starts": starts, "screening": screening})
 
 
 def _run_k(
