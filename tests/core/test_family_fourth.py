@@ -17,15 +17,12 @@ rescue draws, ``mixfit.em._rescue_sparse``). The log-normal on the earthquake ma
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-import mixfit
-
 from .test_family_references import cells_in, reaches_reference
+from .test_family_third import beta_cells, beta_reaches
 
 FOURTH = Path(__file__).resolve().parents[1] / "fixtures" / "families_fourth"
 # Cells where seed 0 misses the bar, with what was measured (expected failures, not strict).
@@ -46,29 +43,7 @@ def test_default_fit_reaches_the_reference(name: str, k: int, shared: bool) -> N
     reaches_reference(FOURTH / name, k, shared)
 
 
-def _beta_cells() -> list:
-    cells = []
-    for path in sorted(FOURTH.glob("beta_*.json")):
-        for cell in json.loads(path.read_text())["cells"]:
-            cells.append(pytest.param(path.name, cell["k"], id=f"{path.stem}-k{cell['k']}"))
-    return cells
-
-
 @pytest.mark.validate
-@pytest.mark.parametrize(("name", "k"), _beta_cells())
+@pytest.mark.parametrize(("name", "k"), beta_cells(FOURTH))
 def test_beta_reaches_the_brute_force_maximum(name: str, k: int) -> None:
-    doc = json.loads((FOURTH / name).read_text())
-    cell = next(c for c in doc["cells"] if c["k"] == k)
-    x = np.asarray(doc["x"], dtype=float)
-    r = mixfit.fit(x, family="beta", k=k, seed=0).results[0]
-    assert r.status == "ok", r.message
-    tol = 1e-6 * doc["n"]
-    if cell["spurious"] and r.loglik < cell["loglik"] - tol:
-        assert cell["regular"] is not None, "below a spike with no regular maximum to reach"
-        assert r.loglik >= cell["regular"]["loglik"] - tol, (r.loglik, cell["regular"])
-        variances = np.array(r.params.alphas) * np.array(r.params.betas)
-        total = np.array(r.params.alphas) + np.array(r.params.betas)
-        variances /= total**2 * (total + 1.0)
-        assert variances.min() >= 0.01 * variances.max(), r.params  # no spike of its own
-        return
-    assert r.loglik >= cell["loglik"] - tol, (r.loglik, cell["loglik"])
+    beta_reaches(FOURTH / name, k)
