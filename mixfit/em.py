@@ -547,6 +547,8 @@ def rescue(problem: Problem, result: KResult, progress: Progress | None = None) 
     variances from 1e-3 to 1 times the data's, flat-Dirichlet weights), each from the K's own
     generator and run without restarts; if every one of those degenerates too, a second round
     brings the draws to ``RESCUE_FACTORS[1]`` times the starts. The K's result holds every set.
+    A K that fitted on fewer than half of its starts (``fitted_sparsely``) gets the first round
+    too.
 
     Soft restarts start every component on much of the data and can slide down the same path to
     a collapse: on R's cats heart weights (n = 144, 73 distinct values) every start of K = 3 and
@@ -575,8 +577,8 @@ def rescue(problem: Problem, result: KResult, progress: Progress | None = None) 
     restarted answer: -648.12) and cats heart weights K = 3 at -324.41 (R: -324.41)
     (``tests/core/test_normalmixem_sweep.py``). The K's starts say which were rescue draws
     (``RESCUE_INIT``)."""
-    if result.status == "ok":
-        return _rescue_sparse(problem, result, progress)
+    if result.status == "ok" and not fitted_sparsely(problem, result):
+        return result
     seq = np.random.SeedSequence(problem.seed, spawn_key=(result.k, RESCUE_STREAM))
     rng = np.random.default_rng(seq)
     drawn_so_far = 0
@@ -596,30 +598,18 @@ def rescue(problem: Problem, result: KResult, progress: Progress | None = None) 
     return result
 
 
-def _rescue_sparse(problem: Problem, result: KResult, progress: Progress | None = None) -> KResult:
-    """A K that fitted on fewer than half of its starts (the rest degenerated) gets the
-    rescue's first round all the same: ``RESCUE_FACTORS[0]`` times its starts drawn in
-    parameter space from the K's own generator, merged with its starts. Its answer otherwise
-    rests on one or two starts. Measured (2026-12-04) on carData's Davis heights (n = 200,
-    integer centimetres), Student t K = 3: seeds 0 and 2 ended regular in 1 and 2 of 10
-    starts, both at -726.747, while a maximum at -726.296 exists (6 points' worth at scale
-    0.93 on 183 and 184 cm; seed 1's tenth start reaches it); 100 draws end regular 5 and 10
-    times and reach it, in 0.3-0.4 s. A K most of whose starts end regular pays nothing;
-    explicit start values are left as they are (their own rescue is for a start that
+def fitted_sparsely(problem: Problem, result: KResult) -> bool:
+    """Whether a K that fitted did so on fewer than half of its starts (the rest degenerated),
+    so that ``rescue`` gives it the first round of draws all the same, merged with its starts:
+    its answer otherwise rests on one or two starts. Measured (2026-12-04) on carData's Davis
+    heights (n = 200, integer centimetres), Student t K = 3: seeds 0 and 2 ended regular in 1
+    and 2 of 10 starts, both at -726.747, while a maximum at -726.296 exists (6 points' worth
+    at scale 0.93 on 183 and 184 cm; seed 1's tenth start reaches it); 100 draws end regular 5
+    and 10 times and reach it, in 0.3-0.4 s. A K most of whose starts end regular pays
+    nothing; explicit start values are left as they are (their own rescue is for a start that
     degenerated)."""
     regular = sum(s.status != "degenerate" for s in result.starts)
-    if problem.request.explicit_start is not None or 2 * regular >= len(result.starts):
-        return result
-    seq = np.random.SeedSequence(problem.seed, spawn_key=(result.k, RESCUE_STREAM))
-    rng = np.random.default_rng(seq)
-    count = rescue_count(problem, result.k, RESCUE_FACTORS[0])
-    smp = sample(problem.Z, problem.w, rng)
-    drawn = problem.family.random_params(rng, count, result.k, smp.Z, smp.w)
-    if drawn is None:
-        return result
-    given = (drawn[0], drawn[1], [RESCUE_INIT] * count)
-    tried = run_given(problem, result.k, given, len(result.starts), progress)
-    return merge_k([result, tried], problem.family)
+    return problem.request.explicit_start is None and 2 * regular < len(result.starts)
 
 
 def rescue_flat(

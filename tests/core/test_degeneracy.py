@@ -252,7 +252,7 @@ def test_a_k_that_fits_on_fewer_than_half_its_starts_gets_the_rescue_draws_too()
     """carData's Davis heights (n = 200, integer centimetres), Student t K = 3: under seeds 0
     and 2 only 1 and 2 of the 10 starts end regular, both at -726.747, below the maximum the
     brute force finds (-726.296: 6 points' worth at scale 0.93 on 183 and 184 cm). The K gets
-    the rescue's first round all the same (``mixfit.em._rescue_sparse``: 100 parameter
+    the rescue's first round all the same (``mixfit.em.fitted_sparsely``: 100 parameter
     draws), which reaches it; K = 2, all of whose starts end regular, gets none."""
     doc = json.loads((FIXTURES / "families_fourth" / "student_t_davis_height.json").read_text())
     x = np.asarray(doc["x"])

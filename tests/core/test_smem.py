@@ -341,7 +341,7 @@ def test_a_k_asked_alone_reaches_what_k_minus_1_grows_to():
     (``finish_k`` with K = 3's fit as ``parent``), and without K = 3's fit the starts' maximum
     stays. Asked alone the K reaches -1149.74 as in the grid K = 3..4 (since 2026-12-04 also
     through its rescue draws, only 2 of its 10 starts ending regular:
-    ``mixfit.em._rescue_sparse``)."""
+    ``mixfit.em.fitted_sparsely``)."""
     from mixfit.em import finish_k, run_k
 
     doc = json.loads((WIDE / "mclust_geyser_waiting.json").read_text())
@@ -560,7 +560,7 @@ def test_a_grids_log_likelihood_never_falls_as_k_grows(
     ended below K = 4 (by 0.47, 13.1 and 5.6): every K of the grid now ends at least at the
     K below it, a copy where it had not (``mixfit.smem.never_below``). On forbes, K = 5 ended
     regular on fewer than half its starts, and since 2026-12-04 its rescue draws
-    (``mixfit.em._rescue_sparse``) find a maximum above K = 4 (-11.36 against -13.45)."""
+    (``mixfit.em.fitted_sparsely``) find a maximum above K = 4 (-11.36 against -13.45)."""
     doc = json.loads((Path(__file__).resolve().parents[1] / "fixtures" / path).read_text())
     x = np.asarray(doc["x"], dtype=float)
     results = mixfit.fit(x, k={"min": 1, "max": 5}, seed=0, covariance=covariance).results
