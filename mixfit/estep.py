@@ -136,13 +136,14 @@ _TINY = np.finfo(float).tiny
 
 def _sum_log_unit(r: np.ndarray) -> np.ndarray:
     """Row sums of log(r) for r in [0, 1], shape (S, c) -> (S,), with one log per ``_BLOCK``
-    values: each row's values are multiplied in blocks (column j with columns j + w, j + 2w, ...,
-    w = c // _BLOCK, a reduction over the outer axis of an (S, _BLOCK, w) view, which numpy
-    vectorizes), then the blocks' products are logged. A product below the smallest normal
-    double (values averaging under 1e-38: points far inside the other component) is taken
-    again as a sum of its values' logs, so no block loses precision or underflows to 0; an r
-    of 0 still gives -inf. Relative rounding about _BLOCK * 1e-16 per block. At n = 1e6 and
-    10 starts: 0.45 ms per start against 0.96 for numpy's log and a sum (2026-12-04)."""
+    values (``_sum_log``'s counterpart for values that can underflow): each row's values are
+    multiplied in blocks (column j with columns j + w, j + 2w, ..., w = c // _BLOCK, a
+    reduction over the outer axis of an (S, _BLOCK, w) view, which numpy vectorizes), then the
+    blocks' products are logged. A product below the smallest normal double (values averaging
+    under 1e-38: points far inside the other component) is taken again as a sum of its values'
+    logs, so no block loses precision or underflows to 0; an r of 0 still gives -inf. Relative
+    rounding about _BLOCK * 1e-16 per block. At n = 1e6 and 10 starts: 0.45 ms per start
+    against 0.96 for numpy's log and a sum (2026-12-04)."""
     S, c = r.shape
     width = c // _BLOCK
     whole = width * _BLOCK
