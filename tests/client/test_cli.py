@@ -371,3 +371,44 @@ def test_lrt_and_bootstrap_through_the_server_print_what_local_prints(
         "-q",
     )
     assert code == 1 and "1-D Gaussian family only" in err
+
+
+def readme_session(readme: str, command: str) -> str:
+    """What the README's CLI section shows ``command`` printing: the lines after ``$ command``
+    in its ```text blocks, up to the next ``$`` line or the block's end."""
+    section = readme.split("\n## The page, the Python client and the CLI\n", 1)[1].split(
+        "\n## ", 1
+    )[0]
+    for block in re.findall(r"```text\n(.*?)```", section, flags=re.S):
+        lines = block.splitlines()
+        if f"$ {command}" in lines:
+            rest = lines[lines.index(f"$ {command}") + 1 :]
+            end = next((i for i, line in enumerate(rest) if line.startswith("$ ")), len(rest))
+            return "\n".join(rest[:end])
+    raise AssertionError(f"the README shows no `$ {command}`")
+
+
+def test_the_readmes_cli_session_is_what_the_cli_prints(monkeypatch, tmp_path: Path) -> None:
+    """The README's in-process ``mixfit fit`` table and ``mixfit score`` table, on the REST
+    walkthrough's ``data.csv`` (made by the walkthrough's own Python), are what the CLI prints."""
+    monkeypatch.delenv("MIXFIT_API", raising=False)  # the README's commands run in-process
+    readme = (ROOT / "README.md").read_text()
+    make_data = re.search(r"python3 -c '\n(import random\n.*?)' > data\.csv", readme, flags=re.S)
+    data = tmp_path / "data.csv"
+    data.write_text(
+        subprocess.run(
+            [sys.executable, "-c", make_data.group(1)], capture_output=True, text=True, check=True
+        ).stdout
+    )
+    code, out, err = run("fit", str(data), "--k", "1-5", "--seed", "1")
+    assert code == 0, err
+    assert out.strip() == readme_session(readme, "mixfit fit data.csv --k 1-5 --seed 1").strip()
+
+    code, out, err = run("fit", str(data), "--k", "1-5", "--seed", "1", "--json", "-q")
+    assert code == 0, err
+    (tmp_path / "fit.json").write_text(out)
+    points = tmp_path / "points.csv"
+    points.write_text("0.1\n5.0\n25.0\n")
+    code, out, err = run("score", str(tmp_path / "fit.json"), str(points))
+    assert code == 0, err
+    assert out.strip() == readme_session(readme, "mixfit score fit.json points.csv").strip()

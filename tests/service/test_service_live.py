@@ -50,6 +50,17 @@ def walkthrough_blocks(readme: str) -> list[str]:
     return re.findall(r"```sh\n(.*?)```", section, flags=re.S)
 
 
+def walkthrough_output(readme: str) -> str:
+    """The ```text block after "It prints" in the walkthrough: what its commands print."""
+    section = readme.split("\n## REST walkthrough\n", 1)[1].split("\n## ", 1)[0]
+    return re.search(r"It prints[^\n]*\n\n```text\n(.*?)```", section, flags=re.S).group(1).strip()
+
+
+def masked(text: str) -> str:
+    """``text`` with fit and model ids (32 hex digits, random) replaced by a placeholder."""
+    return re.sub(r"\b[0-9a-f]{32}\b", "<id>", text)
+
+
 def test_readme_walkthrough_runs_verbatim(live_api: str, tmp_path: Path) -> None:
     blocks = walkthrough_blocks((ROOT / "README.md").read_text())
     assert blocks, "README has no ```sh block under ## REST walkthrough"
@@ -74,6 +85,14 @@ def test_readme_walkthrough_runs_verbatim(live_api: str, tmp_path: Path) -> None
     assert selected == min(bics, key=bics.get) == 2
     scores = json.loads(out.strip().splitlines()[-1])
     assert scores["is_anomaly"] == [False, False, True]
+    # What the README says it prints is what it prints: the dataset id (a hash of the
+    # content), the table to its printed digits, the scores to 1e-9; only the fit and model ids
+    # (random) vary.
+    printed = walkthrough_output((ROOT / "README.md").read_text())
+    assert masked(out.strip()).splitlines()[:-1] == masked(printed).splitlines()[:-1], out
+    expected = json.loads(printed.splitlines()[-1])
+    assert scores["log_density"] == pytest.approx(expected.pop("log_density"), rel=1e-9), out
+    assert {k: v for k, v in scores.items() if k != "log_density"} == expected, out
 
 
 def test_readme_configuration_lists_every_variable() -> None:
