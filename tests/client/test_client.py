@@ -227,3 +227,30 @@ def test_lrt_and_bootstrap_of_a_stored_model(live_api: str) -> None:
     with pytest.raises(ApiError) as missing:
         client.bootstrap("0" * 32, progress=False)
     assert missing.value.status == 404
+
+
+CALLS = {
+    "fits": lambda api: api.fit([0.1, 0.2, 3.1, 3.2], k=2, progress=False),
+    "lrts": lambda api: api.lrt("m" * 32, max_k=2, nboot=9, progress=False),
+    "bootstraps": lambda api: api.bootstrap("m" * 32, nboot=9, progress=False),
+}
+
+
+@pytest.mark.parametrize("collection", sorted(CALLS))
+def test_ctrl_c_while_waiting_cancels_the_job_on_the_server(monkeypatch, collection) -> None:
+    """A KeyboardInterrupt in the wait sends the job's DELETE, then goes on up."""
+    api = Client("http://127.0.0.1:9")  # never reached: requests are answered here
+    sent: list[tuple[str, str]] = []
+
+    def interrupted(*args: Any, **kwargs: Any) -> dict:
+        raise KeyboardInterrupt
+
+    def request(method: str, path: str, *args: Any, **kwargs: Any) -> dict:
+        sent.append((method, path))
+        return {"id": "abc", "status": "queued"}
+
+    monkeypatch.setattr(api, "_poll", interrupted)
+    monkeypatch.setattr(api, "request", request)
+    with pytest.raises(KeyboardInterrupt):
+        CALLS[collection](api)
+    assert sent[0][0] == "POST" and sent[-1] == ("DELETE", f"/{collection}/abc")

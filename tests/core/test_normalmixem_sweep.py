@@ -127,12 +127,10 @@ def test_a_start_normalmixem_restarts_gets_a_regular_maximum(case, x):
 
 
 @pytest.mark.parametrize(("case", "x"), cases("gave_up"))
-def test_where_normalmixem_gives_up_the_k_is_fitted_or_refused_in_words(case, x):
-    try:
-        r = from_start(case, x)
-    except mixfit.FitError as error:
-        assert "degenerate" in str(error)
-        return
+def test_where_normalmixem_gives_up_the_k_is_still_fitted_regular(case, x):
+    """R's "Too many tries!": here the start and its restarts degenerate, and the K is rescued
+    from parameter-space draws (``mixfit.em.rescue``) to a regular maximum, not refused."""
+    r = from_start(case, x)
     assert r.status == "ok" and min(r.points) >= 1.0
 
 

@@ -223,3 +223,20 @@ def test_a_second_signal_does_not_cut_the_stop_short_and_the_port_is_free_at_onc
         first.finish()
         if second is not None:
             second.finish()
+
+
+def test_when_one_of_the_three_dies_the_others_are_stopped_and_the_exit_is_1(
+    tmp_path: Path,
+) -> None:
+    """The worker SIGKILLed: the supervisor says so, stops gunicorn and Redis, and exits 1."""
+    bind = f"127.0.0.1:{devstack.free_port()}"
+    stack = Stack(tmp_path, bind)
+    try:
+        stack.wait_banner()
+        os.kill(stack.pids["worker"], signal.SIGKILL)
+        assert stack.proc.wait(60) == 1, stack.output()
+        assert "worker exited (-9); stopping the rest" in stack.output()
+        assert _until(lambda: not stack.processes()), _described(stack.processes())
+        assert _until(lambda: _nothing_listens(bind))
+    finally:
+        stack.finish()

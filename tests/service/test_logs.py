@@ -42,11 +42,15 @@ def test_a_request_is_one_json_line_with_its_request_id(client, capsys) -> None:
 def test_a_sane_incoming_request_id_is_kept_and_an_insane_one_replaced(client, capsys) -> None:
     sent = f"edge-{uuid.uuid4()}"
     assert client.get("/healthz", headers={"X-Request-Id": sent}).headers["X-Request-Id"] == sent
+    longest = "A-z0.9_:/+=" + "x" * 117  # 128 of the allowed characters
+    assert client.get("/healthz", headers={"X-Request-Id": longest}).headers["X-Request-Id"] == (
+        longest
+    )
     for bad in ("has spaces in it", "x" * 129, 'quote"d', "new\nline"[:3] + "\u00e9"):
         got = client.get("/healthz", headers={"X-Request-Id": bad}).headers["X-Request-Id"]
         assert got != bad and len(got) == 32
     ids = [line["request_id"] for line in request_lines(capsys.readouterr().err)]
-    assert ids[0] == sent and len(set(ids)) == len(ids)
+    assert ids[0] == sent and ids[1] == longest and len(set(ids)) == len(ids)
 
 
 def test_refused_and_failed_requests_are_logged_with_their_id(make_client, capsys) -> None:

@@ -65,6 +65,7 @@ def test_metrics_hold_every_family_with_sensible_values_after_a_fit(client, work
     created = client.post("/v1/fits", json={"data": DATA, "k": [1, 2], "seed": 2})
     fit_id = created.get_json()["id"]
     assert poll(client, fit_id)["status"] == "finished"
+    assert client.client.get(f"/no/such/{fit_id}").status_code == 404  # (outside the contract)
     after = scrape(client)
 
     fits = {"route": "/v1/fits", "method": "POST", "status": "202"}
@@ -74,6 +75,8 @@ def test_metrics_hold_every_family_with_sensible_values_after_a_fit(client, work
     assert value(after, count, **polled) > value(before, count, **polled)
     for sample in after["mixfit_http_request_duration_seconds"].samples:
         assert fit_id not in sample.labels.get("route", ""), sample  # the rule, not the path
+    lost = {"route": "unmatched", "method": "GET", "status": "404"}
+    assert value(after, count, **lost) - value(before, count, **lost) == 1
     buckets = [
         s
         for s in after["mixfit_http_request_duration_seconds"].samples

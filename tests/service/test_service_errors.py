@@ -43,12 +43,29 @@ def test_malformed_json_dataset_and_score_are_400(client) -> None:
     assert client.error(response, 400)["message"].startswith("malformed JSON")
 
 
-def test_bad_idempotency_key_is_400(client) -> None:
-    response = post_fit(client, '{"data": [1, 2, 3]}', headers={"Idempotency-Key": "has space"})
+@pytest.mark.parametrize("key", ["has space", "", "k" * 256, "caf\u00e9"])
+def test_bad_idempotency_key_is_400(client, key) -> None:
+    """A key is 1 to 255 visible ASCII characters."""
+    response = post_fit(client, '{"data": [1, 2, 3]}', headers={"Idempotency-Key": key})
     assert "Idempotency-Key" in client.error(response, 400)["message"]
 
 
+def test_an_idempotency_key_of_255_visible_characters_is_taken(client) -> None:
+    key = ("!~" + uuid.uuid4().hex * 8)[:255]
+    first = post_fit(client, '{"data": [1, 2, 3]}', headers={"Idempotency-Key": key})
+    again = post_fit(client, '{"data": [1, 2, 3]}', headers={"Idempotency-Key": key})
+    assert first.status_code == 202 and again.get_json()["id"] == first.get_json()["id"]
+
+
 # -- 422: the request model ------------------------------------------------------------------
+
+
+def test_at_most_50_validation_errors_are_listed(client) -> None:
+    """Every bad point is an error; the answer lists the first 50 and counts them all."""
+    body = json.dumps({"data": ["x"] * 80})
+    error = client.error(post_fit(client, body), 422)
+    assert error["detail"]["error_count"] >= 80
+    assert len(error["detail"]["errors"]) == 50
 
 
 def test_unknown_field_is_422(client) -> None:

@@ -267,6 +267,21 @@ def test_unknown_gone_and_invalid(client, fitted, redis_client, poll) -> None:
         client.error(client.post(f"/v1/models/{model_id}/{route}", json={}), 410)
 
 
+@pytest.mark.parametrize(
+    ("weight", "message"),
+    [(0.01, "too few for the 3 components"), (2e4, "more than 1,000,000")],
+)
+def test_lrt_weights_summing_below_max_k_plus_1_or_above_a_million_are_422(
+    client, worker_proc, poll, weight, message
+) -> None:
+    """The LRT reads weights as counts: its replicates hold their sum of points."""
+    body = {"data": X.tolist(), "weights": [weight] * X.size, "k": [1, 2], "seed": 3}
+    doc = poll(client, client.post("/v1/fits", json=body).get_json()["id"], 120)
+    assert doc["status"] == "finished", doc
+    refused = client.post(f"/v1/models/{doc['model_id']}/lrt", json={"max_k": 2, "nboot": 9})
+    assert message in client.error(refused, 422)["message"]
+
+
 def test_expired_jobs_answer_410_and_ids_stay_in_their_collection(
     make_client, fitted, redis_client
 ) -> None:

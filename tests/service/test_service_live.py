@@ -106,6 +106,24 @@ def test_readme_configuration_lists_every_variable() -> None:
     assert used <= listed, used - listed
 
 
+def test_readme_configuration_defaults_are_the_services() -> None:
+    """Where the table's default is a literal and the variable is one of the app's
+    ``DEFAULTS``, the two are equal."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("\n### Configuration\n", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| `MIXFIT_(\w+)` \| `([^`]*)`", section, flags=re.M)
+    checked = 0
+    for name, shown in rows:
+        value = DEFAULTS.get(name)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            assert float(shown) == value, (name, shown, value)
+            checked += 1
+        elif isinstance(value, str) and value and name != "OPENAPI_PATH":
+            assert shown == value, (name, shown, value)
+            checked += 1
+    assert checked >= 15, checked
+
+
 def http(method: str, url: str, body: bytes | None = None, ctype: str | None = None) -> Any:
     request = urllib.request.Request(url, data=body, method=method)
     if ctype:
