@@ -164,14 +164,28 @@ def split_index(request: Any, k: int) -> int | None:
     return n - 1
 
 
-def parent_ks(request: Any) -> list[int]:
-    """The Ks a fit of ``request`` fits besides its own for their growth moves
-    (``mixfit.fit.parent_fit``): K-1 of each K >= 3 whose K-1 it does not ask for,
-    when the moves are on (``split_merge`` not 0) and no explicit start values are given.
+# A K asked alone on data of more values than this (rows x columns) fits no K-1 for its
+# growth moves (``parent_ks``).
+PARENT_MAX_VALUES = 100_000
+
+
+def parent_ks(request: Any, n: int, d: int) -> list[int]:
+    """The Ks a fit of ``request`` on data of shape (n, d) fits besides its own for their
+    growth moves (``mixfit.fit.parent_fit``): K-1 of each K >= 3 whose K-1 it does not ask
+    for, when the moves are on (``split_merge`` not 0), no explicit start values are given
+    and the data hold at most ``PARENT_MAX_VALUES`` values (n x d).
+
+    K-1's fit costs about what K's own does, at any size. On small data, where a fit takes
+    milliseconds to a second, it bought maxima a K asked alone had missed (``parent_fit``);
+    on large data it doubled a K's time (d = 10, K = 5, n = 1e5: 2.09x the core before issue
+    9, whose bar is 1.5x; 2026-12-04) and no reference set needed it (the largest, GvHD.pos,
+    holds 36,332 values). There, asking for K-1 too (``k=[K-1, K]``) buys the same search.
     The service plans and times their work with the request's (``service.fits``); a K that
     still fails may fit more (``mixfit.fit.final_fit``)."""
     ks = request.k_values()
     if request.explicit_start is not None or request.split_merge == 0:
+        return []
+    if n * d > PARENT_MAX_VALUES:
         return []
     return sorted({k - 1 for k in ks if k >= 3 and k - 1 not in ks})
 

@@ -195,7 +195,7 @@ def parent_fit(
     if k - 1 in done:
         return done[k - 1]
     req = problem.request
-    if k - 1 not in parent_ks(req):
+    if k - 1 not in parent_ks(req, *problem.X.shape):
         return None
     quiet = _screening(progress, k, req)
     below = [j for j in done if j < k - 1]

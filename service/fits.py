@@ -219,7 +219,7 @@ def submit_fit(request: Any, idem_key: str | None, digest: str) -> tuple[dict[st
     # ``work`` sizes the fit for the worker: tiny ones run without a fork (worker.__main__).
     # The Ks the fit runs: the request's and the K-1s it fits for their growth moves
     # (mixfit.em.parent_ks); a fanned-out fit runs those as parts too.
-    ks = sorted({*k_values, *parent_ks(request)})
+    ks = sorted({*k_values, *parent_ks(request, n, d)})
     traced = {"request_id": request_id(), "work": job_work(n, d, sum(ks), n_starts)}
     plan = plan_parts(ks, n_starts, n, {k: split_index(request, k) for k in ks})
     if plan is None:

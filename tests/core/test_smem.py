@@ -363,6 +363,23 @@ def test_a_k_asked_alone_reaches_what_k_minus_1_grows_to():
     assert alone.starts[9].init != "split" and grid.starts[9].init == "split"
 
 
+def test_a_k_asked_alone_on_large_data_fits_no_k_minus_1():
+    """Above ``PARENT_MAX_VALUES`` values (rows x columns) a K asked alone skips K-1's fit:
+    there it doubled the K's time for no maximum a reference needed; asking for K-1 too
+    still grows K from it. At or below, K-1 is fitted."""
+    from mixfit.em import PARENT_MAX_VALUES, parent_ks
+    from mixfit.fit import parent_fit
+
+    request = parse_request({"k": 4, "seed": 0})
+    assert parent_ks(request, PARENT_MAX_VALUES // 2, 2) == [3]
+    assert parent_ks(request, PARENT_MAX_VALUES // 2 + 1, 2) == []
+    assert parent_ks(parse_request({"k": [3, 4], "seed": 0}), 10**6, 10) == []  # K-1 asked
+    x = np.random.default_rng(0).normal(size=(PARENT_MAX_VALUES // 2 + 1, 2))
+    assert parent_fit(prepare(request, x), 4, {}) is None
+    small = prepare(request, x[:500])
+    assert parent_fit(small, 4, {}).k == 3
+
+
 def test_the_fit_of_k_minus_1_for_a_k_alone_reports_as_k_and_stops(stop_at_first_report):
     """While K - 1 is fitted for a K asked alone, progress speaks of K only (screening:
     iteration 0, no start done), and a stop request raises there."""
