@@ -47,6 +47,7 @@ from .options import LRTResult, LRTStep, Schema
 from .replicates import (
     Progress,
     as_model,
+    batchable,
     best_of,
     engine_starts,
     first_usable,
@@ -220,6 +221,10 @@ def lrt_plan(
         )
         for k in range(k_min, max_k + 1)
     ]
+    if not batchable(model_family(steps[0].null)):
+        # Its replicates are fitted from the two warm starts alone (``_replicate_lrts``):
+        # the plan, and so the result, says so whatever was asked.
+        replicate_starts = "warm"
     return LRTPlan(
         n=size,
         nboot=nboot,

@@ -475,7 +475,8 @@ class LRTResult(Schema):
         "search",
         description="What each replicate's K+1 fit started from besides its two warm starts "
         "(the data's K+1 fit, the replicate's K fit with a component split): search, the fit's "
-        "own start settings; warm, nothing more (faster; p-values can run small).",
+        "own start settings; warm, nothing more (faster; p-values can run small). A family "
+        "whose replicates are not batched (the Student t) always uses warm, and says so.",
     )
 
 

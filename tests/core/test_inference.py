@@ -250,3 +250,15 @@ def test_bootstrap_matches_components_whose_spreads_are_held_at_1e300() -> None:
     assert fit.model.params.sdlogs[0] > 100
     boot = mixfit.bootstrap(fit, x, nboot=5, seed=1)
     assert np.isfinite(np.asarray(boot.parameters["sdlogs"].se, dtype=float)).all()
+
+
+def test_the_result_says_which_replicate_starts_were_used() -> None:
+    """A Student t's replicates are fitted from the two warm starts alone
+    (``mixfit.lrt._replicate_lrts``): asked for ``search``, the result says ``warm``."""
+    x = np.concatenate(
+        [np.random.default_rng(2).standard_t(5, 60), np.random.default_rng(3).normal(6, 1, 40)]
+    )
+    t = mixfit.bootstrap_lrt(x, max_k=1, nboot=3, seed=1, family="student_t")
+    assert t.replicate_starts == "warm"
+    gaussian = mixfit.bootstrap_lrt(x, max_k=1, nboot=3, seed=1)
+    assert gaussian.replicate_starts == "search"
