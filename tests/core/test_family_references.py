@@ -102,7 +102,12 @@ def is_spurious(family: str, params: dict) -> bool:
 
 
 def reaches_reference(
-    path: Path, k: int, shared: bool, seed: int = 0, counts: bool = False
+    path: Path,
+    k: int,
+    shared: bool,
+    seed: int = 0,
+    counts: bool = False,
+    spurious_may_miss: bool = True,
 ) -> None:
     """The reference of the cell (K, shared df) of the fixture at ``path`` is what scipy gives
     for its parameters, and mixfit's default fit (``seed``) reaches its log-likelihood - 1e-6 n;
@@ -110,7 +115,9 @@ def reaches_reference(
     regular maximum: no spike by the same rule, every component on two points' worth or more.
     (A lower spike fails: the student t on log(rivers), K = 3, seed 2 ends at -111.12 with a
     2.5-point component of scale 0.039 beside 0.47, below the reference's -108.93 spike.)
-    ``counts``: the data are fitted as their distinct values with their counts as weights."""
+    ``counts``: the data are fitted as their distinct values with their counts as weights.
+    ``spurious_may_miss`` False: a spurious reference must be reached too (issue 11's own
+    cells, where seed 0 reaches both of its spurious ones)."""
     doc = json.loads(path.read_text())
     cell = next(c for c in doc["cells"] if c["k"] == k and c.get("shared_df", False) == shared)
     x = np.asarray(doc["x"], dtype=float)
@@ -123,7 +130,7 @@ def reaches_reference(
             data, weights=weights, family=doc["family"], k=k, seed=seed, **options
         ).results[0]
 
-    if is_spurious(doc["family"], cell["params"]):
+    if spurious_may_miss and is_spurious(doc["family"], cell["params"]):
         try:
             r = fit()
         except mixfit.FitError as exc:  # refused: the message counts what happened
@@ -144,4 +151,4 @@ def reaches_reference(
 
 @pytest.mark.parametrize(("name", "k", "shared"), CELLS)
 def test_default_fit_reaches_the_reference(name: str, k: int, shared: bool) -> None:
-    reaches_reference(FIXTURES / name, k, shared)
+    reaches_reference(FIXTURES / name, k, shared, spurious_may_miss=False)
