@@ -32,6 +32,7 @@ from fitqueue.settings import Settings
 from worker import inference, jobs, logs  # noqa: F401 (preloaded: every horse starts warm)
 from worker.bookkeeping import FewerRoundTrips
 from worker.commands import QuickUnsubscribe
+from worker.memory import keep_freed_memory
 from worker.outage import OutageTolerant, through_outage, wait_for_redis
 from worker.retries import RetryOnlyWhatMayPass
 
@@ -230,6 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     # One E-step thread per fit unless told otherwise: run one worker per core instead. (The
     # core's BLAS thread limiting also costs ~25 ms per fit in a forked horse when it is on.)
     os.environ.setdefault("MIXFIT_THREADS", "1")
+    keep_freed_memory()  # before any large array: EM reuses them instead of faulting them in
     warm_up()
     delay, attempt = 1.0, 0
     while True:
