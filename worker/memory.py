@@ -6,7 +6,7 @@ frees the same large arrays every iteration, so each one came back from the kern
 zeroed pages, a page fault per 4 KiB touched: an LRT part (a sixth of issue 12's B = 999
 waiting-times test, 500 replicates) took 40,000 minor faults and 0.55 s in a work horse, which
 starts from the worker's untuned state every time. Served from the heap and kept when freed
-(``keep_freed_memory``) the same part took 2,800 faults and 0.45–0.47 s (2026-12-05). A work
+(``keep_freed_memory``) the same part took 2,800 faults and 0.45–0.49 s (2026-12-05). A work
 horse exits after its job, so what it keeps goes with it; the worker process itself keeps at
 most ``TRIM_THRESHOLD`` of freed memory beyond what it uses.
 
