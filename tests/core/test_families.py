@@ -118,6 +118,22 @@ def test_engine_log_likelihood_equals_direct_log_density(family, options, kind):
     assert r.loglik == pytest.approx(direct, rel=1e-9, abs=1e-8)
 
 
+@pytest.mark.parametrize(("family", "options", "kind"), CASES, ids=IDS)
+def test_log_likelihood_trace_never_falls_after_screening_either(family, options, kind):
+    """The defaults (screened starts, SQUAREM, moves and polish): every kept trace rises."""
+    result = fit_case(family, options, kind, k=[2, 3], n_starts=4, tol=1e-10, max_iter=300)
+    checked = 0
+    for r in result.results:
+        for start in r.starts:
+            trace = np.asarray(start.trace)
+            assert np.diff(trace).min(initial=0.0) >= -1e-9 * (1 + np.abs(trace).max()), (
+                r.k,
+                start.start,
+            )
+            checked += len(trace)
+    assert checked > 20
+
+
 @pytest.mark.parametrize("accelerate", [True, False], ids=["squarem", "plain"])
 @pytest.mark.parametrize(("family", "options", "kind"), CASES, ids=IDS)
 def test_log_likelihood_trace_never_falls(family, options, kind, accelerate):
