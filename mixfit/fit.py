@@ -87,7 +87,23 @@ def fit(data: Any, **options: Any) -> FitResult:
 def run(
     request: Any, data: Any, weights: Any = None, progress: Progress | None = None
 ) -> FitResult:
-    """Fit a validated request: prepare, fit every K, select."""
+    """Fit a validated request: prepare, fit every K, select.
+
+    Parameters
+    ----------
+    request : FitOptions
+        A validated request (``parse_request``), any family's.
+    data : array-like of shape (n,) or (n, d)
+    weights : array-like of shape (n,), optional
+        Counts or importance weights of the points.
+    progress : callable, optional
+        Called with ``{"k", "iteration", "starts_done", "n_starts", "best_loglik", "trace"}``
+        as EM goes.
+
+    Returns
+    -------
+    FitResult
+    """
     problem = prepare(request, data, weights)
     return assemble(problem, list(fit_ks(problem, progress)))
 
@@ -388,7 +404,27 @@ def check_path_size(request: Any, family: Any) -> None:
 
 
 def prepare(request: Any, data: Any, weights: Any = None) -> Problem:
-    """Check the data for the request (``check``) and lay them out for the engine."""
+    """Check the data for the request (``check``) and lay them out for the engine.
+
+    Parameters
+    ----------
+    request : FitOptions
+        A validated request (``parse_request``).
+    data : array-like of shape (n,) or (n, d)
+    weights : array-like of shape (n,), optional
+
+    Returns
+    -------
+    Problem
+        The data in data space (n, d) and in the engine's scaled space, the batch the E-step
+        runs on, the variance floor and the constants of the log-likelihood.
+
+    Raises
+    ------
+    FitError
+        Data the request cannot fit (outside the family's support, too few distinct points,
+        constant, values beyond 1e150, ...), with what to change.
+    """
     family, X, w, moved = check(request, data, weights)
     Y, jacobian = family.transform(X)
     scaling = Scaling.standardize(Y, w) if family.standardize else Scaling.identity(X.shape[1])
@@ -479,7 +515,24 @@ def explained(problem: Problem, result: KResult) -> KResult:
 def assemble(problem: Problem, results: list[KResult]) -> FitResult:
     """Select K by the request's criterion and build the result with its scoring model; a K
     whose fit ended below K-1's reports K-1's fit with a component copied
-    (``mixfit.smem.never_below``)."""
+    (``mixfit.smem.never_below``).
+
+    Parameters
+    ----------
+    problem : Problem
+        What ``prepare`` made of the request and its data.
+    results : list of KResult
+        One per K of the request, in increasing K.
+
+    Returns
+    -------
+    FitResult
+
+    Raises
+    ------
+    FitError
+        When no K fitted (every one degenerate), with each K's reason.
+    """
     request = problem.request
     results = [explained(problem, r) for r in never_below(problem, results, run_given)]
     ok = [r for r in results if r.status == "ok"]

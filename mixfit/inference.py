@@ -309,9 +309,29 @@ def observed_information(
     log-likelihood in (weights 1..K-1, means, sds), the last weight by the delta method;
     Wald intervals at ``conf_level``.
 
-    A FitError where the observed information is not positive definite at the fit (it is no
-    strict maximum: a component on tied values, or at a boundary, or too few points): no
-    standard error exists there, and the bootstrap's spread is what to ask for instead.
+    Parameters
+    ----------
+    result : FitResult
+        The fit whose model (its selected K) holds the estimates.
+    data : array-like of shape (n,)
+        The data it was fitted to.
+    weights : array-like of shape (n,), optional
+    conf_level : float
+        Of the Wald intervals, in (0, 1).
+
+    Returns
+    -------
+    BootstrapResult
+        ``method`` ``"observed_information"``: per parameter array (K,) its estimate, standard
+        error and interval.
+
+    Raises
+    ------
+    FitError
+        Where the observed information is not positive definite at the fit (it is no strict
+        maximum: a component on tied values, or at a boundary, or too few points): no standard
+        error exists there, and the bootstrap's spread is what to ask for instead; and for a
+        family other than the 1-D Gaussian.
     """
     if not 0.0 < conf_level < 1.0:
         raise FitError("conf_level must lie strictly between 0 and 1")
