@@ -1,4 +1,6 @@
-"""scikit-learn estimators over mixfit's engine: ``GaussianMixture`` and ``BetaMixture``.
+"""scikit-learn estimators over mixfit's engine, one per family: ``GaussianMixture``,
+``BetaMixture``, ``PoissonMixture``, ``GammaMixture``, ``LognormalMixture`` and
+``StudentTMixture``.
 
 They follow ``sklearn.mixture.GaussianMixture``'s interface (``fit``, ``predict``,
 ``predict_proba``, ``score_samples``, ``score``, ``bic``, ``aic``, ``sample``, and fitted
@@ -306,7 +308,43 @@ class GaussianMixture(_Mixture):
             self.covariances_ = full[:, 0, 0].copy()
 
 
-class BetaMixture(_Mixture):
+class _OneFeatureMixture(_Mixture):
+    """A family of one feature: ``X`` of shape (n_samples, 1) (or a 1-D array-like)."""
+
+    def __init__(
+        self,
+        n_components: Any = 1,
+        *,
+        criterion: str = "bic",
+        n_init: int = 10,
+        init_params: Any = "auto",
+        max_iter: int = 1000,
+        tol: float = 1e-8,
+        tol_type: str = "relative",
+        var_floor: float = 1e-6,
+        accelerate: bool = True,
+        random_state: Any = None,
+        warm_start: bool = False,
+    ) -> None:
+        self.n_components = n_components
+        self.criterion = criterion
+        self.n_init = n_init
+        self.init_params = init_params
+        self.max_iter = max_iter
+        self.tol = tol
+        self.tol_type = tol_type
+        self.var_floor = var_floor
+        self.accelerate = accelerate
+        self.random_state = random_state
+        self.warm_start = warm_start
+
+    def _check_features(self, X: np.ndarray) -> None:
+        if X.shape[1] != 1:
+            name = self._family.replace("_", " ")
+            raise ValueError(f"a {name} mixture is fitted to one feature; X has {X.shape[1]}")
+
+
+class BetaMixture(_OneFeatureMixture):
     """A beta mixture on (0, 1) fitted by mixfit, with a scikit-learn estimator's interface.
 
     ``X`` has one feature. Parameters as ``GaussianMixture``'s, without ``covariance_type``,
@@ -356,12 +394,140 @@ class BetaMixture(_Mixture):
     def _family_options(self) -> dict[str, Any]:
         return {"boundary": self.boundary}
 
-    def _check_features(self, X: np.ndarray) -> None:
-        if X.shape[1] != 1:
-            raise ValueError(f"a beta mixture is fitted to one feature; X has {X.shape[1]}")
-
     def _keep_params(self, result: FitResult, chosen: KResult) -> None:
         params = result.model.params
         self.alphas_ = np.asarray(params.alphas, dtype=float)
         self.betas_ = np.asarray(params.betas, dtype=float)
         self.means_ = (self.alphas_ / (self.alphas_ + self.betas_))[:, None]
+
+
+class PoissonMixture(_OneFeatureMixture):
+    """A Poisson mixture of counts (non-negative integers, one feature) fitted by mixfit, with a
+    scikit-learn estimator's interface. Parameters as ``BetaMixture``'s, without ``boundary``.
+
+    Attributes
+    ----------
+    weights_ : ndarray of shape (n_components_,)
+    lambdas_ : ndarray of shape (n_components_,)
+        Component k's rate (its mean and variance).
+    means_ : ndarray of shape (n_components_, 1)
+    converged_, n_iter_, lower_bound_, lower_bounds_, n_components_, result_, model_
+    """
+
+    _family = "poisson"
+
+    def _keep_params(self, result: FitResult, chosen: KResult) -> None:
+        self.lambdas_ = np.asarray(result.model.params.lambdas, dtype=float)
+        self.means_ = self.lambdas_[:, None]
+
+
+class GammaMixture(_OneFeatureMixture):
+    """A gamma mixture of positive values (one feature) fitted by mixfit, with a scikit-learn
+    estimator's interface. Parameters as ``BetaMixture``'s, without ``boundary``.
+
+    Attributes
+    ----------
+    weights_ : ndarray of shape (n_components_,)
+    shapes_, rates_ : ndarray of shape (n_components_,)
+        Component k's density is rate^shape x^(shape-1) exp(-rate x) / Gamma(shape).
+    means_ : ndarray of shape (n_components_, 1)
+        shape / rate.
+    converged_, n_iter_, lower_bound_, lower_bounds_, n_components_, result_, model_
+    """
+
+    _family = "gamma"
+
+    def _keep_params(self, result: FitResult, chosen: KResult) -> None:
+        params = result.model.params
+        self.shapes_ = np.asarray(params.shapes, dtype=float)
+        self.rates_ = np.asarray(params.rates, dtype=float)
+        self.means_ = (self.shapes_ / self.rates_)[:, None]
+
+
+class LognormalMixture(_OneFeatureMixture):
+    """A log-normal mixture of positive values (one feature) fitted by mixfit, with a
+    scikit-learn estimator's interface. Parameters as ``BetaMixture``'s, without ``boundary``.
+
+    Attributes
+    ----------
+    weights_ : ndarray of shape (n_components_,)
+    meanlogs_, sdlogs_ : ndarray of shape (n_components_,)
+        The mean and sd of component k's log.
+    means_ : ndarray of shape (n_components_, 1)
+        exp(meanlog + sdlog^2 / 2).
+    converged_, n_iter_, lower_bound_, lower_bounds_, n_components_, result_, model_
+    """
+
+    _family = "lognormal"
+
+    def _keep_params(self, result: FitResult, chosen: KResult) -> None:
+        params = result.model.params
+        self.meanlogs_ = np.asarray(params.meanlogs, dtype=float)
+        self.sdlogs_ = np.asarray(params.sdlogs, dtype=float)
+        self.means_ = np.exp(self.meanlogs_ + self.sdlogs_**2 / 2)[:, None]
+
+
+class StudentTMixture(_Mixture):
+    """A Student t mixture (robust to outliers) fitted by mixfit, with a scikit-learn
+    estimator's interface.
+
+    Parameters as ``GaussianMixture``'s, with ``covariance_type`` "full" or "diag" (the scale
+    matrices'), plus ``df``: "per_component" or "shared" degrees of freedom. ``tol`` and
+    ``max_iter`` default to the family's own 1e-10 and 5000 (the likelihood is flat in a large
+    nu, and EM crawls along it).
+
+    Attributes
+    ----------
+    weights_ : ndarray of shape (n_components_,)
+    means_ : ndarray of shape (n_components_, n_features)
+        The locations.
+    scales_ : ndarray
+        One feature: (n_components_,), each component's sigma (scipy's ``t(df, loc, scale)``);
+        several: (n_components_, d, d) scale matrices (scipy's ``multivariate_t`` shape). A
+        component's covariance is df / (df - 2) times its scale matrix where df > 2.
+    dfs_ : ndarray of shape (n_components_,)
+    converged_, n_iter_, lower_bound_, lower_bounds_, n_components_, result_, model_
+    """
+
+    _family = "student_t"
+
+    def __init__(
+        self,
+        n_components: Any = 1,
+        *,
+        covariance_type: str = "full",
+        df: str = "per_component",
+        criterion: str = "bic",
+        n_init: int = 10,
+        init_params: Any = "auto",
+        max_iter: int = 5000,
+        tol: float = 1e-10,
+        tol_type: str = "relative",
+        var_floor: float = 1e-6,
+        accelerate: bool = True,
+        random_state: Any = None,
+        warm_start: bool = False,
+    ) -> None:
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.df = df
+        self.criterion = criterion
+        self.n_init = n_init
+        self.init_params = init_params
+        self.max_iter = max_iter
+        self.tol = tol
+        self.tol_type = tol_type
+        self.var_floor = var_floor
+        self.accelerate = accelerate
+        self.random_state = random_state
+        self.warm_start = warm_start
+
+    def _family_options(self) -> dict[str, Any]:
+        return {"covariance": self.covariance_type, "df": self.df}
+
+    def _keep_params(self, result: FitResult, chosen: KResult) -> None:
+        params = result.model.params
+        k = len(params.weights)
+        self.means_ = np.asarray(params.means, dtype=float).reshape(k, -1)
+        self.scales_ = np.asarray(params.scales, dtype=float)
+        self.dfs_ = np.asarray(params.dfs, dtype=float)

@@ -18,14 +18,22 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import mixfit
-from mixfit.estimators import BetaMixture, GaussianMixture
+from mixfit.estimators import (
+    BetaMixture,
+    GammaMixture,
+    GaussianMixture,
+    LognormalMixture,
+    PoissonMixture,
+    StudentTMixture,
+)
 
-# BetaMixture fits one feature with values in (0, 1). These checks fit every estimator on
-# several columns of normal or uniform-on-(0, 10) data, which no beta mixture can take; each
-# one fails with "a beta mixture is fitted to one feature" or "lie outside [0, 1]" (the same
+# BetaMixture fits one feature with values in (0, 1); PoissonMixture, GammaMixture and
+# LognormalMixture one feature of counts or positive values. These checks fit every estimator on
+# several columns of normal or uniform-on-(0, 10) data, which none of them can take; each one
+# fails with "a ... mixture is fitted to one feature" or a value outside the support (the same
 # ValueError a user gets). The remaining checks (parameters, cloning, 1-D and sparse input,
-# NaN in fit, empty data, ...) run.
-BETA_OUT_OF_SUPPORT = (
+# NaN in fit, empty data, ...) run. StudentTMixture, like GaussianMixture, passes every check.
+ONE_FEATURE_OUT_OF_SUPPORT = (
     "check_fit_score_takes_y",
     "check_estimators_overwrite_params",
     "check_dont_overwrite_parameters",
@@ -50,17 +58,35 @@ BETA_OUT_OF_SUPPORT = (
 )
 
 
+SUPPORT = {
+    BetaMixture: "in (0, 1)",
+    PoissonMixture: "of counts",
+    GammaMixture: "of positive values",
+    LognormalMixture: "of positive values",
+}
+
+
 def _expected_failures(estimator) -> dict[str, str]:
-    if isinstance(estimator, BetaMixture):
-        reason = "fits one feature in (0, 1); the check's data have several columns or lie outside"
-        return dict.fromkeys(BETA_OUT_OF_SUPPORT, reason)
-    return {}
+    support = SUPPORT.get(type(estimator))
+    if support is None:
+        return {}
+    reason = f"fits one feature {support}; the check's data have several columns or lie outside"
+    failures = dict.fromkeys(ONE_FEATURE_OUT_OF_SUPPORT, reason)
+    if isinstance(estimator, PoissonMixture):  # its one feature of floats: not counts
+        failures["check_fit2d_1feature"] = "fits counts; the check's one feature is not integers"
+    elif isinstance(estimator, GammaMixture | LognormalMixture):
+        del failures["check_fit2d_1feature"]  # one feature uniform on (0, 1): positive, fitted
+    return failures
 
 
 @parametrize_with_checks(
     [
         GaussianMixture(n_components=range(1, 3), covariance_type="diag", n_init=3),
         BetaMixture(),
+        PoissonMixture(),
+        GammaMixture(),
+        LognormalMixture(),
+        StudentTMixture(n_init=3),
     ],
     expected_failed_checks=_expected_failures,
 )
@@ -183,6 +209,50 @@ def test_beta_mixture_fits_scores_anomalies_and_samples() -> None:
         BetaMixture().fit(rng.uniform(0.1, 0.9, (50, 2)))
     with pytest.raises(ValueError, match="outside"):
         BetaMixture().fit(np.array([[0.2], [0.5], [1.5]]))
+
+
+def _two_groups(family: str) -> np.ndarray:
+    rng = np.random.default_rng(11)
+    if family == "poisson":
+        return np.concatenate([rng.poisson(2.0, 300), rng.poisson(15.0, 200)]).astype(float)
+    if family in ("gamma", "lognormal"):
+        return np.concatenate([rng.gamma(20.0, 0.05, 300), rng.gamma(30.0, 0.2, 200)])
+    return np.concatenate([rng.standard_t(4, 300), rng.normal(8.0, 1.0, 200)])  # student_t
+
+
+NEWER = [
+    (PoissonMixture, "poisson", ("lambdas_",)),
+    (GammaMixture, "gamma", ("shapes_", "rates_")),
+    (LognormalMixture, "lognormal", ("meanlogs_", "sdlogs_")),
+    (StudentTMixture, "student_t", ("scales_", "dfs_")),
+]
+
+
+@pytest.mark.parametrize(("cls", "family", "names"), NEWER, ids=[f for _, f, _ in NEWER])
+def test_every_family_has_an_estimator_that_is_its_mixfit_fit(cls, family, names) -> None:
+    """Poisson, gamma, log-normal and t estimators: the fit is ``mixfit.fit`` with the family
+    (same seed, same result), K = 1..3 selected by BIC (two groups: 2), parameters named by
+    the family, and the density, responsibilities and anomalies of the fitted model."""
+    x = _two_groups(family)
+    est = cls(range(1, 4), random_state=0).fit(x[:, None])
+    seed = int(np.random.RandomState(0).randint(np.iinfo(np.int32).max))
+    direct = mixfit.fit(x, family=family, k=[1, 2, 3], seed=seed, n_starts=10)
+    assert [r.loglik for r in est.result_.results] == [r.loglik for r in direct.results]
+    assert est.n_components_ == direct.k_selected == 2
+    for name in names:
+        assert getattr(est, name).shape[0] == 2
+    assert est.means_.shape == (2, 1) and est.weights_.sum() == pytest.approx(1.0)
+    points = np.array([[np.median(x)], [x.max() * 50.0]])
+    np.testing.assert_allclose(
+        est.score_samples(points), mixfit.score(est.model_, points[:, 0]).log_density
+    )
+    np.testing.assert_allclose(est.predict_proba(points).sum(axis=1), 1.0)
+    assert est.is_anomaly(points).tolist() == [False, True]
+    if cls is not StudentTMixture:  # one feature of counts or positive values
+        with pytest.raises(ValueError, match="one feature"):
+            cls().fit(np.array([[1.5, 0.5], [2.5, 1.0], [3.5, 2.0]]))
+        with pytest.raises(ValueError):
+            cls().fit(np.array([[-1.5], [2.5], [3.5], [4.0]]))
 
 
 def test_sampling_a_gaussian_mixture_reproduces_its_moments() -> None:
