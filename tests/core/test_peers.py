@@ -69,6 +69,41 @@ def _gaussian_cells(full: bool) -> list:
     return cells
 
 
+# The fixtures' rule (d) reads a covariance eigenvalue against the mean of the columns'
+# variances, so on data whose columns span orders of magnitude (quakes: 0.16 to 46,409) it
+# calls every peer's solution degenerate, K = 1 included, and those cells had no bar. The
+# scale-free reading (the eigenvalue of the covariance in standardized columns, the fixture's
+# ``min_eigenvalue_standardized``) gives them one: a peer's solution degenerate by (d) alone
+# and at least 1e-5 that way.
+SCALE_FREE_FLOOR = 1e-5
+
+
+def scale_free_bar(cell: dict) -> tuple[float, str] | None:
+    """The best log-likelihood among peers degenerate only by rule (d) and regular in
+    standardized columns, with the peer; None where there is none."""
+    found = [
+        (peer["loglik"], peer["peer"])
+        for peer in cell["peers"]
+        if peer.get("status") == "ok"
+        and peer.get("degenerate")
+        and peer.get("why", "").startswith("smallest covariance eigenvalue / mean data variance")
+        and ";" not in peer.get("why", "")
+        and (peer.get("min_eigenvalue_standardized") or 0.0) >= SCALE_FREE_FLOOR
+    ]
+    return max(found) if found else None
+
+
+def _scale_free_cells() -> list:
+    cells = []
+    for path in sorted(PEERS.glob("gaussian_*.json")):
+        doc = json.loads(path.read_text())
+        for cell in doc["cells"]:
+            if cell.get("best_nondegenerate_loglik") is None and scale_free_bar(cell):
+                name = f"{doc['dataset']}-{cell['covariance']}-k{cell['k']}"
+                cells.append(pytest.param(path.name, cell["covariance"], cell["k"], id=name))
+    return cells
+
+
 _DATA: dict[str, dict] = {}
 
 
@@ -184,3 +219,19 @@ def test_bic_finds_the_true_k_of_simulated_beta_mixtures(name):
     doc = _load(name)
     assert doc["n"] >= 1000
     assert _beta_fit(name).k_selected == doc["true"]["k"]
+
+
+@pytest.mark.validate
+@pytest.mark.parametrize(("name", "covariance", "k"), _scale_free_cells())
+def test_where_only_the_units_made_every_peer_degenerate_the_best_regular_one_is_reached(
+    name, covariance, k
+):
+    """The cells the fixtures' rule left without a bar (``scale_free_bar``): mixfit's default
+    fit (seed 0) reaches the best peer regular in standardized columns - 1e-6 n."""
+    doc = _load(name)
+    cell = next(c for c in doc["cells"] if c["covariance"] == covariance and c["k"] == k)
+    bar, peer = scale_free_bar(cell)
+    X = np.asarray(doc["x"], dtype=float)
+    r = mixfit.fit(X, k=k, covariance=COVARIANCE.get(covariance, covariance), seed=0).results[0]
+    assert r.status == "ok", r.message
+    assert r.loglik >= bar - 1e-6 * doc["n"], (r.loglik, peer, bar)
