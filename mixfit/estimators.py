@@ -1,6 +1,6 @@
-"""scikit-learn estimators over mixfit's engine, one per family: ``GaussianMixture``,
-``BetaMixture``, ``PoissonMixture``, ``GammaMixture``, ``LognormalMixture`` and
-``StudentTMixture``.
+"""scikit-learn estimators over mixfit's engine, one per family: ``GaussianMixture`` and
+``BetaMixture`` written here, one for every other registered family made from its registry
+entry (``ESTIMATORS``, ``<Family>Mixture``: ``StudentTMixture`` for ``student_t``).
 
 They follow ``sklearn.mixture.GaussianMixture``'s interface (``fit``, ``predict``,
 ``predict_proba``, ``score_samples``, ``score``, ``bic``, ``aic``, ``sample``, and fitted
@@ -24,6 +24,7 @@ Importing this module needs scikit-learn (the ``sklearn`` extra); ``import mixfi
 
 from __future__ import annotations
 
+import inspect
 import numbers
 import warnings
 from typing import Any
@@ -34,10 +35,12 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .families import FAMILIES
 from .fit import fit as mixfit_fit
+from .options import FitOptions
 from .sampling import sample as mixfit_sample
 from .schema import FitResult, KResult
-from .scoring import joint_log_density, log_density, p_values
+from .scoring import joint_log_density, log_density, model_family, p_values
 
 # scikit-learn's init_params names, as mixfit's start methods
 INIT_ALIASES = {"k-means++": "kmeans++", "random_from_data": "random"}
@@ -308,43 +311,7 @@ class GaussianMixture(_Mixture):
             self.covariances_ = full[:, 0, 0].copy()
 
 
-class _OneFeatureMixture(_Mixture):
-    """A family of one feature: ``X`` of shape (n_samples, 1) (or a 1-D array-like)."""
-
-    def __init__(
-        self,
-        n_components: Any = 1,
-        *,
-        criterion: str = "bic",
-        n_init: int = 10,
-        init_params: Any = "auto",
-        max_iter: int = 1000,
-        tol: float = 1e-8,
-        tol_type: str = "relative",
-        var_floor: float = 1e-6,
-        accelerate: bool = True,
-        random_state: Any = None,
-        warm_start: bool = False,
-    ) -> None:
-        self.n_components = n_components
-        self.criterion = criterion
-        self.n_init = n_init
-        self.init_params = init_params
-        self.max_iter = max_iter
-        self.tol = tol
-        self.tol_type = tol_type
-        self.var_floor = var_floor
-        self.accelerate = accelerate
-        self.random_state = random_state
-        self.warm_start = warm_start
-
-    def _check_features(self, X: np.ndarray) -> None:
-        if X.shape[1] != 1:
-            name = self._family.replace("_", " ")
-            raise ValueError(f"a {name} mixture is fitted to one feature; X has {X.shape[1]}")
-
-
-class BetaMixture(_OneFeatureMixture):
+class BetaMixture(_Mixture):
     """A beta mixture on (0, 1) fitted by mixfit, with a scikit-learn estimator's interface.
 
     ``X`` has one feature. Parameters as ``GaussianMixture``'s, without ``covariance_type``,
@@ -394,6 +361,10 @@ class BetaMixture(_OneFeatureMixture):
     def _family_options(self) -> dict[str, Any]:
         return {"boundary": self.boundary}
 
+    def _check_features(self, X: np.ndarray) -> None:
+        if X.shape[1] != 1:
+            raise ValueError(f"a beta mixture is fitted to one feature; X has {X.shape[1]}")
+
     def _keep_params(self, result: FitResult, chosen: KResult) -> None:
         params = result.model.params
         self.alphas_ = np.asarray(params.alphas, dtype=float)
@@ -401,133 +372,106 @@ class BetaMixture(_OneFeatureMixture):
         self.means_ = (self.alphas_ / (self.alphas_ + self.betas_))[:, None]
 
 
-class PoissonMixture(_OneFeatureMixture):
-    """A Poisson mixture of counts (non-negative integers, one feature) fitted by mixfit, with a
-    scikit-learn estimator's interface. Parameters as ``BetaMixture``'s, without ``boundary``.
-
-    Attributes
-    ----------
-    weights_ : ndarray of shape (n_components_,)
-    lambdas_ : ndarray of shape (n_components_,)
-        Component k's rate (its mean and variance).
-    means_ : ndarray of shape (n_components_, 1)
-    converged_, n_iter_, lower_bound_, lower_bounds_, n_components_, result_, model_
-    """
-
-    _family = "poisson"
-
-    def _keep_params(self, result: FitResult, chosen: KResult) -> None:
-        self.lambdas_ = np.asarray(result.model.params.lambdas, dtype=float)
-        self.means_ = self.lambdas_[:, None]
+# -- an estimator for every other family, made from the registry -------------------------------
+# A family lives in its module (README: Adding a family): its estimator is made from the
+# registry's request and parameter models, not written here. Its parameters: the common ones,
+# the family's own request options ("covariance" under scikit-learn's name) with the family's
+# defaults (the t's tol 1e-10 and max_iter 5000); its fitted attributes: weights_ and each
+# other parameter array of the family's model as "<name>_", and means_ (n_components_,
+# n_features) from "means" or the family's moments.
+REQUEST_PARAMETERS = ("max_iter", "tol", "tol_type", "var_floor", "accelerate")
+ESTIMATOR_NAMES = {"covariance": "covariance_type"}  # request option -> scikit-learn's name
+COMMON_DEFAULTS = {
+    "criterion": "bic",
+    "n_init": 10,
+    "init_params": "auto",
+    "random_state": None,
+    "warm_start": False,
+}
 
 
-class GammaMixture(_OneFeatureMixture):
-    """A gamma mixture of positive values (one feature) fitted by mixfit, with a scikit-learn
-    estimator's interface. Parameters as ``BetaMixture``'s, without ``boundary``.
-
-    Attributes
-    ----------
-    weights_ : ndarray of shape (n_components_,)
-    shapes_, rates_ : ndarray of shape (n_components_,)
-        Component k's density is rate^shape x^(shape-1) exp(-rate x) / Gamma(shape).
-    means_ : ndarray of shape (n_components_, 1)
-        shape / rate.
-    converged_, n_iter_, lower_bound_, lower_bounds_, n_components_, result_, model_
-    """
-
-    _family = "gamma"
-
-    def _keep_params(self, result: FitResult, chosen: KResult) -> None:
-        params = result.model.params
-        self.shapes_ = np.asarray(params.shapes, dtype=float)
-        self.rates_ = np.asarray(params.rates, dtype=float)
-        self.means_ = (self.shapes_ / self.rates_)[:, None]
+def _class_name(family: str) -> str:
+    return "".join(part.capitalize() for part in family.split("_")) + "Mixture"
 
 
-class LognormalMixture(_OneFeatureMixture):
-    """A log-normal mixture of positive values (one feature) fitted by mixfit, with a
-    scikit-learn estimator's interface. Parameters as ``BetaMixture``'s, without ``boundary``.
+def _family_estimator(name: str, family: Any) -> type[_Mixture]:
+    """The estimator class of the registered family ``name`` (class ``family``)."""
+    request = family.request_model
+    fields = request.model_fields
+    own = [f for f in fields if f not in FitOptions.model_fields and f != "family"]
+    defaults = {
+        "n_components": 1,
+        **{ESTIMATOR_NAMES.get(f, f): fields[f].default for f in own},
+        **{key: COMMON_DEFAULTS[key] for key in ("criterion", "n_init", "init_params")},
+        **{f: fields[f].default for f in REQUEST_PARAMETERS},
+        **{key: COMMON_DEFAULTS[key] for key in ("random_state", "warm_start")},
+    }
+    signature = inspect.Signature(
+        [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+        + [
+            inspect.Parameter(
+                key,
+                inspect.Parameter.POSITIONAL_OR_KEYWORD
+                if key == "n_components"
+                else inspect.Parameter.KEYWORD_ONLY,
+                default=value,
+            )
+            for key, value in defaults.items()
+        ]
+    )
 
-    Attributes
-    ----------
-    weights_ : ndarray of shape (n_components_,)
-    meanlogs_, sdlogs_ : ndarray of shape (n_components_,)
-        The mean and sd of component k's log.
-    means_ : ndarray of shape (n_components_, 1)
-        exp(meanlog + sdlog^2 / 2).
-    converged_, n_iter_, lower_bound_, lower_bounds_, n_components_, result_, model_
-    """
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        bound = signature.bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        for key, value in list(bound.arguments.items())[1:]:
+            setattr(self, key, value)
 
-    _family = "lognormal"
+    __init__.__signature__ = signature  # type: ignore[attr-defined]  # what get_params reads
 
-    def _keep_params(self, result: FitResult, chosen: KResult) -> None:
-        params = result.model.params
-        self.meanlogs_ = np.asarray(params.meanlogs, dtype=float)
-        self.sdlogs_ = np.asarray(params.sdlogs, dtype=float)
-        self.means_ = np.exp(self.meanlogs_ + self.sdlogs_**2 / 2)[:, None]
+    def _family_options(self: Any) -> dict[str, Any]:
+        return {f: getattr(self, ESTIMATOR_NAMES.get(f, f)) for f in own}
 
-
-class StudentTMixture(_Mixture):
-    """A Student t mixture (robust to outliers) fitted by mixfit, with a scikit-learn
-    estimator's interface.
-
-    Parameters as ``GaussianMixture``'s, with ``covariance_type`` "full" or "diag" (the scale
-    matrices'), plus ``df``: "per_component" or "shared" degrees of freedom. ``tol`` and
-    ``max_iter`` default to the family's own 1e-10 and 5000 (the likelihood is flat in a large
-    nu, and EM crawls along it).
-
-    Attributes
-    ----------
-    weights_ : ndarray of shape (n_components_,)
-    means_ : ndarray of shape (n_components_, n_features)
-        The locations.
-    scales_ : ndarray
-        One feature: (n_components_,), each component's sigma (scipy's ``t(df, loc, scale)``);
-        several: (n_components_, d, d) scale matrices (scipy's ``multivariate_t`` shape). A
-        component's covariance is df / (df - 2) times its scale matrix where df > 2.
-    dfs_ : ndarray of shape (n_components_,)
-    converged_, n_iter_, lower_bound_, lower_bounds_, n_components_, result_, model_
-    """
-
-    _family = "student_t"
-
-    def __init__(
-        self,
-        n_components: Any = 1,
-        *,
-        covariance_type: str = "full",
-        df: str = "per_component",
-        criterion: str = "bic",
-        n_init: int = 10,
-        init_params: Any = "auto",
-        max_iter: int = 5000,
-        tol: float = 1e-10,
-        tol_type: str = "relative",
-        var_floor: float = 1e-6,
-        accelerate: bool = True,
-        random_state: Any = None,
-        warm_start: bool = False,
-    ) -> None:
-        self.n_components = n_components
-        self.covariance_type = covariance_type
-        self.df = df
-        self.criterion = criterion
-        self.n_init = n_init
-        self.init_params = init_params
-        self.max_iter = max_iter
-        self.tol = tol
-        self.tol_type = tol_type
-        self.var_floor = var_floor
-        self.accelerate = accelerate
-        self.random_state = random_state
-        self.warm_start = warm_start
-
-    def _family_options(self) -> dict[str, Any]:
-        return {"covariance": self.covariance_type, "df": self.df}
-
-    def _keep_params(self, result: FitResult, chosen: KResult) -> None:
+    def _keep_params(self: Any, result: FitResult, chosen: KResult) -> None:
         params = result.model.params
         k = len(params.weights)
-        self.means_ = np.asarray(params.means, dtype=float).reshape(k, -1)
-        self.scales_ = np.asarray(params.scales, dtype=float)
-        self.dfs_ = np.asarray(params.dfs, dtype=float)
+        for field in family.params_model.model_fields:
+            value = getattr(params, field)
+            if value is not None and field != "weights":
+                setattr(self, f"{field}_", np.asarray(value, dtype=float))
+        if "means" in family.params_model.model_fields:
+            self.means_ = np.asarray(params.means, dtype=float).reshape(k, -1)
+        else:
+            self.means_ = np.asarray(model_family(result.model).moments(params)[0]).reshape(k, 1)
+
+    attributes = ", ".join(
+        f"{field}_" for field in family.params_model.model_fields if field != "weights"
+    )
+    summary = (request.__doc__ or "").strip().split(".")[0]
+    doc = (
+        f"scikit-learn estimator: {summary[:1].lower()}{summary[1:]} with mixfit's engine (made "
+        "from the family's registry entry).\n\n"
+        "Parameters\n----------\n"
+        + "".join(f"{key} : default {value!r}\n" for key, value in defaults.items())
+        + "\nAttributes\n----------\nweights_ : ndarray of shape (n_components_,)\n"
+        f"{attributes} : ndarray\n    The family's parameters, component first.\n"
+        "means_ : ndarray of shape (n_components_, n_features)\n"
+        "converged_, n_iter_, lower_bound_, lower_bounds_, n_components_, result_, model_\n"
+    )
+    namespace = {
+        "__init__": __init__,
+        "__doc__": doc,
+        "__module__": __name__,
+        "_family": name,
+        "_family_options": _family_options,
+        "_keep_params": _keep_params,
+    }
+    return type(_class_name(name), (_Mixture,), namespace)
+
+
+ESTIMATORS: dict[str, type[_Mixture]] = {
+    GaussianMixture._family: GaussianMixture,
+    BetaMixture._family: BetaMixture,
+}
+for _name, _cls in FAMILIES.items():
+    if _name not in ESTIMATORS:
+        ESTIMATORS[_name] = globals()[_class_name(_name)] = _family_estimator(_name, _cls)
