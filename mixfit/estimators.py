@@ -1,6 +1,6 @@
 """scikit-learn estimators over mixfit's engine, one per family: ``GaussianMixture`` and
 ``BetaMixture`` written here, one for every other registered family made from its registry
-entry (``ESTIMATORS``, ``<Family>Mixture``: ``StudentTMixture`` for ``student_t``).
+entry (``ESTIMATORS``: a family named ``a_b`` gets ``ABMixture``).
 
 They follow ``sklearn.mixture.GaussianMixture``'s interface (``fit``, ``predict``,
 ``predict_proba``, ``score_samples``, ``score``, ``bic``, ``aic``, ``sample``, and fitted
