@@ -61,7 +61,7 @@ def masked(text: str) -> str:
     return re.sub(r"\b[0-9a-f]{32}\b", "<id>", text)
 
 
-def test_readme_walkthrough_runs_verbatim(live_api: str, tmp_path: Path) -> None:
+def test_readme_walkthrough_runs_verbatim(live_api: str, tmp_path: Path, contract) -> None:
     blocks = walkthrough_blocks((ROOT / "README.md").read_text())
     assert blocks, "README has no ```sh block under ## REST walkthrough"
     env = {**os.environ, "MIXFIT_API": live_api}
@@ -85,6 +85,9 @@ def test_readme_walkthrough_runs_verbatim(live_api: str, tmp_path: Path) -> None
     assert selected == min(bics, key=bics.get) == 2
     scores = json.loads(out.strip().splitlines()[-1])
     assert scores["is_anomaly"] == [False, False, True]
+    # The documents the walkthrough kept are what openapi.yaml promises.
+    contract.validate(contract.schema("FitStatus"), json.loads((tmp_path / "fit.json").read_text()))
+    contract.validate(contract.schema("ScoreResult"), scores)
     # What the README says it prints is what it prints: the dataset id (a hash of the
     # content), the table to its printed digits, the scores to 1e-9; only the fit and model ids
     # (random) vary.
