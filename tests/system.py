@@ -14,12 +14,16 @@ import pytest
 STRICT = os.environ.get("MIXFIT_STRICT") == "1"
 
 
+def skip_or_fail(message: str) -> None:
+    """Skip on a user's machine; fail under ``MIXFIT_STRICT=1`` (CI)."""
+    if STRICT:
+        pytest.fail(f"MIXFIT_STRICT=1: {message}")
+    pytest.skip(message)
+
+
 def require_tool(name: str, why: str) -> str:
     """Path of the executable ``name``; skips (or fails when strict) if it is not installed."""
     path = shutil.which(name)
     if path is None:
-        message = f"{name} is not installed ({why}); .ci/run installs it with apt-get"
-        if STRICT:
-            pytest.fail(f"MIXFIT_STRICT=1: {message}")
-        pytest.skip(message)
+        skip_or_fail(f"{name} is not installed ({why}); .ci/run installs it with apt-get")
     return path

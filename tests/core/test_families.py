@@ -118,20 +118,23 @@ def test_engine_log_likelihood_equals_direct_log_density(family, options, kind):
     assert r.loglik == pytest.approx(direct, rel=1e-9, abs=1e-8)
 
 
-@pytest.mark.parametrize(("family", "options", "kind"), CASES, ids=IDS)
-def test_log_likelihood_trace_never_falls_after_screening_either(family, options, kind):
-    """The defaults (screened starts, SQUAREM, moves and polish): every kept trace rises."""
-    result = fit_case(family, options, kind, k=[2, 3], n_starts=4, tol=1e-10, max_iter=300)
+def _rising_trace_points(result: mixfit.FitResult) -> int:
+    """Assert no start's trace falls by more than 1e-9 of its size; the points checked."""
     checked = 0
     for r in result.results:
         for start in r.starts:
             trace = np.asarray(start.trace)
-            assert np.diff(trace).min(initial=0.0) >= -1e-9 * (1 + np.abs(trace).max()), (
-                r.k,
-                start.start,
-            )
+            drops = np.diff(trace)
+            assert drops.min(initial=0.0) >= -1e-9 * (1 + np.abs(trace).max()), (r.k, start.start)
             checked += len(trace)
-    assert checked > 20
+    return checked
+
+
+@pytest.mark.parametrize(("family", "options", "kind"), CASES, ids=IDS)
+def test_log_likelihood_trace_never_falls_after_screening_either(family, options, kind):
+    """The defaults (screened starts, SQUAREM, moves and polish): every kept trace rises."""
+    result = fit_case(family, options, kind, k=[2, 3], n_starts=4, tol=1e-10, max_iter=300)
+    assert _rising_trace_points(result) > 20
 
 
 @pytest.mark.parametrize("accelerate", [True, False], ids=["squarem", "plain"])
@@ -150,15 +153,10 @@ def test_log_likelihood_trace_never_falls(family, options, kind, accelerate):
         accelerate=accelerate,
         screen_factor=1,
     )
-    checked = 0
+    assert _rising_trace_points(result) > 100
     for r in result.results:
         for start in r.starts:
-            trace = np.asarray(start.trace)
-            drops = np.diff(trace)
-            assert drops.min(initial=0.0) >= -1e-9 * (1 + np.abs(trace).max()), (r.k, start.start)
-            assert not any(e.kind == "ll_decrease" for e in start.events)
-            checked += len(trace)
-    assert checked > 100
+            assert not any(e.kind == "ll_decrease" for e in start.events), (r.k, start.start)
 
 
 @pytest.mark.parametrize(("family", "options", "kind"), CASES, ids=IDS)

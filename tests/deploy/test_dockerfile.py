@@ -34,7 +34,7 @@ import pytest
 import yaml
 
 import devstack
-from tests.system import STRICT
+from tests.system import skip_or_fail
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "deploy" / "Dockerfile"
@@ -43,13 +43,6 @@ DOCKERFILE = ROOT / "deploy" / "Dockerfile"
 ROOT_ONLY = {"groupadd", "useradd", "chown"}
 # Instructions that change nothing installed or run here (the user is not switched locally).
 NOTHING_TO_DO = {"FROM", "USER", "EXPOSE"}
-
-
-def skip_or_fail(message: str) -> None:
-    """Skip on a user's machine; fail under ``MIXFIT_STRICT=1`` (CI), as tests.system does."""
-    if STRICT:
-        pytest.fail(f"MIXFIT_STRICT=1: {message}")
-    pytest.skip(message)
 
 
 # ---------------------------------------------------------------------------------------------
