@@ -2,14 +2,16 @@
 to ``job.meta``, as pydantic models validated where they are written.
 
 The service writes ``FitArgs`` (the job's keyword arguments) and reads the rest; the workers
-read ``FitArgs`` and write ``FitOutput``/``PartOutput``, ``FitProgress`` and ``JobError``. Both
-sides go through these models, so a field renamed on one side fails the writer's validation,
-not a reader far away. Everything is plain JSON (RQ's JSON serializer; never pickle).
+read ``FitArgs`` and write ``FitOutput``/``PartOutput``/``FinishOutput``, ``FitProgress`` and
+``JobError``. Both sides go through these models, so a field renamed on one side fails the
+writer's validation, not a reader far away. Everything is plain JSON (RQ's JSON serializer;
+never pickle).
 
 ``job.meta`` keys: ``progress`` (``FitProgress``; ``ReplicateProgress`` for the parts of an
 LRT or a bootstrap), ``error`` (``JobError``: a ``FitError`` recorded before the job fails),
 ``parts`` (``PartPlan`` list: a fit's planned jobs, set at submission; ``ReplicatePlan`` list for
-an LRT or a bootstrap), ``work`` (the job's work estimate, ``job_work``).
+an LRT or a bootstrap), ``finishes`` (a fanned-out fit's finishing jobs' ids, in increasing K),
+``work`` (the job's work estimate, ``job_work``).
 
 The bootstrap LRT (``mixfit.lrt``) runs as a plan job (``LRTPlanArgs``: the data's fits, it returns
 the ``LRTPlan`` JSON), part jobs (``LRTPartArgs``: a range of one step's replicates, read from the
@@ -47,9 +49,23 @@ class FitArgs(Contract):
 
 
 class ReduceArgs(FitArgs):
-    """Keyword arguments of ``worker.jobs.reduce``: ``FitArgs`` and the ids of the parts."""
+    """Keyword arguments of ``worker.jobs.reduce``: ``FitArgs``, the ids of the parts and of
+    the finishing jobs (``FinishArgs``; none where the merge finishes every K itself)."""
 
     parts: list[str]
+    finishes: list[str] = []
+
+
+class FinishArgs(Contract):
+    """Keyword arguments of ``worker.jobs.finish``: finish K from its ``parts`` once the
+    finishing jobs of the smaller Ks (``before``, in increasing K) have ended."""
+
+    fit_id: str
+    dataset_id: str
+    request: dict[str, Any]
+    k: int
+    parts: list[str]
+    before: list[str]
 
 
 class PartArgs(Contract):
@@ -125,6 +141,19 @@ class PartOutput(Contract):
     worker: str | None
     seconds: float
     result: dict[str, Any] = Field(description="The part's KResult as JSON.")
+
+
+class FinishOutput(Contract):
+    """What ``worker.jobs.finish`` returns: K's finished result, whether the request asked for
+    K (else it was fitted for K+1's growth moves only), and every K-1 the fit keeps for
+    growth so far (``mixfit.fit.hidden_parent``), as KResult JSON."""
+
+    k: int
+    hidden: bool
+    worker: str | None
+    seconds: float
+    result: dict[str, Any]
+    kept_parents: list[dict[str, Any]]
 
 
 class ReplicatePlan(Contract):

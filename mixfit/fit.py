@@ -168,6 +168,16 @@ def nested_fit(problem: Problem, k: int, progress: Progress | None = None) -> KR
     return kept.get(k)
 
 
+def finished_alone(request: Any) -> bool:
+    """Whether each K of ``request`` can be finished (``final_fit``) apart from the others,
+    given only the final fits of the Ks below it and the K-1s fitted for growth
+    (``hidden_parent``): true unless the family fits a ``nested`` family's grid once for all
+    its Ks (``nested_fit``), state that a K finished on its own would fit again, differently.
+    A fanned-out fit finishes such Ks one RQ job each (``worker.jobs.finish``)."""
+    family = get_family(request.family)
+    return family.nested is None or request.explicit_start is not None or request.split_merge == 0
+
+
 def _screening(progress: Progress | None, k: int, req: Any) -> Progress | None:
     """A progress callback that reports K's screening (iteration 0, no start done)."""
     if progress is None:

@@ -1,6 +1,6 @@
 """Fits: submission (idempotency keys, the queue, fan-out), status with progress, cancel. The
-worker is reached only through the queue, by the dotted names ``FIT_JOB``, ``PART_JOB`` and
-``REDUCE_JOB``."""
+worker is reached only through the queue, by the dotted names ``FIT_JOB``, ``PART_JOB``,
+``FINISH_JOB`` and ``REDUCE_JOB``."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from rq.serializers import JSONSerializer
 
 from fitqueue import keys
 from fitqueue.jobs import (
+    FinishArgs,
     FitArgs,
     FitOutput,
     FitProgress,
@@ -34,7 +35,7 @@ from fitqueue.jobs import (
 from mixfit import FitError
 from mixfit.data import as_points
 from mixfit.em import parent_ks, split_index
-from mixfit.fit import check
+from mixfit.fit import check, finished_alone
 
 from .datasets import load_dataset, refresh, store_dataset
 from .errors import abort_json
@@ -47,6 +48,7 @@ from .store import cfg, clients, expire_args, iso, now
 FIT_JOB = "worker.jobs.fit"
 PART_JOB = "worker.jobs.fit_part"
 REDUCE_JOB = "worker.jobs.reduce"
+FINISH_JOB = "worker.jobs.finish"
 FIT_ID = re.compile(r"^[0-9a-f]{32}$")
 STATES = {  # RQ's statuses as the API's states
     **dict.fromkeys(QUEUED, "queued"),
@@ -221,7 +223,8 @@ def submit_fit(request: Any, idem_key: str | None, digest: str) -> tuple[dict[st
     # (mixfit.em.parent_ks); a fanned-out fit runs those as parts too.
     ks = sorted({*k_values, *parent_ks(request, n, d)})
     traced = {"request_id": request_id(), "work": job_work(n, d, sum(ks), n_starts)}
-    plan = plan_parts(ks, n_starts, n, {k: split_index(request, k) for k in ks})
+    chained = finished_alone(request)
+    plan = plan_parts(ks, n_starts, n, {k: split_index(request, k) for k in ks}, chained)
     if plan is None:
         # The job and the record's queued mark in one transaction (one round trip for RQ's
         # two and the mark's).
@@ -258,20 +261,77 @@ def submit_fit(request: Any, idem_key: str | None, digest: str) -> tuple[dict[st
         PartPlan(job_id=part.id, k=[k], starts=[first, stop]).model_dump()
         for part, (k, first, stop) in zip(parts, plan, strict=True)
     ]
+    bound = job_timeout(n, d, ks, n_starts, request.max_iter)
+    finishes = []
+    if chained:
+        finishes = _enqueue_finishes(queue, fit_id, common, parts, plan, bound, traced)
     job = queue.enqueue_call(
         REDUCE_JOB,
-        kwargs=ReduceArgs(**common, parts=[part.id for part in parts], **finals).model_dump(),
+        kwargs=ReduceArgs(
+            **common,
+            parts=[part.id for part in parts],
+            finishes=[f.id for f in finishes],
+            **finals,
+        ).model_dump(),
         job_id=fit_id,
-        # the merge runs each K's rescue, moves, growth and polish (and a Student t's
-        # Gaussian fits: mixfit.fit.nested_fit) on all the data: the whole fit's bound
-        timeout=job_timeout(n, d, ks, n_starts, request.max_iter),
-        depends_on=Dependency(jobs=parts, allow_failure=True, enqueue_at_front=True),
+        # without finishing jobs the merge runs each K's rescue, moves, growth and polish (and
+        # a Student t's Gaussian fits: mixfit.fit.nested_fit) on all the data: the whole
+        # fit's bound
+        timeout=bound,
+        depends_on=Dependency(jobs=parts + finishes, allow_failure=True, enqueue_at_front=True),
         description=f"merge {len(parts)} parts of fit {fit_id}",
-        meta={"parts": meta, "k_values": k_values, **traced},
+        meta={
+            "parts": meta,
+            "finishes": [f.id for f in finishes],
+            "k_values": k_values,
+            **traced,
+        },
         **keep,
     )
     _mark_queued(fit_id)
     return queued_document(fit_id, dataset_id, iso(job.created_at)), False
+
+
+def _enqueue_finishes(
+    queue: Any,
+    fit_id: str,
+    common: dict[str, Any],
+    parts: list[Job],
+    plan: list[tuple[int, int, int]],
+    timeout: int,
+    traced: dict[str, Any],
+) -> list[Job]:
+    """One finishing job per K (``worker.jobs.finish``), in increasing K, each depending on
+    its K's parts and on the finishing job before it: the chain that replaces the merge's own
+    K-by-K work, started as soon as the smaller Ks' parts end (``service.fanout.plan_parts``).
+    Each is put at the front of the queue when its dependencies end (the chain is the fit's
+    critical path). A failed part or finishing job fails the ones after it with its reason."""
+    by_k: dict[int, list[Job]] = {}
+    for part, (k, _, _) in zip(parts, plan, strict=True):
+        by_k.setdefault(k, []).append(part)
+    finishes: list[Job] = []
+    for k in sorted(by_k):
+        mine = by_k[k]
+        finishes.append(
+            queue.enqueue_call(
+                FINISH_JOB,
+                kwargs=FinishArgs(
+                    **common,
+                    k=k,
+                    parts=[p.id for p in mine],
+                    before=[f.id for f in finishes],
+                ).model_dump(),
+                job_id=f"{fit_id}-f{k}",
+                timeout=timeout,
+                depends_on=Dependency(
+                    jobs=mine + finishes[-1:], allow_failure=True, enqueue_at_front=True
+                ),
+                description=f"finish k={k} of fit {fit_id}",
+                meta=traced,
+                **job_keep(),
+            )
+        )
+    return finishes
 
 
 def _document(doc: dict[str, Any]) -> dict[str, Any]:
@@ -353,7 +413,8 @@ def _failure(job: Job) -> dict[str, str]:
     """The domain error the job recorded, else the last line of the failure RQ recorded. A
     fanned-out fit reports the reason of its first failed part."""
     if job.func_name == REDUCE_JOB:
-        for part in _part_jobs(job):
+        # a failed part fails the finishing jobs after it with its reason: the part names it
+        for part in _part_jobs(job) + _finish_jobs(job):
             if part is not None and part.get_status(refresh=False) == JobStatus.FAILED:
                 reason = _failure(part)
                 return {**reason, "message": f"{reason['message']} (in part {part.id})"}
@@ -478,6 +539,14 @@ def _part_jobs(job: Job) -> list[Job | None]:
     return Job.fetch_many(ids, connection=clients().redis, serializer=JSONSerializer)
 
 
+def _finish_jobs(job: Job) -> list[Job | None]:
+    """The finishing jobs of a fanned-out fit (``worker.jobs.finish``), in increasing K."""
+    ids = job.meta.get("finishes", [])
+    if not ids:
+        return []
+    return Job.fetch_many(ids, connection=clients().redis, serializer=JSONSerializer)
+
+
 def _part_docs(job: Job, state: str, part_jobs: list[Job | None]) -> list[dict[str, Any]]:
     """What each part of a fit that has not finished is doing (``FitPart`` documents)."""
     planned = job.meta.get("parts", [])
@@ -551,7 +620,9 @@ def cancel_fit(fit_id: str) -> dict[str, Any]:
     job.save_meta()
     targets = [job]
     if job.func_name == REDUCE_JOB:
-        # The merge first: a canceled dependent is never enqueued when its parts end.
+        # The merge first, then the finishing jobs from the last: a canceled dependent is
+        # never enqueued when what it depends on ends.
+        targets += [p for p in reversed(_finish_jobs(job)) if p is not None]
         targets += [p for p in _part_jobs(job) if p is not None]
     stop_jobs(clients().redis, targets, lambda: _state(job))
     return _describe(fit_id, job, _refreshed(job))

@@ -29,6 +29,7 @@ from rq.serializers import JSONSerializer
 
 from fitqueue import datasets, keys
 from fitqueue.jobs import (
+    FinishOutput,
     FitOutput,
     FitProgress,
     JobError,
@@ -37,7 +38,7 @@ from fitqueue.jobs import (
     job_error,
 )
 from mixfit import FitError, FitRequest, KResult, assemble, prepare
-from mixfit.em import merge_k, refine_k, run_k, split_index
+from mixfit.em import Problem, merge_k, refine_k, run_k, split_index
 from mixfit.fit import final_fit, fit_ks, hidden_parent, parent_fit
 
 from .metrics import record_fit_seconds
@@ -301,6 +302,135 @@ def fit_part(
     ).model_dump()
 
 
+def _ended(
+    connection: Redis, fit_id: str, ids: list[str], reporter: ProgressReporter, what: str
+) -> list[Job]:
+    """The jobs ``ids`` of a fanned-out fit, each finished: a failed one fails the caller with
+    its reason (a ``FitError`` keeping its message, recorded for the API; anything else a
+    ``RuntimeError`` naming the job)."""
+    jobs = through_outage(
+        connection,
+        f"reading the {what} of fit {fit_id}",
+        Job.fetch_many,
+        ids,
+        connection=connection,
+        serializer=JSONSerializer,
+    )
+    for job_id, job in zip(ids, jobs, strict=True):
+        if job is None:
+            raise RuntimeError(f"{what[:-1]} {job_id} of fit {fit_id} has expired")
+        status = job.get_status(refresh=False)
+        if status == JobStatus.FINISHED:
+            continue
+        if job.meta.get("error"):
+            exc = FitError(job_error(job.meta, None).message)
+            reporter.fail(exc)
+            log.warning("fit %s failed in %s %s: %s", fit_id, what[:-1], job_id, exc)
+            raise exc
+        latest = job.latest_result()
+        reason = job_error(job.meta, latest.exc_string if latest else None)
+        raise RuntimeError(
+            f"{what[:-1]} {job_id} of fit {fit_id} ended {status}: {reason.type}: {reason.message}"
+        )
+    return jobs
+
+
+def _finish_k(
+    problem: Problem,
+    k: int,
+    results: list[KResult],
+    final: dict[int, KResult],
+    parents: dict[int, KResult],
+    reporter: ProgressReporter,
+) -> KResult:
+    """One K of a fanned-out fit from its parts' ``results``, as ``mixfit.fit.fit_ks`` finishes
+    it in one job: the split start (no part ran it: it needs K-1's final fit), the merge, then
+    the final fit of a K the request asks for (into ``final``) or the refinement of a K-1
+    fitted for K's growth moves (into ``parents``). Returns the K's finished result."""
+    req = problem.request
+    parent = final.get(k - 1) or parents.get(k - 1)
+    if parent is None and k in req.k_values():
+        parent = parent_fit(problem, k, final, reporter)  # None unless no part ran it
+    held = split_index(req, k)
+    if held is not None:
+        results = [*results, run_k(problem, k, starts=range(held, held + 1), parent=parent)]
+    merged = merge_k(results, problem.family)
+    if k in req.k_values():
+        final[k] = final_fit(problem, merged, final, parent, reporter)
+        return final[k]
+    # a K-1 fitted for K's moves, finished as mixfit.fit.parent_fit does
+    parents[k] = hidden_parent(problem, refine_k(problem, merged, reporter, parent))
+    return parents[k]
+
+
+def _restore(
+    problem: Problem, earlier: list[FinishOutput]
+) -> tuple[dict[int, KResult], dict[int, KResult]]:
+    """The state the finishing job of a K starts from: the final fits of the smaller Ks the
+    request asks for, the K-1s fitted for growth, and the problem's hidden parents as the last
+    finishing job left them (``mixfit.fit.hidden_parent``)."""
+    final: dict[int, KResult] = {}
+    parents: dict[int, KResult] = {}
+    for out in earlier:
+        (parents if out.hidden else final)[out.k] = KResult.model_validate(out.result)
+    if earlier:
+        for fit in earlier[-1].kept_parents:
+            hidden_parent(problem, KResult.model_validate(fit))
+    return final, parents
+
+
+def finish(
+    fit_id: str,
+    dataset_id: str,
+    request: dict[str, Any],
+    k: int,
+    parts: list[str],
+    before: list[str],
+) -> dict[str, Any]:
+    """Finish one K of a fanned-out fit (``_finish_k``) once its parts and the finishing jobs
+    of the smaller Ks (``before``, in increasing K) have ended: a chain of jobs, one per K,
+    that starts while the larger Ks' parts still run (``service.fanout``). A failed part or
+    finishing job fails it with that reason.
+
+    Returns
+    -------
+    dict
+        ``FinishOutput``: the K's finished result and the hidden parents the fit keeps so far.
+    """
+    job = get_current_job()
+    if job is None:
+        raise RuntimeError("worker.jobs.finish runs inside an RQ worker")
+    connection = job.connection
+    began = time.monotonic()
+    req = FitRequest.model_validate(request).root
+    reporter = ProgressReporter(job, [k], req.starts_per_k())
+    log.info("fit %s: finishing k=%d", fit_id, k)
+    part_jobs = _ended(connection, fit_id, parts, reporter, "parts")
+    earlier_jobs = _ended(connection, fit_id, before, reporter, "finishing jobs")
+    with reporter.running(f"fit {fit_id}: finishing k={k}"):
+        X, w = load_dataset(connection, dataset_id)
+        problem = prepare(req, X, w)
+        earlier = [FinishOutput.model_validate(j.return_value(refresh=False)) for j in earlier_jobs]
+        final, parents = _restore(problem, earlier)
+        results = [
+            KResult.model_validate(PartOutput.model_validate(j.return_value(refresh=False)).result)
+            for j in part_jobs
+        ]
+        done = _finish_k(problem, k, results, final, parents, reporter)
+        reporter.k_done(k)
+    seconds = time.monotonic() - began
+    log.info("fit %s: k=%d finished in %.3f s", fit_id, k, seconds)
+    kept = problem.extra.get("parents", {})
+    return FinishOutput(
+        k=k,
+        hidden=k not in req.k_values(),
+        worker=job.worker_name,
+        seconds=round(seconds, 3),
+        result=done.model_dump(mode="json"),
+        kept_parents=[kept[j].model_dump(mode="json") for j in sorted(kept)],
+    ).model_dump()
+
+
 def reduce(
     fit_id: str,
     dataset_id: str,
@@ -308,11 +438,14 @@ def reduce(
     parts: list[str],
     model_ttl: int = 0,
     tombstone_ttl: int = 30 * 86400,
+    finishes: list[str] | None = None,
 ) -> dict[str, Any]:
     """Merge a fanned-out fit's parts (best start per K), select K, store the model.
 
-    It runs once every part has ended (RQ dependency with ``allow_failure``): a failed part
-    fails the fit with that part's reason, a ``FitError`` keeping its message.
+    It runs once every part (and every finishing job) has ended (RQ dependency with
+    ``allow_failure``): a failed one fails the fit with that reason, a ``FitError`` keeping its
+    message. With ``finishes`` (``finish``: one job per K, in increasing K) each K is already
+    finished and the merge only assembles; without them it finishes every K itself.
 
     Returns
     -------
@@ -326,54 +459,23 @@ def reduce(
     req = FitRequest.model_validate(request).root
     reporter = ProgressReporter(job, req.k_values(), req.starts_per_k())
     log.info("fit %s: merging %d parts", fit_id, len(parts))
-    done = through_outage(
-        connection,
-        f"reading the parts of fit {fit_id}",
-        Job.fetch_many,
-        parts,
-        connection=connection,
-        serializer=JSONSerializer,
-    )
-    outputs = []
-    for part_id, part_job in zip(parts, done, strict=True):
-        if part_job is None:
-            raise RuntimeError(f"part {part_id} of fit {fit_id} has expired before the merge")
-        status = part_job.get_status(refresh=False)
-        if status != JobStatus.FINISHED:
-            if part_job.meta.get("error"):
-                exc = FitError(job_error(part_job.meta, None).message)
-                reporter.fail(exc)
-                log.warning("fit %s failed in part %s: %s", fit_id, part_id, exc)
-                raise exc
-            latest = part_job.latest_result()
-            reason = job_error(part_job.meta, latest.exc_string if latest else None)
-            raise RuntimeError(
-                f"part {part_id} of fit {fit_id} ended {status}: {reason.type}: {reason.message}"
-            )
-        outputs.append(PartOutput.model_validate(part_job.return_value(refresh=False)))
+    done = _ended(connection, fit_id, parts, reporter, "parts")
+    finished = _ended(connection, fit_id, finishes or [], reporter, "finishing jobs")
+    outputs = [PartOutput.model_validate(part.return_value(refresh=False)) for part in done]
     with reporter.running(f"fit {fit_id}"):
         X, w = load_dataset(connection, dataset_id)
         problem = prepare(req, X, w)
-        by_k: dict[int, list[KResult]] = {}
-        for out in outputs:
-            by_k.setdefault(out.k, []).append(KResult.model_validate(out.result))
-        final: dict[int, KResult] = {}  # the request's Ks
-        parents: dict[int, KResult] = {}  # the K-1s fitted for growth (mixfit.em.parent_ks)
-        for k in sorted(by_k):
-            parent = final.get(k - 1) or parents.get(k - 1)
-            if parent is None and k in req.k_values():
-                parent = parent_fit(problem, k, final, reporter)  # None unless no part ran it
-            # The split start of K (no part ran it) needs the final fit of K-1: run it here.
-            held = split_index(req, k)
-            if held is not None:
-                extra = run_k(problem, k, starts=range(held, held + 1), parent=parent)
-                by_k[k].append(extra)
-            merged = merge_k(by_k[k], problem.family)
-            if k in req.k_values():
-                final[k] = final_fit(problem, merged, final, parent, reporter)
-            else:  # a K-1 fitted for K's moves, finished as mixfit.fit.parent_fit does
-                parents[k] = hidden_parent(problem, refine_k(problem, merged, reporter, parent))
-        result = assemble(problem, list(final.values()))
+        if finished:
+            chain = [FinishOutput.model_validate(j.return_value(refresh=False)) for j in finished]
+            final, _ = _restore(problem, chain)
+        else:
+            by_k: dict[int, list[KResult]] = {}
+            for out in outputs:
+                by_k.setdefault(out.k, []).append(KResult.model_validate(out.result))
+            final, parents = {}, {}  # the request's Ks; the K-1s fitted for growth
+            for k in sorted(by_k):
+                _finish_k(problem, k, by_k[k], final, parents, reporter)
+        result = assemble(problem, [final[k] for k in sorted(final)])
     model_id = uuid.uuid4().hex
     store_model(
         connection,

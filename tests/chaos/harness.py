@@ -1124,6 +1124,7 @@ def dump_state(admin: Redis, job_id: str, path: Path) -> None:
         if one == job_id:
             parts = json.loads(job.get("meta") or "{}").get("parts", [])
             pending += [part["job_id"] for part in parts if part["job_id"] != job_id]
+            pending += json.loads(job.get("meta") or "{}").get("finishes", [])
     path.write_text(json.dumps(state, indent=1))
 
 

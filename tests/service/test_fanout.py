@@ -18,6 +18,9 @@ def test_plan_splits_per_k_then_per_chunk_of_starts(app):
         app.config.update(FANOUT_MIN_WORK=1000, FANOUT_PARTS=4)
         assert fanout.plan_parts([1], 10, 10) is None  # too little work
         assert fanout.plan_parts([1, 2, 3, 4, 5], 10, 1000) == [(k, 0, 10) for k in (5, 4, 3, 2, 1)]
+        # finished K by K in a chain of jobs: the smallest K first, so the chain starts early
+        chained = fanout.plan_parts([1, 2, 3, 4, 5], 10, 1000, chained=True)
+        assert chained == [(k, 0, 10) for k in (1, 2, 3, 4, 5)]
         assert fanout.plan_parts([2, 3], 10, 1000) == [(3, 0, 5), (3, 5, 10), (2, 0, 5), (2, 5, 10)]
         assert fanout.plan_parts([3], 3, 1000) == [(3, 0, 1), (3, 1, 2), (3, 2, 3)]
         assert fanout.plan_parts([3], 1, 10**6) is None  # one start of one K cannot be split
@@ -49,6 +52,14 @@ def test_fanned_out_fit_merges_to_the_one_job_result(make_client, worker_proc, p
         (3, (2, 5)),
     ]
     assert all(p["status"] == "finished" and p["worker"] for p in parts + single["parts"])
+    # each K was finished by a job of its own, in a chain (worker.jobs.finish)
+    with many.client.application.app_context():
+        job = fits._fetch_job(fanned["id"])
+        chain = fits._finish_jobs(job)
+    assert [j.kwargs["k"] for j in chain] == [1, 2, 3]
+    assert [j.kwargs["before"] for j in chain] == [[], [chain[0].id], [chain[0].id, chain[1].id]]
+    assert all(j.get_status(refresh=False) == "finished" and j.worker_name for j in chain)
+    assert job.kwargs["finishes"] == [j.id for j in chain]
 
     a, b = single["result"], fanned["result"]
     assert a["k_selected"] == b["k_selected"] and a["seed"] == b["seed"] == 11

@@ -134,6 +134,7 @@ def test_the_request_id_follows_a_fit_into_the_worker(logged_worker, make_client
         assert [x for x in lines if x.get("request_id") == rid] == mine
     fan_id = next(f for f, r in submitted.items() if r.startswith("fan-"))
     jobs = {x["job_id"] for x in lines if x.get("fit_id") == fan_id}
-    assert jobs == {fan_id, f"{fan_id}-0", f"{fan_id}-1"}  # both parts and the merge
+    # both parts, the finishing job of each K and the merge
+    assert jobs == {fan_id, f"{fan_id}-0", f"{fan_id}-1", f"{fan_id}-f1", f"{fan_id}-f2"}
     parts = [x for x in lines if x.get("job_id") == f"{fan_id}-0"]
     assert all(len(x["k"]) == 1 for x in parts)  # a part fits one K

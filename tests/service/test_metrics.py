@@ -123,7 +123,7 @@ def test_queue_depth_and_job_counts_come_from_redis(make_client) -> None:
     assert jobs(now, queue) == {
         **dict.fromkeys(STATUSES, 0),
         "queued": 1 + n_parts,
-        "deferred": 1,  # the fanned-out fit's merge waits for its parts
+        "deferred": 3,  # the fanned-out fit's finishing job of each K and its merge wait
         "canceled": 1,
     }
 
