@@ -134,6 +134,28 @@ def test_canceling_a_fanned_out_fit_cancels_every_part(make_client, worker_proc,
     assert doc["status"] == "canceled"
     assert {p["status"] for p in doc["parts"]} <= {"canceled"}
     assert poll(client, fit_id)["status"] == "canceled"
+    with client.client.application.app_context():
+        chain = fits._finish_jobs(fits._fetch_job(fit_id))
+    assert len(chain) == 6 and {j.get_status(refresh=True) for j in chain} == {"canceled"}
+
+
+def test_a_failed_part_fails_the_chain_and_the_fit_with_its_reason(make_client, worker_proc, poll):
+    """The parts of the larger Ks run out of time (a 1 s timeout; EM that never converges on
+    3,000 points of noise) and fail; the finishing job of the last K fails too, and the fit
+    reports the first failed part's reason."""
+    client = make_client(FANOUT_MIN_WORK=0, JOB_TIMEOUT_MIN=1, JOB_SECONDS_PER_UNIT=0)
+    data = np.random.default_rng(0).normal(size=(3000, 2)).tolist()
+    body = {"data": data, "k": [1, 2, 3, 4], "n_starts": 50, "max_iter": 10_000}
+    body |= {"tol": 1e-300, "tol_type": "absolute"}
+    fit_id = client.post("/v1/fits", json=body).get_json()["id"]
+    doc = poll(client, fit_id)
+    assert doc["status"] == "failed", doc
+    assert "JobTimeoutException" in doc["error"]["type"] + doc["error"]["message"], doc["error"]
+    assert f"(in part {fit_id}-" in doc["error"]["message"]
+    with client.client.application.app_context():
+        chain = fits._finish_jobs(fits._fetch_job(fit_id))
+    assert [j.kwargs["k"] for j in chain] == [1, 2, 3, 4]
+    assert chain[-1].get_status(refresh=True) == "failed"
 
 
 def test_unseeded_fits_get_a_seed_at_submission(client, worker_proc, poll):
@@ -154,3 +176,26 @@ def test_replicates_are_cut_into_at_least_fanout_parts(app):
         assert fanout.plan_replicates(3) == [(0, 1), (1, 2), (2, 3)]
         app.config.update(FANOUT_PARTS=1)
         assert fanout.plan_replicates(999) == [(0, 999)]
+
+
+def test_a_student_t_fit_is_finished_by_its_merge(make_client, worker_proc, poll):
+    """A Student t fit fits the Gaussian grid of all its Ks once (``mixfit.fit.nested_fit``):
+    its Ks are not finished one job each but by the merge, and fanned out it still gives the
+    one job's result."""
+    from mixfit.fit import finished_alone, parse_request
+
+    assert finished_alone(parse_request({"k": [1, 2]}))
+    assert not finished_alone(parse_request({"family": "student_t", "k": [1, 2]}))
+    assert finished_alone(parse_request({"family": "student_t", "k": [1, 2], "split_merge": 0}))
+
+    request = {"data": DATA[:, 0].tolist(), "family": "student_t", "k": [1, 2, 3], "seed": 4}
+    request["n_starts"] = 4
+    one = make_client(FANOUT_MIN_WORK=10**15)
+    many = make_client(FANOUT_MIN_WORK=0, FANOUT_PARTS=4)
+    single = poll(one, one.post("/v1/fits", json=request).get_json()["id"])
+    fanned = poll(many, many.post("/v1/fits", json=request).get_json()["id"])
+    assert single["status"] == fanned["status"] == "finished", (single, fanned)
+    with many.client.application.app_context():
+        assert fits._finish_jobs(fits._fetch_job(fanned["id"])) == []
+    for a, b in zip(single["result"]["results"], fanned["result"]["results"], strict=True):
+        assert b["loglik"] == pytest.approx(a["loglik"], rel=1e-12)
