@@ -6,9 +6,9 @@ a fixed loopback port and directory, ``workers`` RQ workers (``python -m worker`
 (``python -m worker.sweeper`` with the compose file's settings) and gunicorn (2 processes x 16
 threads) with API keys, the Redis rate limiter and the per-key cap on. Fan-out starts at
 ``FANOUT_MIN_WORK`` = 20,000 (instead of 2,000,000) so the larger quarter of the fits run as
-parts plus a merge. A supervisor thread restarts a worker, the sweeper or Redis after it died,
-after the delay the fault chose (0.5-2 s; Redis 0.5-3 s), and records every exit that no fault
-caused: nothing should die by itself.
+parts, a finishing job per K and a merge. A supervisor thread restarts a worker, the sweeper or
+Redis after it died, after the delay the fault chose (0.5-2 s; Redis 0.5-3 s), and records every
+exit that no fault caused: nothing should die by itself.
 
 **The load**: ``clients`` threads, an API key each, in a loop: submit a fit (a 1-D or 2-D
 Gaussian, a Beta, or a larger 1-D Gaussian that fans out; 70 % seeded, the rest seeded by the
@@ -29,9 +29,9 @@ gunicorn    SIGKILL to one gunicorn worker process (the master respawns it)
 sweeper     SIGKILL to the sweeper; restarted by the supervisor
 ==========  ================================================================================
 
-A job (a fit, or a part of a fanned-out fit) is the victim of at most one worker or horse kill:
-RQ runs a killed job again at most ``FIT_RETRIES`` (2) times, and the run is about losing
-nothing that the system promises to keep, not about using up retries.
+A job (a fit, or a part, finishing job or merge of a fanned-out fit) is the victim of at most
+one worker or horse kill: RQ runs a killed job again at most ``FIT_RETRIES`` (2) times, and the
+run is about losing nothing that the system promises to keep, not about using up retries.
 
 **At the end** (``Report.problems``): every fit ever answered 202 is ``finished`` (a ``failed``
 one counts only with a ``FitError``, the data's fault; the load sends none), each finished
@@ -316,7 +316,8 @@ def fit_request(rng: np.random.Generator) -> tuple[str, dict[str, Any]]:
         ).round(6)
         if kind == "gauss1d":
             body = {"k": {"min": 1, "max": 3}, "n_starts": 5, "max_iter": 200}
-        else:  # n * sum(K) * starts >= 20,000 = FANOUT_MIN_WORK: four parts and a merge
+        else:  # n * sum(K) * starts >= 20,000 = FANOUT_MIN_WORK: four parts, two finishing
+            # jobs (K = 2, then 3) and a merge
             body = {"k": [2, 3], "n_starts": 4, "max_iter": 40}
     body["data"] = x.tolist()
     if rng.random() < 0.7:
