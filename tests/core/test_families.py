@@ -255,7 +255,7 @@ def test_a_family_lives_in_its_module_the_registry_and_the_page_table(name):
     assert files == {
         f"mixfit/families/{name}.py",
         "mixfit/families/__init__.py",
-        "service/static/page.js",
+        "service/static/page/families.js",
     }
 
 

@@ -34,6 +34,7 @@ import pytest
 import yaml
 
 import devstack
+from service.page import SCRIPT
 from tests.system import skip_or_fail
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -340,7 +341,8 @@ def test_the_api_serves_the_page(image: ScratchImage, api: str) -> None:
     page = body.decode()
     static = image.local(image.workdir) / "service" / "static"
     assert page.lower().startswith("<!doctype html>"), page[:100]
-    for name in ("page.css", "page.js"):
+    names = ["page.css", *(f"page/{name}" for name in SCRIPT)]
+    for name in names:
         assert (static / name).read_text(encoding="utf-8") in page, f"{name} is not inline"
 
 

@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from service import create_app
+from service.page import SCRIPT, STATIC, script
 
 ROOT = Path(__file__).resolve().parents[2]
 NO_REDIS = {"REDIS_URL": "redis://127.0.0.1:1/0"}  # never contacted by these routes
@@ -30,7 +31,18 @@ def test_assets_are_inline_and_nothing_comes_from_elsewhere(page) -> None:
     assert "<style>" in html and 'rel="stylesheet"' not in html
     assert not re.search(r"""(?:src|href|action)\s*=\s*["']?(?:[a-z]+:)?//""", html, flags=re.I)
     assert not re.search(r"""url\(\s*["']?(?:https?:)?//""", html)
-    assert (ROOT / "service" / "static" / "page.js").read_text() in html
+    assert script() in html
+
+
+def test_the_script_is_every_part_of_the_page_once() -> None:
+    """Every file of service/static/page/ is a part of the script, listed once; the first
+    opens the closure the others share and the last closes it."""
+    assert sorted(SCRIPT) == sorted(p.name for p in (STATIC / "page").glob("*.js"))
+    assert len(set(SCRIPT)) == len(SCRIPT)
+    opening = re.compile(r"^\(\(\) => \{$", flags=re.M)  # the closure, at the left margin
+    assert len(opening.findall(script())) == 1 and script().rstrip().endswith("})();")
+    assert opening.search((STATIC / "page" / SCRIPT[0]).read_text())
+    assert (STATIC / "page" / SCRIPT[-1]).read_text().rstrip().endswith("})();")
 
 
 def test_csp_allows_exactly_the_inline_script(page) -> None:
@@ -56,12 +68,12 @@ def test_the_contract_documents_the_page() -> None:
 
 
 def test_the_page_calls_only_documented_paths() -> None:
-    """Every API path page.js builds (fits, models, bootstraps, LRTs, ...) is in openapi.yaml."""
+    """Every API path the page's script builds (fits, models, bootstraps, LRTs, ...) is in
+    openapi.yaml."""
     spec = yaml.safe_load((ROOT / "openapi.yaml").read_text())
     documented = {re.sub(r"\{[^}]+\}", "{}", path) for path in spec["paths"]}
-    script = (ROOT / "service" / "static" / "page.js").read_text()
     called = {
-        re.sub(r"\$\{[^}]+\}", "{}", path) for path in re.findall(r"[`\"](/v1/[^`\"?]*)", script)
+        re.sub(r"\$\{[^}]+\}", "{}", path) for path in re.findall(r"[`\"](/v1/[^`\"?]*)", script())
     }
     assert {"/v1/models/{}/bootstrap", "/v1/bootstraps/{}", "/v1/models/{}/lrt"} <= called
     assert called <= documented, called - documented
