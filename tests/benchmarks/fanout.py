@@ -87,7 +87,7 @@ def main() -> dict:
     workers = sorted({p["worker"] for p in doc2["parts"]})
     print(
         "\n## Fan-out: one K = 1..6 fit (n = 50,000, 10 starts per K, "
-        f"{len(doc2['parts'])} parts + a merge)\n\n"
+        f"{len(doc2['parts'])} parts, a finishing job per K and a merge)\n\n"
         "| workers | wall time | speed-up |\n|---|---|---|\n"
         f"| 1 | {one:.1f} s | 1.0x |\n| 2 | {two:.1f} s | **{one / two:.2f}x** |\n\n"
         f"Parts ran on {len(workers)} workers; results identical across the two runs: {same}.\n"
