@@ -150,8 +150,6 @@ class FinishOutput(Contract):
 
     k: int
     hidden: bool
-    worker: str | None
-    seconds: float
     result: dict[str, Any]
     kept_parents: list[dict[str, Any]]
 

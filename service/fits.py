@@ -264,7 +264,7 @@ def submit_fit(request: Any, idem_key: str | None, digest: str) -> tuple[dict[st
     bound = job_timeout(n, d, ks, n_starts, request.max_iter)
     finishes = []
     if chained:
-        finishes = _enqueue_finishes(queue, fit_id, common, parts, plan, bound, traced)
+        finishes = _enqueue_finishes(queue, fit_id, common, parts, plan, bound, traced, keep)
     job = queue.enqueue_call(
         REDUCE_JOB,
         kwargs=ReduceArgs(
@@ -300,6 +300,7 @@ def _enqueue_finishes(
     plan: list[tuple[int, int, int]],
     timeout: int,
     traced: dict[str, Any],
+    keep: dict[str, Any],
 ) -> list[Job]:
     """One finishing job per K (``worker.jobs.finish``), in increasing K, each depending on
     its K's parts and on the finishing job before it: the chain that replaces the merge's own
@@ -328,7 +329,7 @@ def _enqueue_finishes(
                 ),
                 description=f"finish k={k} of fit {fit_id}",
                 meta=traced,
-                **job_keep(),
+                **keep,
             )
         )
     return finishes

@@ -305,12 +305,12 @@ def fit_part(
 def _ended(
     connection: Redis, fit_id: str, ids: list[str], reporter: ProgressReporter, what: str
 ) -> list[Job]:
-    """The jobs ``ids`` of a fanned-out fit, each finished: a failed one fails the caller with
-    its reason (a ``FitError`` keeping its message, recorded for the API; anything else a
-    ``RuntimeError`` naming the job)."""
+    """The jobs ``ids`` of a fanned-out fit (each a ``what``), each finished: a failed one fails
+    the caller with its reason (a ``FitError`` keeping its message, recorded for the API;
+    anything else a ``RuntimeError`` naming the job)."""
     jobs = through_outage(
         connection,
-        f"reading the {what} of fit {fit_id}",
+        f"reading the {what}s of fit {fit_id}",
         Job.fetch_many,
         ids,
         connection=connection,
@@ -318,19 +318,19 @@ def _ended(
     )
     for job_id, job in zip(ids, jobs, strict=True):
         if job is None:
-            raise RuntimeError(f"{what[:-1]} {job_id} of fit {fit_id} has expired")
+            raise RuntimeError(f"{what} {job_id} of fit {fit_id} has expired")
         status = job.get_status(refresh=False)
         if status == JobStatus.FINISHED:
             continue
         if job.meta.get("error"):
             exc = FitError(job_error(job.meta, None).message)
             reporter.fail(exc)
-            log.warning("fit %s failed in %s %s: %s", fit_id, what[:-1], job_id, exc)
+            log.warning("fit %s failed in %s %s: %s", fit_id, what, job_id, exc)
             raise exc
         latest = job.latest_result()
         reason = job_error(job.meta, latest.exc_string if latest else None)
         raise RuntimeError(
-            f"{what[:-1]} {job_id} of fit {fit_id} ended {status}: {reason.type}: {reason.message}"
+            f"{what} {job_id} of fit {fit_id} ended {status}: {reason.type}: {reason.message}"
         )
     return jobs
 
@@ -405,8 +405,8 @@ def finish(
     req = FitRequest.model_validate(request).root
     reporter = ProgressReporter(job, [k], req.starts_per_k())
     log.info("fit %s: finishing k=%d", fit_id, k)
-    part_jobs = _ended(connection, fit_id, parts, reporter, "parts")
-    earlier_jobs = _ended(connection, fit_id, before, reporter, "finishing jobs")
+    part_jobs = _ended(connection, fit_id, parts, reporter, "part")
+    earlier_jobs = _ended(connection, fit_id, before, reporter, "finishing job")
     with reporter.running(f"fit {fit_id}: finishing k={k}"):
         X, w = load_dataset(connection, dataset_id)
         problem = prepare(req, X, w)
@@ -424,8 +424,6 @@ def finish(
     return FinishOutput(
         k=k,
         hidden=k not in req.k_values(),
-        worker=job.worker_name,
-        seconds=round(seconds, 3),
         result=done.model_dump(mode="json"),
         kept_parents=[kept[j].model_dump(mode="json") for j in sorted(kept)],
     ).model_dump()
@@ -459,8 +457,8 @@ def reduce(
     req = FitRequest.model_validate(request).root
     reporter = ProgressReporter(job, req.k_values(), req.starts_per_k())
     log.info("fit %s: merging %d parts", fit_id, len(parts))
-    done = _ended(connection, fit_id, parts, reporter, "parts")
-    finished = _ended(connection, fit_id, finishes or [], reporter, "finishing jobs")
+    done = _ended(connection, fit_id, parts, reporter, "part")
+    finished = _ended(connection, fit_id, finishes or [], reporter, "finishing job")
     outputs = [PartOutput.model_validate(part.return_value(refresh=False)) for part in done]
     with reporter.running(f"fit {fit_id}"):
         X, w = load_dataset(connection, dataset_id)
