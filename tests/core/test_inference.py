@@ -63,6 +63,25 @@ def test_p_value_is_mclusts_within_monte_carlo_error() -> None:
     assert step.statistic == pytest.approx(doc["steps"][2]["statistic"], rel=0.2)
 
 
+@pytest.mark.parametrize(
+    ("dataset", "k"), [("acidity", 1), ("waiting", 1), ("waiting", 2), ("waiting", 3)]
+)
+def test_every_step_s_p_value_is_mclusts_within_monte_carlo_error(dataset: str, k: int) -> None:
+    """The other steps of the two fixtures (acidity's 3 vs 4 is the test above), on mclust's
+    start strategy with 99 replicates: p within 0.15 of mclust's from 999 (3.3 Monte Carlo sd
+    at p = 0.3; where mclust's p is 0.001 ours is 1/100, its least). Not acidity's 2 vs 3: there
+    one hc start reaches other maxima than mclust's (K = 2 -184.65 against -187.24, K = 3
+    -182.91 against -178.78; measured 2026-12-05), so the statistics differ (3.5 against 16.9)
+    and so do the p-values (0.45 against 0.003): a difference of maxima, not of the test."""
+    doc = load(f"lrt_{dataset}.json")
+    result = mixfit.bootstrap_lrt(doc["x"], k_min=k, max_k=k, nboot=99, seed=1, **MCLUST_LIKE)
+    step, theirs = result.steps[0], doc["steps"][k - 1]
+    assert step.k == theirs["k"] == k
+    assert abs(step.p_value - theirs["p_value"]) <= 0.15, (step.p_value, theirs["p_value"])
+    if theirs["p_value"] <= 0.01:
+        assert step.p_value == 0.01  # no replicate reached the observed statistic
+
+
 @pytest.mark.validate  # 3 s of replicates: make validate
 def test_the_sequence_stops_at_the_first_test_that_is_not_significant() -> None:
     doc = load("lrt_waiting.json")
