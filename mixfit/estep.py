@@ -189,14 +189,14 @@ def _logistic(
     gets about 1e-10 relative error, and one with less is collapsed by the M-step anyway.
     Small data sets (one chunk) keep the exact kernel, whose bits the normalmixEM
     reproduction checks."""
-    np.matmul(E0 - E1, T, out=g)
+    np.matmul((E0 - E1)[:, None, :], T, out=g[:, None, :])  # per start (``Batch``)
     with np.errstate(over="ignore", divide="ignore"):
         np.exp(g, out=g)
         g += 1.0
         np.divide(1.0, g, out=g)
-        np.matmul(g, T.T, out=stats1)
+        np.matmul(g[:, None, :], T.T, out=stats1[:, None, :])
         np.subtract(sums, stats1, out=stats0)
-        ll[...] = E1 @ sums - _sum_log_unit(g)
+        ll[...] = np.matmul(E1[:, None, :], sums[:, None])[:, 0, 0] - _sum_log_unit(g)
 
 
 class Batch:
@@ -277,13 +277,13 @@ class Batch:
         if len(chunks) == 1 and self.w is None:
             # One chunk (a small data set): the same arithmetic without the chunk machinery,
             # whose ~10 numpy calls and closure are much of an E-step's cost at n = 200.
-            ll, flat = np.empty(S), np.empty((K * S, 1 + m))
+            ll, stats = np.empty(S), np.empty((S, K, 1 + m))
             L, scratch = np.empty((K * S, self.n)), np.empty((3, S, self.n))
             with np.errstate(invalid="ignore", over="ignore"):  # see NONFINITE
-                self._chunk(E, K, S, 0, self.n, L, scratch, ll, flat)
-            return ll, np.ascontiguousarray(flat.reshape(K, S, 1 + m).transpose(1, 0, 2))
+                self._chunk(E, K, S, 0, self.n, L, scratch, ll, stats)
+            return ll, stats
         ll_parts = np.empty((len(chunks), S))
-        stat_parts = np.empty((len(chunks), K * S, 1 + m))
+        stat_parts = np.empty((len(chunks), S, K, 1 + m))
         size = chunks[0][1] - chunks[0][0]
 
         def work(indices) -> None:
@@ -300,8 +300,7 @@ class Batch:
                     self._chunk(E, K, S, a, b, L, sc, ll_parts[c], stat_parts[c])
 
         self._run(chunks, work)
-        stats = stat_parts.sum(axis=0).reshape(K, S, 1 + m).transpose(1, 0, 2)
-        return ll_parts.sum(axis=0), np.ascontiguousarray(stats)
+        return ll_parts.sum(axis=0), stat_parts.sum(axis=0)
 
     def _chunk(
         self,
@@ -316,19 +315,27 @@ class Batch:
         stats: np.ndarray,
     ) -> None:
         """One chunk of points a .. b - 1: log-likelihoods (S,) into ``ll`` and summed
-        statistics (K*S, 1+m) into ``stats``, with buffers L (K*S, b-a) and scratch (3, S, b-a)."""
+        statistics (S, K, 1+m) into ``stats``, with buffers L (K*S, b-a) and scratch (3, S, b-a).
+
+        Every product is one start's own (a stack of per-start matrix products): a 2-D product
+        over all the starts' rows rounds a row's sums by where BLAS's blocking puts it, so a
+        start ended in other last digits beside other starts (a fanned-out part, or once its
+        neighbours had converged), and on a flat likelihood those digits grew into another
+        maximum (R's quakes magnitudes, Gamma K = 4: 1.2e-5 apart, 2026-12-05)."""
         kernel = _responsibilities_two if K == 2 else _responsibilities
-        np.matmul(E, self.TT[:, a:b], out=L)
-        top, total = kernel(L.reshape(K, S, b - a), scratch)
+        T = self.TT[:, a:b]
+        L3 = L.reshape(K, S, b - a)
+        np.matmul(E.reshape(K, S, -1).transpose(1, 0, 2), T, out=L3.transpose(1, 0, 2))
+        top, total = kernel(L3, scratch)
         # L now holds responsibilities; per-point log-likelihood is top + log(total).
         if self.w is None:
             ll[...] = np.add.reduce(top, axis=1) + _sum_log(total, K)
-            np.matmul(L, self.TT[:, a:b].T, out=stats)
+            np.matmul(L3.transpose(1, 0, 2), T.T, out=stats)
         else:
             np.log(total, out=total)
             total += top
-            np.matmul(total, self.w[a:b], out=ll)
-            np.matmul(L, self.TW[a:b], out=stats)
+            np.matmul(total[:, None, :], self.w[a:b, None], out=ll[:, None, None])
+            np.matmul(L3.transpose(1, 0, 2), self.TW[a:b], out=stats)
 
     def _chunk_two(
         self,
@@ -343,27 +350,27 @@ class Batch:
         """K = 2, unweighted, one chunk of a large data set: ``_logistic`` for every start;
         a start whose chunk overflows there runs it again with its components swapped, and one
         that overflows both ways the exact kernel (``_chunk``). Writes ``ll`` (S,) and
-        ``stats`` (2S, 1+m), with ``g`` (S, b-a) as scratch."""
+        ``stats`` (S, 2, 1+m), with ``g`` (S, b-a) as scratch."""
         T = self.TT[:, a:b]
         sums = self._sums.get((a, b))
         if sums is None:
             sums = self._sums[(a, b)] = T.sum(axis=1)
-        _logistic(E[:S], E[S:], T, sums, g, ll, stats[:S], stats[S:])
+        _logistic(E[:S], E[S:], T, sums, g, ll, stats[:, 0], stats[:, 1])
         bad = np.flatnonzero(~np.isfinite(ll))
         if not bad.size:
             return
-        one, zero = np.empty((bad.size, stats.shape[1])), np.empty((bad.size, stats.shape[1]))
+        one, zero = np.empty((bad.size, stats.shape[2])), np.empty((bad.size, stats.shape[2]))
         swapped = np.empty(bad.size)
         _logistic(E[S:][bad], E[:S][bad], T, sums, g[: bad.size], swapped, one, zero)
-        ll[bad], stats[bad], stats[S + bad] = swapped, zero, one
+        ll[bad], stats[bad, 0], stats[bad, 1] = swapped, zero, one
         still = bad[~np.isfinite(swapped)]
         if still.size:
             n2, c = still.size, b - a
-            sub_ll, sub_stats = np.empty(n2), np.empty((2 * n2, stats.shape[1]))
+            sub_ll, sub_stats = np.empty(n2), np.empty((n2, 2, stats.shape[2]))
             sub_E = np.concatenate([E[:S][still], E[S:][still]])
             L, scratch = np.empty((2 * n2, c)), np.empty((3, n2, c))
             self._chunk(sub_E, 2, n2, a, b, L, scratch, sub_ll, sub_stats)
-            ll[still], stats[still], stats[S + still] = sub_ll, sub_stats[:n2], sub_stats[n2:]
+            ll[still], stats[still] = sub_ll, sub_stats
 
     def point_loglik(self, eta: np.ndarray, bias: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per-point log-likelihood and responsibilities of one start.

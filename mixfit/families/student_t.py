@@ -55,6 +55,7 @@ DF_START = 10.0
 DF_NESTED = DF_MAX
 NEWTON_STEPS = 8
 CHUNK_CELLS = 1 << 20  # starts x components x points per chunk of the E-step
+CHUNK_STARTS = 10  # chunks are planned for this many starts (their size never depends on S)
 
 
 class StudentTStart(StartValues):
@@ -243,7 +244,7 @@ class StudentT(Gaussian):
         Q, logdet = self._quadratic(params)
         nu = params["df"][..., 0]
         S, K = nu.shape
-        delta = np.maximum(np.matmul(Q.reshape(S * K, -1), TT).reshape(S, K, -1), 0.0)
+        delta = np.maximum(np.matmul(Q, TT), 0.0)  # per start, as ``estep``
         half = (0.5 * (nu + self.d))[..., None]
         joint = (logw + _log_norm(nu, self.d, logdet))[..., None] - half * np.log1p(
             delta / nu[..., None]
@@ -257,7 +258,9 @@ class StudentT(Gaussian):
         m1 = batch.TT.shape[0]
         ll = np.zeros(S)
         stats = np.zeros((S, K, 2 + m1))
-        size = max(256, CHUNK_CELLS // (S * K))
+        # chunks and products by start and K only, never by the starts beside it (a start's
+        # sums round the same in a fanned-out part: ``mixfit.estep.Batch._chunk``)
+        size = max(256, CHUNK_CELLS // (CHUNK_STARTS * K))
         for a in range(0, batch.n, size):
             TT = batch.TT[:, a : a + size]
             w = None if batch.w is None else batch.w[a : a + size]
@@ -269,7 +272,11 @@ class StudentT(Gaussian):
             point = (np.log(total) + top)[:, 0, :]
             if w is not None:
                 tau *= w
-            ll += point.sum(axis=1) if w is None else point @ w
+            ll += (
+                point.sum(axis=1)
+                if w is None
+                else np.matmul(point[:, None, :], w[:, None])[:, 0, 0]
+            )
             stats[..., 0] += tau.sum(axis=-1)
             stats[..., 1 : 1 + m1] += np.matmul(tau * u, TT.T)
             stats[..., -1] += np.sum(tau * (np.log(u) - u), axis=-1)

@@ -175,10 +175,57 @@ def test_auto_records_each_starts_method_and_candidate():
     assert lls == sorted(lls, reverse=True)  # the best candidates continue, best first
 
 
+def _family_data(family: str) -> np.ndarray:
+    rng = np.random.default_rng(11)
+    third = rng.choice(3, 400, p=[0.3, 0.4, 0.3])
+    if family == "gaussian-2d":
+        return blobs(400, seed=11)
+    if family == "beta":
+        return np.choose(third, [rng.beta(2, 12, 400), rng.beta(20, 20, 400), rng.beta(9, 2, 400)])
+    if family == "poisson":
+        return np.choose(third, [rng.poisson(2, 400), rng.poisson(9, 400), rng.poisson(25, 400)])
+    if family in ("gamma", "lognormal"):
+        return np.choose(
+            third, [rng.gamma(3, 1, 400), rng.gamma(20, 0.5, 400), rng.gamma(9, 3, 400)]
+        )
+    return np.choose(
+        third, [rng.standard_t(3, 400), 4 + rng.normal(0, 0.5, 400), 9 + rng.normal(0, 2, 400)]
+    )
+
+
+@pytest.mark.parametrize(
+    "family", ["gaussian", "gaussian-2d", "beta", "gamma", "lognormal", "poisson", "student_t"]
+)
+def test_every_start_ends_the_same_bits_beside_any_other_starts(family):
+    """A start's arithmetic is its own: run beside all of its K's starts, beside a few (a
+    fanned-out part) or alone, it takes the same iterations to the same bits. Until 2026-12-05
+    a 2-D matrix product over every start's rows rounded a row by its place in BLAS's blocks,
+    ``trigamma`` took another method on fewer values and the beta M-step's Newton steps went
+    on while any pair in the batch moved: 256 of 1,140 starts of the fixtures' data sets
+    ended in other last digits in parts, and R's quakes magnitudes (Gamma, K = 4) ended 1.2e-5
+    apart fanned out."""
+    from mixfit.em import run_k
+    from mixfit.fit import parse_request, prepare
+
+    x = _family_data(family)
+    name = "gaussian" if family == "gaussian-2d" else family
+    request = parse_request({"family": name, "k": 3, "n_starts": 7, "seed": 5})
+    whole = run_k(prepare(request, x), 3)
+    parts = [
+        s
+        for a, b in [(0, 1), (1, 3), (3, 7)]
+        for s in run_k(prepare(request, x), 3, starts=range(a, b)).starts
+    ]
+    assert [s.start for s in parts] == list(range(7))
+    for one, part in zip(whole.starts, parts, strict=True):
+        assert (part.n_iter, part.status, part.trace) == (one.n_iter, one.status, one.trace)
+        assert part.loglik == one.loglik
+
+
 @pytest.mark.parametrize("k", [2, 3])
 def test_starts_split_over_jobs_merge_to_the_whole(k):
     """Fan-out runs disjoint ranges of one K's starts in separate jobs; merging them gives the
-    unsplit result (up to last-bit rounding: BLAS blocks the batch by its size)."""
+    unsplit result."""
     from mixfit.em import merge_k, run_k
     from mixfit.fit import parse_request, prepare
 
@@ -188,6 +235,6 @@ def test_starts_split_over_jobs_merge_to_the_whole(k):
     assert [s.start for s in merged.starts] == list(range(7))
     assert [s.seed for s in merged.starts] == [s.seed for s in whole.starts]
     assert merged.best_start == whole.best_start
-    assert merged.loglik == pytest.approx(whole.loglik, rel=1e-12)
-    assert merged.icl == pytest.approx(whole.icl, rel=1e-12)
-    np.testing.assert_allclose(merged.params.means, whole.params.means, rtol=1e-9)
+    assert merged.loglik == whole.loglik
+    assert merged.icl == whole.icl
+    np.testing.assert_array_equal(merged.params.means, whole.params.means)
