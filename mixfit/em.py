@@ -352,10 +352,10 @@ def run_k(
         ``n_starts``, ``best_loglik`` and ``trace`` (the leading start's trace so far).
     starts : range, optional
         Which of the request's starts to run (default: all). Every part screens the same
-        candidates and every start has its own seed, and the chunking does not depend on the
-        other starts in the batch, so ``merge_k([run_k(p, k, starts=a), run_k(p, k,
-        starts=b)])`` equals ``run_k(p, k)`` up to last-bit rounding (BLAS may block a batch
-        differently by its size).
+        candidates and every start has its own seed, and a start's arithmetic (its chunks,
+        its matrix products, its M-step) does not depend on the other starts in the batch,
+        so ``merge_k([run_k(p, k, starts=a), run_k(p, k, starts=b)])`` equals
+        ``run_k(p, k)`` bit for bit.
     parent : KResult, optional
         The final result of K-1, needed when ``starts`` holds K's ``split`` start
         (``split_index``).
