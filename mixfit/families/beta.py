@@ -74,7 +74,7 @@ def newton_beta(
     linear = np.abs((a - 1.0) * s1) + np.abs((b - 1.0) * s2)
     slack = ROUNDING * (2.0 * linear + np.abs(f))
     x = np.empty((3,) + np.shape(a))  # a, b, a + b: one call per special function
-    moving = None  # the pairs that moved more than NEWTON_RTOL at every step so far
+    frozen = None  # the pairs that moved at most NEWTON_RTOL at some step
     for _ in range(steps):
         x[0], x[1] = a, b
         np.add(a, b, out=x[2])
@@ -111,14 +111,15 @@ def newton_beta(
         # A shape pair that has converged stays where it is while others go on, so each
         # pair's steps are its own, whatever pairs share the call (a fanned-out part's fewer
         # starts: ``mixfit.estep.Batch._chunk``).
-        if moving is not None:
-            na, nb, nf = np.where(moving, na, a), np.where(moving, nb, b), np.where(moving, nf, f)
-        still = ~((np.abs(na - a) <= NEWTON_RTOL * a) & (np.abs(nb - b) <= NEWTON_RTOL * b))
-        moving = still if moving is None else moving & still
+        if frozen is not None:
+            na, nb, nf = np.where(frozen, a, na), np.where(frozen, b, nb), np.where(frozen, f, nf)
+        done = (np.abs(na - a) <= NEWTON_RTOL * a) & (np.abs(nb - b) <= NEWTON_RTOL * b)
         a, b, f = na, nb, nf
-        # (the array's method, not np.any: its dispatch costs more than the test here)
-        if not moving.any():
+        # (the array's methods, not np.all / np.any: their dispatch costs more than the test)
+        if done.all():
             break
+        if done.any():
+            frozen = done if frozen is None else frozen | done
     return a, b
 
 

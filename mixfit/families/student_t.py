@@ -29,7 +29,7 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import Field, model_validator
-from scipy.special import digamma, gammaln
+from scipy.special import digamma, gammaln, zeta
 
 from ..data import Scaling
 from ..options import (
@@ -43,7 +43,6 @@ from ..options import (
     StartValues,
     Vector,
 )
-from ..special import trigamma
 from . import register
 from .base import Events, ParamArrays, factor, remedy_in_words, resp_sums, whitening
 from .gaussian import Gaussian, lift
@@ -153,7 +152,9 @@ def solve_df(c: np.ndarray, start: np.ndarray) -> np.ndarray:
         g = np.log(half) - digamma(half) + 1.0 + c
         up = g > 0  # the root lies above x
         lo, hi = np.where(up, x, lo), np.where(up, hi, x)
-        slope = 1.0 - half * trigamma(half)  # dg / dlog(nu), negative
+        # trigamma as zeta(2, .), value by value (few values: cheaper than the series of
+        # ``mixfit.special.trigamma``; a value's bits its own, as ``gamma_shape``'s)
+        slope = 1.0 - half * zeta(2.0, half)  # dg / dlog(nu), negative
         with np.errstate(divide="ignore", invalid="ignore"):
             step = x - g / slope
         x = np.where((step > lo) & (step < hi), step, 0.5 * (lo + hi))
