@@ -259,29 +259,38 @@ class StudentT(Gaussian):
         m1 = batch.TT.shape[0]
         ll = np.zeros(S)
         stats = np.zeros((S, K, 2 + m1))
-        # chunks and products by start and K only, never by the starts beside it (a start's
-        # sums round the same in a fanned-out part: ``mixfit.estep.Batch._chunk``)
+        # Chunks of points by K only and every product a start's own, so a start's sums round
+        # the same beside any other starts (a fanned-out part: ``mixfit.estep.Batch._chunk``);
+        # many starts (screening) go in groups, which keeps a chunk's arrays near CHUNK_CELLS.
         size = max(256, CHUNK_CELLS // (CHUNK_STARTS * K))
-        for a in range(0, batch.n, size):
-            TT = batch.TT[:, a : a + size]
-            w = None if batch.w is None else batch.w[a : a + size]
-            joint, u = self._log_terms(params, logw, TT)
-            top = joint.max(axis=1, keepdims=True)
-            tau = np.exp(joint - top)
-            total = tau.sum(axis=1, keepdims=True)
-            tau /= total
-            point = (np.log(total) + top)[:, 0, :]
-            if w is not None:
-                tau *= w
-            ll += (
-                point.sum(axis=1)
-                if w is None
-                else np.matmul(point[:, None, :], w[:, None])[:, 0, 0]
-            )
-            stats[..., 0] += tau.sum(axis=-1)
-            stats[..., 1 : 1 + m1] += np.matmul(tau * u, TT.T)
-            stats[..., -1] += np.sum(tau * (np.log(u) - u), axis=-1)
+        group = max(1, CHUNK_CELLS // (K * min(size, batch.n)))
+        for g in range(0, S, group):
+            rows_g = slice(g, g + group)
+            part = {name: value[rows_g] for name, value in params.items()}
+            for a in range(0, batch.n, size):
+                self._chunk(batch, part, logw[rows_g], a, size, ll[rows_g], stats[rows_g])
         return ll, stats
+
+    def _chunk(self, batch, params, logw, a, size, ll, stats) -> None:
+        """Add points a .. a + size - 1 to the log-likelihoods ``ll`` (S,) and the sums
+        ``stats`` (S, K, 2 + m1) of the starts ``params``, in place."""
+        m1 = batch.TT.shape[0]
+        TT = batch.TT[:, a : a + size]
+        w = None if batch.w is None else batch.w[a : a + size]
+        joint, u = self._log_terms(params, logw, TT)
+        top = joint.max(axis=1, keepdims=True)
+        tau = np.exp(joint - top)
+        total = tau.sum(axis=1, keepdims=True)
+        tau /= total
+        point = (np.log(total) + top)[:, 0, :]
+        if w is None:
+            ll += point.sum(axis=1)
+        else:
+            tau *= w
+            ll += np.matmul(point[:, None, :], w[:, None])[:, 0, 0]
+        stats[..., 0] += tau.sum(axis=-1)
+        stats[..., 1 : 1 + m1] += np.matmul(tau * u, TT.T)
+        stats[..., -1] += np.sum(tau * (np.log(u) - u), axis=-1)
 
     def point_loglik(self, batch: Any, params: ParamArrays, logw: np.ndarray):
         joint, _ = self._log_terms(params, logw[None], batch.TT)

@@ -234,3 +234,34 @@ def test_starts_split_over_jobs_merge_to_the_whole(k):
     assert merged.loglik == whole.loglik
     assert merged.icl == whole.icl
     np.testing.assert_array_equal(merged.params.means, whole.params.means)
+
+
+def test_student_t_e_step_groups_many_starts_without_changing_one(monkeypatch):
+    """The Student t E-step takes many starts (screening) in groups and points in chunks by K
+    alone: every start's sums are the bits it has alone or beside any others, and a chunk's
+    arrays stay near ``CHUNK_CELLS`` (here made small, so 40 starts make several groups)."""
+    from mixfit.families import student_t
+    from mixfit.fit import parse_request, prepare
+
+    monkeypatch.setattr(student_t, "CHUNK_CELLS", 4096)
+    x = _family_data("student_t")
+    problem = prepare(parse_request({"family": "student_t", "k": 2, "seed": 1}), x)
+    fam = problem.family
+    rng = np.random.default_rng(0)
+    params, logw = fam.random_params(rng, 40, 2, problem.Z, None)
+    params["df"] = np.exp(rng.uniform(0.0, 4.0, (40, 2, 1)))
+    cells = []
+    original = student_t.StudentT._chunk
+
+    def chunk(self, batch, part, lw, a, size, ll, stats):
+        cells.append(lw.size * min(size, batch.n - a))
+        return original(self, batch, part, lw, a, size, ll, stats)
+
+    monkeypatch.setattr(student_t.StudentT, "_chunk", chunk)
+    ll, stats = fam.estep(problem.batch, params, logw)
+    assert max(cells) <= student_t.CHUNK_CELLS and len(cells) == 10  # 5 groups x 2 chunks
+    for rows in (slice(0, 1), slice(5, 8), slice(13, 40)):
+        part = {name: value[rows] for name, value in params.items()}
+        one_ll, one_stats = fam.estep(problem.batch, part, logw[rows])
+        np.testing.assert_array_equal(one_ll, ll[rows])
+        np.testing.assert_array_equal(one_stats, stats[rows])
