@@ -219,6 +219,25 @@ def test_every_start_ends_the_same_bits_beside_any_other_starts(family):
 
 
 @pytest.mark.parametrize("k", [2, 3])
+def test_a_start_s_bits_are_its_own_on_data_of_several_chunks(k):
+    """The same on 13,000 points: the E-step's chunks (K = 2's logistic kernel, K = 3's
+    exact one) hold a start's products to its own too."""
+    from mixfit.em import run_k
+    from mixfit.fit import parse_request, prepare
+
+    x = simulate(13_000)
+    request = parse_request({"k": k, "n_starts": 4, "seed": 2})
+    whole = run_k(prepare(request, x), k)
+    parts = [
+        s
+        for a, b in [(0, 1), (1, 4)]
+        for s in run_k(prepare(request, x), k, starts=range(a, b)).starts
+    ]
+    for one, part in zip(whole.starts, parts, strict=True):
+        assert (part.n_iter, part.trace, part.loglik) == (one.n_iter, one.trace, one.loglik)
+
+
+@pytest.mark.parametrize("k", [2, 3])
 def test_starts_split_over_jobs_merge_to_the_whole(k):
     """Fan-out runs disjoint ranges of one K's starts in separate jobs; merging them gives the
     unsplit result."""
