@@ -26,6 +26,14 @@ _POOL: ThreadPoolExecutor | None = None
 _CELLS_PER_CHUNK = 1 << 17  # K*S*c values per chunk: a few hundred KB, cache-resident
 _STARTS_PER_CHUNK = 10  # chunk sizes are planned for this many starts
 _MIN_PARALLEL = 50_000
+# A start's products are its own (``Batch._chunk``) where [1, T] has at most this many
+# entries: every one-dimensional family (3 or 2). There a stack of per-start products costs
+# what one 2-D product does (0.97x at K = 3, 4,096 points, 10 starts); with more statistics
+# BLAS repacks T for every start (1.3x at 6, 1.6x at 10, 2.4x at 21 entries), so
+# multivariate fits keep one product over every start's rows, and a start there may still
+# end in other last digits beside other starts (a fanned-out part). Chosen by the family
+# and d, never by the number of starts.
+OWN_PRODUCTS_MAX = 4
 # NONFINITE: a degenerate start's parameters may be infinite (the inverse of a covariance
 # singular in floating point) or NaN (``families.base.factor``), or so large that eta . T
 # overflows (a bootstrap replicate's Gamma start drawn from extreme shapes: found by fuzzing
@@ -189,14 +197,17 @@ def _logistic(
     gets about 1e-10 relative error, and one with less is collapsed by the M-step anyway.
     Small data sets (one chunk) keep the exact kernel, whose bits the normalmixEM
     reproduction checks."""
-    np.matmul((E0 - E1)[:, None, :], T, out=g[:, None, :])  # per start (``Batch``)
+    # 2-D products over every start's rows, unlike ``Batch._chunk``: per-start ones made
+    # this kernel 2.6 -> 3.3 ms per start-iteration at n = 1e6 (issue 10's E-step / exp line
+    # 1.65 -> 2.05, 2026-12-05), so a start here may round by its place in the batch
+    np.matmul(E0 - E1, T, out=g)
     with np.errstate(over="ignore", divide="ignore"):
         np.exp(g, out=g)
         g += 1.0
         np.divide(1.0, g, out=g)
-        np.matmul(g[:, None, :], T.T, out=stats1[:, None, :])
+        np.matmul(g, T.T, out=stats1)
         np.subtract(sums, stats1, out=stats0)
-        ll[...] = np.matmul(E1[:, None, :], sums[:, None])[:, 0, 0] - _sum_log_unit(g)
+        ll[...] = E1 @ sums - _sum_log_unit(g)
 
 
 class Batch:
@@ -321,21 +332,35 @@ class Batch:
         over all the starts' rows rounds a row's sums by where BLAS's blocking puts it, so a
         start ended in other last digits beside other starts (a fanned-out part, or once its
         neighbours had converged), and on a flat likelihood those digits grew into another
-        maximum (R's quakes magnitudes, Gamma K = 4: 1.2e-5 apart, 2026-12-05)."""
+        maximum (R's quakes magnitudes, Gamma K = 4: 1.2e-5 apart, 2026-12-05). Only where
+        a point has at most ``OWN_PRODUCTS_MAX`` statistics (every one-dimensional family),
+        and not in the K = 2 kernel of data of several chunks (``_logistic``): there the
+        per-start products cost more (see ``OWN_PRODUCTS_MAX``)."""
         kernel = _responsibilities_two if K == 2 else _responsibilities
         T = self.TT[:, a:b]
         L3 = L.reshape(K, S, b - a)
-        np.matmul(E.reshape(K, S, -1).transpose(1, 0, 2), T, out=L3.transpose(1, 0, 2))
+        own = E.shape[1] <= OWN_PRODUCTS_MAX
+        if own:
+            np.matmul(E.reshape(K, S, -1).transpose(1, 0, 2), T, out=L3.transpose(1, 0, 2))
+        else:
+            np.matmul(E, T, out=L)
         top, total = kernel(L3, scratch)
         # L now holds responsibilities; per-point log-likelihood is top + log(total).
         if self.w is None:
             ll[...] = np.add.reduce(top, axis=1) + _sum_log(total, K)
-            np.matmul(L3.transpose(1, 0, 2), T.T, out=stats)
+            if own:
+                np.matmul(L3.transpose(1, 0, 2), T.T, out=stats)
+            else:
+                stats[...] = np.matmul(L, T.T).reshape(K, S, -1).transpose(1, 0, 2)
         else:
             np.log(total, out=total)
             total += top
-            np.matmul(total[:, None, :], self.w[a:b, None], out=ll[:, None, None])
-            np.matmul(L3.transpose(1, 0, 2), self.TW[a:b], out=stats)
+            if own:
+                np.matmul(total[:, None, :], self.w[a:b, None], out=ll[:, None, None])
+                np.matmul(L3.transpose(1, 0, 2), self.TW[a:b], out=stats)
+            else:
+                np.matmul(total, self.w[a:b], out=ll)
+                stats[...] = np.matmul(L, self.TW[a:b]).reshape(K, S, -1).transpose(1, 0, 2)
 
     def _chunk_two(
         self,

@@ -32,6 +32,7 @@ from pydantic import Field, model_validator
 from scipy.special import digamma, gammaln, zeta
 
 from ..data import Scaling
+from ..estep import OWN_PRODUCTS_MAX
 from ..options import (
     INIT_DESCRIPTION,
     MAX_ITER,
@@ -245,7 +246,10 @@ class StudentT(Gaussian):
         Q, logdet = self._quadratic(params)
         nu = params["df"][..., 0]
         S, K = nu.shape
-        delta = np.maximum(np.matmul(Q, TT), 0.0)  # per start, as ``estep``
+        if Q.shape[-1] <= OWN_PRODUCTS_MAX:  # per start, as ``Batch._chunk``
+            delta = np.maximum(np.matmul(Q, TT), 0.0)
+        else:
+            delta = np.maximum(np.matmul(Q.reshape(S * K, -1), TT).reshape(S, K, -1), 0.0)
         half = (0.5 * (nu + self.d))[..., None]
         joint = (logw + _log_norm(nu, self.d, logdet))[..., None] - half * np.log1p(
             delta / nu[..., None]

@@ -65,9 +65,11 @@ def test_fanned_out_fit_merges_to_the_one_job_result(make_client, worker_proc, p
     assert a["k_selected"] == b["k_selected"] and a["seed"] == b["seed"] == 11
     for ra, rb in zip(a["results"], b["results"], strict=True):
         assert ra["k"] == rb["k"] and ra["best_start"] == rb["best_start"]
-        # every start to the last bit: a start's arithmetic is its own (test_reproducible)
-        assert [s["loglik"] for s in rb["starts"]] == [s["loglik"] for s in ra["starts"]]
-        assert rb["loglik"] == ra["loglik"]
+        # 2-D data: a start's products are shared with the starts beside it
+        # (mixfit.estep.OWN_PRODUCTS_MAX), so to rounding, not to the bit
+        starts_a, starts_b = ([s["loglik"] for s in r["starts"]] for r in (ra, rb))
+        assert starts_b == pytest.approx(starts_a, rel=1e-12)
+        assert rb["loglik"] == pytest.approx(ra["loglik"], rel=1e-12)
         # K = 3's split-and-merge moves follow the 6 starts, the same in both (mixfit.smem)
         assert [s["start"] for s in rb["starts"]][:6] == list(range(6))
         assert [s["init"] for s in rb["starts"]] == [s["init"] for s in ra["starts"]]
