@@ -328,14 +328,14 @@ class Batch:
         """One chunk of points a .. b - 1: log-likelihoods (S,) into ``ll`` and summed
         statistics (S, K, 1+m) into ``stats``, with buffers L (K*S, b-a) and scratch (3, S, b-a).
 
-        Every product is one start's own (a stack of per-start matrix products): a 2-D product
-        over all the starts' rows rounds a row's sums by where BLAS's blocking puts it, so a
-        start ended in other last digits beside other starts (a fanned-out part, or once its
-        neighbours had converged), and on a flat likelihood those digits grew into another
-        maximum (R's quakes magnitudes, Gamma K = 4: 1.2e-5 apart, 2026-12-05). Only where
-        a point has at most ``OWN_PRODUCTS_MAX`` statistics (every one-dimensional family),
-        and not in the K = 2 kernel of data of several chunks (``_logistic``): there the
-        per-start products cost more (see ``OWN_PRODUCTS_MAX``)."""
+        Where a point has at most ``OWN_PRODUCTS_MAX`` statistics (every one-dimensional
+        family) every product is one start's own, a stack of per-start matrix products: a 2-D
+        product over all the starts' rows rounds a row's sums by where BLAS's blocking puts
+        it, so a start ended in other last digits beside other starts (a fanned-out part, or
+        once its neighbours had converged), and on a flat likelihood those digits grew into
+        another maximum (R's quakes magnitudes, Gamma K = 4: 1.2e-5 apart, 2026-12-05). With
+        more statistics, and in the K = 2 kernel of data of several chunks (``_logistic``),
+        per-start products cost more and the one 2-D product stays."""
         kernel = _responsibilities_two if K == 2 else _responsibilities
         T = self.TT[:, a:b]
         L3 = L.reshape(K, S, b - a)
