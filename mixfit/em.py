@@ -86,6 +86,7 @@ DECREASE_NOISE = 1e-9
 POLISH_TOL = 1e-3
 # An extrapolation is kept when its log-likelihood is at least the cycle start's, to this share.
 EXTRAPOLATION_SLACK = 1e-10
+EPS = float(np.finfo(float).eps)
 # Plain EM iterations before SQUAREM's first cycle from explicit start values (``_squarem``).
 EXPLICIT_WARMUP = 10
 # A K's log-likelihood is evaluated again in data units where the engine's arithmetic may have
@@ -212,6 +213,8 @@ class _Starts:
         self.traces: list[list[float]] = [[] for _ in range(self.S)]
         self.events: list[list[Event]] = [[] for _ in range(self.S)]
         self.seen: list[set] = [set() for _ in range(self.S)]
+        # the iteration of each start's latest floor, logged or not (``fall_detail``)
+        self.floored_at = np.full(self.S, -2)
         self.restarts = np.zeros(self.S, dtype=int)
         # given starts (split-and-merge moves) are not redrawn: a move that degenerates is dropped
         self.max_restarts = MAX_RESTARTS if given is None else 0
@@ -324,8 +327,10 @@ class _Starts:
 
     def log(self, s: int, iteration: int, kind: str, component: int | None, detail: str) -> None:
         key = (kind, component)
-        if kind in FLOOR_EVENTS and key in self.seen[s]:
-            return
+        if kind in FLOOR_EVENTS:
+            self.floored_at[s] = iteration
+            if key in self.seen[s]:
+                return
         self.seen[s].add(key)
         self.events[s].append(
             Event(iteration=iteration, kind=kind, component=component, detail=detail)
@@ -829,13 +834,12 @@ def _loop(problem: Problem, st: _Starts, progress: Progress | None) -> None:
         st.last[active[shown]] = ll[shown]
         for j in np.flatnonzero(fell & shown) if np.count_nonzero(fell) else ():
             s = active[j]
-            st.log(
-                s,
-                len(st.traces[s]) - 1,
-                "ll_decrease",
-                None,
-                f"log-likelihood fell by {-gain[j]:.3g}",
+            at = len(st.traces[s]) - 1
+            floored = bool(st.floored_at[s] == at - 1)
+            detail = fall_detail(
+                problem, take(st.params, [s]), st.logw[s], float(-gain[j]), floored
             )
+            st.log(s, at, "ll_decrease", None, detail)
         if accelerate:  # the budget counts E-steps, three to a cycle, each run its own
             exhausted = ~converged & (st.spent[active] > req.max_iter)
         else:
@@ -1120,6 +1124,57 @@ def failure_message(k: int, starts: list[StartSummary], family: Family | None = 
     )
 
 
+def term_size(problem: Problem, params: ParamArrays, logw: np.ndarray) -> float | None:
+    """The largest term a point's log-density is summed from in the engine's E-step, for one
+    start's parameters (a leading axis of 1; log weights (K,)): ``|bias| + |eta| . max|T|``
+    of its largest component, with ``max|T|`` over the batch's points. A point's log-density
+    is a sum of ``1 + m`` such terms (m statistics), so ``(1 + m) * n_eff * EPS * size`` bounds
+    what rounding can move the engine's log-likelihood by (``fall_detail``; the usual bound
+    for a sum), and ``accurate_loglik`` evaluates it again where ``n_eff * EPS * size`` is
+    large. None for families with an E-step of their own (the t's) and for batches of
+    replicate data sets."""
+    fam = problem.family
+    if not fam.exponential_family or not isinstance(problem.batch, Batch):
+        return None
+    eta, log_partition = fam.natural(params)
+    reach = problem.batch.reach()
+    with np.errstate(invalid="ignore", over="ignore"):
+        bias = np.where(np.isfinite(logw), logw, 0.0) - log_partition[0]
+        size = np.abs(bias) * reach[0] + np.abs(eta[0]) @ reach[1:]
+    return float(np.max(size))
+
+
+def fall_detail(
+    problem: Problem, params: ParamArrays, logw: np.ndarray, fall: float, floored: bool
+) -> str:
+    """The ``ll_decrease`` event's words for a start whose log-likelihood fell by ``fall`` at
+    parameters ``params`` (a leading axis of 1; log weights (K,)), ``floored`` where a floor
+    lifted one of its components in the M-step before. An EM step cannot lower the likelihood,
+    but two things can:
+
+    - rounding: the E-step sums each point's log-density from ``1 + m`` terms (m statistics),
+      so it keeps it to ``(1 + m) * EPS * term_size`` a point (the usual bound for a sum);
+      where components are extreme (one of shape 1e8 on lake levels sums terms of 1e9 to
+      O(1)) a fall within ``n_eff`` times that is rounding, and the words say so;
+    - a floor: EM's guarantee is its M-step's maximizer's, and a covariance lifted to the
+      floor is the floor's, not that maximizer (nor need the step's start be within the floor:
+      the exemption for tight clusters, ``mixfit.tight``, depends on the responsibilities).
+
+    Only called on a fall: nothing on the EM loop's path."""
+    words = f"log-likelihood fell by {fall:.3g}"
+    if floored:
+        return words + ", where a floor lifted a component (its first lift is an event)"
+    size = term_size(problem, params, logw)
+    if size is not None and np.isfinite(size):
+        reach = (1 + problem.batch.m) * problem.n_eff * EPS * size
+        if fall <= reach:
+            words += (
+                f", within what rounding can move it here ({reach:.2g}: its components' "
+                f"log-densities are sums of terms up to {size:.2g} a point)"
+            )
+    return words
+
+
 def accurate_loglik(
     problem: Problem, params: ParamArrays, logw: np.ndarray, json_params: Any = None
 ) -> float | None:
@@ -1139,15 +1194,10 @@ def accurate_loglik(
     their data's (``Problem.data_batch``: the moves' sample, in engine units, whose
     log-likelihoods the moves compare among themselves)."""
     fam = problem.family
-    if problem.batch is not problem.data_batch or not fam.exponential_family:
+    if problem.batch is not problem.data_batch:
         return None
-    eta, log_partition = fam.natural(params)
-    reach = problem.batch.reach()
-    with np.errstate(invalid="ignore", over="ignore"):
-        bias = np.where(np.isfinite(logw), logw, 0.0) - log_partition[0]
-        size = np.abs(bias) * reach[0] + np.abs(eta[0]) @ reach[1:]
-        loss = problem.n_eff * np.finfo(float).eps * float(np.max(size))
-    if loss <= ACCURATE_LOGLIK * max(1.0, problem.n_eff):
+    size = term_size(problem, params, logw)
+    if size is None or problem.n_eff * EPS * size <= ACCURATE_LOGLIK * max(1.0, problem.n_eff):
         return None
     if json_params is None:
         json_params = fam.to_json(take(params, 0), np.exp(logw), problem.scaling)
