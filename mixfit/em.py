@@ -1125,23 +1125,16 @@ def failure_message(k: int, starts: list[StartSummary], family: Family | None = 
 
 
 def term_size(problem: Problem, params: ParamArrays, logw: np.ndarray) -> float | None:
-    """The largest term a point's log-density is summed from in the engine's E-step, for one
-    start's parameters (a leading axis of 1; log weights (K,)): ``|bias| + |eta| . max|T|``
-    of its largest component, with ``max|T|`` over the batch's points. A point's log-density
-    is a sum of ``1 + m`` such terms (m statistics), so ``(1 + m) * n_eff * EPS * size`` bounds
-    what rounding can move the engine's log-likelihood by (``fall_detail``; the usual bound
-    for a sum), and ``accurate_loglik`` evaluates it again where ``n_eff * EPS * size`` is
-    large. None for families with an E-step of their own (the t's) and for batches of
-    replicate data sets."""
-    fam = problem.family
-    if not fam.exponential_family or not isinstance(problem.batch, Batch):
+    """The largest term a point's log-density is summed from in the E-step, for one start's
+    parameters (a leading axis of 1; log weights (K,)): ``Family.term_size`` with the batch's
+    largest magnitude of each statistic. A point's log-density is a sum of ``1 + m`` such
+    terms (m statistics), so ``(1 + m) * n_eff * EPS * size`` bounds what rounding can move
+    the engine's log-likelihood by (``fall_detail``; the usual bound for a sum), and
+    ``accurate_loglik`` evaluates it again where ``n_eff * EPS * size`` is large. None for
+    batches of replicate data sets."""
+    if not isinstance(problem.batch, Batch):
         return None
-    eta, log_partition = fam.natural(params)
-    reach = problem.batch.reach()
-    with np.errstate(invalid="ignore", over="ignore"):
-        bias = np.where(np.isfinite(logw), logw, 0.0) - log_partition[0]
-        size = np.abs(bias) * reach[0] + np.abs(eta[0]) @ reach[1:]
-    return float(np.max(size))
+    return problem.family.term_size(params, logw, problem.batch.reach())
 
 
 def fall_detail(
@@ -1194,7 +1187,7 @@ def accurate_loglik(
     their data's (``Problem.data_batch``: the moves' sample, in engine units, whose
     log-likelihoods the moves compare among themselves)."""
     fam = problem.family
-    if problem.batch is not problem.data_batch:
+    if problem.batch is not problem.data_batch or not fam.exponential_family:
         return None
     size = term_size(problem, params, logw)
     if size is None or problem.n_eff * EPS * size <= ACCURATE_LOGLIK * max(1.0, problem.n_eff):

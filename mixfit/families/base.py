@@ -173,6 +173,18 @@ class Family(ABC):
         eta, log_partition = self.natural(params)
         return batch.estep(eta, logw - log_partition, rows)
 
+    def term_size(self, params: ParamArrays, logw: np.ndarray, reach: np.ndarray) -> float:
+        """The largest term a point's log-density is summed from in the E-step, for one start's
+        parameters (a leading axis of 1), log weights (K,) and the largest magnitude (1 + m,)
+        of each statistic ``[1, T]`` over the points: ``|bias| + |eta| . reach`` of its
+        largest component (``mixfit.em.term_size``: what rounding can do to the
+        log-likelihood)."""
+        eta, log_partition = self.natural(params)
+        with np.errstate(invalid="ignore", over="ignore"):
+            bias = np.where(np.isfinite(logw), logw, 0.0) - log_partition[0]
+            size = np.abs(bias) * reach[0] + np.abs(eta[0]) @ reach[1:]
+        return float(np.max(size))
+
     def point_loglik(
         self, batch: Any, params: ParamArrays, logw: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:

@@ -7,7 +7,8 @@ M-step's rate is ``a / m`` and its shape solves ``log a - psi(a) = log m - l`` (
 a one-dimensional concave problem: Minka's (2002) closed-form approximation, then
 ``NEWTON_STEPS`` of his generalized Newton iteration on ``1 / a`` (quadratic: four reach machine
 precision), vectorized over every start and component, so the M-step is exact and the trace
-cannot fall.
+cannot fall but for rounding: a component of shape 1e8 (on values far from 0 and close
+together) sums log-density terms of 1e9 a point (``mixfit.em.fall_detail``).
 
 Degeneracy. As a Gaussian's variance can shrink onto one point, a gamma component can narrow
 onto tied values (shape to infinity, variance ``m^2 / a`` to zero), where the likelihood is

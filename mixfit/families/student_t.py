@@ -16,7 +16,8 @@ product of the Gaussian statistics ``[1, z, z z']``), and sums what the M-step n
 (``E[log u] = log u + psi((nu_old + d)/2) - log((nu_old + d)/2)``), per component or pooled
 over components (``df="shared"``), by safeguarded Newton on ``[DF_MIN, DF_MAX]`` (the left side
 falls with ``nu``: the maximizer, or the bound it lies beyond). Every step maximizes the expected
-complete-data log-likelihood, so the trace does not fall.
+complete-data log-likelihood, so the trace does not fall, but for rounding where a component's
+scale is tiny (``term_size``: the bound an ``ll_decrease`` event compares a fall with).
 
 Degeneracy is the Gaussian rule: a scale held at the floor (``var_floor`` times the data's
 variance; the smallest eigenvalue of a full scale matrix) marks a component sitting on too few
@@ -256,6 +257,17 @@ class StudentT(Gaussian):
         )
         u = 2.0 * half / (nu[..., None] + delta)
         return joint, u
+
+    def term_size(self, params: ParamArrays, logw: np.ndarray, reach: np.ndarray) -> float:
+        """The Mahalanobis distance is a sum ``Q . [1, T]`` of terms up to ``|Q| . reach``, and
+        a point's log-density moves by at most ``(nu + d) / (2 nu)`` per unit of it; beside it
+        the constant ``log weight + log norm``."""
+        Q, logdet = self._quadratic(params)
+        nu = params["df"][..., 0]
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+            constant = np.where(np.isfinite(logw), logw, 0.0) + _log_norm(nu, self.d, logdet)
+            size = 0.5 * (nu + self.d) / nu * (np.abs(Q) @ reach) + np.abs(constant)
+        return float(np.max(size))
 
     def estep(self, batch: Any, params: ParamArrays, logw: np.ndarray, rows: Any = None):
         nu = params["df"][..., 0]
