@@ -836,8 +836,13 @@ def _loop(problem: Problem, st: _Starts, progress: Progress | None) -> None:
             s = active[j]
             at = len(st.traces[s]) - 1
             floored = bool(st.floored_at[s] == at - 1)
+            allowance = None  # an extrapolation's, kept within SQUAREM's allowance
+            if leap[j]:
+                allowance = EXTRAPOLATION_SLACK * max(
+                    abs(float(ll[j]) + problem.unit_offset), problem.n_eff
+                )
             detail = fall_detail(
-                problem, take(st.params, [s]), st.logw[s], float(-gain[j]), floored
+                problem, take(st.params, [s]), st.logw[s], float(-gain[j]), floored, allowance
             )
             st.log(s, at, "ll_decrease", None, detail)
         if accelerate:  # the budget counts E-steps, three to a cycle, each run its own
@@ -1138,12 +1143,19 @@ def term_size(problem: Problem, params: ParamArrays, logw: np.ndarray) -> float 
 
 
 def fall_detail(
-    problem: Problem, params: ParamArrays, logw: np.ndarray, fall: float, floored: bool
+    problem: Problem,
+    params: ParamArrays,
+    logw: np.ndarray,
+    fall: float,
+    floored: bool,
+    allowance: float | None = None,
 ) -> str:
     """The ``ll_decrease`` event's words for a start whose log-likelihood fell by ``fall`` at
     parameters ``params`` (a leading axis of 1; log weights (K,)), ``floored`` where a floor
-    lifted one of its components in the M-step before. An EM step cannot lower the likelihood,
-    but two things can:
+    lifted one of its components in the M-step before, ``allowance`` where the parameters are
+    a SQUAREM extrapolation (what its acceptance allows below the cycle's start:
+    ``EXTRAPOLATION_SLACK`` of the larger of |LL| and n, for rounding). An EM step cannot
+    lower the likelihood, but three things can:
 
     - rounding: the E-step sums each point's log-density from ``1 + m`` terms (m statistics),
       so it keeps it to ``(1 + m) * EPS * term_size`` a point (the usual bound for a sum);
@@ -1151,7 +1163,9 @@ def fall_detail(
       O(1)) a fall within ``n_eff`` times that is rounding, and the words say so;
     - a floor: EM's guarantee is its M-step's maximizer's, and a covariance lifted to the
       floor is the floor's, not that maximizer (nor need the step's start be within the floor:
-      the exemption for tight clusters, ``mixfit.tight``, depends on the responsibilities).
+      the exemption for tight clusters, ``mixfit.tight``, depends on the responsibilities);
+    - SQUAREM's acceptance, which keeps an extrapolation up to its allowance below the cycle's
+      start (where n is large against |LL| the allowance exceeds ``DECREASE_NOISE``).
 
     Only called on a fall: nothing on the EM loop's path."""
     words = f"log-likelihood fell by {fall:.3g}"
@@ -1161,10 +1175,14 @@ def fall_detail(
     if size is not None and np.isfinite(size):
         reach = (1 + problem.batch.m) * problem.n_eff * EPS * size
         if fall <= reach:
-            words += (
+            return words + (
                 f", within what rounding can move it here ({reach:.2g}: its components' "
                 f"log-densities are sums of terms up to {size:.2g} a point)"
             )
+    if allowance is not None and fall <= allowance:
+        return words + (
+            f", an extrapolation kept within SQUAREM's allowance for rounding ({allowance:.2g})"
+        )
     return words
 
 
