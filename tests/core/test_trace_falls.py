@@ -49,6 +49,15 @@ def _falls(result: mixfit.FitResult) -> list[tuple[float, str]]:
     return out
 
 
+def _assert_within_rounding(falls: list[tuple[float, str]], at_least: int) -> None:
+    """At least ``at_least`` falls, each with an event that bounds rounding above it."""
+    assert len(falls) >= at_least, falls
+    for fall, detail in falls:
+        reach = REACH.search(detail)
+        assert reach is not None, detail
+        assert fall <= float(reach.group(1)), detail
+
+
 def _lgamma(a: Decimal) -> Decimal:
     """log Gamma(a) for a >= 1e4 to far beyond float64 (Stirling's series, four terms)."""
     pi = Decimal("3.14159265358979323846264338327950288419716939937510")
@@ -108,12 +117,7 @@ def test_a_gamma_trace_falls_only_within_its_rounding_and_its_event_says_so():
     how far rounding can move the log-likelihood there, and the fall is within it."""
     x = _x("families_third/student_t_lakehuron.json")
     result = mixfit.fit(x, family="gamma", k=[2, 3, 4], seed=0)
-    falls = _falls(result)
-    assert len(falls) >= 5
-    for fall, detail in falls:
-        reach = REACH.search(detail)
-        assert reach is not None, detail
-        assert fall <= float(reach.group(1)), detail
+    _assert_within_rounding(_falls(result), at_least=5)
 
 
 def test_a_full_covariance_trace_falls_where_a_floor_lifts_and_its_event_says_so():
@@ -135,12 +139,7 @@ def test_a_student_t_trace_falls_only_within_its_rounding_and_its_event_says_so(
     scale sum terms of 1e8 to 1e10 a point, and traces fall (7 starts of K = 3 and 4 under
     seeds 0..2, by 3e-7 to 9e-6, on 2026-12-05), each within its bound."""
     result = mixfit.fit(_x("peers/beta_u_bell.json"), family="student_t", k=[3, 4], seed=0)
-    falls = _falls(result)
-    assert len(falls) >= 3
-    for fall, detail in falls:
-        reach = REACH.search(detail)
-        assert reach is not None, detail
-        assert fall <= float(reach.group(1)), detail
+    _assert_within_rounding(_falls(result), at_least=3)
 
 
 def test_a_squarem_trace_falls_only_within_its_acceptance_allowance_and_its_event_says_so():

@@ -8,7 +8,17 @@ import json
 import numpy as np
 import pytest
 
-from tests.sweeps import beta, compare, grids, normalmixem, options, refusals, requests, tied
+from tests.sweeps import (
+    beta,
+    compare,
+    grids,
+    normalmixem,
+    options,
+    refusals,
+    requests,
+    tied,
+    traces,
+)
 from tests.sweeps.common import data_sets
 
 
@@ -133,3 +143,19 @@ def test_refusals_count_only_regular_maxima_above_k_minus_1(tmp_path, monkeypatc
     out = refusals.main([str(grid)])
     assert [(r["k"], r["new"]) for r in out] == [(2, False), (3, True), (4, False)]
     assert "3 refused Ks; 1 with a new regular maximum" in capsys.readouterr().out
+
+
+def test_the_trace_sweep_names_each_fall_by_its_event():
+    """``tests.sweeps.traces``: a fall is counted under what its ``ll_decrease`` event says
+    (the words ``mixfit.em.fall_detail`` writes), and a fall without one is a defect."""
+    from mixfit.em import fall_detail
+    from mixfit.fit import parse_request, prepare
+
+    problem = prepare(parse_request({"k": 1}), np.arange(20.0))
+    params = {"mean": np.zeros((1, 1, 1)), "var": np.ones((1, 1, 1))}
+    logw = np.zeros(1)
+    assert traces.cause(fall_detail(problem, params, logw, 1e-300, False)) == "rounding"
+    assert traces.cause(fall_detail(problem, params, logw, 1.0, True)) == "floor"
+    assert traces.cause(fall_detail(problem, params, logw, 1e-3, False, 1e-2)) == "allowance"
+    assert traces.cause(fall_detail(problem, params, logw, 1.0, False, 1e-2)) == "unexplained"
+    assert traces.cause(None) == "no event"
