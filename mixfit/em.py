@@ -791,8 +791,7 @@ def _loop(problem: Problem, st: _Starts, progress: Progress | None) -> None:
             extrapolated = phase == 2
             if np.count_nonzero(extrapolated):  # (count_nonzero: 4x .any() on small arrays)
                 with np.errstate(invalid="ignore"):
-                    slack = np.maximum(np.abs(ll + problem.unit_offset), problem.n_eff)
-                    floor_ll = st.ll0[active] - EXTRAPOLATION_SLACK * slack
+                    floor_ll = st.ll0[active] - _allowance(problem, ll)
                     dropped = extrapolated & ~(ll >= floor_ll)
                 if np.count_nonzero(dropped):
                     waiting = active[dropped]
@@ -836,11 +835,7 @@ def _loop(problem: Problem, st: _Starts, progress: Progress | None) -> None:
             s = active[j]
             at = len(st.traces[s]) - 1
             floored = bool(st.floored_at[s] == at - 1)
-            allowance = None  # an extrapolation's, kept within SQUAREM's allowance
-            if leap[j]:
-                allowance = EXTRAPOLATION_SLACK * max(
-                    abs(float(ll[j]) + problem.unit_offset), problem.n_eff
-                )
+            allowance = float(_allowance(problem, ll[j])) if leap[j] else None
             detail = fall_detail(
                 problem, take(st.params, [s]), st.logw[s], float(-gain[j]), floored, allowance
             )
@@ -870,6 +865,12 @@ def _loop(problem: Problem, st: _Starts, progress: Progress | None) -> None:
         if progress is not None and (not active.size or time.monotonic() >= next_report):
             _report(st, progress, iteration)
             next_report = time.monotonic() + PROGRESS_INTERVAL
+
+
+def _allowance(problem: Problem, ll: np.ndarray) -> np.ndarray:
+    """How far below its cycle's start SQUAREM keeps an extrapolation of log-likelihood ``ll``
+    (any shape): ``EXTRAPOLATION_SLACK`` of the larger of |LL| and n, for rounding."""
+    return EXTRAPOLATION_SLACK * np.maximum(np.abs(ll + problem.unit_offset), problem.n_eff)
 
 
 def _vectors(fam: Family, st: _Starts, rows: np.ndarray) -> np.ndarray:

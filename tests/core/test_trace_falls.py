@@ -20,8 +20,9 @@ from pathlib import Path
 import numpy as np
 
 import mixfit
-from mixfit.em import DECREASE_NOISE, EPS, term_size
+from mixfit.em import EPS, term_size
 from mixfit.fit import parse_request, prepare
+from tests.sweeps.traces import falls
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 REACH = re.compile(r"within what rounding can move it here \(([0-9.e+-]+):")
@@ -34,19 +35,7 @@ def _x(name: str) -> np.ndarray:
 def _falls(result: mixfit.FitResult) -> list[tuple[float, str]]:
     """Every fall of a trace by more than ``DECREASE_NOISE`` of its size: (fall, the detail of
     its ``ll_decrease`` event, "" where there is none)."""
-    out = []
-    for r in result.results:
-        for start in r.starts:
-            trace = np.asarray(start.trace)
-            size = 1.0 + np.abs(trace).max(initial=0.0)
-            for j in np.flatnonzero(np.diff(trace) < -DECREASE_NOISE * size):
-                details = [
-                    e.detail
-                    for e in start.events
-                    if e.kind == "ll_decrease" and e.iteration == j + 1
-                ]
-                out.append((float(trace[j] - trace[j + 1]), details[0] if details else ""))
-    return out
+    return [(fall, detail or "") for _, _, fall, detail in falls(result)]
 
 
 def _assert_within_rounding(falls: list[tuple[float, str]], at_least: int) -> None:

@@ -32,12 +32,33 @@ def cause(detail: str | None) -> str:
     return next((name for words, name in CAUSES.items() if words in detail), "unexplained")
 
 
+def falls(result) -> list[tuple[int, int, float, str | None]]:
+    """Every fall of a fit's traces by more than ``DECREASE_NOISE`` of the trace's size:
+    (K, start, fall, the detail of its ``ll_decrease`` event or None where there is none)."""
+    from mixfit.em import DECREASE_NOISE
+
+    out = []
+    for r in result.results:
+        for start in r.starts:
+            trace = np.asarray(start.trace, dtype=float)
+            size = 1.0 + np.abs(trace).max(initial=0.0)
+            for j in np.flatnonzero(np.diff(trace) < -DECREASE_NOISE * size):
+                detail = next(
+                    (
+                        e.detail
+                        for e in start.events
+                        if e.kind == "ll_decrease" and e.iteration == j + 1
+                    ),
+                    None,
+                )
+                out.append((r.k, start.start, float(trace[j] - trace[j + 1]), detail))
+    return out
+
+
 def main(argv: list[str]) -> Counter:
     seed = int(argv[0])
     part, parts = (int(argv[1]), int(argv[2])) if len(argv) > 2 else (0, 1)
     mixfit = core(".")
-    from mixfit.em import DECREASE_NOISE
-
     counts: Counter = Counter()
     started = time.time()
     for i, (name, x) in enumerate(data_sets(max_rows=1500)):
@@ -49,24 +70,12 @@ def main(argv: list[str]) -> Counter:
             except mixfit.FitError:
                 continue
             counts["fits"] += 1
-            for r in result.results:
-                for start in r.starts:
-                    trace = np.asarray(start.trace, dtype=float)
-                    counts["starts"] += 1
-                    counts["trace points"] += trace.size
-                    size = 1.0 + np.abs(trace).max(initial=0.0)
-                    for j in np.flatnonzero(np.diff(trace) < -DECREASE_NOISE * size):
-                        detail = next(
-                            (
-                                e.detail
-                                for e in start.events
-                                if e.kind == "ll_decrease" and e.iteration == j + 1
-                            ),
-                            None,
-                        )
-                        why = cause(detail)
-                        counts[f"falls: {why}"] += 1
-                        print(name, family, options, r.k, start.start, trace[j] - trace[j + 1], why)
+            counts["starts"] += sum(len(r.starts) for r in result.results)
+            counts["trace points"] += sum(len(s.trace) for r in result.results for s in r.starts)
+            for k, start, fall, detail in falls(result):
+                why = cause(detail)
+                counts[f"falls: {why}"] += 1
+                print(name, family, options, k, start, fall, why)
     print(dict(counts), f"{time.time() - started:.0f} s")
     return counts
 
