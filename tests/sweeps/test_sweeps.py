@@ -159,3 +159,24 @@ def test_the_trace_sweep_names_each_fall_by_its_event():
     assert traces.cause(fall_detail(problem, params, logw, 1e-3, False, 1e-2)) == "allowance"
     assert traces.cause(fall_detail(problem, params, logw, 1.0, False, 1e-2)) == "unexplained"
     assert traces.cause(None) == "no event"
+
+
+def test_the_unseen_sweep_holds_no_fixture_data_and_flags_what_a_reference_beats():
+    """``tests.sweeps.unseen``: its data sets are none of the fixtures' (the search was tuned
+    on those), and a cell misses where the reference is above mixfit by more than 1e-6 n."""
+    from tests.sweeps import unseen
+
+    fixtures = {x.tobytes() for _, x in data_sets(max_rows=10**6)}
+    sets = list(unseen.gaussian_sets().items()) + [
+        item for by_name in unseen.family_sets().values() for item in by_name.items()
+    ]
+    assert len(sets) == 28
+    for name, x in sets:
+        x = np.asarray(x, dtype=float)
+        x = x.ravel() if x.ndim == 2 and x.shape[1] == 1 else x
+        assert np.isfinite(x).all() and x.tobytes() not in fixtures, name
+    assert unseen.verdict(100, -10.0, -10.0 + 2e-4) == "miss"
+    assert unseen.verdict(100, -10.0, -10.0 + 5e-5) == ""
+    assert unseen.verdict(100, -10.0, -11.0) == ""
+    assert unseen.verdict(100, None, -10.0) == "refused"
+    assert unseen.verdict(100, None, None) == ""

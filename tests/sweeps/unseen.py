@@ -1,0 +1,241 @@
+"""Data sets no fixture holds, against the fixtures' own references:
+``python -m tests.sweeps.unseen gaussian|families [SEED]``.
+
+The fixtures' data sets are the ones the search was tuned on; these are others, the ones
+scikit-learn ships (wine, breast cancer, diabetes, Linnerud: no download), as columns, column
+subsets and a principal-component projection (``gaussian_sets``, ``family_sets``).
+
+- ``gaussian``: every covariance type, K = 1..6 in one grid per type with the defaults and seed
+  SEED, against scikit-learn's ``GaussianMixture`` with each of its three start methods (ten
+  starts each), judged by the peers fixtures' degeneracy rule (``make_peer_fixtures.assess``:
+  a peer's solution on less than one point's worth of weight or on a covariance at its floor
+  is no bar).
+- ``families``: gamma, poisson and student_t, K = 1..4, against the families fixtures'
+  brute force (``make_family_fixtures.brute_force``: L-BFGS-B of the whole likelihood from
+  200-300 random starts, its best admissible optimum polished).
+
+A cell is a ``miss`` where the reference's log-likelihood is above mixfit's by more than
+1e-6 n (``floor`` where that maximum is one the variance floor withholds, ``_below_floor``),
+``refused`` where mixfit refused a K the reference fitted. Each row is printed as JSON;
+the last line counts them. Exit status 1 when a cell outside ``KNOWN`` misses or is refused.
+The gaussian part takes about 6 minutes, the families part about an hour (the brute force).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from types import ModuleType
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import numpy as np  # noqa: E402
+
+from .common import FIXTURES, core  # noqa: E402
+
+COVARIANCES = ("full", "diag", "spherical", "tied")
+# Cells seed 0 misses, with what was measured (2026-12-05). Linnerud is 20 points in 6
+# columns, and its tied K >= 4 maxima are hard partitions, one basin per grouping. At K = 4
+# scikit-learn's k-means++ start reaches -404.983 from 4 of 60 single starts, and from the
+# same start values mixfit's EM ends where scikit-learn's does in 60 of 60. That start gives
+# responsibility to the K seed points only, so its tied covariance comes out of the points'
+# uncentered second moment (about five times the mean's outer product): a start that no
+# partition gives: the nearest-seed partitions of 200 of scikit-learn's seedings, and of 200
+# of mixfit's, reach it under scikit-learn's EM from none. mixfit's unscreened kmeans++
+# starts (10 per seed) reach it under none of seeds 0..19, with scikit-learn's greedy seeding
+# (the best of 2 + ln K draws per center) swapped in or not; its default search reaches it
+# under 1 of seeds 0..19 and stops at -405.871 under 14.
+KNOWN = {
+    ("linnerud", "tied", 4): "-405.871 against scikit-learn k-means++'s -404.983",
+    ("linnerud", "tied", 6): "-386.383 against scikit-learn random_from_data's -386.315",
+}
+
+
+def _script(path: Path) -> ModuleType:
+    """A fixture generator imported from its file (they are scripts, not packages)."""
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def gaussian_sets() -> dict[str, np.ndarray]:
+    """Name -> data (n, d), d = 1 as a column."""
+    from sklearn import datasets
+
+    wine, cancer = datasets.load_wine().data, datasets.load_breast_cancer().data
+    diabetes = datasets.load_diabetes(scaled=False).data
+    linnerud = datasets.load_linnerud()
+    z = (wine - wine.mean(axis=0)) / wine.std(axis=0)
+    u, s, _ = np.linalg.svd(z, full_matrices=False)
+    return {
+        "wine_6": wine[:, :6],
+        "wine_pca3": u[:, :3] * s[:3],
+        "wine_proline": wine[:, 12:13],
+        "wine_alcohol": wine[:, 0:1],
+        "wine_color": wine[:, 9:10],
+        "cancer_mean4": cancer[:, [0, 1, 4, 8]],
+        "cancer_log_area": np.log(cancer[:, 3:4]),
+        "cancer_texture": cancer[:, 1:2],
+        "diabetes_bmi_bp_s5": diabetes[:, [2, 3, 8]],
+        "diabetes_age": diabetes[:, 0:1],
+        "diabetes_s1_s2": diabetes[:, [4, 5]],
+        "linnerud": np.hstack([linnerud.data, linnerud.target]).astype(float),
+    }
+
+
+def family_sets() -> dict[str, dict[str, np.ndarray]]:
+    """Family -> name -> data (n,)."""
+    from sklearn import datasets
+
+    wine, cancer = datasets.load_wine().data, datasets.load_breast_cancer().data
+    diabetes = datasets.load_diabetes(scaled=False).data
+    linnerud = datasets.load_linnerud().data.astype(float)
+    rng = np.random.default_rng(7)
+    counts = np.r_[rng.poisson(2, 150), rng.poisson(9, 100), rng.poisson(25, 50)]
+    return {
+        "gamma": {
+            "wine_magnesium": wine[:, 4],
+            "wine_proline": wine[:, 12],
+            "cancer_area": cancer[:, 3],
+            "diabetes_age": diabetes[:, 0],
+            "diabetes_s5": diabetes[:, 8],
+            "cancer_concavity": cancer[:, 6][cancer[:, 6] > 0],
+        },
+        "poisson": {
+            "linnerud_situps": linnerud[:, 1],
+            "linnerud_chins": linnerud[:, 0],
+            "wine_magnesium": wine[:, 4],
+            "diabetes_age": diabetes[:, 0],
+            "simulated_counts": counts.astype(float),
+        },
+        "student_t": {
+            "wine_alcohol": wine[:, 0],
+            "wine_color": wine[:, 9],
+            "cancer_texture": cancer[:, 1],
+            "diabetes_bmi": diabetes[:, 2],
+            "cancer_log_area": np.log(cancer[:, 3]),
+        },
+    }
+
+
+def verdict(n: int, mine: float | None, reference: float | None) -> str:
+    """``miss``, ``refused`` or ``""`` for one cell of n points."""
+    if reference is None:
+        return ""
+    if mine is None:
+        return "refused"
+    return "miss" if reference - mine > 1e-6 * n else ""
+
+
+def gaussian_rows(mixfit: ModuleType, name: str, X: np.ndarray, seed: int) -> list[dict]:
+    peers = _script(FIXTURES / "peers" / "make_peer_fixtures.py")
+    n, d = X.shape
+    rows = []
+    for covariance in COVARIANCES if d > 1 else ("full", "tied"):
+        result = mixfit.fit(
+            X if d > 1 else X[:, 0], k=list(range(1, 7)), covariance=covariance, seed=seed
+        )
+        # the peers fixtures name 1-D free variances "free"
+        label = covariance if d > 1 or covariance == "tied" else "free"
+        for r in result.results:
+            found = [
+                (p["loglik"], method)
+                for method in peers.SKLEARN_INITS
+                for p in [peers.sklearn_peer(X, r.k, label, method)]
+                if not p["degenerate"] and p["loglik"] is not None
+            ]
+            best = max(found, default=(None, None))
+            mine = r.loglik if r.status == "ok" else None
+            rows.append(
+                {
+                    "data": name,
+                    "covariance": covariance,
+                    "k": r.k,
+                    "n": n,
+                    "mixfit": mine,
+                    "reference": best[0],
+                    "by": best[1],
+                    "verdict": verdict(n, mine, best[0]),
+                }
+            )
+    return rows
+
+
+def family_rows(mixfit: ModuleType, family: str, name: str, x: np.ndarray, seed: int) -> list:
+    brute = _script(FIXTURES / "families" / "make_family_fixtures.py")
+    result = mixfit.fit(x, family=family, k=[1, 2, 3, 4], seed=seed)
+    rows = []
+    for r in result.results:
+        found = brute.brute_force(family, x, r.k, np.random.default_rng(r.k))
+        reference = None if found is None else brute.scipy_loglik(family, found[0], x)
+        mine = r.loglik if r.status == "ok" else None
+        judged = verdict(len(x), mine, reference)
+        if judged == "miss":
+            judged = _below_floor(mixfit, family, x, r.k, seed, reference) or judged
+        rows.append(
+            {
+                "data": name,
+                "family": family,
+                "k": r.k,
+                "n": len(x),
+                "mixfit": mine,
+                "reference": reference,
+                "by": "brute force",
+                "verdict": judged,
+            }
+        )
+    return rows
+
+
+def _below_floor(
+    mixfit: ModuleType, family: str, x: np.ndarray, k: int, seed: int, reference: float
+) -> str | None:
+    """``"floor"`` where the reference's maximum is one mixfit's variance floor withholds: the
+    same K, asked alone with a floor a million times lower (``var_floor`` 1e-12), reaches it.
+    The brute force's admissibility rule caps a gamma's shape, not its variance: on the
+    cancer concavities' gamma K = 3 its best (800.171) has a component of 4.6 points whose
+    variance, 3.0e-9, is below the floor, 6.3e-9 (2026-12-05)."""
+    refit = mixfit.fit(x, family=family, k=k, seed=seed, var_floor=1e-12).results[0]
+    reached = refit.status == "ok" and verdict(len(x), refit.loglik, reference) == ""
+    return "floor" if reached else None
+
+
+def main(argv: list[str]) -> int:
+    part, seed = argv[0], int(argv[1]) if len(argv) > 1 else 0
+    mixfit = core(".")
+    start, rows = time.time(), []
+    if part == "gaussian":
+        for name, X in gaussian_sets().items():
+            cells = gaussian_rows(mixfit, name, np.asarray(X, dtype=float), seed)
+            rows += cells
+            for row in cells:
+                print(json.dumps(row), flush=True)
+    else:
+        for family, sets in family_sets().items():
+            for name, x in sets.items():
+                cells = family_rows(mixfit, family, name, np.asarray(x, dtype=float), seed)
+                rows += cells
+                for row in cells:
+                    print(json.dumps(row), flush=True)
+    flagged = [r for r in rows if r["verdict"] in ("miss", "refused")]
+    new = [
+        r for r in flagged if (r["data"], r.get("covariance", r.get("family")), r["k"]) not in KNOWN
+    ]
+    print(
+        f"{len(rows)} cells, {sum(r['verdict'] == 'miss' for r in rows)} missed, "
+        f"{sum(r['verdict'] == 'refused' for r in rows)} refused, {len(new)} of them not in "
+        f"KNOWN; {sum(r['verdict'] == 'floor' for r in rows)} withheld by the floor; "
+        f"{time.time() - start:.0f} s"
+    )
+    return 1 if new else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
