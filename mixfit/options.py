@@ -232,8 +232,9 @@ class FitOptions(Schema):
     )
     screen_iter: Annotated[int, Field(ge=0, le=200)] | None = Field(
         None,
-        description="EM iterations per screening round (successive halving: every round halves "
-        "the candidates). None: as many as a fixed budget affords, 3 to 30.",
+        description="EM iterations of the first screening round (successive halving: every "
+        "round halves the candidates and doubles the iterations). None: as many as a fixed "
+        "budget affords, 3 to 10.",
     )
     split_merge: Annotated[int, Field(ge=0, le=100)] | None = Field(
         None,

@@ -41,7 +41,8 @@ DUPLICATE_RTOL = 1e-9
 SCREEN_CELLS = 4e7
 MIN_POINTS = 500
 # Multiply-adds the whole screening of one K may spend when screen_iter is auto (about 0.1 s):
-# small data sets screen for up to 30 iterations a round, large ones for at least 3.
+# the first round's iterations (doubled every round) are what it affords, at most 10 (small
+# data sets) and at least 3 (large ones).
 SCREEN_BUDGET = 3e8
 # Candidates are fewer where one candidate-iteration is costly: this many multiply-adds buy at
 # most the candidates' nine iterations on the smallest sample (d = 10, K = 5: 67 candidates).

@@ -161,20 +161,23 @@ def test_the_trace_sweep_names_each_fall_by_its_event():
     assert traces.cause(None) == "no event"
 
 
-def test_the_unseen_sweep_holds_no_fixture_data_and_flags_what_a_reference_beats():
+def test_the_unseen_sweep_holds_no_tested_data_and_flags_what_a_reference_beats():
     """``tests.sweeps.unseen``: its data sets are none of the fixtures' (the search was tuned
-    on those), and a cell misses where the reference is above mixfit by more than 1e-6 n."""
+    on those) nor ``test_sklearn_datasets``'s, and a cell misses where the reference is above
+    mixfit by more than 1e-6 n."""
+    from tests.core import test_sklearn_datasets as whole
     from tests.sweeps import unseen
 
-    fixtures = {x.tobytes() for _, x in data_sets(max_rows=10**6)}
+    tested = {x.tobytes() for _, x in data_sets(max_rows=10**6)}
+    tested |= {np.asarray(whole._data(name), dtype=float).tobytes() for name in whole.SETS}
     sets = list(unseen.gaussian_sets().items()) + [
         item for by_name in unseen.family_sets().values() for item in by_name.items()
     ]
-    assert len(sets) == 28
+    assert len(sets) == 27
     for name, x in sets:
         x = np.asarray(x, dtype=float)
-        x = x.ravel() if x.ndim == 2 and x.shape[1] == 1 else x
-        assert np.isfinite(x).all() and x.tobytes() not in fixtures, name
+        assert np.isfinite(x).all() and x.tobytes() not in tested, name
+        assert x.ravel().tobytes() not in tested, name
     assert unseen.verdict(100, -10.0, -10.0 + 2e-4) == "miss"
     assert unseen.verdict(100, -10.0, -10.0 + 5e-5) == ""
     assert unseen.verdict(100, -10.0, -11.0) == ""
