@@ -31,6 +31,7 @@ import json
 import os
 import sys
 import time
+from functools import cache, partial
 from pathlib import Path
 from types import ModuleType
 
@@ -69,6 +70,7 @@ KNOWN = {
 }
 
 
+@cache
 def _script(path: Path) -> ModuleType:
     """A fixture generator imported from its file (they are scripts, not packages)."""
     spec = importlib.util.spec_from_file_location(path.stem, path)
@@ -147,6 +149,7 @@ def verdict(n: int, mine: float | None, reference: float | None) -> str:
 
 def gaussian_rows(mixfit: ModuleType, name: str, X: np.ndarray, seed: int) -> list[dict]:
     peers = _script(FIXTURES / "peers" / "make_peer_fixtures.py")
+    X = np.asarray(X, dtype=float)
     n, d = X.shape
     rows = []
     for covariance in COVARIANCES if d > 1 else ("full", "tied"):
@@ -181,6 +184,7 @@ def gaussian_rows(mixfit: ModuleType, name: str, X: np.ndarray, seed: int) -> li
 
 def family_rows(mixfit: ModuleType, family: str, name: str, x: np.ndarray, seed: int) -> list:
     brute = _script(FIXTURES / "families" / "make_family_fixtures.py")
+    x = np.asarray(x, dtype=float)
     result = mixfit.fit(x, family=family, k=[1, 2, 3, 4], seed=seed)
     rows = []
     for r in result.results:
@@ -221,20 +225,22 @@ def _below_floor(
 def main(argv: list[str]) -> int:
     part, seed = argv[0], int(argv[1]) if len(argv) > 1 else 0
     mixfit = core(".")
-    start, rows = time.time(), []
     if part == "gaussian":
-        for name, X in gaussian_sets().items():
-            cells = gaussian_rows(mixfit, name, np.asarray(X, dtype=float), seed)
-            rows += cells
-            for row in cells:
-                print(json.dumps(row), flush=True)
+        jobs = [
+            partial(gaussian_rows, mixfit, name, X, seed) for name, X in gaussian_sets().items()
+        ]
     else:
-        for family, sets in family_sets().items():
-            for name, x in sets.items():
-                cells = family_rows(mixfit, family, name, np.asarray(x, dtype=float), seed)
-                rows += cells
-                for row in cells:
-                    print(json.dumps(row), flush=True)
+        jobs = [
+            partial(family_rows, mixfit, family, name, x, seed)
+            for family, sets in family_sets().items()
+            for name, x in sets.items()
+        ]
+    start, rows = time.time(), []
+    for job in jobs:
+        cells = job()
+        rows += cells
+        for row in cells:
+            print(json.dumps(row), flush=True)
     flagged = [r for r in rows if r["verdict"] in ("miss", "refused")]
     new = [
         r for r in flagged if (r["data"], r.get("covariance", r.get("family")), r["k"]) not in KNOWN
