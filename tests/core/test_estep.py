@@ -64,7 +64,7 @@ def test_two_component_kernel_of_large_data_is_the_exact_one(
     n = 20_000  # several chunks: the large-data path
     x = np.where(rng.random(n) < 0.5, rng.normal(-2, 1, n), rng.normal(2, 1, n))
     batch = Batch(np.column_stack([x, x * x]), None)
-    assert len(batch._chunks(2)) > 1
+    assert len(batch._chunks(2, logistic=True)) > 1
     mu, sd = np.asarray(mu), np.asarray(sd)
     eta, bias = natural(mu, sd, np.full(mu.shape, 0.5))
     ll, stats = batch.estep(eta, bias)
@@ -75,7 +75,7 @@ def test_two_component_kernel_of_large_data_is_the_exact_one(
     scale = np.abs(batch.TT).sum(axis=1)
     np.testing.assert_allclose(stats / scale, want_stats / scale, rtol=0, atol=1e-12)
     assert stats[..., 0].min() > -1e-9
-    chunks = len(batch._chunks(2))
+    chunks = len(batch._chunks(2, logistic=True))
     assert (calls["logistic"], calls["exact"]) == (paths[0] * chunks, paths[1] * chunks)
 
 
