@@ -173,7 +173,7 @@ def test_the_unseen_sweep_holds_no_tested_data_and_flags_what_a_reference_beats(
     sets = list(unseen.gaussian_sets().items()) + [
         item for by_name in unseen.family_sets().values() for item in by_name.items()
     ]
-    assert len(sets) == 30
+    assert len(sets) == 36
     for name, x in sets:
         x = np.asarray(x, dtype=float)
         # tobytes() is C-ordered, so a column and its vector give the same bytes

@@ -7,7 +7,7 @@ Whole, most of them are ``tests/core/test_sklearn_datasets.py``'s (``make valida
 scikit-learn as the peer) and the breast cancer columns mclust's ``wdbc``'s
 (``tests/fixtures/mclust_wide``); here they come as single columns, column subsets, logs,
 a row mean and principal-component projections (``gaussian_sets``), and under the gamma,
-poisson and Student t families (``family_sets``).
+poisson, Student t and beta families (``family_sets``).
 
 - ``gaussian``: every covariance type, K = 1..6 in one grid per type with the defaults and seed
   SEED, against scikit-learn's ``GaussianMixture`` with each of its three start methods (ten
@@ -16,7 +16,8 @@ poisson and Student t families (``family_sets``).
   is no bar).
 - ``families``: gamma, poisson and student_t, K = 1..4, against the families fixtures'
   brute force (``make_family_fixtures.brute_force``: L-BFGS-B of the whole likelihood from
-  200-300 random starts, its best admissible optimum polished).
+  200-300 random starts, its best admissible optimum polished); beta on breast cancer's
+  proportions, K = 1..4, against the peers fixtures' (``reference``).
 
 A cell is a ``miss`` where the reference's log-likelihood is above mixfit's by more than
 1e-6 n (``floor`` where that maximum is one the variance floor withholds, ``_below_floor``),
@@ -143,6 +144,15 @@ def family_sets() -> dict[str, dict[str, np.ndarray]]:
             "diabetes_bmi": diabetes[:, 2],
             "cancer_log_area": np.log(cancer[:, 3]),
         },
+        # breast cancer's measures that are proportions in (0, 1), none at 0 or 1
+        "beta": {
+            "cancer_smoothness": cancer[:, 4],
+            "cancer_compactness": cancer[:, 5],
+            "cancer_symmetry": cancer[:, 8],
+            "cancer_fractal_dimension": cancer[:, 9],
+            "cancer_worst_smoothness": cancer[:, 24],
+            "cancer_worst_symmetry": cancer[:, 28],
+        },
     }
 
 
@@ -190,18 +200,33 @@ def gaussian_rows(mixfit: ModuleType, name: str, X: np.ndarray, seed: int) -> li
     return rows
 
 
-def family_rows(mixfit: ModuleType, family: str, name: str, x: np.ndarray, seed: int) -> list:
+def reference(family: str, x: np.ndarray, k: int) -> float | None:
+    """The brute force's best admissible log-likelihood of K components, or None where it
+    found none: the families fixtures' (``make_family_fixtures.brute_force``), and for the
+    beta the peers fixtures' (``make_peer_fixtures.beta_cell``: 200 L-BFGS-B starts, the best
+    non-degenerate optimum, a spike included), as ``tests/core/test_peers.py`` judges it."""
+    rng = np.random.default_rng(k)
+    if family == "beta":
+        peers = _script(FIXTURES / "peers" / "make_peer_fixtures.py")
+        try:
+            return peers.beta_cell(x, k, rng)["loglik"]
+        except IndexError:  # every optimum degenerate (``make_families_third.beta_fixture``)
+            return None
     brute = _script(FIXTURES / "families" / "make_family_fixtures.py")
+    found = brute.brute_force(family, x, k, rng)
+    return None if found is None else brute.scipy_loglik(family, found[0], x)
+
+
+def family_rows(mixfit: ModuleType, family: str, name: str, x: np.ndarray, seed: int) -> list:
     x = np.asarray(x, dtype=float)
     result = mixfit.fit(x, family=family, k=[1, 2, 3, 4], seed=seed)
     rows = []
     for r in result.results:
-        found = brute.brute_force(family, x, r.k, np.random.default_rng(r.k))
-        reference = None if found is None else brute.scipy_loglik(family, found[0], x)
+        best = reference(family, x, r.k)
         mine = r.loglik if r.status == "ok" else None
-        judged = verdict(len(x), mine, reference)
+        judged = verdict(len(x), mine, best)
         if judged == "miss":
-            judged = _below_floor(mixfit, family, x, r.k, seed, reference) or judged
+            judged = _below_floor(mixfit, family, x, r.k, seed, best) or judged
         rows.append(
             {
                 "data": name,
@@ -209,7 +234,7 @@ def family_rows(mixfit: ModuleType, family: str, name: str, x: np.ndarray, seed:
                 "k": r.k,
                 "n": len(x),
                 "mixfit": mine,
-                "reference": reference,
+                "reference": best,
                 "by": "brute force",
                 "verdict": judged,
             }
