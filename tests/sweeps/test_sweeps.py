@@ -183,3 +183,27 @@ def test_the_unseen_sweep_holds_no_tested_data_and_flags_what_a_reference_beats(
     assert unseen.verdict(100, -10.0, -11.0) == ""
     assert unseen.verdict(100, None, -10.0) == "refused"
     assert unseen.verdict(100, None, None) == ""
+
+
+def test_the_rdata_sweep_keeps_measurements_and_drops_codes_indices_and_fixtures():
+    """``tests.sweeps.rdata``: a column is a data set when it is numeric, finite, of 60 to
+    2,500 rows with at least max(30, n / 10) distinct values, not monotone and not named as an
+    index; a data set a fixture holds is dropped."""
+    from tests.sweeps import rdata
+
+    rng = np.random.default_rng(0)
+    good = rng.normal(size=200)
+    columns = {
+        "good": good,
+        "rownames": rng.normal(size=200),  # named as an index
+        "few": rng.integers(0, 5, 200).astype(float),  # a code
+        "ramp": np.cumsum(rng.random(200)),  # a date or an index
+        "missing": np.r_[good[:-1], np.nan],
+        "short": good[:59],
+        "text": np.array(["a"] * 200, dtype=object),
+        "long": rng.normal(size=2501),
+    }
+    assert [name for name, _ in rdata.usable(columns)] == ["good"]
+    assert [name for name, _ in rdata.usable({"short": good[:60]})] == ["short"]
+    fixture = next(x for _, x in data_sets() if np.ndim(x) == 1)
+    assert rdata.held(fixture) and not rdata.held(good)

@@ -165,15 +165,21 @@ def verdict(n: int, mine: float | None, reference: float | None) -> str:
     return "miss" if reference - mine > 1e-6 * n else ""
 
 
-def gaussian_rows(mixfit: ModuleType, name: str, X: np.ndarray, seed: int) -> list[dict]:
+def gaussian_rows(
+    mixfit: ModuleType,
+    name: str,
+    X: np.ndarray,
+    seed: int,
+    covariances: tuple[str, ...] | None = None,
+    ks: range = range(1, 7),
+) -> list[dict]:
+    """One row per covariance type (every one, in 1-D ``full`` and ``tied``) and K of ``ks``."""
     peers = _script(FIXTURES / "peers" / "make_peer_fixtures.py")
     X = np.asarray(X, dtype=float)
     n, d = X.shape
     rows = []
-    for covariance in COVARIANCES if d > 1 else ("full", "tied"):
-        result = mixfit.fit(
-            X if d > 1 else X[:, 0], k=list(range(1, 7)), covariance=covariance, seed=seed
-        )
+    for covariance in covariances or (COVARIANCES if d > 1 else ("full", "tied")):
+        result = mixfit.fit(X if d > 1 else X[:, 0], k=list(ks), covariance=covariance, seed=seed)
         # the peers fixtures name 1-D free variances "free"
         label = covariance if d > 1 or covariance == "tied" else "free"
         for r in result.results:
