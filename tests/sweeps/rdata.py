@@ -125,7 +125,8 @@ def main(argv: list[str]) -> int:
         for row in cells:
             print(json.dumps(row), flush=True)
     peer = [r for r in rows if r.get("reference") is not None]
-    above = [r for r in peer if (r["mixfit"] or -np.inf) > r["reference"] + 1e-6 * r["n"]]
+    fitted = [r for r in peer if r["mixfit"] is not None]
+    above = [r for r in fitted if r["mixfit"] > r["reference"] + 1e-6 * r["n"]]
     print(
         f"{len(rows)} cells, {len(peer)} with a peer, "
         f"{sum(r['verdict'] == 'miss' for r in rows)} missed, "
