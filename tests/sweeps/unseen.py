@@ -165,6 +165,15 @@ def verdict(n: int, mine: float | None, reference: float | None) -> str:
     return "miss" if reference - mine > 1e-6 * n else ""
 
 
+def _peer(peers: ModuleType, X: np.ndarray, k: int, label: str, method: str) -> dict | None:
+    """scikit-learn's solution, or None where its fit fails (its "ill-defined empirical
+    covariance" on a component of tied points, as in Ecdat's Forward rates): no bar then."""
+    try:
+        return peers.sklearn_peer(X, k, label, method)
+    except ValueError:
+        return None
+
+
 def gaussian_rows(
     mixfit: ModuleType,
     name: str,
@@ -186,8 +195,8 @@ def gaussian_rows(
             found = [
                 (p["loglik"], method)
                 for method in peers.SKLEARN_INITS
-                for p in [peers.sklearn_peer(X, r.k, label, method)]
-                if not p["degenerate"] and p["loglik"] is not None
+                for p in [_peer(peers, X, r.k, label, method)]
+                if p is not None and not p["degenerate"] and p["loglik"] is not None
             ]
             best = max(found, default=(None, None))
             mine = r.loglik if r.status == "ok" else None
