@@ -425,6 +425,25 @@ class Batch:
             self._chunk(sub_E, 2, n2, a, b, L, scratch, sub_ll, sub_stats)
             ll[still], stats[still] = sub_ll, sub_stats
 
+    def log_densities(self, eta: np.ndarray, bias: np.ndarray) -> np.ndarray:
+        """Every start's log mixture density at every point, without the base measure.
+
+        Parameters
+        ----------
+        eta : ndarray of shape (S, K, m)
+        bias : ndarray of shape (S, K)
+
+        Returns
+        -------
+        ndarray of shape (S, n)
+        """
+        L = np.matmul(np.concatenate([bias[..., None], eta], axis=-1), self.TT)
+        top = L.max(axis=1)
+        with np.errstate(invalid="ignore"):  # a start whose every term is -inf stays -inf
+            L -= top[:, None]
+        np.exp(L, out=L)
+        return np.log(L.sum(axis=1)) + top
+
     def point_loglik(self, eta: np.ndarray, bias: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per-point log-likelihood and responsibilities of one start.
 

@@ -185,6 +185,12 @@ class Family(ABC):
             size = np.abs(bias) * reach[0] + np.abs(eta[0]) @ reach[1:]
         return float(np.max(size))
 
+    def log_densities(self, batch: Any, params: ParamArrays, logw: np.ndarray) -> np.ndarray:
+        """Every start's log mixture density (S, n) at the points of ``batch``, without the base
+        measure, from parameters (S, K, ...) and log weights (S, K)."""
+        eta, log_partition = self.natural(params)
+        return batch.log_densities(eta, logw - log_partition)
+
     def point_loglik(
         self, batch: Any, params: ParamArrays, logw: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:

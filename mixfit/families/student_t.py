@@ -308,6 +308,12 @@ class StudentT(Gaussian):
         stats[..., 1 : 1 + m1] += np.matmul(tau * u, TT.T)
         stats[..., -1] += np.sum(tau * (np.log(u) - u), axis=-1)
 
+    def log_densities(self, batch: Any, params: ParamArrays, logw: np.ndarray) -> np.ndarray:
+        joint, _ = self._log_terms(params, logw, batch.TT)
+        top = joint.max(axis=1)
+        with np.errstate(invalid="ignore"):
+            return np.log(np.exp(joint - top[:, None]).sum(axis=1)) + top
+
     def point_loglik(self, batch: Any, params: ParamArrays, logw: np.ndarray):
         joint, _ = self._log_terms(params, logw[None], batch.TT)
         joint = joint[0]
