@@ -59,20 +59,23 @@ def test_default_fit_reaches_mclust_at_k_6_to_9(name: str, model: str) -> None:
 
 
 def test_geyser_tied_k8_needs_the_moves() -> None:
-    """Without moves the starts stop at -1338.16 (seed 0); the moves reach mclust's maximum
+    """Without moves the starts stop at -1338.16 (seed 7); the moves reach mclust's maximum
     and above (-1328.90: a merge and a new component on ten points, which ends with
     1.0000013 points' worth). Before the tied rule's least weight (``GaussianFamily.
     least_weight``, 2026-12-04) that component dipped below one point on the way, the start was
-    restarted, and it took the default K (K - 1) = 56 moves instead of 2."""
+    restarted, and it took the default K (K - 1) = 56 moves instead of 2. The test took seed 0
+    until screening kept one candidate a basin (``mixfit.screen.Basins``, 2026-12-05): since,
+    seed 0's starts alone end at -1331.28, above mclust's -1332.45, as do those of seeds 1, 2,
+    4 and 5 (6: -1329.31); seeds 3 and 7 still stop below it (-1336.19, -1338.16)."""
     x = _points("geyser")
     mclust = HIGH_K["datasets"]["geyser"]["loglik"]["EEE"][HIGH_K["k"].index(8)]
     # no K = 7 to grow from (``fit_orphan``): the rounds' moves alone
-    none = fit_orphan(x, k=8, covariance="tied", seed=0, split_merge=0)
+    none = fit_orphan(x, k=8, covariance="tied", seed=7, split_merge=0)
     assert none.loglik < mclust - 1.0
-    two = fit_orphan(x, k=8, covariance="tied", seed=0, split_merge=2)
+    two = fit_orphan(x, k=8, covariance="tied", seed=7, split_merge=2)
     assert two.loglik >= mclust - 1e-6 * len(x)
-    fit = fit_orphan(x, k=8, covariance="tied", seed=0)
+    fit = fit_orphan(x, k=8, covariance="tied", seed=7)
     assert fit.loglik >= mclust - 1e-6 * len(x)
     assert fit.starts[fit.best_start].init.startswith("smem")
     # asked alone, K = 8 also grows from K = 7's fit, which can only add
-    assert mixfit.fit(x, k=8, covariance="tied", seed=0).results[0].loglik >= fit.loglik
+    assert mixfit.fit(x, k=8, covariance="tied", seed=7).results[0].loglik >= fit.loglik

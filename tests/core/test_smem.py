@@ -46,8 +46,13 @@ def test_a_move_reaches_the_peer_maximum_the_starts_missed(name, covariance, k):
     assert r.starts[r.best_start].init.startswith("smem")
     assert r.starts[r.best_start].loglik == r.loglik
     assert r.screening == without.screening  # a winning move keeps the K's screening summary
+    # the same ten starts either way; without moves the winner's trace goes on with its polish
+    # (banknote's: 3e-6 more since screening's basins, 2026-12-05)
+    for plain, moved in zip(without.starts, r.starts[:10], strict=True):
+        assert moved.trace == plain.trace[: len(moved.trace)]
     # the moves start from the screened starts' best: each trace begins near it
-    assert max(s.trace[-1] for s in r.starts[:10]) == pytest.approx(without.loglik, abs=1e-9)
+    best = max(s.trace[-1] for s in r.starts[:10])
+    assert best == pytest.approx(without.loglik, abs=1e-6 * X.shape[0])
 
 
 def test_no_moves_below_k3_with_explicit_starts_or_when_off():
