@@ -439,7 +439,7 @@ class Batch:
         """
         L = np.matmul(np.concatenate([bias[..., None], eta], axis=-1), self.TT)
         top = L.max(axis=1)
-        with np.errstate(invalid="ignore"):  # a start whose every term is -inf stays -inf
+        with np.errstate(invalid="ignore"):  # a start whose every term is -inf: NaN
             L -= top[:, None]
         np.exp(L, out=L)
         return np.log(L.sum(axis=1)) + top

