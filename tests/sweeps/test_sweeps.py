@@ -207,3 +207,35 @@ def test_the_rdata_sweep_keeps_measurements_and_drops_codes_indices_and_fixtures
     assert [name for name, _ in rdata.usable({"short": good[:60]})] == ["short"]
     fixture = next(x for _, x in data_sets() if np.ndim(x) == 1)
     assert rdata.held(fixture) and not rdata.held(good)
+
+
+def test_the_rdata_families_part_takes_proportions_inside_0_1_and_counts():
+    """``tests.sweeps.rdata`` ``families``: a beta column lies strictly inside (0, 1) (the
+    brute force takes no 0 or 1) with 30 to 2,000 rows and max(20, n / 10) distinct values; a
+    Poisson column holds non-negative integers up to 500 on 40 to 800 rows, 8 distinct values
+    at least, not named as an index."""
+    from tests.sweeps import rdata
+
+    rng = np.random.default_rng(0)
+    p = rng.beta(2.0, 5.0, 100)
+    columns = {
+        "p": p,
+        "at_one": np.r_[p[:-1], 1.0],
+        "at_zero": np.r_[p[:-1], 0.0],
+        "few_values": np.round(p, 1),
+        "short": p[:29],
+        "text": np.array(["a"] * 100, dtype=object),
+    }
+    assert [name for name, _ in rdata.proportions(columns)] == ["p"]
+    n = rng.poisson(6.0, 100).astype(float)
+    columns = {
+        "n": n,
+        "negative": np.r_[n[:-1], -1.0],
+        "fraction": np.r_[n[:-1], 2.5],
+        "large": np.r_[n[:-1], 501.0],
+        "binary": rng.integers(0, 2, 100).astype(float),
+        "id": n.copy(),
+        "short": n[:39],
+        "missing": np.r_[n[:-1], np.nan],
+    }
+    assert [name for name, _ in rdata.counts(columns)] == ["n"]
