@@ -111,6 +111,67 @@ def small_grid() -> dict:
     return grid_row("small grid", label, result, lls, t_ours, t_sk, digits=0)
 
 
+def evaluated_cells(fn) -> int:
+    """How many component densities the E-steps of ``fn()`` evaluate: S x K x n summed over every
+    batched E-step (``mixfit.estep.Batch.estep``; the basins' and births' densities are left out,
+    so this is a lower bound of the fit's arithmetic)."""
+    from mixfit import estep
+
+    cells = 0
+    original = estep.Batch.estep
+
+    def counting(self, eta, bias, rows=None):
+        nonlocal cells
+        cells += eta.shape[0] * eta.shape[1] * self.n
+        return original(self, eta, bias, rows)
+
+    estep.Batch.estep = counting
+    try:
+        fn()
+    finally:
+        estep.Batch.estep = original
+    return cells
+
+
+def exp_seconds_per_value() -> float:
+    """numpy's float64 exp per value on one thread, on a 2**16-value block that stays in cache
+    (best of 21), the least any E-step can spend per component density."""
+    a = -np.random.default_rng(0).random(1 << 16) * 20
+    out = np.empty_like(a)
+    return min(timed(lambda: np.exp(a, out=out))[1] for _ in range(21)) / a.size
+
+
+def arithmetic_floor(t_sk: float) -> dict:
+    """Why the default small grid cannot be 10x scikit-learn: the densities its default search
+    evaluates (``evaluated_cells``), times numpy's exp per value (``exp_seconds_per_value``),
+    against the tenth of scikit-learn's time measured on the line above; and the same for the
+    round trip's fit (``service_roundtrip.simulator_request``), whose floor is far below its
+    time: there the engine's per-iteration overhead, not the arithmetic, is what costs."""
+    import json
+
+    from tests.benchmarks.service_roundtrip import simulator_request
+
+    x = simulate(200)
+    grid = evaluated_cells(lambda: mixfit.fit(x, k={"min": 1, "max": 4}, seed=0))
+    body = json.loads(simulator_request(0))
+    data = body.pop("data")
+    trip = evaluated_cells(lambda: mixfit.fit(data, **body))
+    _, t_trip = timed(lambda: mixfit.fit(data, **body))
+    per_value = exp_seconds_per_value()
+    floor = grid * per_value
+    print(
+        f"\nThe default small grid's arithmetic floor: its E-steps evaluate {grid / 1e6:.1f} M "
+        f"component densities (S x K x n summed); numpy's exp alone of that many values takes "
+        f"**{floor * 1e3:.1f} ms** ({per_value * 1e9:.2f} ns a value, in cache, one thread), "
+        f"against the {t_sk * 1e2:.1f} ms that 10x scikit-learn's {t_sk * 1e3:.0f} ms allows "
+        f"(floor / allowance = **{floor / (t_sk / 10):.2f}**). The round trip's K = 2 fit: "
+        f"{trip / 1e3:.0f} k densities, an exp floor of {trip * per_value * 1e3:.2f} ms against "
+        f"the fit's {t_trip * 1e3:.1f} ms.",
+        flush=True,
+    )
+    return {"name": "small grid floor", "ratio": floor / (t_sk / 10)}
+
+
 def grid_row(
     name: str, label: str, result, lls: dict[int, float], t_ours: float, t_sk: float, digits: int
 ) -> dict:
@@ -345,6 +406,7 @@ def main() -> list[dict]:
         "logs, mixfit.estep._logistic)"
     )
     rows.append({"name": "estep/exp", "ratio": one_thread / exps})
+    rows.append(arithmetic_floor(rows[0]["sklearn"]))
     rows.append(beta_vs_gaussian(200))
     rows.append(beta_vs_gaussian(1_000_000, rounds=3))
     rows.append(split_merge_cost())
