@@ -24,11 +24,12 @@ from .data import (
     spread_hint,
     supported_k,
 )
-from .em import Problem, Progress, finish_k, parent_ks, refine_k, run_given, run_k
+from .em import Problem, Progress, parent_ks, run_given, run_k
 from .errors import FitError
 from .estep import Batch
 from .families import get_family
 from .families.base import ParamArrays
+from .finish import finish_k, refine_k
 from .oblique import ObliqueFloor
 from .options import MAX_ABS, KRange, StartValues
 from .schema import (
@@ -129,7 +130,7 @@ def final_fit(
 ) -> KResult:
     """A K's final fit from its starts' result (``run_k``, or the parts' ``merge_k``), the
     final fits of the request's smaller Ks ``done`` and K-1's fit ``parent``
-    (``parent_fit``): ``mixfit.em.refine_k``; where K-1 is not in ``done`` and K still
+    (``parent_fit``): ``mixfit.finish.refine_k``; where K-1 is not in ``done`` and K still
     failed, once more from K-1 as the grid would have fitted it (``parent_fit(deep=True)``)."""
     k = result.k
     final = refine_k(problem, result, progress, parent, nested_fit(problem, k, progress))
@@ -201,7 +202,7 @@ def parent_fit(
     deep: bool = False,
 ) -> KResult | None:
     """K-1's final fit, which K's growth moves start from (``mixfit.smem.growth``,
-    ``mixfit.em.regrow``): ``done[k - 1]`` when the request asks for K-1 too; else, for a
+    ``mixfit.finish.regrow``): ``done[k - 1]`` when the request asks for K-1 too; else, for a
     K >= 3 searched with moves (``split_merge`` not 0, no explicit start values), K-1 fitted
     here with the same options and seed (``mixfit.em.parent_ks``), used for K's growth moves
     (not a split start: ``mixfit.em.split_index``) and not reported: by itself (its parent

@@ -18,7 +18,7 @@ rows; points the family calls invalid (``Family.valid``) count as -inf. Only a w
 ``CRAWL`` iterations or more is climbed, and only where the packed coordinates are free: data
 in one dimension (in d > 1 a covariance matrix is packed whole, with its symmetric entries
 twice), at most ``MAX_COORDINATES`` of them, and a plain data batch (not a bootstrap's
-replicates). The caller (``mixfit.em.polish``) runs EM on from the point reached and
+replicates). The caller (``mixfit.finish.polish``) runs EM on from the point reached and
 keeps it only where that EM is regular (no floor, no collapse) and higher.
 """
 

@@ -144,7 +144,7 @@ def refine(
         if not gain > problem.gain_threshold(best.loglik):
             break
         best = tried
-    regrown = any(t.init.startswith("grow") for t in result.starts)  # (``em.regrow``)
+    regrown = any(t.init.startswith("grow") for t in result.starts)  # (``finish.regrow``)
     if parent is not None and parent.status == "ok" and not regrown:
         given, s = growth(problem, parent)
         if given is not None:
@@ -452,7 +452,7 @@ def engine_params(problem: Any, params: Any) -> tuple[ParamArrays, np.ndarray] |
     an eigenvalue at or below 0 (scikit-learn's wine with its columns scaled by 1e-3 .. 1e3,
     full K = 3: variances over 19 orders of magnitude; the fit ended in "start covariance 0
     is not symmetric positive definite", though no start was given). No move then starts
-    from that fit, as ``em.polish`` does not polish it."""
+    from that fit, as ``finish.polish`` does not polish it."""
     try:
         return problem.family.from_json(params, problem.scaling)
     except FitError:

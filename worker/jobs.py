@@ -38,7 +38,8 @@ from fitqueue.jobs import (
     job_error,
 )
 from mixfit import FitError, FitRequest, KResult, assemble, prepare
-from mixfit.em import Problem, merge_k, refine_k, run_k, split_index
+from mixfit.em import Problem, merge_k, run_k, split_index
+from mixfit.finish import refine_k
 from mixfit.fit import final_fit, fit_ks, hidden_parent, parent_fit
 
 from .metrics import record_fit_seconds

@@ -14,7 +14,7 @@ from mixfit.em import MAX_RESTARTS, RESCUE_INIT
 def given_start_degenerates(x: np.ndarray, match: str, **options: Any) -> None:
     """Fit the one K of ``options`` from its explicit start values and check that the given
     start ends degenerate, with every restart: either the K is refused with a message matching
-    ``match``, or (``mixfit.em.rescue``) a rescue draw wins it and the given start is marked
+    ``match``, or (``mixfit.finish.rescue``) a rescue draw wins it and the given start is marked
     degenerate, its events matching ``match``."""
     try:
         r = mixfit.fit(x, **options).results[0]

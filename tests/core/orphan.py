@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 
 from mixfit import KResult
-from mixfit.em import refine_k, run_k
+from mixfit.em import run_k
+from mixfit.finish import refine_k
 from mixfit.fit import parse_request, prepare
 
 

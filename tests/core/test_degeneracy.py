@@ -14,7 +14,8 @@ import pytest
 
 import mixfit
 from mixfit.data import local_variance
-from mixfit.em import refine_k, run_k
+from mixfit.em import run_k
+from mixfit.finish import refine_k
 from mixfit.fit import parse_request, prepare
 
 from .orphan import fit_orphan
@@ -224,7 +225,7 @@ def test_a_k_whose_every_start_degenerates_is_rescued_from_parameter_space():
     """R's cats heart weights (n = 144, 73 distinct values), K = 3: under seeds 0 and 1 every
     screened start and its three soft restarts degenerate, yet mclust reaches a regular maximum
     (-324.41, its smallest component 10 points). The K's rescue starts, drawn in parameter
-    space (``mixfit.em.rescue``, ten times the K's starts), find a maximum at least as high:
+    space (``mixfit.finish.rescue``, ten times the K's starts), find a maximum at least as high:
     -324.03 under seed 0 (smallest component 16 points) and -323.01 under seed 1 (a 3.8-point
     component beside two of 68 and 72, the maximum seeds 2 and 3 reach without a rescue)."""
     doc = json.loads((FIXTURES / "rescue" / "cats_hwt.json").read_text())
@@ -252,7 +253,7 @@ def test_a_k_that_fits_on_fewer_than_half_its_starts_gets_the_rescue_draws_too()
     """carData's Davis heights (n = 200, integer centimetres), Student t K = 3: under seeds 0
     and 2 only 1 and 2 of the 10 starts end regular, both at -726.747, below the maximum the
     brute force finds (-726.296: 6 points' worth at scale 0.93 on 183 and 184 cm). The K gets
-    the rescue's first round all the same (``mixfit.em.fitted_sparsely``: 100 parameter
+    the rescue's first round all the same (``mixfit.finish.fitted_sparsely``: 100 parameter
     draws), which reaches it; K = 2, all of whose starts end regular, gets none."""
     doc = json.loads((FIXTURES / "families_fourth" / "student_t_davis_height.json").read_text())
     x = np.asarray(doc["x"])
@@ -310,7 +311,7 @@ def test_a_k_that_fails_after_its_rescue_grows_from_k_minus_1():
     """R's esoph counts (n = 88, cases and controls per stratum), diagonal K = 1..7, seed 1:
     every start of K = 7, its restarts and all 3,000 rescue draws collapsed onto tied counts and
     the K was refused (mclust fits none from its default start either). K = 6's fit and a
-    seventh component (``mixfit.em.regrow``: its growth moves as starts) is regular: -458.82,
+    seventh component (``mixfit.finish.regrow``: its growth moves as starts) is regular: -458.82,
     above K = 6. Where the growth moves collapse too, the message counts them."""
     doc = json.loads((FIXTURES / "growth" / "esoph.json").read_text())
     x = np.asarray(doc["x"], dtype=float)
@@ -342,7 +343,7 @@ def test_the_rescue_draws_fewer_starts_on_large_data():
     """Ten, then 300 times the K's starts where one E-step of them all stays within the screening's
     budget (``mixfit.screen.SCREEN_CELLS``), never fewer than the starts themselves: a failed
     K of a million points must not cost ten times a failed K's fit."""
-    from mixfit.em import rescue_count
+    from mixfit.finish import rescue_count
 
     rng = np.random.default_rng(0)
 
@@ -534,7 +535,7 @@ def test_a_k_that_fails_everything_else_gets_flat_starts_and_only_a_maximum_abov
     """scikit-learn's diabetes data (n = 442, d = 10, column 1 binary), diagonal K = 8, seed 0:
     screened starts, restarts, rescue draws and growth moves all put a component on one value
     of the binary column, and the K was refused; regular maxima exist (scikit-learn reaches
-    8259.76). Starts from flat responsibilities (``mixfit.em.rescue_flat``) reach one, above
+    8259.76). Starts from flat responsibilities (``mixfit.finish.rescue_flat``) reach one, above
     K = 7. On ten 0s and a 1 such starts end as K = 1's fit repeated: no maximum of K = 2, which
     stays refused (``test_hostile.py::test_all_k_failing_is_a_fit_error``)."""
     from sklearn.datasets import load_diabetes

@@ -10,7 +10,7 @@ validate``, not ``make test``.
 It found two cells that seed 0 missed, both maxima that a narrow component makes on tied
 values inside a broad one. The t on Davis's heights (integer centimetres), K = 3, where 9 of 10
 starts degenerated, is now reached (a K that fits on fewer than half its starts gets the
-rescue draws, ``mixfit.em.fitted_sparsely``). The log-normal on the earthquake magnitudes of
+rescue draws, ``mixfit.finish.fitted_sparsely``). The log-normal on the earthquake magnitudes of
 ``quakes`` (1,000 values on 22 tenths), K = 4, where every start ends regular, stays in
 ``MISSES`` with what was measured: more starts reach it.
 """

@@ -4,7 +4,7 @@ values on 16 R data sets, K = 2..5, equal and unequal variances
 
 A run whose start meets a singularity is restarted by normalmixEM from random values; its answer
 is not the start's. Here such a start is restarted and, if every restart degenerates too,
-rescued (``mixfit.em.rescue``): the K gets a regular maximum at least as high as R's, never a
+rescued (``mixfit.finish.rescue``): the K gets a regular maximum at least as high as R's, never a
 refusal. Where normalmixEM gives up ("Too many tries!") the K is fitted or refused with a
 ``FitError``, nothing else."""
 
@@ -129,7 +129,7 @@ def test_a_start_normalmixem_restarts_gets_a_regular_maximum(case, x):
 @pytest.mark.parametrize(("case", "x"), cases("gave_up"))
 def test_where_normalmixem_gives_up_the_k_is_still_fitted_regular(case, x):
     """R's "Too many tries!": here the start and its restarts degenerate, and the K is rescued
-    from parameter-space draws (``mixfit.em.rescue``) to a regular maximum, not refused."""
+    from parameter-space draws (``mixfit.finish.rescue``) to a regular maximum, not refused."""
     r = from_start(case, x)
     assert r.status == "ok" and min(r.points) >= 1.0
 

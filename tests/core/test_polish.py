@@ -1,4 +1,4 @@
-"""Each K's winner is polished (``mixfit.em.polish``): run on from where the default tolerance
+"""Each K's winner is polished (``mixfit.finish.polish``): run on from where the default tolerance
 stopped it to 1e-3 of that tolerance. On MASS's Aids2 survival days (n = 2,814) EM creeps:
 stopped at the default tolerance, Gamma K = 5 ended 0.0096 and log-normal K = 4 0.0041 below
 the brute force's maximum, each above 1e-6 n = 0.0028 (``tests/fixtures/polish``)."""

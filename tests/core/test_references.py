@@ -80,7 +80,7 @@ def test_mclust_parameter_counts_and_bic_convention(fixture, row):
         # a component shrinks onto the DAX's 75 days of exactly zero return. mclust's default
         # stops short of that. So do all 20 of our starts and their restarts (degenerate: the
         # variance held at the floor); the rescue starts, drawn in parameter space
-        # (mixfit.em.rescue), find a maximum whose variances all stay above the floor.
+        # (mixfit.finish.rescue), find a maximum whose variances all stay above the floor.
         # (Seen with no K - 1 fit: ``fit_orphan``. Asked alone, K also gets K - 1's growth
         # moves, which can only add.)
         x = np.asarray(fixture["x"])

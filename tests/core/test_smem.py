@@ -103,7 +103,8 @@ def test_a_fit_with_moves_is_reproducible():
 
 
 def test_the_moves_report_progress_so_a_stop_reaches_them(stop_at_first_report):
-    from mixfit.em import refine_k, run_k
+    from mixfit.em import run_k
+    from mixfit.finish import refine_k
 
     X, _ = _cell("crabs", "tied", 3)
     problem = prepare(parse_request({"k": 3, "covariance": "tied", "seed": 0}), X)
@@ -323,7 +324,8 @@ def test_growth_moves_from_k_minus_1_lift_a_k_that_ended_below_it():
     ``mixfit.smem.growth``) run after the rounds and reach -642.14. Asked alone, K = 5 fits
     K = 4 itself for them (``mixfit.fit.parent_fit``) and reports K = 5 only; with no K - 1
     at all it keeps -645.08."""
-    from mixfit.em import refine_k, run_k
+    from mixfit.em import run_k
+    from mixfit.finish import refine_k
 
     x = np.asarray(json.loads((MORE / "mclust_Nile.json").read_text())["x"], dtype=float)
     grid = mixfit.fit(x, family="gamma", k={"min": 1, "max": 5}, seed=0).results
@@ -346,8 +348,9 @@ def test_a_k_asked_alone_reaches_what_k_minus_1_grows_to():
     (``finish_k`` with K = 3's fit as ``parent``), and without K = 3's fit the starts' maximum
     stays. Asked alone the K reaches -1149.74 as in the grid K = 3..4 (since 2026-12-04 also
     through its rescue draws, only 2 of its 10 starts ending regular:
-    ``mixfit.em.fitted_sparsely``)."""
-    from mixfit.em import finish_k, run_k
+    ``mixfit.finish.fitted_sparsely``)."""
+    from mixfit.em import run_k
+    from mixfit.finish import finish_k
 
     doc = json.loads((WIDE / "mclust_geyser_waiting.json").read_text())
     x = np.asarray(doc["x"], dtype=float)
@@ -582,7 +585,7 @@ def test_a_grids_log_likelihood_never_falls_as_k_grows(
     ended below K = 4 (by 0.47, 13.1 and 5.6): every K of the grid now ends at least at the
     K below it, a copy where it had not (``mixfit.smem.never_below``). On forbes, K = 5 ended
     regular on fewer than half its starts, and since 2026-12-04 its rescue draws
-    (``mixfit.em.fitted_sparsely``) find a maximum above K = 4 (-11.36 against -13.45)."""
+    (``mixfit.finish.fitted_sparsely``) find a maximum above K = 4 (-11.36 against -13.45)."""
     doc = json.loads((Path(__file__).resolve().parents[1] / "fixtures" / path).read_text())
     x = np.asarray(doc["x"], dtype=float)
     results = mixfit.fit(x, k={"min": 1, "max": 5}, seed=0, covariance=covariance).results

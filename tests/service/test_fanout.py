@@ -80,7 +80,7 @@ def test_a_k_asked_alone_fans_out_to_the_one_job_result(make_client, worker_proc
     """K = 4 of geyser's waiting times asked alone (seed 0): K = 3, which the one job fits for
     the growth moves (``mixfit.fit.parent_fit``), runs as parts too, and the merge finishes
     K = 4 with it (its growth moves, and the rescue draws of a K whose starts mostly
-    degenerate, ``mixfit.em.fitted_sparsely``); the parts' own maximum is -1153.74, and both
+    degenerate, ``mixfit.finish.fitted_sparsely``); the parts' own maximum is -1153.74, and both
     reach -1149.74 from the same start. Progress shows K = 4 only."""
     doc = json.loads((FIXTURES / "mclust_wide" / "mclust_geyser_waiting.json").read_text())
     request = {"data": doc["x"], "k": 4, "seed": 0}
