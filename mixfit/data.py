@@ -94,7 +94,8 @@ def as_points(data: object, weights: object | None = None) -> tuple[np.ndarray, 
 def equal_weights(w: np.ndarray | None) -> bool:
     """Whether the weights w (m,) are absent or all alike: then the search counts rows, as it
     does without weights; otherwise it counts weight, as the repeated points of count weights
-    would be counted (``point_weight``, ``families.base.data_rows``, ``smem.tight_clusters``)."""
+    would be counted (``point_weight``, ``families.base.data_rows``,
+    ``neighbourhoods.tight_clusters``)."""
     return w is None or bool(np.all(w == w[0]))
 
 

@@ -33,7 +33,7 @@ import numpy as np
 from .data import equal_weights, point_weight
 from .estep import Batch
 from .families.base import ParamArrays, take
-from .smem import clusters_at_every_scale
+from .neighbourhoods import clusters_at_every_scale
 from .starts import SCREEN_POINTS, Sample, responsibilities, sample
 
 DUPLICATE_RTOL = 1e-9
@@ -66,7 +66,7 @@ ROUGH_FROM_K = 3
 KEEP = 4  # halving stops once at most KEEP x n_starts candidates are left
 # K = 2's birth candidates (``birth_partitions``): up to this many tight clusters, one each,
 # each a neighbourhood of at least 2 x BIRTH_SHARE of the sample's rows (and 5), and up to
-# two larger ones (``smem.clusters_at_every_scale``).
+# two larger ones (``neighbourhoods.clusters_at_every_scale``).
 BIRTHS = 4
 BIRTH_SHARE = 0.025
 SCREEN_STREAM = 0x5C4EE7  # spawn key of the screening generator, beside each start's own
@@ -122,7 +122,7 @@ def birth_count(request: Any, k: int, screened: bool) -> int:
 
 def birth_partitions(problem: Any, s: Sample, count: int) -> np.ndarray:
     """Up to ``count`` K = 2 partitions (C, m, 2) of the sample: a tight cluster of points that
-    one component on all of it explains worst (``mixfit.smem.clusters_at_every_scale``) in
+    one component on all of it explains worst (``mixfit.neighbourhoods.clusters_at_every_scale``) in
     the second component, the rest in the first.
 
     The growth moves of ``mixfit.smem`` give K = 2 these from K = 1's fit, but only where K = 1

@@ -12,7 +12,7 @@ best regular one the brute force found. ``make validate``, not ``make test``.
 The set was made to look for maxima the fits miss, and found one: Gamma on R's chick weights,
 K = 2 (-406.57, a component of 10 points' worth with sd 10.8 at 328 beside one of sd 80).
 Seeds 0, 1 and 2 all ended at -406.82, and so did 100 screened starts. Births at every
-neighbourhood size reach it (``mixfit.smem.clusters_at_every_scale``;
+neighbourhood size reach it (``mixfit.neighbourhoods.clusters_at_every_scale``;
 ``tests/core/test_smem.py::test_a_birth_on_a_wider_neighbourhood_reaches_a_cluster_the_smallest_miss``).
 """
 

@@ -104,7 +104,8 @@ def test_counts_are_points_to_the_degeneracy_rule():
 
 def test_count_weights_search_as_their_repeated_points_do():
     """Starts centred on data points draw a row in proportion to its count, and births
-    measure neighbourhoods in counts (``families.base.data_rows``, ``smem.tight_clusters``):
+    measure neighbourhoods in counts (``families.base.data_rows``,
+    ``neighbourhoods.tight_clusters``):
     gamma data rounded to 0.1 (300 points, 113 distinct values), K = 3, reach the repeated
     points' maximum (-747.06, a narrow component on the ties around 2.5) under seeds 0..2;
     drawn and measured by rows they stopped at -747.72 under all three."""
@@ -142,7 +143,7 @@ def test_start_methods_cycle_over_starts_without_screening():
 def test_auto_records_each_starts_method_and_candidate():
     r = mixfit.fit(simulate(300), k=[1, 2], n_starts=6, seed=0).results[1]
     # 5 (K-1)^2 x 6 in 1-D, and K = 2's BIRTHS tight clusters apart (``birth_partitions``)
-    # with up to two larger neighbourhoods (``smem.clusters_at_every_scale``)
+    # with up to two larger neighbourhoods (``neighbourhoods.clusters_at_every_scale``)
     assert 30 + BIRTHS < r.screening.candidates <= 30 + BIRTHS + 2
     assert r.screening.iterations > 0
     # small multivariate data: K = 2 screens as K = 3 does, 5 x 2^2 candidates a start, one

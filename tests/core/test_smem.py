@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import mixfit
-from mixfit import smem
+from mixfit import neighbourhoods, smem
 from mixfit.families import get_family
 from mixfit.fit import nested_fit, parse_request, prepare
 from mixfit.smem import births, merged_and_split, merged_and_three_way, moves, ranked
@@ -262,9 +262,9 @@ def test_a_birth_on_a_wider_neighbourhood_reaches_a_cluster_the_smallest_miss():
     one = fam.initial(problem.Z, None, np.ones((1, x.size, 1)), problem.floor)
     ll, _ = fam.point_loglik(problem.batch, one, np.zeros(1))
     log_density = ll + fam.base_measure(problem.Z)
-    smallest = smem.tight_clusters(problem.Z, np.ones(x.size), log_density, 2.0, 4, True)
+    smallest = neighbourhoods.tight_clusters(problem.Z, np.ones(x.size), log_density, 2.0, 4, True)
     assert [c.size for c in smallest] == [5, 5, 5, 5]
-    every = smem.clusters_at_every_scale(problem.Z, np.ones(x.size), log_density, 2.0, 4)
+    every = neighbourhoods.clusters_at_every_scale(problem.Z, np.ones(x.size), log_density, 2.0, 4)
     assert [c.size for c in every] == [5, 5, 5, 5, 10]  # 20 rows exceed a quarter of 71
     assert 315 <= x[every[-1]].min() and x[every[-1]].max() <= 341
     for seed in (0, 1, 2):
@@ -484,7 +484,7 @@ def test_a_neighbourhood_of_one_row_is_a_column_of_rows() -> None:
     """scipy's k-d tree drops the k axis for k = 1: two points weighted 284 and 1e7 (every
     birth size reached by the lightest row alone) made ``tight_clusters`` index a 1-D array
     with two axes (numpy's ``AxisError``, a failed job; found by fuzzing)."""
-    near = smem.Neighbours(np.array([[0.0], [1.0], [3.0]]))
+    near = neighbourhoods.Neighbours(np.array([[0.0], [1.0], [3.0]]))
     dist, rows = near.query(1)
     assert dist.shape == rows.shape == (3, 1) and rows[:, 0].tolist() == [0, 1, 2]
     x, w = [2.8785294511048333e-14, 0.013859179582521506], [284.36666503205697, 10172722.72153337]
@@ -506,13 +506,13 @@ def test_moves_above_a_fit_that_degenerated_on_the_sample_continue() -> None:
 
 
 def test_neighbours_answer_a_narrower_query_from_a_wider_one() -> None:
-    """``smem.Neighbours`` answers k from a wider query already made: the same distances,
+    """``neighbourhoods.Neighbours`` answers k from a wider query already made: the same distances,
     and the same rows where no two lie at one distance from a seed (continuous data)."""
     Z = np.random.default_rng(5).normal(size=(2000, 2))
-    wide = smem.Neighbours(Z)
+    wide = neighbourhoods.Neighbours(Z)
     dist_wide, rows_wide = wide.query(40)
     dist, rows = wide.query(10)
-    fresh = smem.Neighbours(Z).query(10)
+    fresh = neighbourhoods.Neighbours(Z).query(10)
     assert len(wide._queries) == 1  # no second query
     np.testing.assert_array_equal(dist, fresh[0])
     np.testing.assert_array_equal(rows, fresh[1])
