@@ -111,18 +111,19 @@ def small_grid() -> dict:
     return grid_row("small grid", label, result, lls, t_ours, t_sk, digits=0)
 
 
-def evaluated_cells(fn) -> int:
-    """How many component densities the E-steps of ``fn()`` evaluate: S x K x n summed over every
-    batched E-step (``mixfit.estep.Batch.estep``; the basins' and births' densities are left out,
-    so this is a lower bound of the fit's arithmetic)."""
+def evaluated_cells(fn) -> dict[int, int]:
+    """What the E-steps of ``fn()`` evaluate: for each K, S x n summed over every batched E-step
+    of K components (``mixfit.estep.Batch.estep``); K times it are that K's component
+    densities. The basins' and births' densities are left out, so this is a lower bound of the
+    fit's arithmetic."""
     from mixfit import estep
 
-    cells = 0
+    cells: dict[int, int] = {}
     original = estep.Batch.estep
 
     def counting(self, eta, bias, rows=None):
-        nonlocal cells
-        cells += eta.shape[0] * eta.shape[1] * self.n
+        S, K = eta.shape[:2]
+        cells[K] = cells.get(K, 0) + S * self.n
         return original(self, eta, bias, rows)
 
     estep.Batch.estep = counting
@@ -135,18 +136,35 @@ def evaluated_cells(fn) -> int:
 
 def exp_seconds_per_value() -> float:
     """numpy's float64 exp per value on one thread, on a 2**16-value block that stays in cache
-    (best of 21), the least any E-step can spend per component density."""
+    (best of 21)."""
     a = -np.random.default_rng(0).random(1 << 16) * 20
     out = np.empty_like(a)
     return min(timed(lambda: np.exp(a, out=out))[1] for _ in range(21)) / a.size
 
 
+def estep_seconds_per_density(x: np.ndarray, starts: int = 300, k: int = 4) -> float:
+    """The E-step's cost per component density at its most efficient: one batched E-step of
+    ``starts`` starts of ``k`` Gaussian components on x (the K = 4 screening's first round on
+    the small grid), best of 21, divided by starts x k x n."""
+    from mixfit.estep import Batch
+
+    rng = np.random.default_rng(0)
+    batch = Batch(np.stack([x, x * x], axis=1), None)
+    mean, var = rng.normal(2.0, 2.0, (starts, k)), rng.uniform(0.5, 2.0, (starts, k))
+    eta = np.stack([mean / var, -0.5 / var], axis=-1)
+    bias = -np.log(k) - 0.5 * mean * mean / var - 0.5 * np.log(var)
+    best = min(timed(lambda: batch.estep(eta, bias))[1] for _ in range(21))
+    return best / (starts * k * x.size)
+
+
 def arithmetic_floor(t_sk: float) -> dict:
-    """Why the default small grid cannot be 10x scikit-learn: the densities its default search
-    evaluates (``evaluated_cells``), times numpy's exp per value (``exp_seconds_per_value``),
-    against the tenth of scikit-learn's time measured on the line above; and the same for the
-    round trip's fit (``service_roundtrip.simulator_request``), whose floor is far below its
-    time: there the engine's per-iteration overhead, not the arithmetic, is what costs."""
+    """What the default small grid's search costs in arithmetic alone, against the tenth of
+    scikit-learn's time measured on the small grid line: its E-steps' component densities
+    (``evaluated_cells``) at today's E-step's best rate (``estep_seconds_per_density``), and
+    the exps any E-step needs, K - 1 a point and start (the largest component's is 1), at
+    numpy's exp rate (``exp_seconds_per_value``). The same for the round trip's fit
+    (``service_roundtrip.simulator_request``), whose arithmetic is far below its time: there
+    the engine's per-iteration overhead is what costs."""
     import json
 
     from tests.benchmarks.service_roundtrip import simulator_request
@@ -157,19 +175,25 @@ def arithmetic_floor(t_sk: float) -> dict:
     data = body.pop("data")
     trip = evaluated_cells(lambda: mixfit.fit(data, **body))
     _, t_trip = timed(lambda: mixfit.fit(data, **body))
-    per_value = exp_seconds_per_value()
-    floor = grid * per_value
+    per_exp, per_density = exp_seconds_per_value(), estep_seconds_per_density(x)
+    allowance = t_sk / 10
+    densities = sum(k * v for k, v in grid.items())
+    exps = sum((k - 1) * v for k, v in grid.items())
     print(
-        f"\nThe default small grid's arithmetic floor: its E-steps evaluate {grid / 1e6:.1f} M "
-        f"component densities (S x K x n summed); numpy's exp alone of that many values takes "
-        f"**{floor * 1e3:.1f} ms** ({per_value * 1e9:.2f} ns a value, in cache, one thread), "
-        f"against the {t_sk * 1e2:.1f} ms that 10x scikit-learn's {t_sk * 1e3:.0f} ms allows "
-        f"(floor / allowance = **{floor / (t_sk / 10):.2f}**). The round trip's K = 2 fit: "
-        f"{trip / 1e3:.0f} k densities, an exp floor of {trip * per_value * 1e3:.2f} ms against "
-        f"the fit's {t_trip * 1e3:.1f} ms.",
+        f"\nThe default small grid's arithmetic: its E-steps evaluate {densities / 1e6:.1f} M "
+        f"component densities (S x K x n summed), at the E-step's best rate "
+        f"({per_density * 1e9:.1f} ns a density: 300 starts, K = 4, n = 200) "
+        f"**{densities * per_density * 1e3:.0f} ms**; "
+        f"their {exps / 1e6:.1f} M exps alone (K - 1 a point and start) at numpy's rate "
+        f"({per_exp * 1e9:.2f} ns, in cache) **{exps * per_exp * 1e3:.1f} ms**: "
+        f"{exps * per_exp / allowance:.2f} of the {allowance * 1e3:.1f} ms that 10x "
+        f"scikit-learn's {t_sk * 1e3:.0f} ms allows, before any product, log or M-step. The "
+        f"round trip's K = 2 fit: {sum(k * v for k, v in trip.items()) / 1e3:.0f} k densities, "
+        f"{sum(k * v for k, v in trip.items()) * per_density * 1e3:.1f} ms at that rate, "
+        f"against the fit's {t_trip * 1e3:.1f} ms.",
         flush=True,
     )
-    return {"name": "small grid floor", "ratio": floor / (t_sk / 10)}
+    return {"name": "small grid exps / allowance", "ratio": exps * per_exp / allowance}
 
 
 def grid_row(
