@@ -136,10 +136,8 @@ def evaluated_cells(fn) -> dict[int, int]:
 
 def exp_seconds_per_value() -> float:
     """numpy's float64 exp per value on one thread, on a 2**16-value block that stays in cache
-    (best of 21)."""
-    a = -np.random.default_rng(0).random(1 << 16) * 20
-    out = np.empty_like(a)
-    return min(timed(lambda: np.exp(a, out=out))[1] for _ in range(21)) / a.size
+    (``exp_alone``)."""
+    return exp_alone(1 << 16, 1) / (1 << 16)
 
 
 def estep_seconds_per_density(x: np.ndarray, starts: int = 300, k: int = 4) -> float:
@@ -179,6 +177,7 @@ def arithmetic_floor(t_sk: float) -> dict:
     allowance = t_sk / 10
     densities = sum(k * v for k, v in grid.items())
     exps = sum((k - 1) * v for k, v in grid.items())
+    trip_densities = sum(k * v for k, v in trip.items())
     print(
         f"\nThe default small grid's arithmetic: its E-steps evaluate {densities / 1e6:.1f} M "
         f"component densities (S x K x n summed), at the E-step's best rate "
@@ -188,8 +187,8 @@ def arithmetic_floor(t_sk: float) -> dict:
         f"({per_exp * 1e9:.2f} ns, in cache) **{exps * per_exp * 1e3:.1f} ms**: "
         f"{exps * per_exp / allowance:.2f} of the {allowance * 1e3:.1f} ms that 10x "
         f"scikit-learn's {t_sk * 1e3:.0f} ms allows, before any product, log or M-step. The "
-        f"round trip's K = 2 fit: {sum(k * v for k, v in trip.items()) / 1e3:.0f} k densities, "
-        f"{sum(k * v for k, v in trip.items()) * per_density * 1e3:.1f} ms at that rate, "
+        f"round trip's K = 2 fit: {trip_densities / 1e3:.0f} k densities, "
+        f"{trip_densities * per_density * 1e3:.1f} ms at that rate, "
         f"against the fit's {t_trip * 1e3:.1f} ms.",
         flush=True,
     )
